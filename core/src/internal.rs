@@ -1,0 +1,1 @@
+//! Entry points for fuzz targets and their seed-corpus tests. Not a stable API.

@@ -1,0 +1,37 @@
+//! # surql — the sans-IO core
+//!
+//! This crate holds everything a SurrealDB client needs except IO: the value model,
+//! CBOR encoding, record-id escaping, RPC framing, the WebSocket connection state
+//! machine, live-query bookkeeping, transaction retry policy and the query compiler.
+//!
+//! It contains no networking code, never reads a clock, spawns no threads and depends
+//! on no async runtime. Time arrives as a `now: Instant` argument; bytes arrive through
+//! `handle_*` methods and leave through `poll_*` methods. Drivers (`surql-smol`,
+//! `surql-blocking`) own the sockets and timers and run the same core.
+//!
+//! ```text
+//!   socket bytes ──handle_frame(bytes, now)──▶ ┌────────────┐ ──poll_event()──▶ responses,
+//!   timer fired ──handle_timeout(now)───────▶ │ Connection │                  notifications
+//!   socket lost ──handle_disconnect(now)────▶ └────────────┘ ──poll_transmit()─▶ frames to send
+//!                                                   │
+//!                                              poll_timeout() ─▶ when to wake next
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cbor;
+pub mod conn;
+pub mod escape;
+pub mod live;
+pub mod query;
+pub mod rpc;
+pub mod txn;
+pub mod value;
+
+#[doc(hidden)]
+pub mod internal;
+
+pub use value::{
+    from_value, to_value, Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point,
+    Range, RecordId, RecordIdKey, Table, Uuid, Value,
+};

@@ -1,0 +1,1 @@
+//! `Display` for values: valid SurrealQL literals.

@@ -1,1 +1,6 @@
-//! (being written)
+//! surql's conformance suite support: a real SurrealDB server for every test, and helpers
+//! shared by the scenarios (which live in `conformance/tests/` and run through both drivers
+//! and both transports).
+#![warn(missing_docs)]
+
+pub mod server;

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod client;
 pub mod conn;
 pub mod escape;
 pub mod live;

@@ -1,0 +1,984 @@
+//! Typed client calls: one constructor per RPC method, each returning a [`Call`] that pairs the
+//! [`Request`] to send with the function that decodes its answer.
+//!
+//! Both drivers run these same calls, so the request shapes, the result decoding and every
+//! error message are written once, here, and the two drivers cannot drift apart.
+//!
+//! ```
+//! use surql::client::{self, Credentials};
+//! use surql::Value;
+//!
+//! let call = client::signin(&Credentials::root("root", "secret"));
+//! assert_eq!(call.request().method.as_str(), "signin");
+//! // a driver sends `call.request()`, then decodes the server's answer:
+//! let token = call.decode(Value::from("eyJhbGciOi...")).unwrap();
+//! assert_eq!(token.access, "eyJhbGciOi...");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::rpc::{parse_query_results, Method, QueryResult, Request, ServerError};
+use crate::value::{
+    from_value, to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
+};
+
+/// What a [`Call`] can fail with, independent of the transport.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The server answered with an error.
+    #[error("{0}")]
+    Server(ServerError),
+    /// The server's answer did not have the expected shape or type.
+    #[error("cannot decode the answer to `{method}`: {source}")]
+    Decode {
+        /// The method whose answer was being decoded.
+        method: &'static str,
+        /// What did not fit.
+        source: DeError,
+    },
+    /// A value given by the caller could not be converted for sending.
+    #[error("cannot send {what}: {source}")]
+    Encode {
+        /// Which argument.
+        what: &'static str,
+        /// Why.
+        source: SerError,
+    },
+    /// An argument was rejected before anything was sent.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which argument.
+        what: &'static str,
+        /// Why, naming the input.
+        reason: String,
+    },
+    /// The answer was not what the protocol promises (a bug in the server or in surql).
+    #[error("unexpected answer to `{method}`: {detail}")]
+    Protocol {
+        /// The method.
+        method: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl CallError {
+    /// The server's error, if the server answered with one.
+    pub fn as_server_error(&self) -> Option<&ServerError> {
+        match self {
+            CallError::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One RPC round trip: the request to send and how to decode its answer.
+pub struct Call<T> {
+    request: Request,
+    decode: fn(Value) -> Result<T, CallError>,
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
+impl<T> Call<T> {
+    fn new(request: Request, decode: fn(Value) -> Result<T, CallError>) -> Self {
+        Call { request, decode }
+    }
+
+    /// The request to send.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// Mutable access to the request (to set its session or transaction).
+    pub fn request_mut(&mut self) -> &mut Request {
+        &mut self.request
+    }
+
+    /// Runs this call inside the RPC transaction `txn` (WebSocket only).
+    pub fn in_transaction(mut self, txn: Uuid) -> Self {
+        self.request.txn = Some(txn);
+        self
+    }
+
+    /// Runs this call on the attached session `session`.
+    pub fn on_session(mut self, session: Uuid) -> Self {
+        self.request.session = Some(session);
+        self
+    }
+
+    /// Splits into the request and the decoder.
+    pub fn into_parts(self) -> (Request, fn(Value) -> Result<T, CallError>) {
+        (self.request, self.decode)
+    }
+
+    /// Decodes the server's successful answer.
+    pub fn decode(&self, v: Value) -> Result<T, CallError> {
+        (self.decode)(v)
+    }
+}
+
+fn req(method: Method, params: Vec<Value>) -> Request {
+    Request::new(method, params)
+}
+
+fn decode_as<T: DeserializeOwned>(method: &'static str) -> impl Fn(Value) -> Result<T, CallError> {
+    move |v| from_value(v).map_err(|source| CallError::Decode { method, source })
+}
+
+macro_rules! decoder {
+    ($method:literal) => {
+        |v| decode_as($method)(v)
+    };
+}
+
+fn unit(_: Value) -> Result<(), CallError> {
+    Ok(())
+}
+
+fn encode<S: Serialize + ?Sized>(what: &'static str, v: &S) -> Result<Value, CallError> {
+    to_value(v).map_err(|source| CallError::Encode { what, source })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+/// What a CRUD method acts on: a whole table or one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    /// Every record of a table.
+    Table(Table),
+    /// One record.
+    Record(RecordId),
+}
+
+impl Resource {
+    fn into_value(self) -> Value {
+        match self {
+            Resource::Table(t) => Value::Table(t),
+            Resource::Record(r) => Value::RecordId(r),
+        }
+    }
+}
+
+impl From<&str> for Resource {
+    /// A table name. (A record is never parsed out of a string: use [`RecordId`] or a
+    /// `(table, key)` tuple, so a string key can never silently become a number.)
+    fn from(t: &str) -> Self {
+        Resource::Table(Table::new(t))
+    }
+}
+impl From<String> for Resource {
+    fn from(t: String) -> Self {
+        Resource::Table(Table(t))
+    }
+}
+impl From<Table> for Resource {
+    fn from(t: Table) -> Self {
+        Resource::Table(t)
+    }
+}
+impl From<RecordId> for Resource {
+    fn from(r: RecordId) -> Self {
+        Resource::Record(r)
+    }
+}
+impl From<&RecordId> for Resource {
+    fn from(r: &RecordId) -> Self {
+        Resource::Record(r.clone())
+    }
+}
+impl<K: Into<RecordIdKey>> From<(&str, K)> for Resource {
+    fn from((t, k): (&str, K)) -> Self {
+        Resource::Record(RecordId::new(t, k))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+
+/// Who signs in.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A root user.
+    Root {
+        /// User name.
+        user: String,
+        /// Password.
+        pass: String,
+    },
+    /// A namespace user.
+    Namespace {
+        /// Namespace.
+        ns: String,
+        /// User name.
+        user: String,
+        /// Password.
+        pass: String,
+    },
+    /// A database user.
+    Database {
+        /// Namespace.
+        ns: String,
+        /// Database.
+        db: String,
+        /// User name.
+        user: String,
+        /// Password.
+        pass: String,
+    },
+    /// A record access method (`DEFINE ACCESS … TYPE RECORD`); `params` become the SIGNIN /
+    /// SIGNUP clause's `$variables`.
+    Record {
+        /// Namespace.
+        ns: String,
+        /// Database.
+        db: String,
+        /// Access method name.
+        access: String,
+        /// The variables (an object).
+        params: Object,
+    },
+}
+
+impl Credentials {
+    /// Root user credentials.
+    pub fn root(user: impl Into<String>, pass: impl Into<String>) -> Self {
+        Credentials::Root {
+            user: user.into(),
+            pass: pass.into(),
+        }
+    }
+
+    /// Namespace user credentials.
+    pub fn namespace(
+        ns: impl Into<String>,
+        user: impl Into<String>,
+        pass: impl Into<String>,
+    ) -> Self {
+        Credentials::Namespace {
+            ns: ns.into(),
+            user: user.into(),
+            pass: pass.into(),
+        }
+    }
+
+    /// Database user credentials.
+    pub fn database(
+        ns: impl Into<String>,
+        db: impl Into<String>,
+        user: impl Into<String>,
+        pass: impl Into<String>,
+    ) -> Self {
+        Credentials::Database {
+            ns: ns.into(),
+            db: db.into(),
+            user: user.into(),
+            pass: pass.into(),
+        }
+    }
+
+    /// Record-access credentials; `params` (any serializable struct or map) must serialize to
+    /// an object.
+    pub fn record(
+        ns: impl Into<String>,
+        db: impl Into<String>,
+        access: impl Into<String>,
+        params: &impl Serialize,
+    ) -> Result<Self, CallError> {
+        match encode("record access parameters", params)? {
+            Value::Object(params) => Ok(Credentials::Record {
+                ns: ns.into(),
+                db: db.into(),
+                access: access.into(),
+                params,
+            }),
+            other => Err(CallError::Invalid {
+                what: "record access parameters",
+                reason: format!(
+                    "expected an object (a struct or a map), found {}",
+                    other.kind()
+                ),
+            }),
+        }
+    }
+
+    fn to_object(&self) -> Object {
+        let mut o = Object::new();
+        let mut put = |k: &str, v: &str| {
+            o.insert(k.to_owned(), Value::from(v));
+        };
+        match self {
+            Credentials::Root { user, pass } => {
+                put("user", user);
+                put("pass", pass);
+            }
+            Credentials::Namespace { ns, user, pass } => {
+                put("ns", ns);
+                put("user", user);
+                put("pass", pass);
+            }
+            Credentials::Database { ns, db, user, pass } => {
+                put("ns", ns);
+                put("db", db);
+                put("user", user);
+                put("pass", pass);
+            }
+            Credentials::Record {
+                ns,
+                db,
+                access,
+                params,
+            } => {
+                for (k, v) in params {
+                    o.insert(k.clone(), v.clone());
+                }
+                o.insert("ns".into(), Value::from(ns.as_str()));
+                o.insert("db".into(), Value::from(db.as_str()));
+                o.insert("ac".into(), Value::from(access.as_str()));
+            }
+        }
+        o
+    }
+}
+
+/// A session token: the access JWT, and a refresh token when the access method issues one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The access token (a JWT).
+    pub access: String,
+    /// The refresh token (record access `WITH REFRESH`).
+    pub refresh: Option<String>,
+}
+
+impl fmt::Debug for Token {
+    // Tokens are secrets: keep them out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access", &"…")
+            .field("refresh", &self.refresh.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Token {
+    fn to_value(&self) -> Value {
+        let mut o = Object::new();
+        o.insert("access".into(), Value::from(self.access.as_str()));
+        if let Some(r) = &self.refresh {
+            o.insert("refresh".into(), Value::from(r.as_str()));
+        }
+        Value::Object(o)
+    }
+}
+
+fn decode_token(v: Value) -> Result<Token, CallError> {
+    match v {
+        Value::String(access) => Ok(Token {
+            access,
+            refresh: None,
+        }),
+        Value::Object(mut o) => match o.remove("access") {
+            Some(Value::String(access)) => {
+                let refresh = match o.remove("refresh") {
+                    Some(Value::String(r)) => Some(r),
+                    _ => None,
+                };
+                Ok(Token { access, refresh })
+            }
+            _ => Err(CallError::Protocol {
+                method: "signin",
+                detail: "a token object without an `access` string".into(),
+            }),
+        },
+        other => Err(CallError::Protocol {
+            method: "signin",
+            detail: format!("expected a token, found {}", other.kind()),
+        }),
+    }
+}
+
+/// `signin`: returns the session token.
+pub fn signin(creds: &Credentials) -> Call<Token> {
+    Call::new(
+        req(Method::Signin, vec![Value::Object(creds.to_object())]),
+        decode_token,
+    )
+}
+
+/// `signup` (record access only): returns the new user's token.
+pub fn signup(creds: &Credentials) -> Result<Call<Token>, CallError> {
+    if !matches!(creds, Credentials::Record { .. }) {
+        return Err(CallError::Invalid {
+            what: "signup credentials",
+            reason: "signup works only with record access credentials (Credentials::record)".into(),
+        });
+    }
+    Ok(Call::new(
+        req(Method::Signup, vec![Value::Object(creds.to_object())]),
+        decode_token,
+    ))
+}
+
+/// `authenticate` with an access token.
+pub fn authenticate(token: &str) -> Call<()> {
+    Call::new(req(Method::Authenticate, vec![Value::from(token)]), unit)
+}
+
+/// `invalidate`: drop the session's authentication (and its live queries).
+pub fn invalidate() -> Call<()> {
+    Call::new(req(Method::Invalidate, vec![]), unit)
+}
+
+/// `refresh`: trade an (access, refresh) pair for a new one; the old refresh token is spent.
+pub fn refresh(token: &Token) -> Result<Call<Token>, CallError> {
+    if token.refresh.is_none() {
+        return Err(CallError::Invalid {
+            what: "token",
+            reason:
+                "refresh needs a token with a refresh part (record access defined WITH REFRESH)"
+                    .into(),
+        });
+    }
+    Ok(Call::new(
+        req(Method::Refresh, vec![token.to_value()]),
+        decode_token,
+    ))
+}
+
+/// `revoke`: revoke the refresh grant of `token`.
+pub fn revoke(token: &Token) -> Call<()> {
+    Call::new(req(Method::Revoke, vec![token.to_value()]), unit)
+}
+
+/// `info`: the signed-in record user (NONE for system users).
+pub fn info<T: DeserializeOwned>() -> Call<T> {
+    Call::new(req(Method::Info, vec![]), decoder!("info"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+/// `use`: select a namespace and/or database (`None` leaves that one unchanged).
+pub fn use_ns_db(ns: Option<&str>, db: Option<&str>) -> Call<()> {
+    let p = |x: Option<&str>| x.map(Value::from).unwrap_or(Value::None);
+    Call::new(req(Method::Use, vec![p(ns), p(db)]), unit)
+}
+
+/// `let`: define a session variable `$key`.
+pub fn set(key: &str, value: &impl Serialize) -> Result<Call<()>, CallError> {
+    let key = crate::escape::validate_ident(key).map_err(|e| CallError::Invalid {
+        what: "variable name",
+        reason: e.to_string(),
+    })?;
+    let v = encode("variable value", value)?;
+    Ok(Call::new(req(Method::Let, vec![Value::from(key), v]), unit))
+}
+
+/// `unset`: remove the session variable `$key`.
+pub fn unset(key: &str) -> Result<Call<()>, CallError> {
+    let key = crate::escape::validate_ident(key).map_err(|e| CallError::Invalid {
+        what: "variable name",
+        reason: e.to_string(),
+    })?;
+    Ok(Call::new(req(Method::Unset, vec![Value::from(key)]), unit))
+}
+
+/// `ping`.
+pub fn ping() -> Call<()> {
+    Call::new(req(Method::Ping, vec![]), unit)
+}
+
+/// `version`: the server's version text, e.g. `surrealdb-3.3.5`.
+pub fn version() -> Call<String> {
+    Call::new(req(Method::Version, vec![]), decoder!("version"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// `query`: run SurrealQL with bound variables.
+pub fn query(text: &str, vars: Object) -> Call<QueryResponse> {
+    Call::new(
+        req(Method::Query, vec![Value::from(text), Value::Object(vars)]),
+        decode_query,
+    )
+}
+
+fn decode_query(v: Value) -> Result<QueryResponse, CallError> {
+    let results = parse_query_results(v).map_err(|e| CallError::Protocol {
+        method: "query",
+        detail: e.to_string(),
+    })?;
+    Ok(QueryResponse { results })
+}
+
+/// Turns `bind` arguments into query variables: a `(name, value)` pair, or any struct/map
+/// whose fields become variables.
+pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), CallError> {
+    match encode("bound variables", bindings)? {
+        Value::Object(o) => {
+            for (k, v) in o {
+                check_var_name(&k)?;
+                vars.insert(k, v);
+            }
+            Ok(())
+        }
+        Value::Array(mut pair) if pair.len() == 2 => {
+            let v = pair.pop().unwrap_or_default();
+            match pair.pop() {
+                Some(Value::String(k)) => {
+                    check_var_name(&k)?;
+                    vars.insert(k, v);
+                    Ok(())
+                }
+                other => Err(CallError::Invalid {
+                    what: "bound variable",
+                    reason: format!(
+                        "a (name, value) pair needs a string name, found {}",
+                        other.as_ref().map(Value::kind).unwrap_or("nothing")
+                    ),
+                }),
+            }
+        }
+        other => Err(CallError::Invalid {
+            what: "bound variables",
+            reason: format!(
+                "expected a (name, value) pair or a struct/map of variables, found {}",
+                other.kind()
+            ),
+        }),
+    }
+}
+
+fn check_var_name(k: &str) -> Result<(), CallError> {
+    crate::escape::validate_ident(k)
+        .map(|_| ())
+        .map_err(|e| CallError::Invalid {
+            what: "variable name",
+            reason: e.to_string(),
+        })
+}
+
+/// The answer to a `query`: one result per statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResponse {
+    results: Vec<QueryResult>,
+}
+
+/// Selects what [`QueryResponse::take`] takes: a statement index, or `(index, "field")`.
+pub trait QueryIndex {
+    /// The statement index.
+    fn index(&self) -> usize;
+    /// The field to pick out of each row, if any.
+    fn field(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl QueryIndex for usize {
+    fn index(&self) -> usize {
+        *self
+    }
+}
+
+impl QueryIndex for (usize, &str) {
+    fn index(&self) -> usize {
+        self.0
+    }
+    fn field(&self) -> Option<&str> {
+        Some(self.1)
+    }
+}
+
+impl QueryResponse {
+    /// Wraps statement results.
+    pub fn new(results: Vec<QueryResult>) -> Self {
+        QueryResponse { results }
+    }
+
+    /// The number of statement results.
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    /// `true` if there are no statement results.
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+
+    /// The raw statement results.
+    pub fn results(&self) -> &[QueryResult] {
+        &self.results
+    }
+
+    /// Takes statement `index`'s result (or one field of it, with `(index, "field")`) as `T`.
+    ///
+    /// A statement that failed gives its [`ServerError`]. The result is taken out: taking
+    /// the same index again gives NONE. When `T` does not fit a result holding at most one
+    /// row, the single row (or NONE) is tried, so `take::<Option<Person>>(0)` works on a
+    /// `SELECT` of one record.
+    pub fn take<T: DeserializeOwned>(&mut self, index: impl QueryIndex) -> Result<T, CallError> {
+        let i = index.index();
+        let n = self.results.len();
+        let slot = self.results.get_mut(i).ok_or_else(|| CallError::Invalid {
+            what: "statement index",
+            reason: format!("{i} is out of range: the query had {n} statement result(s)"),
+        })?;
+        let value = match &mut slot.result {
+            Ok(v) => std::mem::take(v),
+            Err(e) => return Err(CallError::Server(e.clone())),
+        };
+        let value = match index.field() {
+            None => value,
+            Some(field) => pick_field(value, field),
+        };
+        let single = match &value {
+            Value::Array(a) if a.len() <= 1 => Some(a.first().cloned().unwrap_or(Value::None)),
+            _ => None,
+        };
+        match from_value::<T>(value) {
+            Ok(t) => Ok(t),
+            Err(first) => match single.map(from_value::<T>) {
+                Some(Ok(t)) => Ok(t),
+                _ => Err(CallError::Decode {
+                    method: "query",
+                    source: DeError(format!("statement {i}: {first}")),
+                }),
+            },
+        }
+    }
+
+    /// Fails with the first failed statement's error, else gives the response back.
+    pub fn check(self) -> Result<Self, CallError> {
+        if let Some(e) = self.results.iter().find_map(|r| r.result.as_ref().err()) {
+            return Err(CallError::Server(e.clone()));
+        }
+        Ok(self)
+    }
+
+    /// Removes and returns every failed statement's error, keyed by statement index.
+    pub fn take_errors(&mut self) -> BTreeMap<usize, ServerError> {
+        let mut out = BTreeMap::new();
+        for (i, r) in self.results.iter_mut().enumerate() {
+            if let Err(e) = &r.result {
+                out.insert(i, e.clone());
+                r.result = Ok(Value::None);
+            }
+        }
+        out
+    }
+}
+
+fn pick_field(v: Value, field: &str) -> Value {
+    match v {
+        Value::Array(rows) => {
+            Value::Array(rows.into_iter().map(|r| pick_field(r, field)).collect())
+        }
+        Value::Object(mut o) => o.remove(field).unwrap_or(Value::None),
+        _ => Value::None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live queries
+
+/// `live`: subscribe to changes of a table (`diff` = JSON-patch payloads). Returns the live id.
+pub fn live(table: &str, diff: bool) -> Call<Uuid> {
+    Call::new(
+        req(
+            Method::Live,
+            vec![Value::Table(Table::new(table)), Value::Bool(diff)],
+        ),
+        decode_uuid,
+    )
+}
+
+/// `kill`: end a live query.
+pub fn kill(live_id: Uuid) -> Call<()> {
+    Call::new(req(Method::Kill, vec![Value::Uuid(live_id)]), unit)
+}
+
+fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
+    match v {
+        Value::Uuid(u) => Ok(u),
+        other => Err(CallError::Protocol {
+            method: "live/begin",
+            detail: format!("expected a uuid, found {}", other.kind()),
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRUD
+
+/// `select`: a table's records (`Vec<T>`), or one record (`Option<T>`; NONE if it is missing).
+pub fn select<T: DeserializeOwned>(what: impl Into<Resource>) -> Call<T> {
+    Call::new(
+        req(Method::Select, vec![what.into().into_value()]),
+        decoder!("select"),
+    )
+}
+
+fn with_data<T: DeserializeOwned>(
+    method: Method,
+    what: Value,
+    data: Option<&(impl Serialize + ?Sized)>,
+    decode: fn(Value) -> Result<T, CallError>,
+) -> Result<Call<T>, CallError> {
+    let mut params = vec![what];
+    if let Some(d) = data {
+        params.push(encode("record data", d)?);
+    }
+    Ok(Call::new(req(method, params), decode))
+}
+
+/// `create`: one record (given its id, or a random id when given a table).
+pub fn create<T: DeserializeOwned>(
+    what: impl Into<Resource>,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    // A text table name makes the server answer with a single object (tag-7 tables give an
+    // array), which is what "create one record" means.
+    let what = match what.into() {
+        Resource::Table(t) => Value::String(t.0),
+        Resource::Record(r) => Value::RecordId(r),
+    };
+    with_data(Method::Create, what, Some(data), decoder!("create"))
+}
+
+/// `insert`: one record or many (`data` an array) into `table`.
+pub fn insert<T: DeserializeOwned>(
+    table: &str,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    with_data(
+        Method::Insert,
+        Value::Table(Table::new(table)),
+        Some(data),
+        decoder!("insert"),
+    )
+}
+
+/// `insert_relation`: insert edge records (each with `in` and `out`) into `table`.
+pub fn insert_relation<T: DeserializeOwned>(
+    table: &str,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    with_data(
+        Method::InsertRelation,
+        Value::Table(Table::new(table)),
+        Some(data),
+        decoder!("insert_relation"),
+    )
+}
+
+/// `upsert`: create or replace.
+pub fn upsert<T: DeserializeOwned>(
+    what: impl Into<Resource>,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    with_data(
+        Method::Upsert,
+        what.into().into_value(),
+        Some(data),
+        decoder!("upsert"),
+    )
+}
+
+/// `update`: replace the content of existing records (a missing record gives NONE).
+pub fn update<T: DeserializeOwned>(
+    what: impl Into<Resource>,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    with_data(
+        Method::Update,
+        what.into().into_value(),
+        Some(data),
+        decoder!("update"),
+    )
+}
+
+/// `merge`: merge fields into existing records (a missing record gives NONE).
+pub fn merge<T: DeserializeOwned>(
+    what: impl Into<Resource>,
+    data: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    with_data(
+        Method::Merge,
+        what.into().into_value(),
+        Some(data),
+        decoder!("merge"),
+    )
+}
+
+/// One JSON-patch operation for [`patch`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatchOp {
+    /// Add `value` at `path`.
+    Add(String, Value),
+    /// Remove `path`.
+    Remove(String),
+    /// Replace `path` with `value`.
+    Replace(String, Value),
+    /// Copy `from` to `path`.
+    Copy {
+        /// Source path.
+        from: String,
+        /// Destination path.
+        path: String,
+    },
+    /// Move `from` to `path`.
+    Move {
+        /// Source path.
+        from: String,
+        /// Destination path.
+        path: String,
+    },
+    /// Fail the patch unless `path` holds `value`.
+    Test(String, Value),
+}
+
+impl PatchOp {
+    fn to_value(&self) -> Value {
+        let mut o = Object::new();
+        let (op, path, from, value) = match self {
+            PatchOp::Add(p, v) => ("add", p, None, Some(v)),
+            PatchOp::Remove(p) => ("remove", p, None, None),
+            PatchOp::Replace(p, v) => ("replace", p, None, Some(v)),
+            PatchOp::Copy { from, path } => ("copy", path, Some(from), None),
+            PatchOp::Move { from, path } => ("move", path, Some(from), None),
+            PatchOp::Test(p, v) => ("test", p, None, Some(v)),
+        };
+        o.insert("op".into(), Value::from(op));
+        o.insert("path".into(), Value::from(path.as_str()));
+        if let Some(f) = from {
+            o.insert("from".into(), Value::from(f.as_str()));
+        }
+        if let Some(v) = value {
+            o.insert("value".into(), v.clone());
+        }
+        Value::Object(o)
+    }
+}
+
+/// `patch`: apply JSON-patch operations; returns the records after the change.
+pub fn patch<T: DeserializeOwned>(what: impl Into<Resource>, ops: &[PatchOp]) -> Call<T> {
+    let ops = Value::Array(ops.iter().map(PatchOp::to_value).collect());
+    Call::new(
+        req(Method::Patch, vec![what.into().into_value(), ops]),
+        decoder!("patch"),
+    )
+}
+
+/// `delete`: delete records; returns what was deleted (NONE for a missing record).
+pub fn delete<T: DeserializeOwned>(what: impl Into<Resource>) -> Call<T> {
+    Call::new(
+        req(Method::Delete, vec![what.into().into_value()]),
+        decoder!("delete"),
+    )
+}
+
+/// `relate`: create an edge record `from ->edge-> to` (with optional content).
+pub fn relate<T: DeserializeOwned>(
+    from: &RecordId,
+    edge: &str,
+    to: &RecordId,
+    data: Option<&(impl Serialize + ?Sized)>,
+) -> Result<Call<T>, CallError> {
+    let mut params = vec![
+        Value::RecordId(from.clone()),
+        Value::Table(Table::new(edge)),
+        Value::RecordId(to.clone()),
+    ];
+    if let Some(d) = data {
+        params.push(encode("edge data", d)?);
+    }
+    Ok(Call::new(req(Method::Relate, params), decoder!("relate")))
+}
+
+/// `run`: call a function (`fn::custom` or a builtin such as `string::len`) with arguments.
+pub fn run<T: DeserializeOwned>(
+    name: &str,
+    args: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    let args = match encode("function arguments", args)? {
+        a @ Value::Array(_) => a,
+        Value::None => Value::Array(vec![]),
+        one => Value::Array(vec![one]),
+    };
+    Ok(Call::new(
+        req(Method::Run, vec![Value::from(name), Value::None, args]),
+        decoder!("run"),
+    ))
+}
+
+/// `graphql`: run a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
+pub fn graphql<T: DeserializeOwned>(query: &str, variables: Object) -> Call<T> {
+    Call::new(
+        req(
+            Method::Graphql,
+            vec![Value::from(query), Value::Object(variables)],
+        ),
+        decoder!("graphql"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interactive transactions and sessions (WebSocket only)
+
+/// `begin`: open an RPC transaction; returns its id.
+pub fn begin() -> Call<Uuid> {
+    Call::new(req(Method::Begin, vec![]), decode_uuid)
+}
+
+/// `commit` the RPC transaction `txn`.
+pub fn commit(txn: Uuid) -> Call<()> {
+    Call::new(req(Method::Commit, vec![Value::Uuid(txn)]), unit)
+}
+
+/// `cancel` the RPC transaction `txn`.
+pub fn cancel(txn: Uuid) -> Call<()> {
+    Call::new(req(Method::Cancel, vec![Value::Uuid(txn)]), unit)
+}
+
+/// `attach`: create the (empty) session `session` on this connection.
+pub fn attach(session: Uuid) -> Call<()> {
+    Call::new(req(Method::Attach, vec![]), unit).on_session(session)
+}
+
+/// `detach`: drop the session `session`.
+pub fn detach(session: Uuid) -> Call<()> {
+    Call::new(req(Method::Detach, vec![]), unit).on_session(session)
+}
+
+/// `sessions`: the ids of the sessions attached to this connection.
+pub fn sessions() -> Call<Vec<Uuid>> {
+    Call::new(req(Method::Sessions, vec![]), |v| match v {
+        Value::Array(a) => a.into_iter().map(decode_uuid).collect(),
+        other => Err(CallError::Protocol {
+            method: "sessions",
+            detail: format!("expected an array of uuids, found {}", other.kind()),
+        }),
+    })
+}
+
+/// `query_cancel`: cancel the streamed query started by request `request_id`.
+pub fn query_cancel(request_id: u64) -> Call<()> {
+    Call::new(
+        req(Method::QueryCancel, vec![Value::Int(request_id as i64)]),
+        unit,
+    )
+}

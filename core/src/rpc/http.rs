@@ -1,0 +1,396 @@
+//! HTTP `POST /rpc` as pure functions: what to send for a [`Request`], how to read the
+//! answer, and the session state a stateless client re-sends on every request.
+
+use super::{decode_incoming_with, Incoming, Method, Request, RpcDecodeError, ServerError};
+use crate::value::Value;
+
+/// The CBOR media type used for both `Content-Type` and `Accept`.
+pub const CBOR_MEDIA_TYPE: &str = "application/cbor";
+
+/// An HTTP request to hand to an HTTP client as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Always `POST`.
+    pub method: &'static str,
+    /// Always `/rpc` (relative to the server's base URL).
+    pub path: &'static str,
+    /// Header names and values.
+    pub headers: Vec<(&'static str, String)>,
+    /// The CBOR request envelope.
+    pub body: Vec<u8>,
+}
+
+/// Why an HTTP RPC call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpRpcError {
+    /// The request cannot work over stateless HTTP; nothing was sent.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The server answered with a non-200 status (transport-level failure).
+    #[error("HTTP {status} from /rpc: {message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// What the body said (JSON `details`/`description`/`information`, or the text).
+        message: String,
+    },
+    /// The server executed the call and returned an error.
+    #[error("{0}")]
+    Server(Box<ServerError>),
+    /// The body could not be decoded.
+    #[error("{0}")]
+    Decode(RpcDecodeError),
+}
+
+/// What a stateless HTTP client remembers between requests and re-sends as headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSession {
+    /// The bearer token (the `access` part of a token pair).
+    pub token: Option<String>,
+    /// The selected namespace.
+    pub ns: Option<String>,
+    /// The selected database.
+    pub db: Option<String>,
+}
+
+impl HttpSession {
+    /// Builds the HTTP request for `req`, or refuses it before anything is sent when it
+    /// cannot work over HTTP (live queries, session variables, RPC transactions, streams,
+    /// attached sessions).
+    pub fn encode_request(&self, req: &Request) -> Result<HttpRequest, HttpRpcError> {
+        if !req.method.works_over_http() {
+            return Err(HttpRpcError::Unsupported(format!(
+                "`{}` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
+                req.method
+            )));
+        }
+        if req.txn.is_some() {
+            return Err(HttpRpcError::Unsupported(format!(
+                "`{}` inside an RPC transaction is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
+                req.method
+            )));
+        }
+        let mut headers = vec![
+            ("Content-Type", CBOR_MEDIA_TYPE.to_owned()),
+            ("Accept", CBOR_MEDIA_TYPE.to_owned()),
+        ];
+        if let Some(t) = &self.token {
+            headers.push(("Authorization", format!("Bearer {t}")));
+        }
+        if let Some(ns) = &self.ns {
+            headers.push(("surreal-ns", ns.clone()));
+        }
+        if let Some(db) = &self.db {
+            headers.push(("surreal-db", db.clone()));
+        }
+        Ok(HttpRequest {
+            method: "POST",
+            path: "/rpc",
+            headers,
+            // Each HTTP call carries exactly one request, so there is nothing to correlate.
+            body: req.encode(None),
+        })
+    }
+
+    /// Remembers what a SUCCESSFUL call changed: the token after signin/signup/authenticate,
+    /// ns/db after `use` (text sets, NULL unsets, NONE leaves as is), nothing after
+    /// `invalidate` (token cleared) or `reset` (everything cleared).
+    pub fn apply(&mut self, req: &Request, result: &Value) {
+        match req.method {
+            Method::Signin | Method::Signup | Method::Refresh => {
+                if let Some(t) = token_of(result) {
+                    self.token = Some(t);
+                }
+            }
+            Method::Authenticate => {
+                if let Some(Value::String(t)) = req.params.first() {
+                    self.token = Some(t.clone());
+                }
+            }
+            Method::Use => {
+                apply_use_param(&mut self.ns, req.params.first());
+                apply_use_param(&mut self.db, req.params.get(1));
+            }
+            Method::Invalidate => self.token = None,
+            Method::Reset => *self = HttpSession::default(),
+            _ => {}
+        }
+    }
+}
+
+/// `use` params: text = set, NULL = unset, NONE/absent = leave unchanged.
+pub(crate) fn apply_use_param(slot: &mut Option<String>, param: Option<&Value>) {
+    match param {
+        Some(Value::String(s)) => *slot = Some(s.clone()),
+        Some(Value::Null) => *slot = None,
+        _ => {}
+    }
+}
+
+/// The access token of a signin/signup/refresh result: a JWT text or `{access, refresh}`.
+pub(crate) fn token_of(result: &Value) -> Option<String> {
+    match result {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("access").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Reads an HTTP `/rpc` answer: checks the status first (non-200 bodies are JSON or text),
+/// then decodes the envelope; a 200 may still carry an RPC `error`.
+pub fn decode_response(status: u16, body: &[u8]) -> Result<Value, HttpRpcError> {
+    if status != 200 {
+        return Err(HttpRpcError::Status {
+            status,
+            message: describe_error_body(body),
+        });
+    }
+    match decode_incoming_with(body, |_| false).map_err(HttpRpcError::Decode)? {
+        Incoming::Response { result: Ok(v), .. } => Ok(v),
+        Incoming::Response { result: Err(e), .. } => Err(HttpRpcError::Server(Box::new(e))),
+        Incoming::Notification(n) => Err(HttpRpcError::Decode(RpcDecodeError::new(format!(
+            "expected a reply, got a live notification for {}",
+            n.live_id
+        )))),
+        Incoming::Stream { id, .. } => Err(HttpRpcError::Decode(RpcDecodeError::new(format!(
+            "expected a reply, got a stream frame for request {id}"
+        )))),
+    }
+}
+
+const MAX_BODY_IN_ERROR: usize = 500;
+
+/// Turns a non-200 body into one readable line: the JSON error's `description`,
+/// `information` and `details` strings when present, else the text itself (shortened).
+fn describe_error_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "empty body".to_owned();
+    }
+    if text.starts_with('{') {
+        let parts: Vec<String> = ["description", "information", "details"]
+            .iter()
+            .filter_map(|k| json_string_field(text, k))
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !parts.is_empty() {
+            let mut seen: Vec<String> = Vec::new();
+            for p in parts {
+                if !seen.contains(&p) {
+                    seen.push(p);
+                }
+            }
+            return seen.join(": ");
+        }
+    }
+    shorten(text)
+}
+
+fn shorten(text: &str) -> String {
+    if text.len() <= MAX_BODY_IN_ERROR {
+        return text.to_owned();
+    }
+    let mut end = MAX_BODY_IN_ERROR;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", text.get(..end).unwrap_or_default())
+}
+
+/// The value of a top-level-looking `"key": "string"` pair in JSON text, unescaped.
+/// A deliberately small reader: the core has no JSON dependency and only needs a few
+/// string fields out of the server's error body; anything odd yields `None`.
+fn json_string_field(json: &str, key: &str) -> Option<String> {
+    let needle = format!("\"{key}\"");
+    let start = json.find(&needle)? + needle.len();
+    let rest = json.get(start..)?.trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    let mut chars = rest.strip_prefix('"')?.chars();
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    let c = u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('\u{fffd}');
+                    out.push(c);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Object;
+
+    fn signin() -> Request {
+        let mut o = Object::new();
+        o.insert("user".into(), "root".into());
+        o.insert("pass".into(), "root".into());
+        Request::signin(o)
+    }
+
+    #[test]
+    fn headers_carry_token_and_namespace() {
+        let s = HttpSession {
+            token: Some("jwt".into()),
+            ns: Some("app".into()),
+            db: Some("main".into()),
+        };
+        let r = s
+            .encode_request(&Request::ping())
+            .expect("ping works over HTTP");
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/rpc");
+        assert_eq!(
+            r.headers,
+            vec![
+                ("Content-Type", "application/cbor".to_owned()),
+                ("Accept", "application/cbor".to_owned()),
+                ("Authorization", "Bearer jwt".to_owned()),
+                ("surreal-ns", "app".to_owned()),
+                ("surreal-db", "main".to_owned()),
+            ]
+        );
+        assert_eq!(r.body, Request::ping().encode(None));
+    }
+
+    #[test]
+    fn websocket_only_methods_are_refused_before_sending() {
+        for m in [
+            Method::Live,
+            Method::Kill,
+            Method::Let,
+            Method::Unset,
+            Method::Begin,
+            Method::Commit,
+            Method::Cancel,
+            Method::Sessions,
+            Method::QueryStream,
+            Method::QueryCancel,
+            Method::Attach,
+            Method::Detach,
+        ] {
+            let err = HttpSession::default()
+                .encode_request(&Request::new(m, vec![]))
+                .expect_err("must be refused");
+            assert_eq!(
+                err.to_string(),
+                format!("`{m}` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection")
+            );
+        }
+        let in_txn = Request::ping().with_txn(crate::value::Uuid([1; 16]));
+        assert!(HttpSession::default().encode_request(&in_txn).is_err());
+    }
+
+    #[test]
+    fn session_follows_successful_calls() {
+        let mut s = HttpSession::default();
+        s.apply(&signin(), &Value::String("t1".into()));
+        assert_eq!(s.token.as_deref(), Some("t1"));
+        let mut pair = Object::new();
+        pair.insert("access".into(), "a2".into());
+        pair.insert("refresh".into(), "r2".into());
+        s.apply(&signin(), &Value::Object(pair));
+        assert_eq!(s.token.as_deref(), Some("a2"));
+        s.apply(&Request::authenticate("t3"), &Value::None);
+        assert_eq!(s.token.as_deref(), Some("t3"));
+        s.apply(&Request::use_ns_db("n", "d"), &Value::None);
+        assert_eq!((s.ns.as_deref(), s.db.as_deref()), (Some("n"), Some("d")));
+        s.apply(
+            &Request::new(Method::Use, vec![Value::None, Value::Null]),
+            &Value::None,
+        );
+        assert_eq!((s.ns.as_deref(), s.db.as_deref()), (Some("n"), None));
+        s.apply(&Request::new(Method::Invalidate, vec![]), &Value::None);
+        assert_eq!(s.token, None);
+        assert_eq!(s.ns.as_deref(), Some("n"));
+        s.apply(&Request::new(Method::Reset, vec![]), &Value::None);
+        assert_eq!(s, HttpSession::default());
+    }
+
+    #[test]
+    fn non_200_bodies_become_clear_errors() {
+        let body = br#"{"code":400,"details":"Request problems detected","description":"There is a problem with your request.","information":"Parse error: oops"}"#;
+        assert_eq!(
+            decode_response(400, body),
+            Err(HttpRpcError::Status {
+                status: 400,
+                message: "There is a problem with your request.: Parse error: oops: Request problems detected".into()
+            })
+        );
+        assert_eq!(
+            decode_response(401, b"Invalid token")
+                .unwrap_err()
+                .to_string(),
+            "HTTP 401 from /rpc: Invalid token"
+        );
+        assert_eq!(
+            decode_response(503, b"").unwrap_err().to_string(),
+            "HTTP 503 from /rpc: empty body"
+        );
+        let long = "x".repeat(2000);
+        let HttpRpcError::Status { message, .. } =
+            decode_response(500, long.as_bytes()).unwrap_err()
+        else {
+            panic!("status error expected");
+        };
+        assert!(message.len() < 600);
+    }
+
+    #[test]
+    fn json_reader_unescapes_and_tolerates_garbage() {
+        assert_eq!(
+            json_string_field(r#"{"a" : "x\"y\n\u0041"}"#, "a").as_deref(),
+            Some("x\"y\nA")
+        );
+        assert_eq!(json_string_field(r#"{"a": 1}"#, "a"), None);
+        assert_eq!(json_string_field(r#"{"a": "unterminated"#, "a"), None);
+        assert_eq!(json_string_field(r#"{"a": "\u12"}"#, "a"), None);
+    }
+
+    #[test]
+    fn ok_and_error_envelopes() {
+        // {"result": NONE}
+        assert_eq!(
+            decode_response(
+                200,
+                &[0xa1, 0x66, b'r', b'e', b's', b'u', b'l', b't', 0xc6, 0xf6]
+            ),
+            Ok(Value::None)
+        );
+        let err = ServerError {
+            code: Some(-32601),
+            kind: super::super::ErrorKind::NotFound,
+            message: "Method not found".into(),
+            details: None,
+            cause: None,
+        };
+        let mut env = Object::new();
+        env.insert("error".into(), err.to_value());
+        let bytes = crate::cbor::encode(&Value::Object(env));
+        assert_eq!(
+            decode_response(200, &bytes),
+            Err(HttpRpcError::Server(Box::new(err)))
+        );
+        assert!(matches!(
+            decode_response(200, b"\xff"),
+            Err(HttpRpcError::Decode(_))
+        ));
+    }
+}

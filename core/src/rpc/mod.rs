@@ -1,0 +1,684 @@
+//! RPC framing: request envelopes, responses, live notifications, `query_stream` frames
+//! and `query` result rows, as pure encode/decode functions over CBOR (protocol.md §2, §3, §5).
+
+use std::fmt;
+
+use crate::cbor;
+use crate::value::{Object, Uuid, Value};
+
+mod error;
+pub mod http;
+#[cfg(test)]
+mod tests;
+
+pub use error::{codes, ErrorKind, ServerError};
+
+macro_rules! methods {
+    ($($variant:ident => $wire:literal, $doc:literal;)*) => {
+        /// Every RPC method SurrealDB 3.3.5 accepts (protocol.md §3).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Method {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Method {
+            /// Every method, in protocol order.
+            pub const ALL: &'static [Method] = &[$(Method::$variant,)*];
+
+            /// The lowercase wire name (the server matches names case-sensitively).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $wire,)*
+                }
+            }
+
+            /// Parses a wire name; `set` is accepted as the alias of `let`.
+            pub fn from_wire(name: &str) -> Option<Method> {
+                match name {
+                    $($wire => Some(Method::$variant),)*
+                    "set" => Some(Method::Let),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+methods! {
+    Ping => "ping", "`ping`: NONE; keeps the connection alive.";
+    Version => "version", "`version`: the server version text.";
+    Info => "info", "`info`: the record of `$auth`.";
+    Use => "use", "`use [ns, db]`: select namespace and database.";
+    Signup => "signup", "`signup [{NS, DB, AC, ...}]`: a token.";
+    Signin => "signin", "`signin [{...}]`: a token.";
+    Authenticate => "authenticate", "`authenticate [jwt]`: authenticate the session with a token.";
+    Refresh => "refresh", "`refresh [{access, refresh}]`: a new token pair.";
+    Revoke => "revoke", "`revoke [{access, refresh}]`: revoke a refresh token.";
+    Invalidate => "invalidate", "`invalidate`: drop the session's authentication.";
+    Reset => "reset", "`reset`: drop authentication, ns, db and variables.";
+    Let => "let", "`let [name, value]` (alias `set`): define a session variable.";
+    Unset => "unset", "`unset [name]`: remove a session variable.";
+    Query => "query", "`query [sql, vars?]`: an array of statement results.";
+    Live => "live", "`live [table, diff?]`: start a live query; its UUID.";
+    Kill => "kill", "`kill [uuid]`: stop a live query.";
+    Select => "select", "`select [what]`.";
+    Create => "create", "`create [what, data?]`.";
+    Insert => "insert", "`insert [what, data]`.";
+    InsertRelation => "insert_relation", "`insert_relation [table, data]`.";
+    Upsert => "upsert", "`upsert [what, data?]`.";
+    Update => "update", "`update [what, data?]` (ignores `txn`).";
+    Merge => "merge", "`merge [what, data?]`.";
+    Patch => "patch", "`patch [what, patches?, diff?]` (ignores `txn`).";
+    Relate => "relate", "`relate [from, table, to, data?]` (ignores `txn`).";
+    Delete => "delete", "`delete [what]`.";
+    Run => "run", "`run [name, version?, args?]`: call a function (ignores `txn`).";
+    Graphql => "graphql", "`graphql [query, vars?, operation?]`.";
+    Gql => "gql", "`gql [query, vars?]`.";
+    Begin => "begin", "`begin`: open an RPC transaction; its UUID (WebSocket only).";
+    Commit => "commit", "`commit [txn]` (WebSocket only).";
+    Cancel => "cancel", "`cancel [txn]` (WebSocket only).";
+    Attach => "attach", "`attach` with envelope `session`: create a session.";
+    Detach => "detach", "`detach` with envelope `session`: drop a session.";
+    Sessions => "sessions", "`sessions`: the attached session UUIDs.";
+    QueryStream => "query_stream", "`query_stream [sql, vars?]`: a query answered by stream frames.";
+    QueryCancel => "query_cancel", "`query_cancel [request-id]`: stop a `query_stream`.";
+}
+
+impl Method {
+    /// Whether the method can work over stateless HTTP `POST /rpc` (protocol.md §1.2).
+    pub fn works_over_http(self) -> bool {
+        !matches!(
+            self,
+            Method::Live
+                | Method::Kill
+                | Method::Let
+                | Method::Unset
+                | Method::Begin
+                | Method::Commit
+                | Method::Cancel
+                | Method::Sessions
+                | Method::QueryStream
+                | Method::QueryCancel
+                | Method::Attach
+                | Method::Detach
+        )
+    }
+
+    /// Whether a successful call changes session state that later requests depend on
+    /// (and that must be replayed after a reconnect).
+    pub fn changes_session(self) -> bool {
+        matches!(
+            self,
+            Method::Use
+                | Method::Signup
+                | Method::Signin
+                | Method::Authenticate
+                | Method::Invalidate
+                | Method::Reset
+                | Method::Let
+                | Method::Unset
+                | Method::Attach
+                | Method::Detach
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One RPC request: method, positional params and the optional 3.x envelope fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Positional parameters.
+    pub params: Vec<Value>,
+    /// The attached session to run in (`None` = the connection's default session).
+    pub session: Option<Uuid>,
+    /// The RPC transaction to run in (WebSocket only).
+    pub txn: Option<Uuid>,
+}
+
+impl Request {
+    /// A request with `params`, in the default session, outside any transaction.
+    pub fn new(method: Method, params: Vec<Value>) -> Self {
+        Request {
+            method,
+            params,
+            session: None,
+            txn: None,
+        }
+    }
+
+    /// Runs the request in the attached session `session`.
+    pub fn with_session(mut self, session: Uuid) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Runs the request inside the RPC transaction `txn`.
+    pub fn with_txn(mut self, txn: Uuid) -> Self {
+        self.txn = Some(txn);
+        self
+    }
+
+    /// `ping`.
+    pub fn ping() -> Self {
+        Self::new(Method::Ping, Vec::new())
+    }
+
+    /// `query [sql, vars]`; `vars` are bound parameters (`$name`).
+    pub fn query(sql: impl Into<String>, vars: Object) -> Self {
+        Self::new(
+            Method::Query,
+            vec![Value::String(sql.into()), Value::Object(vars)],
+        )
+    }
+
+    /// `use [ns, db]`.
+    pub fn use_ns_db(ns: impl Into<String>, db: impl Into<String>) -> Self {
+        Self::new(
+            Method::Use,
+            vec![Value::String(ns.into()), Value::String(db.into())],
+        )
+    }
+
+    /// `signin [credentials]`.
+    pub fn signin(credentials: Object) -> Self {
+        Self::new(Method::Signin, vec![Value::Object(credentials)])
+    }
+
+    /// `signup [credentials]`.
+    pub fn signup(credentials: Object) -> Self {
+        Self::new(Method::Signup, vec![Value::Object(credentials)])
+    }
+
+    /// `authenticate [token]`.
+    pub fn authenticate(token: impl Into<String>) -> Self {
+        Self::new(Method::Authenticate, vec![Value::String(token.into())])
+    }
+
+    /// `let [name, value]`.
+    pub fn let_var(name: impl Into<String>, value: Value) -> Self {
+        Self::new(Method::Let, vec![Value::String(name.into()), value])
+    }
+
+    /// `unset [name]`.
+    pub fn unset(name: impl Into<String>) -> Self {
+        Self::new(Method::Unset, vec![Value::String(name.into())])
+    }
+
+    /// `live [table, diff]`.
+    pub fn live(table: crate::value::Table, diff: bool) -> Self {
+        Self::new(Method::Live, vec![Value::Table(table), Value::Bool(diff)])
+    }
+
+    /// `kill [live-id]`.
+    pub fn kill(live_id: Uuid) -> Self {
+        Self::new(Method::Kill, vec![Value::Uuid(live_id)])
+    }
+
+    /// The request as its wire map `{id?, method, params, session?, txn?}`.
+    /// `session`/`txn` are UUID values (CBOR tag 37), the form the server emits and accepts.
+    pub fn to_value(&self, id: Option<u64>) -> Value {
+        let mut o = Object::new();
+        if let Some(id) = id {
+            // Ids come from a per-connection counter; saturate rather than wrap into negatives.
+            o.insert(
+                "id".into(),
+                Value::Int(i64::try_from(id).unwrap_or(i64::MAX)),
+            );
+        }
+        o.insert(
+            "method".into(),
+            Value::String(self.method.as_str().to_owned()),
+        );
+        o.insert("params".into(), Value::Array(self.params.clone()));
+        if let Some(s) = self.session {
+            o.insert("session".into(), Value::Uuid(s));
+        }
+        if let Some(t) = self.txn {
+            o.insert("txn".into(), Value::Uuid(t));
+        }
+        Value::Object(o)
+    }
+
+    /// The request as one CBOR frame. `id: None` sends it without id (its reply then has
+    /// none either and cannot be told apart from other id-less replies).
+    pub fn encode(&self, id: Option<u64>) -> Vec<u8> {
+        cbor::encode(&self.to_value(id))
+    }
+}
+
+/// A message from the server could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid message from the server: {message}")]
+pub struct RpcDecodeError {
+    /// What was wrong, with the offending input described.
+    pub message: String,
+}
+
+impl RpcDecodeError {
+    fn new(message: impl Into<String>) -> Self {
+        RpcDecodeError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The action of a live notification.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A record was created.
+    Create,
+    /// A record was updated.
+    Update,
+    /// A record was deleted (`result` is the record before deletion).
+    Delete,
+    /// The live query ended on the server; nothing follows.
+    Killed,
+    /// An action this client does not know (e.g. `ERROR`), kept verbatim.
+    Other(String),
+}
+
+impl Action {
+    /// Maps the wire text.
+    pub fn from_wire(s: &str) -> Self {
+        match s {
+            "CREATE" => Action::Create,
+            "UPDATE" => Action::Update,
+            "DELETE" => Action::Delete,
+            "KILLED" => Action::Killed,
+            other => Action::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A live-query notification (protocol.md §2.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The live query's UUID.
+    pub live_id: Uuid,
+    /// What happened.
+    pub action: Action,
+    /// The record id (NONE for `KILLED`).
+    pub record: Value,
+    /// The record after the change (before it for DELETE), or patch ops in DIFF mode.
+    pub result: Value,
+    /// The attached session owning the live query, from the envelope; `None` for the
+    /// default session.
+    pub session: Option<Uuid>,
+}
+
+/// One frame of a `query_stream` answer (surrealdb-rpc 3.3.5 `stream.rs`, revision 1).
+///
+/// Rows are provisional until their statement's `Finished` frame; a `Finished` or `End`
+/// carrying an error retracts rows of the statements it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamFrame {
+    /// The stream is open; `statements` is an upper bound on the statements that finish.
+    Begin {
+        /// Upper bound on the number of statements.
+        statements: u64,
+        /// The frame protocol revision (`1` when absent).
+        version: i64,
+    },
+    /// Rows produced by statement `index`; more may follow.
+    Rows {
+        /// The statement index.
+        index: u64,
+        /// The rows.
+        values: Vec<Value>,
+    },
+    /// Statement `index` produced one value that is not a list of rows.
+    Value {
+        /// The statement index.
+        index: u64,
+        /// The value.
+        value: Value,
+    },
+    /// Statement `index` is final.
+    Finished {
+        /// The statement index.
+        index: u64,
+        /// Execution time as the server renders it (`"1.2ms"`).
+        time: String,
+        /// `Some("live")`/`Some("kill")` for those statements, else `None`.
+        kind: Option<String>,
+        /// The statement's value is one bare value, not a list.
+        single: bool,
+        /// The statement failed: discard its rows.
+        error: Option<ServerError>,
+    },
+    /// The stream is complete; nothing follows.
+    End {
+        /// Number of statements whose `Finished` frame was delivered.
+        results: u64,
+        /// Total time as the server renders it.
+        time: String,
+        /// Execution stopped, or something finished could not be kept.
+        error: Option<ServerError>,
+    },
+    /// A frame kind this client does not know; the protocol says to ignore it.
+    Unknown {
+        /// The `stream` tag.
+        tag: String,
+        /// The whole frame object.
+        value: Value,
+    },
+}
+
+impl StreamFrame {
+    /// Whether this frame ends the stream.
+    pub fn is_end(&self) -> bool {
+        matches!(self, StreamFrame::End { .. })
+    }
+
+    /// Reads a frame object `{stream: <tag>, ...}`.
+    pub fn from_value(v: Value) -> Result<StreamFrame, RpcDecodeError> {
+        let Value::Object(mut o) = v else {
+            return Err(RpcDecodeError::new(format!(
+                "query_stream frame is a {}, expected an object with a `stream` tag",
+                v.kind()
+            )));
+        };
+        let tag = match o.get("stream") {
+            Some(Value::String(s)) => s.clone(),
+            other => {
+                return Err(RpcDecodeError::new(format!(
+                    "query_stream frame has no text `stream` tag (found {})",
+                    other.map_or("nothing", Value::kind)
+                )))
+            }
+        };
+        let uint = |o: &Object, key: &str| -> Result<u64, RpcDecodeError> {
+            match o.get(key) {
+                Some(Value::Int(n)) if *n >= 0 => Ok(*n as u64),
+                other => Err(RpcDecodeError::new(format!(
+                    "query_stream `{tag}` frame: `{key}` must be a non-negative integer, found {}",
+                    other.map_or("nothing", Value::kind)
+                ))),
+            }
+        };
+        let text = |o: &Object, key: &str| -> Result<String, RpcDecodeError> {
+            match o.get(key) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                other => Err(RpcDecodeError::new(format!(
+                    "query_stream `{tag}` frame: `{key}` must be text, found {}",
+                    other.map_or("nothing", Value::kind)
+                ))),
+            }
+        };
+        let error = |o: &Object| {
+            o.get("error")
+                .filter(|e| !e.is_nullish())
+                .map(ServerError::from_value)
+        };
+        Ok(match tag.as_str() {
+            "begin" => StreamFrame::Begin {
+                statements: uint(&o, "statements")?,
+                version: o.get("version").and_then(Value::as_int).unwrap_or(1),
+            },
+            "rows" => {
+                let index = uint(&o, "index")?;
+                let values = match o.remove("values") {
+                    Some(Value::Array(a)) => a,
+                    other => {
+                        return Err(RpcDecodeError::new(format!(
+                            "query_stream `rows` frame: `values` must be an array, found {}",
+                            other.as_ref().map_or("nothing", Value::kind)
+                        )))
+                    }
+                };
+                StreamFrame::Rows { index, values }
+            }
+            "value" => StreamFrame::Value {
+                index: uint(&o, "index")?,
+                value: o.remove("value").unwrap_or(Value::None),
+            },
+            "finished" => StreamFrame::Finished {
+                index: uint(&o, "index")?,
+                time: text(&o, "time")?,
+                kind: o.get("type").and_then(Value::as_str).map(str::to_owned),
+                single: matches!(o.get("single"), Some(Value::Bool(true))),
+                error: error(&o),
+            },
+            "end" => StreamFrame::End {
+                results: uint(&o, "results")?,
+                time: text(&o, "time")?,
+                error: error(&o),
+            },
+            _ => StreamFrame::Unknown {
+                tag,
+                value: Value::Object(o),
+            },
+        })
+    }
+}
+
+/// One message from the server, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A reply. `id: None` means the server could not correlate it (an envelope-level
+    /// failure) or the request was sent without id.
+    Response {
+        /// The echoed request id.
+        id: Option<u64>,
+        /// The `result`, or the `error` object.
+        result: Result<Value, ServerError>,
+        /// The echoed attached session.
+        session: Option<Uuid>,
+    },
+    /// A live-query notification.
+    Notification(Notification),
+    /// One frame of a `query_stream` answer.
+    Stream {
+        /// The `query_stream` request's id.
+        id: u64,
+        /// The frame.
+        frame: StreamFrame,
+        /// The echoed attached session.
+        session: Option<Uuid>,
+    },
+}
+
+fn uuid_of(v: &Value) -> Option<Uuid> {
+    match v {
+        Value::Uuid(u) => Some(*u),
+        Value::String(s) => Uuid::parse(s).ok(),
+        _ => None,
+    }
+}
+
+/// Decodes one server frame, recognising stream frames by shape: a reply whose `result`
+/// is an object with a known `stream` tag. User data could imitate that shape, so a
+/// client that knows which ids are `query_stream` requests should call
+/// [`decode_incoming_with`] instead (the [`Connection`](crate::conn::Connection) does).
+pub fn decode_incoming(bytes: &[u8]) -> Result<Incoming, RpcDecodeError> {
+    decode_incoming_with(bytes, |_| true)
+}
+
+/// Decodes one server frame. `is_stream(id)` says whether `id` is a pending `query_stream`
+/// request: only then is a `{stream: ...}` result read as a [`StreamFrame`].
+///
+/// A message without `id` whose `result` is a map holding `action` and `id` is a live
+/// notification (protocol.md §2.4); any other id-less message is an uncorrelated reply.
+pub fn decode_incoming_with(
+    bytes: &[u8],
+    is_stream: impl Fn(u64) -> bool,
+) -> Result<Incoming, RpcDecodeError> {
+    let value = cbor::decode(bytes).map_err(|e| RpcDecodeError::new(format!("not CBOR: {e}")))?;
+    let Value::Object(mut o) = value else {
+        return Err(RpcDecodeError::new(format!(
+            "expected a response map, found a {}",
+            value.kind()
+        )));
+    };
+    let session = match o.get("session") {
+        None | Some(Value::None | Value::Null) => None,
+        Some(v) => Some(uuid_of(v).ok_or_else(|| {
+            RpcDecodeError::new(format!("`session` is a {}, expected a UUID", v.kind()))
+        })?),
+    };
+    let id = match o.get("id") {
+        None | Some(Value::None) => None,
+        Some(Value::Int(n)) if *n >= 0 => Some(*n as u64),
+        // This client only sends non-negative integer ids, so anything else cannot be ours.
+        Some(other) => {
+            return Err(RpcDecodeError::new(format!(
+                "response `id` is {} ({:?}); this client only sends non-negative integer ids",
+                other.kind(),
+                other
+            )))
+        }
+    };
+    if let Some(err) = o.get("error") {
+        return Ok(Incoming::Response {
+            id,
+            result: Err(ServerError::from_value(err)),
+            session,
+        });
+    }
+    let result = o.remove("result").unwrap_or(Value::None);
+    match id {
+        None => {
+            if let Value::Object(r) = &result {
+                if r.contains_key("action") && r.contains_key("id") {
+                    return decode_notification(r, session).map(Incoming::Notification);
+                }
+            }
+            Ok(Incoming::Response {
+                id: None,
+                result: Ok(result),
+                session,
+            })
+        }
+        Some(id) => {
+            let is_frame = matches!(
+                result.get("stream").and_then(Value::as_str),
+                Some("begin" | "rows" | "value" | "finished" | "end")
+            );
+            if is_frame && is_stream(id) {
+                let frame = StreamFrame::from_value(result)?;
+                return Ok(Incoming::Stream { id, frame, session });
+            }
+            Ok(Incoming::Response {
+                id: Some(id),
+                result: Ok(result),
+                session,
+            })
+        }
+    }
+}
+
+fn decode_notification(r: &Object, session: Option<Uuid>) -> Result<Notification, RpcDecodeError> {
+    let live_id = r.get("id").and_then(uuid_of).ok_or_else(|| {
+        RpcDecodeError::new(format!(
+            "live notification `id` is {}, expected a UUID",
+            r.get("id").map_or("nothing", Value::kind)
+        ))
+    })?;
+    let action = match r.get("action") {
+        Some(Value::String(s)) => Action::from_wire(s),
+        other => {
+            return Err(RpcDecodeError::new(format!(
+                "live notification `action` is {}, expected text",
+                other.map_or("nothing", Value::kind)
+            )))
+        }
+    };
+    Ok(Notification {
+        live_id,
+        action,
+        record: r.get("record").cloned().unwrap_or(Value::None),
+        result: r.get("result").cloned().unwrap_or(Value::None),
+        session,
+    })
+}
+
+/// One statement's result in a `query` answer (protocol.md §5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// Execution time as the server renders it (`"1.2ms"`, `"812ns"`, `"12.5µs"`).
+    pub time: String,
+    /// `Some("live")` for `LIVE SELECT`, `Some("kill")` for `KILL`, else `None`.
+    pub kind: Option<String>,
+    /// The statement's value, or its error (no `code`: rows carry none).
+    pub result: Result<Value, ServerError>,
+}
+
+/// Splits a `query` result into its statement rows `[{status, time, type, result, kind?, details?}]`.
+pub fn parse_query_results(v: Value) -> Result<Vec<QueryResult>, RpcDecodeError> {
+    let Value::Array(rows) = v else {
+        return Err(RpcDecodeError::new(format!(
+            "a query result must be an array of statement results, found a {}",
+            v.kind()
+        )));
+    };
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| parse_row(i, row))
+        .collect()
+}
+
+fn parse_row(i: usize, row: Value) -> Result<QueryResult, RpcDecodeError> {
+    let Value::Object(mut o) = row else {
+        return Err(RpcDecodeError::new(format!(
+            "statement result {i} is a {}, expected an object {{status, time, result}}",
+            row.kind()
+        )));
+    };
+    let time = match o.remove("time") {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let kind = match o.remove("type") {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let status = match o.get("status") {
+        Some(Value::String(s)) => s.clone(),
+        other => {
+            return Err(RpcDecodeError::new(format!(
+                "statement result {i}: `status` is {}, expected \"OK\" or \"ERR\"",
+                other.map_or("missing", Value::kind)
+            )))
+        }
+    };
+    let value = o.remove("result").unwrap_or(Value::None);
+    let result = match status.as_str() {
+        "OK" => Ok(value),
+        "ERR" => Err(ServerError {
+            code: None,
+            kind: o
+                .get("kind")
+                .and_then(Value::as_str)
+                .map(ErrorKind::from_wire)
+                .unwrap_or(ErrorKind::Internal),
+            message: match value {
+                Value::String(s) => s,
+                other => format!("{other:?}"),
+            },
+            details: o.remove("details").filter(|d| !d.is_nullish()),
+            cause: None,
+        }),
+        other => {
+            return Err(RpcDecodeError::new(format!(
+                "statement result {i}: unknown status {other:?}, expected \"OK\" or \"ERR\""
+            )))
+        }
+    };
+    Ok(QueryResult { time, kind, result })
+}
+
+/// Fuzz entry: decoding arbitrary bytes must never panic.
+#[doc(hidden)]
+pub fn fuzz_decode_incoming(data: &[u8]) {
+    if let Ok(Incoming::Response { result: Ok(v), .. }) = decode_incoming(data) {
+        let _ = parse_query_results(v);
+    }
+    let _ = decode_incoming_with(data, |id| id % 2 == 0);
+}

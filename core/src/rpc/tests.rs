@@ -1,0 +1,512 @@
+use super::*;
+use crate::value::{RecordId, Table};
+use pretty_assertions::assert_eq;
+
+fn obj(pairs: Vec<(&str, Value)>) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn s(x: &str) -> Value {
+    Value::String(x.to_owned())
+}
+
+fn uuid(b: u8) -> Uuid {
+    Uuid([b; 16])
+}
+
+#[test]
+fn method_names_round_trip() {
+    assert_eq!(Method::ALL.len(), 37);
+    for m in Method::ALL {
+        assert_eq!(Method::from_wire(m.as_str()), Some(*m));
+        assert_eq!(m.as_str(), m.as_str().to_lowercase());
+    }
+    assert_eq!(Method::from_wire("set"), Some(Method::Let));
+    assert_eq!(Method::from_wire("QUERY"), None);
+    assert_eq!(Method::InsertRelation.as_str(), "insert_relation");
+    assert_eq!(Method::QueryStream.to_string(), "query_stream");
+}
+
+#[test]
+fn request_envelope_bytes_match_the_spec() {
+    // protocol.md §4.4: {"id":1,"method":"query","params":["SELECT * FROM $t",{"t":table("person")}]}
+    let mut vars = Object::new();
+    vars.insert("t".into(), Value::Table(Table::new("person")));
+    let bytes = Request::query("SELECT * FROM $t", vars).encode(Some(1));
+    let mut expected = vec![
+        0xa3, 0x62, b'i', b'd', 0x01, 0x66, b'm', b'e', b't', b'h', b'o', b'd', 0x65, b'q', b'u',
+        b'e', b'r', b'y', 0x66, b'p', b'a', b'r', b'a', b'm', b's', 0x82, 0x70,
+    ];
+    expected.extend_from_slice(b"SELECT * FROM $t");
+    expected.extend_from_slice(&[0xa1, 0x61, b't', 0xc7, 0x66]);
+    expected.extend_from_slice(b"person");
+    assert_eq!(bytes, expected);
+}
+
+#[test]
+fn request_envelope_with_session_and_txn() {
+    let req = Request::ping().with_session(uuid(1)).with_txn(uuid(2));
+    assert_eq!(
+        req.to_value(Some(7)),
+        obj(vec![
+            ("id", Value::Int(7)),
+            ("method", s("ping")),
+            ("params", Value::Array(vec![])),
+            ("session", Value::Uuid(uuid(1))),
+            ("txn", Value::Uuid(uuid(2))),
+        ])
+    );
+    let bytes = req.encode(None);
+    // No id key; session is tag 37 (d8 25) over 16 bytes (50).
+    assert_eq!(bytes.first(), Some(&0xa4));
+    let tail: Vec<u8> = [&[0xd8, 0x25, 0x50][..], &[2u8; 16][..]].concat();
+    assert!(bytes.ends_with(&tail));
+    assert_eq!(
+        crate::cbor::decode(&bytes).expect("decodes"),
+        req.to_value(None)
+    );
+}
+
+#[test]
+fn none_response_bytes() {
+    // §4.4: {"id":1,"result":NONE} = a2 62 69 64 01 66 72 65 73 75 6c 74 c6 f6
+    let b = [
+        0xa2, 0x62, 0x69, 0x64, 0x01, 0x66, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74, 0xc6, 0xf6,
+    ];
+    assert_eq!(
+        decode_incoming(&b),
+        Ok(Incoming::Response {
+            id: Some(1),
+            result: Ok(Value::None),
+            session: None
+        })
+    );
+}
+
+fn method_not_found() -> Value {
+    obj(vec![
+        ("cause", Value::None),
+        ("code", Value::Int(-32601)),
+        (
+            "details",
+            obj(vec![
+                ("details", obj(vec![("name", s("unknown"))])),
+                ("kind", s("Method")),
+            ]),
+        ),
+        ("kind", s("NotFound")),
+        ("message", s("Method not found")),
+    ])
+}
+
+#[test]
+fn error_response_is_parsed() {
+    let env = obj(vec![("error", method_not_found()), ("id", Value::Int(9))]);
+    let got = decode_incoming(&crate::cbor::encode(&env)).expect("decodes");
+    let Incoming::Response {
+        id: Some(9),
+        result: Err(e),
+        session: None,
+    } = got
+    else {
+        panic!("expected an error response, got {got:?}");
+    };
+    assert_eq!(e.code, Some(-32601));
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(e.detail_kind(), Some("Method"));
+    assert!(e.is_method_not_found() && e.is_not_found());
+    assert!(!e.is_transaction_conflict());
+    assert_eq!(e.cause, None);
+    assert_eq!(
+        e.to_string(),
+        "Method not found (NotFound/Method, code -32601)"
+    );
+}
+
+fn conflict() -> ServerError {
+    ServerError::from_value(&obj(vec![
+        (
+            "cause",
+            obj(vec![
+                ("cause", Value::None),
+                ("code", Value::Int(-32000)),
+                ("kind", s("Internal")),
+                ("message", s("Transaction conflict: Write conflict")),
+            ]),
+        ),
+        ("code", Value::Int(-32009)),
+        ("details", obj(vec![("kind", s("TransactionConflict"))])),
+        ("kind", s("Query")),
+        (
+            "message",
+            s("There was a problem with the key-value store: Transaction conflict: Write conflict, retry the transaction. This transaction can be retried"),
+        ),
+    ]))
+}
+
+#[test]
+fn error_classification() {
+    let c = conflict();
+    assert!(c.is_transaction_conflict());
+    assert_eq!(
+        c.cause.as_ref().map(|c| c.kind.clone()),
+        Some(ErrorKind::Internal)
+    );
+    assert!(std::error::Error::source(&c).is_some());
+
+    // 2.x: only code + message.
+    let old = ServerError::from_value(&obj(vec![
+        ("code", Value::Int(-32000)),
+        ("message", s("Failed to commit transaction due to a read or write conflict. This transaction can be retried")),
+    ]));
+    assert_eq!(old.kind, ErrorKind::Internal);
+    assert!(old.is_transaction_conflict());
+
+    let unknown = ServerError::new(
+        ErrorKind::Query,
+        "The transaction's commit outcome is unknown. This transaction can be retried",
+    );
+    assert!(!unknown.is_transaction_conflict());
+
+    let expired = ServerError::from_value(&obj(vec![
+        ("cause", Value::None),
+        ("code", Value::Int(-32002)),
+        (
+            "details",
+            obj(vec![
+                ("details", obj(vec![("kind", s("TokenExpired"))])),
+                ("kind", s("Auth")),
+            ]),
+        ),
+        ("kind", s("NotAllowed")),
+        ("message", s("The token has expired")),
+    ]));
+    assert!(expired.is_auth_error() && expired.is_token_expired());
+    assert!(!expired.is_session_expired());
+    assert_eq!(expired.inner_detail_kind(), Some("TokenExpired"));
+
+    let parse = ServerError::from_value(&obj(vec![
+        ("code", Value::Int(-32000)),
+        ("kind", s("Validation")),
+        ("message", s("Parse error: Unexpected token")),
+    ]));
+    assert!(parse.is_parse_error());
+    let thrown = ServerError::new(ErrorKind::Thrown, "An error occurred: boom");
+    assert!(thrown.is_thrown() && !thrown.is_parse_error());
+    assert_eq!(
+        ErrorKind::from_wire("Weird"),
+        ErrorKind::Other("Weird".into())
+    );
+    // A malformed error never panics and still says what happened.
+    assert_eq!(
+        ServerError::from_value(&Value::Int(3)).kind,
+        ErrorKind::Internal
+    );
+    assert_eq!(ServerError::from_value(&s("bad")).message, "bad");
+}
+
+#[test]
+fn deeply_nested_causes_are_bounded() {
+    let mut v = obj(vec![("message", s("leaf"))]);
+    for _ in 0..100 {
+        v = obj(vec![("message", s("x")), ("cause", v)]);
+    }
+    let mut e = ServerError::from_value(&v);
+    let mut depth = 0;
+    while let Some(c) = e.cause {
+        e = *c;
+        depth += 1;
+    }
+    assert_eq!(depth, 32);
+}
+
+fn notification_value(action: &str, live: Uuid) -> Value {
+    obj(vec![
+        ("action", s(action)),
+        ("id", Value::Uuid(live)),
+        ("record", Value::RecordId(RecordId::new("person", "x"))),
+        ("result", obj(vec![("name", s("x"))])),
+        ("session", Value::Uuid(uuid(9))),
+    ])
+}
+
+#[test]
+fn notification_without_id_is_recognised() {
+    let env = obj(vec![("result", notification_value("CREATE", uuid(3)))]);
+    assert_eq!(
+        decode_incoming(&crate::cbor::encode(&env)),
+        Ok(Incoming::Notification(Notification {
+            live_id: uuid(3),
+            action: Action::Create,
+            record: Value::RecordId(RecordId::new("person", "x")),
+            result: obj(vec![("name", s("x"))]),
+            session: None,
+        }))
+    );
+    // KILLED with NONE record/result, envelope session of an attached session.
+    let killed = obj(vec![
+        ("action", s("KILLED")),
+        ("id", Value::Uuid(uuid(3))),
+        ("record", Value::None),
+        ("result", Value::None),
+        ("session", Value::None),
+    ]);
+    let env = obj(vec![("result", killed), ("session", Value::Uuid(uuid(5)))]);
+    let Ok(Incoming::Notification(n)) = decode_incoming(&crate::cbor::encode(&env)) else {
+        panic!("expected a notification");
+    };
+    assert_eq!(n.action, Action::Killed);
+    assert_eq!(n.session, Some(uuid(5)));
+    assert_eq!(n.record, Value::None);
+    assert_eq!(Action::from_wire("ERROR"), Action::Other("ERROR".into()));
+}
+
+#[test]
+fn a_reply_with_an_id_is_never_a_notification() {
+    // A `select` result that looks like a notification but carries the request id.
+    let env = obj(vec![
+        ("id", Value::Int(4)),
+        ("result", notification_value("CREATE", uuid(3))),
+    ]);
+    assert!(matches!(
+        decode_incoming(&crate::cbor::encode(&env)),
+        Ok(Incoming::Response {
+            id: Some(4),
+            result: Ok(_),
+            ..
+        })
+    ));
+    // Id-less reply that is not a notification (fire-and-forget ping).
+    let env = obj(vec![("result", Value::None)]);
+    assert_eq!(
+        decode_incoming(&crate::cbor::encode(&env)),
+        Ok(Incoming::Response {
+            id: None,
+            result: Ok(Value::None),
+            session: None
+        })
+    );
+}
+
+#[test]
+fn malformed_messages_are_errors_not_panics() {
+    let cases: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff],
+        crate::cbor::encode(&Value::Int(1)),
+        crate::cbor::encode(&obj(vec![("id", s("abc")), ("result", Value::None)])),
+        crate::cbor::encode(&obj(vec![("id", Value::Int(-1)), ("result", Value::None)])),
+        crate::cbor::encode(&obj(vec![
+            ("result", Value::None),
+            ("session", Value::Int(1)),
+        ])),
+        crate::cbor::encode(&obj(vec![(
+            "result",
+            obj(vec![("action", s("CREATE")), ("id", s("not-a-uuid"))]),
+        )])),
+        crate::cbor::encode(&obj(vec![(
+            "result",
+            obj(vec![
+                ("action", Value::Int(1)),
+                ("id", Value::Uuid(uuid(1))),
+            ]),
+        )])),
+    ];
+    for c in cases {
+        let r = decode_incoming(&c);
+        assert!(r.is_err(), "{c:02x?} decoded to {r:?}");
+        fuzz_decode_incoming(&c);
+    }
+    assert!(decode_incoming(&[0xff])
+        .unwrap_err()
+        .to_string()
+        .starts_with("invalid message from the server: not CBOR"));
+}
+
+#[test]
+fn stream_frames_are_decoded_only_for_stream_requests() {
+    let frame = obj(vec![
+        ("index", Value::Int(0)),
+        ("stream", s("rows")),
+        ("values", Value::Array(vec![Value::Int(1), Value::Int(2)])),
+    ]);
+    let bytes = crate::cbor::encode(&obj(vec![("id", Value::Int(3)), ("result", frame.clone())]));
+    assert_eq!(
+        decode_incoming_with(&bytes, |id| id == 3),
+        Ok(Incoming::Stream {
+            id: 3,
+            frame: StreamFrame::Rows {
+                index: 0,
+                values: vec![Value::Int(1), Value::Int(2)]
+            },
+            session: None
+        })
+    );
+    assert_eq!(
+        decode_incoming_with(&bytes, |_| false),
+        Ok(Incoming::Response {
+            id: Some(3),
+            result: Ok(frame),
+            session: None
+        })
+    );
+}
+
+#[test]
+fn every_stream_frame_kind() {
+    let err = obj(vec![
+        ("code", Value::Int(-32000)),
+        ("kind", s("Internal")),
+        ("message", s("gone")),
+    ]);
+    let cases = vec![
+        (
+            obj(vec![
+                ("statements", Value::Int(2)),
+                ("stream", s("begin")),
+                ("version", Value::Int(1)),
+            ]),
+            StreamFrame::Begin {
+                statements: 2,
+                version: 1,
+            },
+        ),
+        (
+            obj(vec![
+                ("index", Value::Int(1)),
+                ("stream", s("value")),
+                ("value", Value::Int(3)),
+            ]),
+            StreamFrame::Value {
+                index: 1,
+                value: Value::Int(3),
+            },
+        ),
+        (
+            obj(vec![
+                ("index", Value::Int(1)),
+                ("single", Value::Bool(true)),
+                ("stream", s("finished")),
+                ("time", s("1.5ms")),
+                ("type", Value::None),
+            ]),
+            StreamFrame::Finished {
+                index: 1,
+                time: "1.5ms".into(),
+                kind: None,
+                single: true,
+                error: None,
+            },
+        ),
+        (
+            obj(vec![
+                ("error", err.clone()),
+                ("results", Value::Int(0)),
+                ("stream", s("end")),
+                ("time", s("7ms")),
+            ]),
+            StreamFrame::End {
+                results: 0,
+                time: "7ms".into(),
+                error: Some(ServerError::from_value(&err)),
+            },
+        ),
+        (
+            obj(vec![("stream", s("later")), ("x", Value::Int(1))]),
+            StreamFrame::Unknown {
+                tag: "later".into(),
+                value: obj(vec![("stream", s("later")), ("x", Value::Int(1))]),
+            },
+        ),
+    ];
+    for (v, want) in cases {
+        assert_eq!(StreamFrame::from_value(v), Ok(want));
+    }
+    assert!(
+        StreamFrame::from_value(obj(vec![("stream", s("rows")), ("index", Value::Int(-1))]))
+            .is_err()
+    );
+    assert!(
+        StreamFrame::from_value(obj(vec![("stream", s("end")), ("results", Value::Int(1))]))
+            .is_err()
+    );
+    assert!(StreamFrame::from_value(Value::Int(1)).is_err());
+}
+
+#[test]
+fn query_rows_ok_and_err() {
+    // §12 and §13: an OK row, a THROW row, a live row.
+    let rows = Value::Array(vec![
+        obj(vec![
+            ("result", Value::Int(1)),
+            ("status", s("OK")),
+            ("time", s("1.2ms")),
+            ("type", Value::None),
+        ]),
+        obj(vec![
+            ("kind", s("Thrown")),
+            ("result", s("An error occurred: boom")),
+            ("status", s("ERR")),
+            ("time", s("12.5µs")),
+            ("type", Value::None),
+        ]),
+        obj(vec![
+            ("details", obj(vec![("kind", s("TransactionConflict"))])),
+            ("kind", s("Query")),
+            ("result", s("Cannot COMMIT: conflict")),
+            ("status", s("ERR")),
+            ("time", s("3ms")),
+            ("type", Value::None),
+        ]),
+        obj(vec![
+            ("result", Value::Uuid(uuid(4))),
+            ("status", s("OK")),
+            ("time", s("812ns")),
+            ("type", s("live")),
+        ]),
+    ]);
+    let got = parse_query_results(rows).expect("valid rows");
+    assert_eq!(
+        got[0],
+        QueryResult {
+            time: "1.2ms".into(),
+            kind: None,
+            result: Ok(Value::Int(1))
+        }
+    );
+    assert_eq!(
+        got[1],
+        QueryResult {
+            time: "12.5µs".into(),
+            kind: None,
+            result: Err(ServerError::new(
+                ErrorKind::Thrown,
+                "An error occurred: boom"
+            )),
+        }
+    );
+    let conflict_row = got[2].result.clone().unwrap_err();
+    assert_eq!(conflict_row.code, None);
+    assert!(conflict_row.is_transaction_conflict());
+    assert_eq!(got[3].kind.as_deref(), Some("live"));
+    assert_eq!(got[3].result, Ok(Value::Uuid(uuid(4))));
+}
+
+#[test]
+fn malformed_query_rows_say_where() {
+    assert_eq!(
+        parse_query_results(Value::Int(1)).unwrap_err().message,
+        "a query result must be an array of statement results, found a int"
+    );
+    assert_eq!(
+        parse_query_results(Value::Array(vec![Value::Null]))
+            .unwrap_err()
+            .message,
+        "statement result 0 is a null, expected an object {status, time, result}"
+    );
+    let bad = Value::Array(vec![obj(vec![("status", s("MAYBE"))])]);
+    assert_eq!(
+        parse_query_results(bad).unwrap_err().message,
+        "statement result 0: unknown status \"MAYBE\", expected \"OK\" or \"ERR\""
+    );
+}

@@ -1,0 +1,154 @@
+//! `Value` ⇄ CBOR bytes with SurrealDB's tags, in one pass with no intermediate tree.
+//!
+//! The encoder writes definite lengths only, integers in their shortest form, floats as
+//! 64-bit, datetimes as tag 12 `[secs, nanos]` and durations as tag 14 (the only shapes
+//! SurrealDB 3.x accepts for those in its "custom" tags). The decoder accepts everything
+//! the server emits plus the other encodings a CBOR peer may legitimately use (tags 0, 9,
+//! 13, bignums, half/single floats, indefinite lengths) and rejects everything else with
+//! the byte offset where the problem starts. Hostile input never panics, never recurses
+//! deeper than [`MAX_DEPTH`] and never allocates more than the input could fill.
+//!
+//! ```
+//! use surql::{cbor, Value};
+//! let bytes = cbor::encode(&Value::None);
+//! assert_eq!(bytes, [0xc6, 0xf6]);
+//! assert_eq!(cbor::decode(&bytes).unwrap(), Value::None);
+//! ```
+
+mod decode;
+mod encode;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+pub use encode::Encoder;
+
+use crate::value::Value;
+
+/// The deepest nesting of arrays, maps and tags the decoder accepts. The server itself
+/// stops at 100; anything deeper is hostile or broken input, and refusing it keeps the
+/// decoder's recursion far from the stack limit.
+pub const MAX_DEPTH: usize = 256;
+
+/// The CBOR tag numbers SurrealDB uses (protocol.md §4.2).
+pub mod tags {
+    /// RFC 3339 datetime text (accepted on input only).
+    pub const DATETIME_TEXT: u64 = 0;
+    /// Unsigned bignum (big-endian bytes).
+    pub const POSITIVE_BIGNUM: u64 = 2;
+    /// Negative bignum (`-1 - n`, big-endian bytes).
+    pub const NEGATIVE_BIGNUM: u64 = 3;
+    /// NONE: wraps `null` (any payload is ignored on input).
+    pub const NONE: u64 = 6;
+    /// A table name.
+    pub const TABLE: u64 = 7;
+    /// A record id `[table, key]`.
+    pub const RECORD_ID: u64 = 8;
+    /// A UUID as text (accepted on input only).
+    pub const UUID_TEXT: u64 = 9;
+    /// A decimal as text.
+    pub const DECIMAL: u64 = 10;
+    /// A datetime `[secs, nanos]`.
+    pub const DATETIME: u64 = 12;
+    /// A duration as SurrealQL text (accepted on input only).
+    pub const DURATION_TEXT: u64 = 13;
+    /// A duration `[]`, `[secs]` or `[secs, nanos]`.
+    pub const DURATION: u64 = 14;
+    /// A UUID as 16 bytes.
+    pub const UUID: u64 = 37;
+    /// A range `[bound, bound]`.
+    pub const RANGE: u64 = 49;
+    /// An included range bound.
+    pub const BOUND_INCLUDED: u64 = 50;
+    /// An excluded range bound.
+    pub const BOUND_EXCLUDED: u64 = 51;
+    /// A file reference `[bucket, key]`.
+    pub const FILE: u64 = 55;
+    /// A set (an array the server deduplicates and sorts).
+    pub const SET: u64 = 56;
+    /// A geometry point `[x, y]`.
+    pub const GEOMETRY_POINT: u64 = 88;
+    /// A geometry line: an array of points.
+    pub const GEOMETRY_LINE: u64 = 89;
+    /// A geometry polygon: an array of lines, exterior first.
+    pub const GEOMETRY_POLYGON: u64 = 90;
+    /// A geometry multi-point.
+    pub const GEOMETRY_MULTIPOINT: u64 = 91;
+    /// A geometry multi-line.
+    pub const GEOMETRY_MULTILINE: u64 = 92;
+    /// A geometry multi-polygon.
+    pub const GEOMETRY_MULTIPOLYGON: u64 = 93;
+    /// A geometry collection.
+    pub const GEOMETRY_COLLECTION: u64 = 94;
+}
+
+/// The bytes are not a CBOR item surql can read; `offset` is where the problem starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid CBOR at byte {offset}: {message}")]
+pub struct DecodeError {
+    /// Byte offset into the input where the offending item (or the missing bytes) starts.
+    pub offset: usize,
+    /// What was wrong, naming the value found.
+    pub message: String,
+}
+
+/// A Rust value could not be turned into CBOR (it has no SurrealDB representation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode as CBOR: {message}")]
+pub struct EncodeError {
+    /// What was wrong, naming the offending value.
+    pub message: String,
+}
+
+/// Encodes `v` into a fresh buffer.
+pub fn encode(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encode_into(v, &mut out);
+    out
+}
+
+/// Appends the encoding of `v` to `out`.
+pub fn encode_into(v: &Value, out: &mut Vec<u8>) {
+    Encoder::new(out).value(v);
+}
+
+/// Decodes exactly one CBOR item; trailing bytes are an error.
+pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
+    let (value, used) = decode_prefix(bytes)?;
+    if used != bytes.len() {
+        return Err(DecodeError {
+            offset: used,
+            message: format!(
+                "{} trailing byte(s) after a complete item (expected exactly one item)",
+                bytes.len() - used
+            ),
+        });
+    }
+    Ok(value)
+}
+
+/// Decodes the first CBOR item of `bytes`, returning it and the number of bytes it used.
+pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
+    decode::Decoder::new(bytes).item()
+}
+
+/// Serializes any `Serialize` type (a user struct, a map, a `Value`) to CBOR.
+pub fn to_vec<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, EncodeError> {
+    let value = crate::value::to_value(v).map_err(|e| EncodeError {
+        message: e.to_string(),
+    })?;
+    Ok(encode(&value))
+}
+
+/// Deserializes any `Deserialize` type from one CBOR item.
+///
+/// A well-formed item whose shape does not fit `T` is reported at offset 0 with the
+/// path and the value found, as named by [`from_value`](crate::value::from_value).
+pub fn from_slice<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
+    let value = decode(b)?;
+    crate::value::from_value(value).map_err(|e| DecodeError {
+        offset: 0,
+        message: format!("the item does not fit the requested type: {e}"),
+    })
+}

@@ -1,0 +1,163 @@
+//! The query compiler: one AST, one compiler, two sinks (bound for execution, inline for logs).
+//!
+//! Build a [`QuerySet`], then compile it:
+//!
+//! ```
+//! use surql::query::{F, Q, QuerySet};
+//! let qs = QuerySet::table("users")
+//!     .filter(F::new("age").gte(18))
+//!     .filter(F::new("name").icontains("an") | Q::lookup("role__in", surql::Value::Array(vec!["admin".into()])))
+//!     .order_by(["-age"])
+//!     .limit(10);
+//! let c = qs.compile().unwrap();
+//! assert_eq!(
+//!     c.text,
+//!     "SELECT * FROM $t0 WHERE age >= $p0 AND (string::contains(string::lowercase(name), string::lowercase($p1)) OR role IN $p2) ORDER BY age DESC LIMIT $p3;"
+//! );
+//! // Send `c.text` with `c.vars` in one `query` call; the rows are statement `c.result_index`.
+//! assert_eq!(c.result_index, 0);
+//! ```
+//!
+//! ## Rules the compiler keeps
+//!
+//! - **Executed text never contains a user value.** Values become `$p0, $p1, …`
+//!   numbered in the order the compiler meets them (deterministic); tables become typed
+//!   table values `$t0, $t1, …` (one per distinct table); record ids are bound too.
+//!   Exceptions required by the 3.3 grammar are numbers the API types as integers or
+//!   checked floats: KNN `<|K,EF|>`, full-text reference numbers `@N@`, and geo
+//!   coordinates (the server refuses parameters inside a point tuple).
+//! - **Identifiers are validated**: fields (dotted paths), graph tables, index names,
+//!   aliases and variable names must match `[A-Za-z_][A-Za-z0-9_]*` per segment;
+//!   anything else is a [`QueryError::InvalidIdent`] naming the input. Keyword names
+//!   (`value`, `select`, …) are written in backticks.
+//! - **Subqueries** used as filter values are hoisted into `LET $sN = (…);` preludes,
+//!   innermost first; the main statement comes last and its index is
+//!   [`CompiledQuery::result_index`]. A set lookup (`in`, `containsany`, …) compares
+//!   with the whole result; a scalar lookup with `array::first($sN)`. LIVE queries keep
+//!   subqueries inline.
+//! - The inline form ([`QuerySet::to_surql`], `Display`) renders values with
+//!   [`Value`]'s `Display`; it is for logs and docs, never for execution.
+//!
+//! ## Lookups
+//!
+//! [`F`] methods and [`Q::lookup`] names (`"field__lookup"`) map to:
+//!
+//! | lookup | SurrealQL |
+//! |---|---|
+//! | `exact` (none) / `ne` | `f = $p` / `f != $p` |
+//! | `gt` `gte` `lt` `lte` | `f > $p` … |
+//! | `in` / `not_in` | `f IN $p` / `f NOT IN $p` (array, set or subquery) |
+//! | `contains` / `not_contains` | `f CONTAINS $p` / `f CONTAINSNOT $p` |
+//! | `containsall` `containsany` `containsnone` | `CONTAINSALL` … |
+//! | `allinside` `anyinside` `noneinside` | `ALLINSIDE` … |
+//! | `iexact` | `string::lowercase(f) = string::lowercase($p)` |
+//! | `icontains` `istartswith` `iendswith` | `string::contains/starts_with/ends_with(string::lowercase(f), string::lowercase($p))` |
+//! | `startswith` `endswith` | `string::starts_with(f, $p)` / `string::ends_with(f, $p)` |
+//! | `like` `ilike` | `string::matches(f, $p)`, `%`/`_` turned into an anchored regex (`(?i)` for ilike) |
+//! | `regex` `iregex` | `string::matches(f, $p)` (`(?i)` prepended for iregex) |
+//! | `match` | `f @@ $p` |
+//! | `isnull` | `true`: `(f IS NONE OR f IS NULL)`; `false`: `(f IS NOT NONE AND f IS NOT NULL)` |
+//!
+//! `isnull` covers both NONE (an absent field, what `Option::None` is stored as) and
+//! NULL, because SurrealDB keeps them apart and a Rust caller asking "is it null?"
+//! means either.
+//!
+//! ## Not emitted
+//!
+//! `PARALLEL`: the 3.3.5 SELECT grammar no longer accepts it (surrealdb-syn
+//! `parser/stmt/select.rs`), so there is no `parallel()` builder.
+
+use std::collections::BTreeMap;
+
+use crate::value::Value;
+
+mod aggregate;
+mod decode;
+mod filter;
+mod graph;
+mod hybrid;
+mod ident;
+mod queryset;
+mod writer;
+
+pub use aggregate::{Aggregate, AggregateQuery, GroupedQuery, ResultShapeError};
+pub use decode::{decode_first, decode_rows, RowError};
+pub use filter::{Lookup, Operand, Var, F, Q};
+pub use graph::Path;
+pub use hybrid::HybridSearch;
+pub use queryset::QuerySet;
+
+/// A compiled query: send `text` with `vars` in one `query` call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledQuery {
+    /// SurrealQL text; statements end with `;`. Contains no user values.
+    pub text: String,
+    /// The bound variables (`p0`, `t0`, …) without the `$`.
+    pub vars: BTreeMap<String, Value>,
+    /// Which statement's result holds the answer (after any `LET` preludes).
+    pub result_index: usize,
+}
+
+impl CompiledQuery {
+    /// A single-statement query (result index 0).
+    pub fn new(text: impl Into<String>, vars: BTreeMap<String, Value>) -> Self {
+        CompiledQuery {
+            text: text.into(),
+            vars,
+            result_index: 0,
+        }
+    }
+}
+
+/// Why a query could not be compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// A name spliced into the text is not a plain identifier.
+    #[error("invalid {context} {input:?}: only ASCII letters, digits and `_` are allowed (not starting with a digit), with `.` between nested field names")]
+    InvalidIdent {
+        /// What the name was used as ("field", "graph table", "index", …).
+        context: &'static str,
+        /// The rejected name.
+        input: String,
+    },
+    /// A Django-style key with an unknown lookup after `__`.
+    #[error("unknown lookup in {input:?}: expected `field` or `field__lookup` with lookup one of exact, ne, iexact, gt, gte, lt, lte, in, not_in, contains, not_contains, icontains, containsall, containsany, containsnone, allinside, anyinside, noneinside, startswith, istartswith, endswith, iendswith, like, ilike, regex, iregex, match, isnull (nested fields use `.`)")]
+    UnknownLookup {
+        /// The rejected key.
+        input: String,
+    },
+    /// A lookup got a value of the wrong type.
+    #[error("lookup `{lookup}` on field {field:?} needs {expected}, found {found}")]
+    BadValue {
+        /// The field.
+        field: String,
+        /// The lookup name.
+        lookup: &'static str,
+        /// What it needs.
+        expected: &'static str,
+        /// The kind of value given.
+        found: &'static str,
+    },
+    /// Geo coordinates or distance that cannot be written as a valid point.
+    #[error("nearby on field {field:?}: point ({lon}, {lat}) with max distance {max_distance} is invalid: coordinates must be finite with longitude in -180..=180 and latitude in -90..=90, distance finite and >= 0")]
+    InvalidCoordinate {
+        /// The geometry field.
+        field: String,
+        /// Longitude given.
+        lon: f64,
+        /// Latitude given.
+        lat: f64,
+        /// Distance given.
+        max_distance: f64,
+    },
+    /// A graph path without hops, or a hop without a table.
+    #[error("empty graph path: add at least one hop with Path::out/in_/both before filtering or traversing")]
+    EmptyPath,
+    /// A combination the compiler (or the 3.3 grammar) does not support.
+    #[error("unsupported query: {what}")]
+    Unsupported {
+        /// What was attempted.
+        what: &'static str,
+    },
+}

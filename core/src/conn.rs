@@ -1,1 +1,1191 @@
-//! (being written)
+//! The WebSocket `Connection` state machine: request ids, the pending map, timeouts,
+//! keep-alive pings, reconnect with backoff, session replay and live-query remapping.
+//!
+//! No IO and no clock: the driver passes `now`, feeds socket events through `handle_*`
+//! and drains outputs through `poll_*`. After any `handle_*` or command call, drain
+//! [`Connection::poll_transmit`] (frames to send), then [`Connection::poll_event`], then
+//! arm a timer at [`Connection::poll_timeout`] and call [`Connection::handle_timeout`]
+//! when it fires.
+//!
+//! Decisions worth knowing:
+//! - **Ordering.** The server runs requests of one socket concurrently. A request that
+//!   changes session state (`use`, `signin`, `let`, ...) is therefore a barrier: requests
+//!   sent after it are held until it is answered, so they see its effect.
+//! - **Replay.** After a reconnect the session is restored one request at a time, each
+//!   answered before the next: per session (default first, then attached ones in UUID
+//!   order) `attach`, `authenticate(token)`, `use(ns, db)`, each `let`; then every live
+//!   query is re-issued (emitting [`Event::LiveRemapped`]). Only then are held user
+//!   requests released and [`Event::Reconnected`] emitted. A failing step is reported as
+//!   [`Event::ReplayFailed`] and the replay goes on; a failed `authenticate` also forgets
+//!   the token (it will not work on the next reconnect either).
+//! - **Late replies.** A reply to a request that already timed out is dropped silently
+//!   (the caller was told [`ConnError::Timeout`]); if it was a live request that did
+//!   produce an id, that live query is killed so it does not leak on the server.
+//! - **Keep-alive.** After `ping_interval` without any incoming frame an RPC `ping` is
+//!   sent; no answer within `request_timeout` means the connection is dead:
+//!   [`Event::Disconnected`] is emitted (the driver drops the socket) and the connection
+//!   behaves as after [`Connection::handle_disconnect`]. `ping_interval` zero disables it.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::live::{live_id_from_result, LiveRegistry, Route};
+pub use crate::live::{LiveEndReason, LiveHandle};
+use crate::rpc::http::{apply_use_param, token_of};
+use crate::rpc::{
+    decode_incoming_with, Incoming, Method, Notification, Request, ServerError, StreamFrame,
+};
+use crate::value::{Uuid, Value};
+
+/// Connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How long a request may wait for its answer (queued time included).
+    pub request_timeout: Duration,
+    /// Idle time after which a keep-alive `ping` is sent (zero disables keep-alive).
+    pub ping_interval: Duration,
+    /// Reconnect after the socket is lost.
+    pub reconnect: bool,
+    /// First reconnect delay.
+    pub backoff_initial: Duration,
+    /// The reconnect delay doubles after each failure up to this cap.
+    pub backoff_max: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            request_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(30),
+            reconnect: true,
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The id of one request on a connection (also its wire `id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The driver is opening a socket (first connect, or after [`Event::Reconnect`]).
+    Connecting,
+    /// A new socket is open; the session and live queries are being restored.
+    Replaying,
+    /// Ready: requests go straight out.
+    Connected,
+    /// The socket was lost; a reconnect is scheduled (see [`Connection::poll_timeout`]).
+    WaitingToReconnect,
+    /// Closed for good.
+    Closed,
+}
+
+/// Why a request failed on this side of the wire.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The server answered with an error.
+    #[error("{0}")]
+    Server(ServerError),
+    /// No answer in time.
+    #[error("`{method}` got no answer within {after:?}")]
+    Timeout {
+        /// The request's method.
+        method: Method,
+        /// The configured request timeout.
+        after: Duration,
+    },
+    /// The socket was lost while the request was in flight.
+    #[error("the connection was lost before `{method}` was answered ({reason}); it may or may not have executed on the server")]
+    Disconnected {
+        /// The request's method.
+        method: Method,
+        /// What happened to the socket.
+        reason: String,
+    },
+    /// The connection is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// The server sent something this client cannot match to the request.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The request targets an RPC transaction that died with a previous socket.
+    #[error("RPC transaction {txn} was lost when the connection dropped; begin a new transaction and retry")]
+    TransactionLost {
+        /// The lost transaction.
+        txn: Uuid,
+    },
+}
+
+/// Something the driver must act on or deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The answer to a request (for `query`, the raw result array).
+    Response {
+        /// The request.
+        id: RequestId,
+        /// Its result.
+        result: Result<Value, ConnError>,
+    },
+    /// One frame of a `query_stream` answer; the stream is over after an
+    /// [`StreamFrame::End`] frame (or a [`Event::Response`] error for the same id).
+    Stream {
+        /// The `query_stream` request.
+        id: RequestId,
+        /// The frame.
+        frame: StreamFrame,
+    },
+    /// A live notification (never `KILLED`: that ends the subscription instead).
+    Notification {
+        /// The subscription.
+        handle: LiveHandle,
+        /// The notification.
+        notification: Notification,
+    },
+    /// The subscription ended; nothing more arrives for `handle`.
+    LiveEnded {
+        /// The subscription.
+        handle: LiveHandle,
+        /// Why.
+        reason: LiveEndReason,
+    },
+    /// After a reconnect the live query got a new server id.
+    LiveRemapped {
+        /// The subscription.
+        handle: LiveHandle,
+        /// The id before the reconnect.
+        old: Uuid,
+        /// The new id.
+        new: Uuid,
+    },
+    /// One step of the session replay failed; the replay went on without it.
+    ReplayFailed {
+        /// The replayed method (`attach`, `authenticate`, `use`, `let`).
+        method: Method,
+        /// Why.
+        error: ConnError,
+    },
+    /// The driver must open a new socket now, then call `handle_connected` or
+    /// `handle_connect_failed`.
+    Reconnect,
+    /// The session was restored and held requests were released.
+    Reconnected,
+    /// The socket is lost (or declared dead); the driver drops it.
+    Disconnected {
+        /// What happened.
+        reason: String,
+    },
+    /// The connection is closed for good; the driver loop ends.
+    Closed,
+    /// The server sent something unexpected; nothing was changed because of it.
+    ProtocolError(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Purpose {
+    User,
+    Live(LiveHandle),
+    Stream,
+    Ping,
+    Kill,
+    ReplaySession,
+    ReplayLive(LiveHandle),
+}
+
+#[derive(Debug)]
+struct InFlight {
+    request: Request,
+    purpose: Purpose,
+    deadline: Instant,
+}
+
+#[derive(Debug)]
+struct Queued {
+    id: u64,
+    request: Request,
+    purpose: Purpose,
+    deadline: Instant,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SessionState {
+    token: Option<String>,
+    ns: Option<String>,
+    db: Option<String>,
+    vars: BTreeMap<String, Value>,
+}
+
+/// How many timed-out ids are remembered so their late replies are dropped silently.
+const MAX_TIMED_OUT: usize = 1024;
+
+/// The connection state machine. See the module docs for the contract.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    state: State,
+    next_id: u64,
+    in_flight: HashMap<u64, InFlight>,
+    queue: VecDeque<Queued>,
+    barrier: Option<u64>,
+    replay: VecDeque<(Request, Purpose)>,
+    replay_current: Option<u64>,
+    ever_connected: bool,
+    transmits: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    /// `None` = the default session, `Some` = attached sessions.
+    sessions: BTreeMap<Option<Uuid>, SessionState>,
+    live: LiveRegistry,
+    last_rx: Instant,
+    ping: Option<u64>,
+    reconnect_at: Option<Instant>,
+    backoff: Duration,
+    timed_out: VecDeque<(u64, Purpose)>,
+    open_txns: HashSet<Uuid>,
+    lost_txns: HashSet<Uuid>,
+}
+
+impl Connection {
+    /// A connection in state [`State::Connecting`]: the driver is opening the socket.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let backoff = config.backoff_initial;
+        Connection {
+            config,
+            state: State::Connecting,
+            next_id: 0,
+            in_flight: HashMap::new(),
+            queue: VecDeque::new(),
+            barrier: None,
+            replay: VecDeque::new(),
+            replay_current: None,
+            ever_connected: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            sessions: BTreeMap::new(),
+            live: LiveRegistry::new(),
+            last_rx: now,
+            ping: None,
+            reconnect_at: None,
+            backoff,
+            timed_out: VecDeque::new(),
+            open_txns: HashSet::new(),
+            lost_txns: HashSet::new(),
+        }
+    }
+
+    // ---- getters -------------------------------------------------------------------
+
+    /// Whether requests currently go straight out (socket open, session restored).
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The live-query id currently assigned to `handle`, if known.
+    pub fn live_id(&self, handle: LiveHandle) -> Option<Uuid> {
+        self.live.live_id(handle)
+    }
+
+    /// How many requests wait for an answer (in flight or held).
+    pub fn pending_requests(&self) -> usize {
+        self.in_flight
+            .values()
+            .filter(|f| {
+                matches!(
+                    f.purpose,
+                    Purpose::User | Purpose::Live(_) | Purpose::Stream
+                )
+            })
+            .count()
+            + self.queue.len()
+    }
+
+    fn socket_open(&self) -> bool {
+        matches!(self.state, State::Replaying | State::Connected)
+    }
+
+    // ---- commands ------------------------------------------------------------------
+
+    /// Queues `req`; its answer arrives as [`Event::Response`] (or [`Event::Stream`]
+    /// frames for `query_stream`).
+    pub fn send(&mut self, req: Request, now: Instant) -> RequestId {
+        let purpose = if req.method == Method::QueryStream {
+            Purpose::Stream
+        } else {
+            Purpose::User
+        };
+        self.submit(req, purpose, now)
+    }
+
+    /// Queues a live subscription: `req` is a `live` request or a `query` whose only
+    /// statement is `LIVE SELECT`. The answer arrives as [`Event::Response`]; notifications
+    /// as [`Event::Notification`] for the returned handle, which ends with exactly one
+    /// [`Event::LiveEnded`].
+    pub fn send_live(&mut self, req: Request, now: Instant) -> (RequestId, LiveHandle) {
+        let handle = self.live.register(req.clone());
+        let id = self.submit(req, Purpose::Live(handle), now);
+        (id, handle)
+    }
+
+    /// Ends a subscription: sends `kill` (its answer is consumed here) and forgets the
+    /// handle. Emits [`Event::LiveEnded`] with [`LiveEndReason::Unsubscribed`].
+    pub fn unsubscribe(&mut self, handle: LiveHandle, now: Instant) {
+        if !self.live.contains(handle) || self.live.is_cancelled(handle) {
+            return;
+        }
+        let session = self.live.request(handle).and_then(|r| r.session);
+        if let Some(id) = self.live.unsubscribe(handle) {
+            self.send_kill(id, session, now);
+        }
+        self.events.push_back(Event::LiveEnded {
+            handle,
+            reason: LiveEndReason::Unsubscribed,
+        });
+    }
+
+    /// Closes for good: everything pending fails with [`ConnError::Closed`], every
+    /// subscription ends, no reconnect. Emits [`Event::Closed`].
+    pub fn close(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.shut_down(|_| ConnError::Closed);
+    }
+
+    // ---- inputs --------------------------------------------------------------------
+
+    /// A (new) socket is open.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Closed | State::Replaying | State::Connected
+        ) {
+            return;
+        }
+        let reconnected = self.ever_connected;
+        self.ever_connected = true;
+        self.state = State::Replaying;
+        self.last_rx = now;
+        self.ping = None;
+        self.reconnect_at = None;
+        self.backoff = self.config.backoff_initial;
+        self.replay = self.plan_replay();
+        if !reconnected && self.replay.is_empty() {
+            self.state = State::Connected;
+            self.flush_queue(now);
+            return;
+        }
+        self.advance_replay(now);
+    }
+
+    /// Opening a socket failed: schedule the next attempt (or close if reconnecting is off).
+    pub fn handle_connect_failed(&mut self, now: Instant, reason: String) {
+        if self.state != State::Connecting {
+            return;
+        }
+        let reason = format!("could not connect: {reason}");
+        self.events.push_back(Event::Disconnected {
+            reason: reason.clone(),
+        });
+        if self.config.reconnect {
+            self.schedule_reconnect(now);
+        } else {
+            self.shut_down(|m| ConnError::Disconnected {
+                method: m,
+                reason: reason.clone(),
+            });
+        }
+    }
+
+    /// One frame from the server.
+    pub fn handle_frame(&mut self, bytes: &[u8], now: Instant) {
+        if !self.socket_open() {
+            return;
+        }
+        self.last_rx = now;
+        let in_flight = &self.in_flight;
+        let decoded = decode_incoming_with(bytes, |id| {
+            in_flight
+                .get(&id)
+                .is_some_and(|f| f.purpose == Purpose::Stream)
+        });
+        match decoded {
+            Err(e) => self
+                .events
+                .push_back(Event::ProtocolError(format!("{e}; frame ignored"))),
+            Ok(Incoming::Notification(n)) => self.route_notification(n),
+            Ok(Incoming::Stream { id, frame, .. }) => self.on_stream_frame(id, frame, now),
+            Ok(Incoming::Response {
+                id: None,
+                result: Err(e),
+                ..
+            }) => self.on_uncorrelated_error(e, now),
+            Ok(Incoming::Response {
+                id: None,
+                result: Ok(v),
+                ..
+            }) => self.events.push_back(Event::ProtocolError(format!(
+                "reply without an id ({}) ignored: this client never sends id-less requests",
+                v.kind()
+            ))),
+            Ok(Incoming::Response {
+                id: Some(id),
+                result,
+                ..
+            }) => self.on_response(id, result, now),
+        }
+    }
+
+    /// The timer from [`Connection::poll_timeout`] fired.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::WaitingToReconnect && self.reconnect_at.is_some_and(|t| t <= now) {
+            self.reconnect_at = None;
+            self.state = State::Connecting;
+            self.events.push_back(Event::Reconnect);
+        }
+        let mut expired: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        expired.sort_unstable();
+        for id in expired {
+            let Some(f) = self.in_flight.remove(&id) else {
+                continue;
+            };
+            if f.purpose == Purpose::Ping {
+                self.ping = None;
+                let reason = format!(
+                    "no answer to a keep-alive ping within {:?}",
+                    self.config.request_timeout
+                );
+                self.events.push_back(Event::Disconnected {
+                    reason: reason.clone(),
+                });
+                self.lose_socket(now, &reason);
+                return;
+            }
+            self.remember_timed_out(id, f.purpose);
+            let err = ConnError::Timeout {
+                method: f.request.method,
+                after: self.config.request_timeout,
+            };
+            self.fail(id, f.request.method, f.purpose, err, now);
+        }
+        while let Some(pos) = self.queue.iter().position(|q| q.deadline <= now) {
+            let Some(q) = self.queue.remove(pos) else {
+                break;
+            };
+            let err = ConnError::Timeout {
+                method: q.request.method,
+                after: self.config.request_timeout,
+            };
+            self.fail(q.id, q.request.method, q.purpose, err, now);
+        }
+        if self.socket_open()
+            && self.ping.is_none()
+            && !self.config.ping_interval.is_zero()
+            && now >= self.last_rx + self.config.ping_interval
+        {
+            let id = self.alloc_id();
+            self.transmit(id, Request::ping(), Purpose::Ping, now);
+            self.ping = Some(id);
+        }
+    }
+
+    /// The socket was lost.
+    pub fn handle_disconnect(&mut self, now: Instant) {
+        if !self.socket_open() {
+            return;
+        }
+        let reason = "the connection was lost".to_owned();
+        self.events.push_back(Event::Disconnected {
+            reason: reason.clone(),
+        });
+        self.lose_socket(now, &reason);
+    }
+
+    // ---- outputs -------------------------------------------------------------------
+
+    /// The next frame to send (binary).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmits.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let mut t = self.reconnect_at;
+        let mut consider = |x: Instant| t = Some(t.map_or(x, |t| t.min(x)));
+        for f in self.in_flight.values() {
+            consider(f.deadline);
+        }
+        for q in &self.queue {
+            consider(q.deadline);
+        }
+        if self.socket_open() && self.ping.is_none() && !self.config.ping_interval.is_zero() {
+            consider(self.last_rx + self.config.ping_interval);
+        }
+        t
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals -----------------------------------------------------------------
+
+    fn alloc_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn submit(&mut self, req: Request, purpose: Purpose, now: Instant) -> RequestId {
+        let id = self.alloc_id();
+        if self.state == State::Closed {
+            self.fail(id, req.method, purpose, ConnError::Closed, now);
+            return RequestId(id);
+        }
+        self.queue.push_back(Queued {
+            id,
+            request: req,
+            purpose,
+            deadline: now + self.config.request_timeout,
+        });
+        self.flush_queue(now);
+        RequestId(id)
+    }
+
+    fn transmit(&mut self, id: u64, request: Request, purpose: Purpose, now: Instant) {
+        self.transmits.push_back(request.encode(Some(id)));
+        let deadline = now + self.config.request_timeout;
+        self.in_flight.insert(
+            id,
+            InFlight {
+                request,
+                purpose,
+                deadline,
+            },
+        );
+    }
+
+    /// Releases held requests in order, stopping after a session-changing one.
+    fn flush_queue(&mut self, now: Instant) {
+        while self.state == State::Connected && self.barrier.is_none() {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            if let Some(txn) = q.request.txn.filter(|t| self.lost_txns.contains(t)) {
+                self.fail(
+                    q.id,
+                    q.request.method,
+                    q.purpose,
+                    ConnError::TransactionLost { txn },
+                    now,
+                );
+                continue;
+            }
+            let barrier = q.request.method.changes_session();
+            self.transmit(q.id, q.request, q.purpose, now);
+            if barrier {
+                self.barrier = Some(q.id);
+            }
+        }
+    }
+
+    fn send_kill(&mut self, live_id: Uuid, session: Option<Uuid>, now: Instant) {
+        if !self.socket_open() {
+            return; // the server dropped it with the socket
+        }
+        let mut req = Request::kill(live_id);
+        req.session = session;
+        let id = self.alloc_id();
+        self.transmit(id, req, Purpose::Kill, now);
+    }
+
+    /// Reports a failed request to whoever waits for it.
+    fn fail(&mut self, id: u64, method: Method, purpose: Purpose, err: ConnError, now: Instant) {
+        if self.barrier == Some(id) {
+            self.barrier = None;
+        }
+        match purpose {
+            Purpose::User | Purpose::Stream => self.events.push_back(Event::Response {
+                id: RequestId(id),
+                result: Err(err),
+            }),
+            Purpose::Live(handle) => {
+                self.events.push_back(Event::Response {
+                    id: RequestId(id),
+                    result: Err(err.clone()),
+                });
+                self.end_live(handle, LiveEndReason::SubscribeFailed(err));
+            }
+            Purpose::Ping | Purpose::Kill => {}
+            Purpose::ReplaySession => {
+                self.events
+                    .push_back(Event::ReplayFailed { method, error: err });
+            }
+            Purpose::ReplayLive(handle) => {
+                self.end_live(handle, LiveEndReason::RestoreFailed(err));
+            }
+        }
+        if matches!(purpose, Purpose::ReplaySession | Purpose::ReplayLive(_))
+            && self.replay_current == Some(id)
+        {
+            self.replay_current = None;
+            self.advance_replay(now);
+        } else {
+            self.flush_queue(now);
+        }
+    }
+
+    fn end_live(&mut self, handle: LiveHandle, reason: LiveEndReason) {
+        if !self.live.contains(handle) {
+            return;
+        }
+        let cancelled = self.live.is_cancelled(handle);
+        self.live.forget(handle);
+        // A cancelled handle was already told `Unsubscribed`.
+        if !cancelled {
+            self.events.push_back(Event::LiveEnded { handle, reason });
+        }
+        self.report_orphans();
+    }
+
+    fn report_orphans(&mut self) {
+        for n in self.live.drain_orphans() {
+            self.events.push_back(Event::ProtocolError(format!(
+                "notification ({:?}) for unknown live query {} dropped",
+                n.action, n.live_id
+            )));
+        }
+    }
+
+    fn remember_timed_out(&mut self, id: u64, purpose: Purpose) {
+        self.timed_out.push_back((id, purpose));
+        if self.timed_out.len() > MAX_TIMED_OUT {
+            self.timed_out.pop_front();
+        }
+    }
+
+    fn on_response(&mut self, id: u64, result: Result<Value, ServerError>, now: Instant) {
+        let Some(f) = self.in_flight.remove(&id) else {
+            if let Some(pos) = self.timed_out.iter().position(|(t, _)| *t == id) {
+                let purpose = self.timed_out.remove(pos).map(|(_, p)| p);
+                self.on_late_reply(purpose, result, now);
+            } else {
+                self.events.push_back(Event::ProtocolError(format!(
+                    "response for unknown request id {id} ignored"
+                )));
+            }
+            return;
+        };
+        let method = f.request.method;
+        match f.purpose {
+            Purpose::User | Purpose::Stream => {
+                if let Ok(v) = &result {
+                    self.apply_session(&f.request, v);
+                }
+                if self.barrier == Some(id) {
+                    self.barrier = None;
+                }
+                self.events.push_back(Event::Response {
+                    id: RequestId(id),
+                    result: result.map_err(ConnError::Server),
+                });
+                self.flush_queue(now);
+            }
+            Purpose::Live(handle) => {
+                self.events.push_back(Event::Response {
+                    id: RequestId(id),
+                    result: result.clone().map_err(ConnError::Server),
+                });
+                self.on_live_answer(handle, method, result, false, now);
+                self.flush_queue(now);
+            }
+            Purpose::Ping => self.ping = None,
+            Purpose::Kill => {}
+            Purpose::ReplaySession => {
+                if let Err(e) = result {
+                    if method == Method::Authenticate {
+                        if let Some(s) = self.sessions.get_mut(&f.request.session) {
+                            s.token = None;
+                        }
+                    }
+                    self.events.push_back(Event::ReplayFailed {
+                        method,
+                        error: ConnError::Server(e),
+                    });
+                }
+                self.replay_current = None;
+                self.advance_replay(now);
+            }
+            Purpose::ReplayLive(handle) => {
+                self.on_live_answer(handle, method, result, true, now);
+                self.replay_current = None;
+                self.advance_replay(now);
+            }
+        }
+    }
+
+    /// The caller was already told about the timeout; only a live query that did start
+    /// needs action, so it does not leak on the server.
+    fn on_late_reply(
+        &mut self,
+        purpose: Option<Purpose>,
+        result: Result<Value, ServerError>,
+        now: Instant,
+    ) {
+        if let (Some(Purpose::Live(_) | Purpose::ReplayLive(_)), Ok(v)) = (purpose, result) {
+            let id = live_id_from_result(Method::Live, &v)
+                .or_else(|_| live_id_from_result(Method::Query, &v));
+            if let Ok(live_id) = id {
+                self.live.remember_dead(live_id);
+                self.send_kill(live_id, None, now);
+            }
+        }
+    }
+
+    fn on_live_answer(
+        &mut self,
+        handle: LiveHandle,
+        method: Method,
+        result: Result<Value, ServerError>,
+        restoring: bool,
+        now: Instant,
+    ) {
+        let wrap = |e: ConnError| {
+            if restoring {
+                LiveEndReason::RestoreFailed(e)
+            } else {
+                LiveEndReason::SubscribeFailed(e)
+            }
+        };
+        let v = match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.end_live(handle, wrap(ConnError::Server(e)));
+                return;
+            }
+        };
+        let new = match live_id_from_result(method, &v) {
+            Ok(u) => u,
+            Err(msg) => {
+                self.end_live(handle, wrap(ConnError::Protocol(msg)));
+                return;
+            }
+        };
+        if !self.live.contains(handle) {
+            // Unsubscribed meanwhile and already forgotten: do not leak it on the server.
+            self.live.remember_dead(new);
+            self.send_kill(new, None, now);
+            return;
+        }
+        let (old, buffered) = self.live.resolve(handle, new);
+        if self.live.is_cancelled(handle) {
+            let session = self.live.request(handle).and_then(|r| r.session);
+            self.live.forget(handle);
+            self.send_kill(new, session, now);
+            self.report_orphans();
+            return;
+        }
+        if let Some(old) = old.filter(|o| *o != new) {
+            self.events
+                .push_back(Event::LiveRemapped { handle, old, new });
+        }
+        for n in buffered {
+            self.route_notification(n);
+        }
+        self.report_orphans();
+    }
+
+    fn route_notification(&mut self, n: Notification) {
+        match self.live.route(n) {
+            Route::Deliver(handle, notification) => self.events.push_back(Event::Notification {
+                handle,
+                notification,
+            }),
+            Route::Ended(handle) => self.events.push_back(Event::LiveEnded {
+                handle,
+                reason: LiveEndReason::Killed,
+            }),
+            Route::Buffered | Route::Dropped(None) => {}
+            Route::Dropped(Some(why)) => self.events.push_back(Event::ProtocolError(why)),
+        }
+    }
+
+    fn on_stream_frame(&mut self, id: u64, frame: StreamFrame, now: Instant) {
+        let end = frame.is_end();
+        if end {
+            self.in_flight.remove(&id);
+        } else if let Some(f) = self.in_flight.get_mut(&id) {
+            // A stream is alive as long as frames keep coming.
+            f.deadline = now + self.config.request_timeout;
+        }
+        self.events.push_back(Event::Stream {
+            id: RequestId(id),
+            frame,
+        });
+    }
+
+    /// An error without id: the server could not decode one of our requests, and which
+    /// one is unknown. Fail everything in flight rather than leave it hanging.
+    fn on_uncorrelated_error(&mut self, e: ServerError, now: Instant) {
+        let msg = format!(
+            "the server rejected a request it could not decode, and did not say which one: {e}"
+        );
+        self.events.push_back(Event::ProtocolError(msg.clone()));
+        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(f) = self.in_flight.remove(&id) else {
+                continue;
+            };
+            if f.purpose == Purpose::Ping {
+                self.ping = None;
+            }
+            self.fail(
+                id,
+                f.request.method,
+                f.purpose,
+                ConnError::Protocol(msg.clone()),
+                now,
+            );
+        }
+    }
+
+    fn apply_session(&mut self, req: &Request, result: &Value) {
+        let key = req.session;
+        match req.method {
+            Method::Attach => {
+                self.sessions.insert(key, SessionState::default());
+                return;
+            }
+            Method::Detach => {
+                if key.is_some() {
+                    self.sessions.remove(&key);
+                }
+                return;
+            }
+            Method::Begin => {
+                if let Value::Uuid(t) = result {
+                    self.open_txns.insert(*t);
+                }
+                return;
+            }
+            Method::Commit | Method::Cancel => {
+                if let Some(Value::Uuid(t)) = req.params.last() {
+                    self.open_txns.remove(t);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if !req.method.changes_session() {
+            return;
+        }
+        let s = self.sessions.entry(key).or_default();
+        match req.method {
+            Method::Signin | Method::Signup => {
+                if let Some(t) = token_of(result) {
+                    s.token = Some(t);
+                }
+            }
+            Method::Authenticate => {
+                if let Some(Value::String(t)) = req.params.first() {
+                    s.token = Some(t.clone());
+                }
+            }
+            Method::Use => {
+                apply_use_param(&mut s.ns, req.params.first());
+                apply_use_param(&mut s.db, req.params.get(1));
+            }
+            Method::Let => {
+                if let Some(Value::String(name)) = req.params.first() {
+                    match req.params.get(1) {
+                        None | Some(Value::None) => {
+                            s.vars.remove(name);
+                        }
+                        Some(v) => {
+                            s.vars.insert(name.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            Method::Unset => {
+                if let Some(Value::String(name)) = req.params.first() {
+                    s.vars.remove(name);
+                }
+            }
+            Method::Invalidate => s.token = None,
+            Method::Reset => *s = SessionState::default(),
+            _ => {}
+        }
+    }
+
+    fn plan_replay(&mut self) -> VecDeque<(Request, Purpose)> {
+        let mut plan = VecDeque::new();
+        for (key, s) in &self.sessions {
+            let on = |mut r: Request| {
+                r.session = *key;
+                (r, Purpose::ReplaySession)
+            };
+            if key.is_some() {
+                plan.push_back(on(Request::new(Method::Attach, Vec::new())));
+            }
+            if let Some(t) = &s.token {
+                plan.push_back(on(Request::authenticate(t.clone())));
+            }
+            if s.ns.is_some() || s.db.is_some() {
+                let p = |x: &Option<String>| x.clone().map_or(Value::None, Value::String);
+                plan.push_back(on(Request::new(Method::Use, vec![p(&s.ns), p(&s.db)])));
+            }
+            for (name, v) in &s.vars {
+                plan.push_back(on(Request::let_var(name.clone(), v.clone())));
+            }
+        }
+        for handle in self.live.plan_restore() {
+            if let Some(r) = self.live.request(handle) {
+                plan.push_back((r.clone(), Purpose::ReplayLive(handle)));
+            }
+        }
+        plan
+    }
+
+    fn advance_replay(&mut self, now: Instant) {
+        if self.state != State::Replaying || self.replay_current.is_some() {
+            return;
+        }
+        while let Some((req, purpose)) = self.replay.pop_front() {
+            if let Purpose::ReplayLive(h) = purpose {
+                if !self.live.contains(h) {
+                    continue; // unsubscribed while waiting for its turn
+                }
+            }
+            let id = self.alloc_id();
+            self.transmit(id, req, purpose, now);
+            self.replay_current = Some(id);
+            return;
+        }
+        self.state = State::Connected;
+        self.events.push_back(Event::Reconnected);
+        self.flush_queue(now);
+    }
+
+    fn lose_socket(&mut self, now: Instant, reason: &str) {
+        self.transmits.clear();
+        self.ping = None;
+        self.barrier = None;
+        self.replay.clear();
+        self.replay_current = None;
+        self.live.mark_all_inactive();
+        self.lost_txns.extend(self.open_txns.drain());
+        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        ids.sort_unstable();
+        // Failing these must not release held requests onto the dead socket.
+        self.state = State::WaitingToReconnect;
+        for id in ids {
+            let Some(f) = self.in_flight.remove(&id) else {
+                continue;
+            };
+            match f.purpose {
+                // Restored again on the next socket.
+                Purpose::ReplayLive(_) | Purpose::ReplaySession | Purpose::Ping | Purpose::Kill => {
+                }
+                p => {
+                    let err = ConnError::Disconnected {
+                        method: f.request.method,
+                        reason: reason.to_owned(),
+                    };
+                    self.fail(id, f.request.method, p, err, now);
+                }
+            }
+        }
+        if self.config.reconnect {
+            self.schedule_reconnect(now);
+        } else {
+            let reason = reason.to_owned();
+            self.shut_down(|m| ConnError::Disconnected {
+                method: m,
+                reason: reason.clone(),
+            });
+        }
+    }
+
+    fn schedule_reconnect(&mut self, now: Instant) {
+        self.state = State::WaitingToReconnect;
+        self.reconnect_at = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(self.config.backoff_max);
+    }
+
+    fn shut_down(&mut self, err: impl Fn(Method) -> ConnError) {
+        self.state = State::Closed;
+        self.transmits.clear();
+        self.reconnect_at = None;
+        self.replay.clear();
+        self.replay_current = None;
+        self.barrier = None;
+        self.ping = None;
+        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        ids.sort_unstable();
+        let mut failed: Vec<(u64, Method, Purpose)> = Vec::new();
+        for id in ids {
+            if let Some(f) = self.in_flight.remove(&id) {
+                failed.push((id, f.request.method, f.purpose));
+            }
+        }
+        for q in self.queue.drain(..) {
+            failed.push((q.id, q.request.method, q.purpose));
+        }
+        for (id, method, purpose) in failed {
+            let e = err(method);
+            match purpose {
+                Purpose::User | Purpose::Stream | Purpose::Live(_) => {
+                    self.events.push_back(Event::Response {
+                        id: RequestId(id),
+                        result: Err(e),
+                    })
+                }
+                _ => {}
+            }
+        }
+        for handle in self.live.handles() {
+            let cancelled = self.live.is_cancelled(handle);
+            self.live.forget(handle);
+            if !cancelled {
+                self.events.push_back(Event::LiveEnded {
+                    handle,
+                    reason: LiveEndReason::ConnectionClosed,
+                });
+            }
+        }
+        self.events.push_back(Event::Closed);
+    }
+}
+
+/// Fuzz entry: any sequence of commands, frames, timeouts and disconnects must never panic
+/// and must leave the connection usable.
+#[doc(hidden)]
+pub fn fuzz_connection_ops(data: &[u8]) {
+    // The only clock read in the crate: a fuzz run needs some base instant; everything
+    // after it is simulated.
+    let mut now = Instant::now();
+    let mut conn = Connection::new(
+        Config {
+            request_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(3),
+            reconnect: data.first().is_none_or(|b| b % 7 != 0),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        },
+        now,
+    );
+    let mut handles: Vec<LiveHandle> = Vec::new();
+    let mut sent: Vec<u64> = Vec::new();
+    let mut bytes = data.iter().copied();
+    while let Some(op) = bytes.next() {
+        let arg = bytes.next().unwrap_or(0);
+        match op % 12 {
+            0 => sent.push(conn.send(Request::ping(), now).0),
+            1 => {
+                let (id, h) =
+                    conn.send_live(Request::live(crate::value::Table::new("t"), false), now);
+                sent.push(id.0);
+                handles.push(h);
+            }
+            2 => {
+                if let Some(h) = handles.get(arg as usize % handles.len().max(1)) {
+                    conn.unsubscribe(*h, now);
+                }
+            }
+            3 => {
+                let n = arg as usize % 48;
+                let frame: Vec<u8> = bytes.by_ref().take(n).collect();
+                conn.handle_frame(&frame, now);
+            }
+            4 => {
+                // A well-formed answer to a recent id: a live UUID, NONE, or an error.
+                let id = sent
+                    .get(arg as usize % sent.len().max(1))
+                    .copied()
+                    .unwrap_or(u64::from(arg));
+                let mut o = crate::value::Object::new();
+                o.insert("id".into(), Value::Int(i64::try_from(id).unwrap_or(0)));
+                match arg % 3 {
+                    0 => o.insert("result".into(), Value::Uuid(Uuid([arg; 16]))),
+                    1 => o.insert("result".into(), Value::None),
+                    _ => o.insert(
+                        "error".into(),
+                        ServerError::new(crate::rpc::ErrorKind::Query, "boom").to_value(),
+                    ),
+                };
+                conn.handle_frame(&crate::cbor::encode(&Value::Object(o)), now);
+            }
+            5 => {
+                now += Duration::from_millis(u64::from(arg) * 50);
+                conn.handle_timeout(now);
+            }
+            6 => conn.handle_disconnect(now),
+            7 => conn.handle_connected(now),
+            8 => conn.handle_connect_failed(now, "refused".into()),
+            9 => {
+                // A notification for a live id the fuzzer may have handed out.
+                let mut r = crate::value::Object::new();
+                r.insert(
+                    "action".into(),
+                    Value::String(["CREATE", "KILLED", "X"][arg as usize % 3].into()),
+                );
+                r.insert("id".into(), Value::Uuid(Uuid([arg / 3; 16])));
+                let mut o = crate::value::Object::new();
+                o.insert("result".into(), Value::Object(r));
+                conn.handle_frame(&crate::cbor::encode(&Value::Object(o)), now);
+            }
+            10 => {
+                let mut o = crate::value::Object::new();
+                o.insert(
+                    "error".into(),
+                    ServerError::new(crate::rpc::ErrorKind::Validation, "Parse error").to_value(),
+                );
+                conn.handle_frame(&crate::cbor::encode(&Value::Object(o)), now);
+            }
+            _ => {
+                if arg == 0 {
+                    conn.close();
+                } else {
+                    sent.push(conn.send(Request::use_ns_db("a", "b"), now).0);
+                }
+            }
+        }
+        while conn.poll_transmit().is_some() {}
+        while let Some(ev) = conn.poll_event() {
+            if ev == Event::Reconnect && arg % 2 == 0 {
+                conn.handle_connected(now);
+            }
+        }
+        if let Some(t) = conn.poll_timeout() {
+            // A deadline in the past would make a driver spin.
+            assert!(
+                t + Duration::from_secs(3600) > now,
+                "poll_timeout far in the past"
+            );
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! Exact compiled text and vars for the query compiler.
+
+use pretty_assertions::assert_eq;
+use surql::query::{
+    Aggregate, CompiledQuery, HybridSearch, Lookup, Path, QueryError, QuerySet, Var, F, Q,
+};
+use surql::{Duration, Object, RecordId, Table, Value};
+
+fn text(qs: &QuerySet) -> String {
+    qs.compile().unwrap().text
+}
+
+fn users() -> QuerySet {
+    QuerySet::table("users")
+}
+
+fn w(q: Q) -> String {
+    text(&users().filter(q))
+}
+
+fn strs(vals: &[&str]) -> Value {
+    Value::Array(vals.iter().map(|s| Value::from(*s)).collect())
+}
+
+#[test]
+fn plain_select() {
+    let c = users().compile().unwrap();
+    assert_eq!(c.text, "SELECT * FROM $t0;");
+    assert_eq!(c.vars.len(), 1);
+    assert_eq!(c.vars["t0"], Value::Table(Table::new("users")));
+    assert_eq!(c.result_index, 0);
+}
+
+macro_rules! lookup_cases {
+    ($($name:ident: $q:expr => $sql:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            assert_eq!(w($q), format!("SELECT * FROM $t0 WHERE {};", $sql));
+        }
+    )*};
+}
+
+lookup_cases! {
+    eq: F::new("age").eq(1) => "age = $p0";
+    ne: F::new("age").ne(1) => "age != $p0";
+    gt: F::new("age").gt(1) => "age > $p0";
+    gte: F::new("age").gte(1) => "age >= $p0";
+    lt: F::new("age").lt(1) => "age < $p0";
+    lte: F::new("age").lte(1) => "age <= $p0";
+    is_in: F::new("age").is_in([1, 2]) => "age IN $p0";
+    not_in: F::new("age").not_in([1, 2]) => "age NOT IN $p0";
+    contains: F::new("tags").contains("a") => "tags CONTAINS $p0";
+    not_contains: F::new("tags").not_contains("a") => "tags CONTAINSNOT $p0";
+    contains_all: F::new("tags").contains_all(["a"]) => "tags CONTAINSALL $p0";
+    contains_any: F::new("tags").contains_any(["a"]) => "tags CONTAINSANY $p0";
+    contains_none: F::new("tags").contains_none(["a"]) => "tags CONTAINSNONE $p0";
+    all_inside: F::new("tags").all_inside(["a"]) => "tags ALLINSIDE $p0";
+    any_inside: F::new("tags").any_inside(["a"]) => "tags ANYINSIDE $p0";
+    none_inside: F::new("tags").none_inside(["a"]) => "tags NONEINSIDE $p0";
+    icontains: F::new("name").icontains("A") => "string::contains(string::lowercase(name), string::lowercase($p0))";
+    iexact: F::new("name").iexact("A") => "string::lowercase(name) = string::lowercase($p0)";
+    startswith: F::new("name").startswith("A") => "string::starts_with(name, $p0)";
+    istartswith: F::new("name").istartswith("A") => "string::starts_with(string::lowercase(name), string::lowercase($p0))";
+    endswith: F::new("name").endswith("A") => "string::ends_with(name, $p0)";
+    iendswith: F::new("name").iendswith("A") => "string::ends_with(string::lowercase(name), string::lowercase($p0))";
+    like: F::new("name").like("a%") => "string::matches(name, $p0)";
+    regex: F::new("name").regex("^a") => "string::matches(name, $p0)";
+    matches: F::new("body").matches("rust") => "body @@ $p0";
+    isnull_true: F::new("email").is_null(true) => "(email IS NONE OR email IS NULL)";
+    isnull_false: F::new("email").is_null(false) => "(email IS NOT NONE AND email IS NOT NULL)";
+    nested: F::new("address.city").eq("Paris") => "address.city = $p0";
+    keyword_field: F::new("value").eq(1) => "`value` = $p0";
+    var_operand: F::new("age").lte(Var::new("max")) => "age <= $max";
+    django_gte: Q::lookup("age__gte", 18) => "age >= $p0";
+    django_plain: Q::lookup("age", 18) => "age = $p0";
+    django_nested: Q::lookup("address.city__istartswith", "pa") => "string::starts_with(string::lowercase(address.city), string::lowercase($p0))";
+    django_isnull: Q::lookup("email__isnull", true) => "(email IS NONE OR email IS NULL)";
+    django_not_in: Q::lookup("role__not_in", strs(&["a", "b"])) => "role NOT IN $p0";
+    tuple_form: Q::from(("age__lt", 5)) => "age < $p0";
+    and_or_not: F::new("a").eq(1) & (F::new("b").eq(2) | F::new("c").eq(3)) & !F::new("d").eq(4)
+        => "a = $p0 AND (b = $p1 OR c = $p2) AND NOT (d = $p3)";
+    or_of_ands: (F::new("a").eq(1) & F::new("b").eq(2)) | F::new("c").eq(3)
+        => "((a = $p0 AND b = $p1) OR c = $p2)";
+    not_of_or: !(F::new("a").eq(1) | F::new("b").eq(2)) => "NOT (a = $p0 OR b = $p1)";
+    empty_and: Q::and([]) => "true";
+    empty_or: Q::or([]) => "false";
+    single_and: Q::and([F::new("a").eq(1)]) => "a = $p0";
+}
+
+#[test]
+fn every_lookup_name_round_trips() {
+    for name in [
+        "exact",
+        "ne",
+        "iexact",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "not_in",
+        "contains",
+        "not_contains",
+        "icontains",
+        "containsall",
+        "containsany",
+        "containsnone",
+        "allinside",
+        "anyinside",
+        "noneinside",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+        "like",
+        "ilike",
+        "regex",
+        "iregex",
+        "match",
+        "isnull",
+    ] {
+        let l = Lookup::parse(name).unwrap();
+        assert_eq!(l.name(), name);
+    }
+}
+
+#[test]
+fn values_are_bound_not_inlined() {
+    let c = users()
+        .filter(F::new("name").eq("x'; DELETE users; --"))
+        .compile()
+        .unwrap();
+    assert_eq!(c.text, "SELECT * FROM $t0 WHERE name = $p0;");
+    assert_eq!(c.vars["p0"], Value::from("x'; DELETE users; --"));
+    assert!(!c.text.contains("DELETE"));
+}
+
+#[test]
+fn like_becomes_anchored_regex() {
+    let c = users()
+        .filter(F::new("n").like("a_b%c.d"))
+        .compile()
+        .unwrap();
+    assert_eq!(c.vars["p0"], Value::from("^a.b.*c\\.d$"));
+    let c = users().filter(F::new("n").ilike("a%")).compile().unwrap();
+    assert_eq!(c.vars["p0"], Value::from("(?i)^a.*$"));
+    let c = users().filter(F::new("n").iregex("^x")).compile().unwrap();
+    assert_eq!(c.vars["p0"], Value::from("(?i)^x"));
+}
+
+#[test]
+fn param_numbering_is_sequential() {
+    let c = users()
+        .filter(F::new("a").eq(1))
+        .filter(F::new("b").eq(2))
+        .limit(3)
+        .start(4)
+        .compile()
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "SELECT * FROM $t0 WHERE a = $p0 AND b = $p1 LIMIT $p2 START $p3;"
+    );
+    let expected: Vec<(&str, Value)> = vec![
+        ("p0", 1.into()),
+        ("p1", 2.into()),
+        ("p2", 3.into()),
+        ("p3", 4.into()),
+        ("t0", Value::Table(Table::new("users"))),
+    ];
+    let got: Vec<(&str, Value)> = c
+        .vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn injection_in_field_names_is_rejected() {
+    for bad in [
+        "age; DELETE users",
+        "a b",
+        "1a",
+        "a`b",
+        "a)--",
+        "",
+        "a..b",
+        "$x",
+        "ünï",
+    ] {
+        let err = users().filter(F::new(bad).eq(1)).compile().unwrap_err();
+        assert_eq!(
+            err,
+            QueryError::InvalidIdent {
+                context: "field",
+                input: bad.to_owned()
+            }
+        );
+        assert!(err.to_string().contains(&format!("{bad:?}")));
+    }
+}
+
+#[test]
+fn injection_elsewhere_is_rejected() {
+    let e = |q: QuerySet| q.compile().unwrap_err();
+    assert!(matches!(
+        e(users().select(["a;b"])),
+        QueryError::InvalidIdent {
+            context: "field",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(users().order_by(["-a b"])),
+        QueryError::InvalidIdent {
+            context: "order field",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(users().fetch(["x)"])),
+        QueryError::InvalidIdent {
+            context: "fetch field",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(users().with_index(["i;"])),
+        QueryError::InvalidIdent {
+            context: "index",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(users().search_score(0, "s s")),
+        QueryError::InvalidIdent {
+            context: "alias",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(QuerySet::record(RecordId::new("u", "a")).traverse(Path::new().out("x->y"))),
+        QueryError::InvalidIdent {
+            context: "graph table",
+            ..
+        }
+    ));
+    assert!(matches!(
+        e(users().filter(F::new("a").eq(Var::new("x y")))),
+        QueryError::InvalidIdent {
+            context: "variable",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unknown_lookup_names_the_key() {
+    let err = users()
+        .filter(Q::lookup("age__gtee", 1))
+        .compile()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QueryError::UnknownLookup {
+            input: "age__gtee".into()
+        }
+    );
+    assert!(err.to_string().contains("age__gtee"));
+}
+
+#[test]
+fn bad_values_are_rejected() {
+    let err = users()
+        .filter(Q::lookup("age__in", 3))
+        .compile()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        QueryError::BadValue {
+            field: "age".into(),
+            lookup: "in",
+            expected: "an array or set",
+            found: "int"
+        }
+    );
+    assert!(users()
+        .filter(Q::lookup("n__istartswith", 3))
+        .compile()
+        .is_err());
+    assert!(users()
+        .filter(Q::lookup("n__isnull", "yes"))
+        .compile()
+        .is_err());
+    assert!(users().filter(Q::lookup("n__regex", 1)).compile().is_err());
+}
+
+#[test]
+fn exclude_select_order_fetch() {
+    let qs = users()
+        .select(["name", "age"])
+        .exclude(F::new("role").eq("bot"))
+        .order_by(["-age", "name"])
+        .fetch(["friends"]);
+    assert_eq!(
+        text(&qs),
+        "SELECT name, age FROM $t0 WHERE NOT (role = $p0) ORDER BY age DESC, name ASC FETCH friends;"
+    );
+}
+
+#[test]
+fn order_by_replaces() {
+    assert_eq!(
+        text(&users().order_by(["a"]).order_by(["-b"])),
+        "SELECT * FROM $t0 ORDER BY b DESC;"
+    );
+}
+
+#[test]
+fn timeout_is_bound_and_clauses_in_grammar_order() {
+    let c = users()
+        .with_noindex()
+        .filter(F::new("a").eq(1))
+        .order_by(["a"])
+        .limit(1)
+        .fetch(["b"])
+        .timeout(Duration { secs: 5, nanos: 0 })
+        .explain_full()
+        .compile()
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "SELECT * FROM $t0 WITH NOINDEX WHERE a = $p0 ORDER BY a ASC LIMIT $p1 FETCH b TIMEOUT $p2 EXPLAIN FULL;"
+    );
+    assert_eq!(
+        c.vars["p2"],
+        Value::Duration(Duration { secs: 5, nanos: 0 })
+    );
+}
+
+#[test]
+fn record_source_is_bound() {
+    let c = QuerySet::record(RecordId::new("users", "7abc"))
+        .compile()
+        .unwrap();
+    assert_eq!(c.text, "SELECT * FROM $p0;");
+    assert_eq!(
+        c.vars["p0"],
+        Value::RecordId(RecordId::new("users", "7abc"))
+    );
+}
+
+#[test]
+fn subquery_scalar_uses_array_first() {
+    let oldest = users().order_by(["-age"]).limit(1).select_value("age");
+    let c = users().filter(F::new("age").eq(oldest)).compile().unwrap();
+    assert_eq!(
+        c.text,
+        "LET $s0 = (SELECT VALUE age FROM $t0 ORDER BY age DESC LIMIT $p0); SELECT * FROM $t0 WHERE age = array::first($s0);"
+    );
+    assert_eq!(c.result_index, 1);
+}
+
+#[test]
+fn nested_subqueries_innermost_first() {
+    let inner = QuerySet::table("a")
+        .filter(F::new("x").eq(1))
+        .select_value("id");
+    let middle = QuerySet::table("b")
+        .filter(F::new("a").in_query(inner))
+        .select_value("id");
+    let c = QuerySet::table("c")
+        .filter(F::new("y").eq(0))
+        .filter(F::new("b").in_query(middle))
+        .compile()
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "LET $s0 = (SELECT VALUE id FROM $t2 WHERE x = $p1); LET $s1 = (SELECT VALUE id FROM $t1 WHERE a IN $s0); SELECT * FROM $t0 WHERE y = $p0 AND b IN $s1;"
+    );
+    assert_eq!(c.result_index, 2);
+}
+
+#[test]
+fn graph_paths() {
+    let rid = || QuerySet::record(RecordId::new("person", "alice"));
+    assert_eq!(
+        text(&rid().traverse(Path::new().out("follows").out("person"))),
+        "SELECT * FROM $p0->follows->person;"
+    );
+    assert_eq!(
+        text(&rid().traverse(Path::new().in_("follows").in_("person"))),
+        "SELECT * FROM $p0<-follows<-person;"
+    );
+    assert_eq!(
+        text(&rid().traverse(Path::new().both("knows"))),
+        "SELECT * FROM $p0<->knows;"
+    );
+    assert_eq!(
+        text(
+            &rid()
+                .traverse(Path::new().out_any(&["likes", "follows"]).out("person"))
+                .filter(F::new("age").gt(3))
+        ),
+        "SELECT * FROM $p0->(likes, follows)->person WHERE age > $p1;"
+    );
+    assert_eq!(
+        text(
+            &rid().traverse(
+                Path::new()
+                    .out("follows")
+                    .out("person")
+                    .out("follows")
+                    .out("person")
+                    .filter(F::new("active").eq(true))
+            )
+        ),
+        "SELECT * FROM $p0->follows->person->follows->(person WHERE active = $p1);"
+    );
+    assert_eq!(
+        rid().traverse(Path::new()).compile().unwrap_err(),
+        QueryError::EmptyPath
+    );
+}
+
+#[test]
+fn aggregates() {
+    let cases = [
+        (
+            users().count(),
+            "SELECT count() AS count FROM $t0 GROUP ALL;",
+        ),
+        (
+            users().sum("age"),
+            "SELECT math::sum(age) AS total FROM $t0 GROUP ALL;",
+        ),
+        (
+            users().avg("age"),
+            "SELECT math::mean(age) AS average FROM $t0 GROUP ALL;",
+        ),
+        (
+            users().min("age"),
+            "SELECT math::min(age) AS minimum FROM $t0 GROUP ALL;",
+        ),
+        (
+            users().max("age"),
+            "SELECT math::max(age) AS maximum FROM $t0 GROUP ALL;",
+        ),
+    ];
+    for (agg, sql) in cases {
+        assert_eq!(agg.compile().unwrap().text, sql);
+    }
+    let empty = Value::Array(vec![]);
+    assert_eq!(users().count().decode(&empty).unwrap(), Value::Int(0));
+    assert_eq!(users().sum("a").decode(&empty).unwrap(), Value::Int(0));
+    assert_eq!(users().avg("a").decode(&empty).unwrap(), Value::None);
+    assert_eq!(users().min("a").decode(&empty).unwrap(), Value::None);
+    assert_eq!(users().max("a").decode(&empty).unwrap(), Value::None);
+    let mut row = Object::new();
+    row.insert("count".into(), Value::Int(7));
+    assert_eq!(
+        users()
+            .count()
+            .decode(&Value::Array(vec![Value::Object(row)]))
+            .unwrap(),
+        Value::Int(7)
+    );
+    assert!(users().count().decode(&Value::from("x")).is_err());
+    assert!(users().sum("a b").compile().is_err());
+}
+
+#[test]
+fn group_by() {
+    let g = users()
+        .values(["role", "country"])
+        .annotate("n", Aggregate::Count)
+        .annotate("a", Aggregate::avg("age"))
+        .annotate("lo", Aggregate::min("age"))
+        .annotate("hi", Aggregate::max("age"));
+    assert_eq!(
+        g.compile().unwrap().text,
+        "SELECT role, country, count() AS n, math::mean(age) AS a, math::min(age) AS lo, math::max(age) AS hi FROM $t0 GROUP BY role, country;"
+    );
+    assert!(users()
+        .values(["r"])
+        .annotate("bad name", Aggregate::Count)
+        .compile()
+        .is_err());
+}
+
+#[test]
+fn writes() {
+    let mut data = Object::new();
+    data.insert("x".into(), 1.into());
+    assert_eq!(
+        users().update(data.clone()).unwrap().text,
+        "UPDATE $t0 MERGE $p0;"
+    );
+    assert!(users().update(3).is_err());
+    assert_eq!(users().delete().unwrap().text, "DELETE $t0 RETURN BEFORE;");
+    assert_eq!(
+        QuerySet::record(RecordId::new("u", "a"))
+            .delete()
+            .unwrap()
+            .text,
+        "DELETE $p0 RETURN BEFORE;"
+    );
+}
+
+#[test]
+fn live_queries() {
+    let sub = QuerySet::table("teams").select_value("id");
+    let c = users()
+        .select(["name"])
+        .filter(F::new("team").in_query(sub))
+        .fetch(["team"])
+        .live()
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "LIVE SELECT name FROM $t0 WHERE team IN (SELECT VALUE id FROM $t1) FETCH team;"
+    );
+    assert!(users().limit(1).live().is_err());
+    assert!(QuerySet::record(RecordId::new("u", "a")).live().is_err());
+    assert_eq!(
+        users().filter(F::new("a").eq(1)).live_diff().unwrap().text,
+        "LIVE SELECT DIFF FROM $t0 WHERE a = $p0;"
+    );
+}
+
+#[test]
+fn knn_respects_explicit_order() {
+    assert_eq!(
+        text(&users().similar_to("emb", vec![1.0], 3, Some(40)).order_by(["name"])),
+        "SELECT *, vector::distance::knn() AS knn_distance FROM $t0 WHERE emb <|3,40|> $p0 ORDER BY name ASC;"
+    );
+}
+
+#[test]
+fn nearby_validates_and_writes_literals() {
+    assert_eq!(
+        text(&users().nearby("loc", (2.0, 48.0), 10.0)),
+        "SELECT *, geo::distance(loc, (2.0, 48.0)) AS geo_distance FROM $t0 WHERE geo::distance(loc, (2.0, 48.0)) <= $p0;"
+    );
+    for (lon, lat, d) in [
+        (f64::INFINITY, 0.0, 1.0),
+        (0.0, 91.0, 1.0),
+        (181.0, 0.0, 1.0),
+        (0.0, 0.0, -1.0),
+        (0.0, 0.0, f64::NAN),
+    ] {
+        assert!(matches!(
+            users().nearby("loc", (lon, lat), d).compile(),
+            Err(QueryError::InvalidCoordinate { .. })
+        ));
+    }
+    // Tiny coordinates never use exponent notation.
+    assert!(text(&users().nearby("loc", (1e-7, 0.0), 1.0)).contains("(0.0000001, 0.0)"));
+}
+
+#[test]
+fn hybrid_applies_filters_to_both_lists() {
+    let c = users()
+        .filter(F::new("lang").eq("en"))
+        .hybrid_search(&HybridSearch::new("emb", vec![0.5], "body", "rust"))
+        .unwrap();
+    assert_eq!(
+        c.text,
+        "LET $s0 = (SELECT id, vector::distance::knn() AS distance FROM $t0 WHERE lang = $p0 AND emb <|20,100|> $p1 ORDER BY distance ASC); \
+LET $s1 = (SELECT id, search::score(0) AS score FROM $t0 WHERE lang = $p2 AND body @0@ $p3 ORDER BY score DESC LIMIT $p4); \
+RETURN search::rrf([$s0, $s1], $p5, $p6);"
+    );
+    assert_eq!(c.result_index, 2);
+}
+
+#[test]
+fn inline_form_matches_bound_form_shape() {
+    let qs = users().filter(F::new("age").gte(18)).limit(5);
+    let s = qs.to_surql().unwrap();
+    assert!(
+        s.starts_with("SELECT * FROM users WHERE age >= 18 LIMIT 5"),
+        "{s}"
+    );
+    assert_eq!(qs.to_string(), s);
+}
+
+#[test]
+fn compiled_query_new() {
+    let c = CompiledQuery::new("RETURN 1;", Default::default());
+    assert_eq!(c.result_index, 0);
+}

@@ -25,6 +25,22 @@ pub fn fuzz_cbor_decode(data: &[u8]) {
     assert_eq!(first, second, "encode/decode is not stable for {value:?}");
 }
 
+/// Parses arbitrary UTF-8 as a record id; must never panic. When it parses, writing it
+/// back and parsing again must give the same record id.
+pub fn fuzz_record_id_parse(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rid) = crate::escape::parse_record_id(text) else {
+        return;
+    };
+    let written = rid.to_string();
+    match crate::escape::parse_record_id(&written) {
+        Ok(again) => assert_eq!(again, rid, "{text:?} was written as {written:?}"),
+        Err(e) => panic!("{text:?} parsed, but its rendering {written:?} does not: {e}"),
+    }
+}
+
 /// Proptest strategies for [`Value`](crate::Value), shared by the crate's unit tests.
 #[cfg(test)]
 pub mod strategy {

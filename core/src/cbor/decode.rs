@@ -1,6 +1,6 @@
 //! The CBOR reader: a cursor over a byte slice, recursive descent with a depth limit.
 
-use super::{tags, text, DecodeError, MAX_DEPTH};
+use super::{tags, DecodeError, MAX_DEPTH};
 use crate::value::{
     Bound, Datetime, Decimal, Duration, FileRef, Geometry, KeyRange, Object, Point, Range,
     RecordId, RecordIdKey, Uuid, Value,
@@ -367,11 +367,9 @@ impl<'a> Decoder<'a> {
             tags::DATETIME_TEXT => {
                 let at = self.pos;
                 let s = self.text("tag 0 (datetime) payload")?;
-                match text::parse_rfc3339(&s) {
+                match Datetime::parse(&s) {
                     Ok(d) => Value::Datetime(d),
-                    Err(why) => {
-                        return self.err(at, format!("tag 0 datetime {s:?} is not RFC 3339: {why}"))
-                    }
+                    Err(e) => return self.err(at, format!("tag 0 payload: {e}")),
                 }
             }
             tags::POSITIVE_BIGNUM | tags::NEGATIVE_BIGNUM => self.bignum(h, tag)?,
@@ -395,11 +393,9 @@ impl<'a> Decoder<'a> {
             tags::DURATION_TEXT => {
                 let at = self.pos;
                 let s = self.text("tag 13 (duration) payload")?;
-                match text::parse_duration(&s) {
+                match Duration::parse(&s) {
                     Ok(d) => Value::Duration(d),
-                    Err(why) => {
-                        return self.err(at, format!("tag 13 duration {s:?} is invalid: {why}"))
-                    }
+                    Err(e) => return self.err(at, format!("tag 13 payload: {e}")),
                 }
             }
             tags::DURATION => Value::Duration(self.duration()?),
@@ -582,7 +578,10 @@ impl<'a> Decoder<'a> {
     fn record_id(&mut self, depth: usize) -> Result<RecordId> {
         let h = self.head()?;
         if h.major == 3 {
-            return self.err(h.start, "record id in text form (tag 8 wrapping \"table:key\") is not supported; expected [table, key]");
+            // The server also accepts `tag8("table:key")`, parsed as SurrealQL.
+            let s = self.text_body(h)?;
+            return crate::escape::parse_record_id(&s)
+                .or_else(|e| self.err(h.start, format!("tag 8 (record id) text payload: {e}")));
         }
         let indef = match (h.major, h.arg) {
             (4, Some(2)) => false,

@@ -17,7 +17,6 @@
 
 mod decode;
 mod encode;
-mod text;
 
 #[cfg(test)]
 mod tests;

@@ -425,9 +425,17 @@ fn text_datetime_uuid_and_duration_tags() {
     let mut rid = hex("c8 82 61 74 c9 78 24");
     rid.extend_from_slice(UUID.to_string().as_bytes());
     decodes_to(&rid, RecordId::new("t", UUID).into());
-    fails_at(&text_bytes("c0 63", "now"), 1, "not RFC 3339");
+    fails_at(
+        &text_bytes("c0 63", "now"),
+        1,
+        "tag 0 payload: invalid datetime",
+    );
     fails_at(&text_bytes("c9 63", "abc"), 1, "invalid uuid");
-    fails_at(&text_bytes("cd 62", "1x"), 1, "unknown unit");
+    fails_at(
+        &text_bytes("cd 62", "1x"),
+        1,
+        "tag 13 payload: invalid duration",
+    );
 }
 
 #[test]
@@ -507,7 +515,16 @@ fn record_id_shapes() {
         "record id key must be text",
     );
     fails_at(&hex("c8 82 61 74 c7 61 61"), 4, "found a tag 7");
-    fails_at(&text_bytes("c8 66", "t:abcd"), 1, "text form");
+    decodes_to(
+        &text_bytes("c8 66", "t:abcd"),
+        RecordId::new("t", "abcd").into(),
+    );
+    decodes_to(&text_bytes("c8 63", "t:1"), RecordId::new("t", 1).into());
+    fails_at(
+        &text_bytes("c8 63", "t:-"),
+        1,
+        "tag 8 (record id) text payload: invalid record id",
+    );
     fails_at(
         &hex("c8 82 61 74 1b ff ff ff ff ff ff ff ff"),
         4,

@@ -555,9 +555,41 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The body of a file literal: a backslash makes the next character literal.
+    fn file_body(&mut self) -> Result<String, ParseRecordIdError> {
+        let close = match self.peek() {
+            Some(q @ ('"' | '\'')) => q,
+            _ => return self.err("expected a quoted file reference"),
+        };
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return self.err(format!("unterminated file reference; expected `{close}`"));
+            };
+            self.i += c.len_utf8();
+            if c == close {
+                return Ok(out);
+            }
+            if c == '\\' {
+                let Some(e) = self.peek() else {
+                    return self.err("missing character after `\\`");
+                };
+                self.i += e.len_utf8();
+                out.push(e);
+            } else {
+                out.push(c);
+            }
+        }
+    }
+
     fn prefixed(&mut self, kind: char) -> Result<Value, ParseRecordIdError> {
         let at = self.i;
-        let text = self.string()?;
+        let text = if kind == 'f' {
+            self.file_body()?
+        } else {
+            self.string()?
+        };
         let fail = |p: &Self, e: String| {
             Err(ParseRecordIdError {
                 what: p.what,
@@ -591,17 +623,13 @@ impl<'a> Parser<'a> {
                 }
                 Ok(Value::Bytes(out))
             }
-            _ => {
-                // The file literal escapes with a bare backslash before any special char;
-                // `string()` already decoded the common escapes, so only the structure is left.
-                match text.split_once(":/") {
-                    Some((bucket, key)) if !bucket.is_empty() => Ok(Value::File(FileRef {
-                        bucket: bucket.to_owned(),
-                        key: format!("/{key}"),
-                    })),
-                    _ => fail(self, "file literal must look like f\"bucket:/key\"".into()),
-                }
-            }
+            _ => match text.split_once(":/") {
+                Some((bucket, key)) if !bucket.is_empty() => Ok(Value::File(FileRef {
+                    bucket: bucket.to_owned(),
+                    key: format!("/{key}"),
+                })),
+                _ => fail(self, "file literal must look like f\"bucket:/key\"".into()),
+            },
         }
     }
 

@@ -77,10 +77,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
-/// The largest year we accept: the server stores datetimes with chrono, whose range is
-/// ±262143 years; limiting parsing to it also keeps every computation far from overflow.
-const MAX_YEAR: i64 = 262_142;
-
 impl Datetime {
     /// 1970-01-01T00:00:00Z.
     pub const UNIX_EPOCH: Datetime = Datetime { secs: 0, nanos: 0 };
@@ -107,9 +103,10 @@ impl Datetime {
         let year = match p.peek() {
             Some(sign @ (b'+' | b'-')) => {
                 p.i += 1;
+                // Up to 12 digits: every `i64` second count has a year that fits (and prints back).
                 let digits = p
-                    .digits_between(4, 6)
-                    .ok_or(err("expected a 4 to 6 digit year"))?;
+                    .digits_between(4, 12)
+                    .ok_or(err("expected a 4 to 12 digit year"))?;
                 if sign == b'-' {
                     -(digits as i64)
                 } else {
@@ -118,9 +115,6 @@ impl Datetime {
             }
             _ => p.digits(4).ok_or(err("expected a 4-digit year"))? as i64,
         };
-        if year.abs() > MAX_YEAR {
-            return Err(err("year out of range (±262142)"));
-        }
         p.expect(b'-').ok_or(err("expected `-` after the year"))?;
         let month = p.digits(2).ok_or(err("expected a 2-digit month"))? as u32;
         p.expect(b'-').ok_or(err("expected `-` after the month"))?;
@@ -191,8 +185,10 @@ impl Datetime {
         if p.i != p.b.len() {
             return Err(err("unexpected text after the datetime"));
         }
-        let days = days_from_civil(year, month, day);
-        let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset;
+        let days = i128::from(days_from_civil(year, month, day));
+        let secs = days * i128::from(SECS_PER_DAY)
+            + i128::from(hour * 3600 + minute * 60 + second - offset);
+        let secs = i64::try_from(secs).map_err(|_| err("out of the representable range"))?;
         Ok(Datetime { secs, nanos })
     }
 
@@ -571,11 +567,29 @@ mod tests {
             "2024-01-01T00:00:00Zjunk",
             "2024-01-01T00:00:00+2:00",
             "999999999-01-01T00:00:00Z",
-            "+999999-01-01T00:00:00Z",
+            "+9999999999999-01-01T00:00:00Z",
+            "+999999999999-01-01T00:00:00Z",
         ] {
             let e = Datetime::parse(bad).unwrap_err();
             assert_eq!(e.input, bad);
             assert_eq!(e.what, "datetime");
+        }
+    }
+
+    #[test]
+    fn extreme_datetimes_print_and_parse_back() {
+        for secs in [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            -62_167_219_201,
+            253_402_300_800,
+        ] {
+            let d = Datetime {
+                secs,
+                nanos: 999_999_999,
+            };
+            assert_eq!(Datetime::parse(&d.to_string()), Ok(d), "{d}");
         }
     }
 

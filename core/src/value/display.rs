@@ -313,3 +313,237 @@ impl fmt::Display for Range {
         f.write_str(&s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escape::parse_literal;
+    use crate::value::{Datetime, Decimal, Duration, FileRef, RecordId, Table, Uuid};
+
+    fn lit(v: Value) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(lit(Value::None), "NONE");
+        assert_eq!(lit(Value::Null), "NULL");
+        assert_eq!(lit(Value::Bool(true)), "true");
+        assert_eq!(lit(Value::Int(-5)), "-5");
+        assert_eq!(lit(Value::Int(i64::MIN)), "-9223372036854775808");
+        assert_eq!(lit(Value::Float(1.5)), "1.5f");
+        assert_eq!(lit(Value::Float(1.0)), "1f");
+        assert_eq!(lit(Value::Float(-0.0)), "-0f");
+        assert_eq!(lit(Value::Float(f64::NAN)), "NaN");
+        assert_eq!(lit(Value::Float(f64::INFINITY)), "Infinity");
+        assert_eq!(lit(Value::Float(f64::NEG_INFINITY)), "-Infinity");
+        assert_eq!(
+            lit(Value::Decimal(Decimal::parse("1.5").unwrap())),
+            "1.5dec"
+        );
+        assert_eq!(lit(Value::Bytes(vec![0, 0xab, 0xff])), "b\"00ABFF\"");
+        assert_eq!(
+            lit(Value::Datetime(
+                Datetime::from_unix(1_704_067_200, 500_000_000).unwrap()
+            )),
+            "d'2024-01-01T00:00:00.5Z'"
+        );
+        assert_eq!(
+            lit(Value::Duration(Duration {
+                secs: 5400,
+                nanos: 0
+            })),
+            "1h30m"
+        );
+        assert_eq!(
+            lit(Value::Uuid(
+                Uuid::parse("0190d9a4-2d5e-7b3c-8f4a-1234567890ab").unwrap()
+            )),
+            "u'0190d9a4-2d5e-7b3c-8f4a-1234567890ab'"
+        );
+        assert_eq!(lit(Value::Table(Table::new("person"))), "person");
+        assert_eq!(lit(Value::Table(Table::new("select"))), "`select`");
+        assert_eq!(lit(Value::RecordId(RecordId::new("t", "123"))), "t:`123`");
+        assert_eq!(
+            lit(Value::File(FileRef {
+                bucket: "b".into(),
+                key: "/a b/c.txt".into()
+            })),
+            "f\"b:/a\\ b/c.txt\""
+        );
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(lit(Value::from("abc")), "'abc'");
+        assert_eq!(lit(Value::from("it's")), "\"it's\"");
+        assert_eq!(lit(Value::from("say \"hi\"")), "'say \"hi\"'");
+        assert_eq!(lit(Value::from("both ' and \"")), "\"both ' and \\\"\"");
+        assert_eq!(lit(Value::from("back\\slash")), "'back\\\\slash'");
+        assert_eq!(lit(Value::from("a\nb\tc\r\0\x0c")), "'a\\nb\\tc\\r\\0\\f'");
+        assert_eq!(lit(Value::from("bell\x07 bs\x08")), "'bell\\u{7} bs\\u{8}'");
+        assert_eq!(lit(Value::from("ünï ⟨⟩")), "'ünï ⟨⟩'");
+        assert_eq!(lit(Value::from("data:text")), "'data:text'");
+    }
+
+    #[test]
+    fn collections() {
+        assert_eq!(lit(Value::Array(vec![])), "[]");
+        assert_eq!(lit(Value::Array(vec![1.into(), "a".into()])), "[1, 'a']");
+        let mut o = crate::value::Object::new();
+        assert_eq!(lit(Value::Object(o.clone())), "{}");
+        o.insert("a".into(), 1.into());
+        o.insert("b-c".into(), 2.into());
+        o.insert("1x".into(), Value::None);
+        assert_eq!(lit(Value::Object(o)), "{ \"1x\": NONE, a: 1, \"b-c\": 2 }");
+        assert_eq!(lit(Value::Set(vec![])), "{,}");
+        assert_eq!(lit(Value::Set(vec![1.into()])), "{1,}");
+        assert_eq!(lit(Value::Set(vec![1.into(), 2.into()])), "{1, 2}");
+    }
+
+    #[test]
+    fn geometries_and_ranges() {
+        let p = |x, y| Point { x, y };
+        assert_eq!(
+            lit(Value::Geometry(Geometry::Point(p(-0.5, 51.0)))),
+            "(-0.5, 51)"
+        );
+        assert_eq!(
+            lit(Value::Geometry(Geometry::Line(vec![
+                p(0.0, 0.0),
+                p(1.0, 1.5)
+            ]))),
+            "{ type: 'LineString', coordinates: [[0, 0], [1, 1.5]] }"
+        );
+        assert_eq!(
+            lit(Value::Geometry(Geometry::Collection(vec![
+                Geometry::Point(p(1.0, 2.0))
+            ]))),
+            "{ type: 'GeometryCollection', geometries: [(1, 2)] }"
+        );
+        let r = |start, end| Value::from(Range { start, end });
+        assert_eq!(
+            lit(r(Bound::Included(1.into()), Bound::Included(5.into()))),
+            "1..=5"
+        );
+        assert_eq!(
+            lit(r(Bound::Excluded(1.into()), Bound::Excluded(5.into()))),
+            "1>..5"
+        );
+        assert_eq!(lit(r(Bound::Unbounded, Bound::Unbounded)), "..");
+        assert_eq!(
+            lit(r(Bound::Included("a".into()), Bound::Unbounded)),
+            "'a'.."
+        );
+    }
+
+    #[test]
+    fn literals_read_back() {
+        let p = |x, y| Point { x, y };
+        let mut o = crate::value::Object::new();
+        o.insert("a-b".into(), Value::Float(f64::NAN));
+        o.insert("n".into(), Value::None);
+        for v in [
+            Value::None,
+            Value::Null,
+            Value::Float(-0.0),
+            Value::Float(1e300),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Decimal(Decimal::parse("-1.25e-3").unwrap()),
+            Value::from("it's \"x\" \\ \n"),
+            Value::Bytes(vec![1, 2, 255]),
+            Value::Duration(Duration { secs: 1, nanos: 5 }),
+            Value::Datetime(Datetime::from_unix(-1, 1).unwrap()),
+            Value::Table(Table::new("my table")),
+            Value::RecordId(RecordId::new("t", vec![Value::from("a"), 1.into()])),
+            Value::Object(o),
+            Value::Set(vec![1.into()]),
+            Value::Geometry(Geometry::Point(p(1.5, -2.0))),
+            Value::Geometry(Geometry::Polygon(vec![vec![
+                p(0.0, 0.0),
+                p(1.0, 0.0),
+                p(0.0, 0.0),
+            ]])),
+            Value::Geometry(Geometry::Collection(vec![Geometry::MultiPoint(vec![p(
+                1.0, 2.0,
+            )])])),
+            Value::from(Range {
+                start: Bound::Excluded(Value::from("a")),
+                end: Bound::Included(Value::Float(2.5)),
+            }),
+            Value::File(FileRef {
+                bucket: "b".into(),
+                key: "/x y.txt".into(),
+            }),
+        ] {
+            let text = v.to_string();
+            assert_eq!(parse_literal(&text), Ok(v), "{text}");
+        }
+    }
+
+    /// A deliberately tiny, independent reader for what `write_string_literal` emits.
+    fn unescape(lit: &str) -> Option<String> {
+        let q = lit.chars().next()?;
+        let body = lit.strip_prefix(q)?.strip_suffix(q)?;
+        let mut out = String::new();
+        let mut it = body.chars();
+        while let Some(c) = it.next() {
+            if c == q {
+                return None; // an unescaped quote would end the literal early
+            }
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match it.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '0' => out.push('\0'),
+                'f' => out.push('\x0C'),
+                'u' => {
+                    if it.next()? != '{' {
+                        return None;
+                    }
+                    let hex: String = it.by_ref().take_while(|&c| c != '}').collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                e @ ('\\' | '\'' | '"') => out.push(e),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn string_literals_cannot_break_out(s in any::<String>()) {
+                let mut out = String::new();
+                write_string_literal(&mut out, &s);
+                prop_assert_eq!(unescape(&out), Some(s.clone()), "{}", out);
+                prop_assert_eq!(parse_literal(&out), Ok(Value::String(s)));
+            }
+
+            #[test]
+            fn floats_read_back(f in any::<f64>()) {
+                prop_assert_eq!(parse_literal(&Value::Float(f).to_string()), Ok(Value::Float(f)));
+            }
+
+            #[test]
+            fn datetimes_read_back(secs in -62_167_219_200i64..253_402_300_800, nanos in 0u32..1_000_000_000) {
+                let v = Value::Datetime(Datetime::from_unix(secs, nanos).unwrap());
+                prop_assert_eq!(parse_literal(&v.to_string()), Ok(v));
+            }
+
+            #[test]
+            fn durations_read_back(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+                let d = Duration { secs, nanos };
+                prop_assert_eq!(Duration::parse(&d.to_string()), Ok(d));
+            }
+        }
+    }
+}

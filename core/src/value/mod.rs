@@ -14,9 +14,11 @@ mod display;
 mod ser;
 
 pub use datetime::{Datetime, Duration, ParseTemporalError};
-pub use de::{from_value, DeError};
+pub use de::{from_value, from_value_at, DeError};
 pub(crate) use display::{write_escaped, write_object, write_range};
 pub use display::{write_string_literal, write_value};
+#[doc(hidden)]
+pub use ser::magic;
 pub use ser::{to_value, to_value_with, SerError, SerializeOptions};
 
 /// A JSON-like object with text keys, sorted as the server sorts them.

@@ -1,5 +1,50 @@
-//! Any `Serialize` type → [`Value`](super::Value).
-use super::Value;
+//! Any `Serialize` type → [`Value`](super::Value), and `Serialize` for the value types.
+//!
+//! Typed SurrealDB scalars travel through serde as newtype structs with the magic names in
+//! [`magic`]: [`to_value`] recognises them and rebuilds the typed value, while foreign
+//! serializers (serde_json) just see a transparent newtype around readable text.
+
+use std::fmt;
+
+use serde::ser::{self, Serialize, SerializeMap as _, Serializer};
+
+use super::{
+    Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point, Range, RecordId, Table,
+    Uuid, Value,
+};
+
+/// Newtype-struct names that mark typed values inside serde data. Every one wraps the
+/// value's text form except where noted.
+#[doc(hidden)]
+pub mod magic {
+    /// `Value` itself (used by `Value`'s `Deserialize` to ask for typed values).
+    pub const VALUE: &str = "$surql::Value";
+    /// RFC 3339 UTC text.
+    pub const DATETIME: &str = "$surql::Datetime";
+    /// SurrealQL duration text (`1h30m`).
+    pub const DURATION: &str = "$surql::Duration";
+    /// Hyphenated UUID text.
+    pub const UUID: &str = "$surql::Uuid";
+    /// Decimal text.
+    pub const DECIMAL: &str = "$surql::Decimal";
+    /// The raw table name.
+    pub const TABLE: &str = "$surql::Table";
+    /// Record-id text as `escape::write_record_id` renders it.
+    pub const RECORD_ID: &str = "$surql::RecordId";
+    /// `bucket:/key` text.
+    pub const FILE: &str = "$surql::File";
+    /// NONE: a unit struct.
+    pub const NONE: &str = "$surql::None";
+    /// NULL: a unit struct.
+    pub const NULL: &str = "$surql::Null";
+    /// A set: wraps a sequence.
+    pub const SET: &str = "$surql::Set";
+    /// A geometry: wraps a GeoJSON-like map `{type, coordinates}` (or `{type, geometries}`).
+    pub const GEOMETRY: &str = "$surql::Geometry";
+    /// A range: wraps a map `{start, end}` whose bounds are externally tagged
+    /// `{"Included": v}`, `{"Excluded": v}` or the string `"Unbounded"`.
+    pub const RANGE: &str = "$surql::Range";
+}
 
 /// Options for [`to_value_with`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,9 +65,737 @@ pub fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> Result<Value, SerError> 
 }
 
 /// Converts any `Serialize` value into a [`Value`].
+///
+/// `None` and `()` become NONE (never NULL), also inside objects; integers outside `i64`
+/// are refused (naming the field) unless `opts.big_ints_as_decimal`; map keys must be
+/// strings, integers or bools; enums are externally tagged (`{"Variant": value}`, unit
+/// variants as strings).
 pub fn to_value_with<T: serde::Serialize + ?Sized>(
-    _v: &T,
-    _opts: SerializeOptions,
+    v: &T,
+    opts: SerializeOptions,
 ) -> Result<Value, SerError> {
-    Err(SerError("not yet implemented".into()))
+    v.serialize(ValueSerializer { opts })
+        .map_err(|e| SerError(e.to_string()))
+}
+
+/// One step of a path inside the serialized data.
+#[derive(Debug, Clone)]
+pub(crate) enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+/// Renders a path like `address.city`, `tags[2]`, `[3].name`.
+pub(crate) fn fmt_path(path: &[Segment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Segment::Field(f) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(f);
+            }
+            Segment::Index(i) => {
+                s.push('[');
+                s.push_str(&i.to_string());
+                s.push(']');
+            }
+        }
+    }
+    s
+}
+
+/// The error while serializing: the path is collected innermost-first as it unwinds.
+#[derive(Debug)]
+struct Error {
+    rev_path: Vec<Segment>,
+    msg: String,
+}
+
+impl Error {
+    fn new(msg: impl Into<String>) -> Self {
+        Error {
+            rev_path: Vec::new(),
+            msg: msg.into(),
+        }
+    }
+    fn at(mut self, seg: Segment) -> Self {
+        self.rev_path.push(seg);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rev_path.is_empty() {
+            return f.write_str(&self.msg);
+        }
+        let path: Vec<Segment> = self.rev_path.iter().rev().cloned().collect();
+        write!(f, "field `{}`: {}", fmt_path(&path), self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::new(msg.to_string())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ValueSerializer {
+    opts: SerializeOptions,
+}
+
+impl ValueSerializer {
+    fn big_int(self, text: String) -> Result<Value, Error> {
+        if self.opts.big_ints_as_decimal {
+            Decimal::parse(&text)
+                .map(Value::Decimal)
+                .map_err(|e| Error::new(e.to_string()))
+        } else {
+            Err(Error::new(format!(
+                "integer {text} does not fit in SurrealDB's 64-bit signed range; use a smaller \
+                 type or set SerializeOptions::big_ints_as_decimal to send it as a decimal"
+            )))
+        }
+    }
+
+    fn text_of<T: Serialize + ?Sized>(self, name: &str, v: &T) -> Result<String, Error> {
+        match v.serialize(self)? {
+            Value::String(s) => Ok(s),
+            other => Err(Error::new(format!(
+                "{name} must wrap text, found {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+fn typed<T, E: fmt::Display>(r: Result<T, E>) -> Result<T, Error> {
+    r.map_err(|e| Error::new(e.to_string()))
+}
+
+macro_rules! ser_int {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> Result<Value, Error> {
+            match i64::try_from(v) {
+                Ok(i) => Ok(Value::Int(i)),
+                Err(_) => self.big_int(v.to_string()),
+            }
+        }
+    )*};
+}
+
+impl Serializer for ValueSerializer {
+    type Ok = Value;
+    type Error = Error;
+    type SerializeSeq = SeqSer;
+    type SerializeTuple = SeqSer;
+    type SerializeTupleStruct = SeqSer;
+    type SerializeTupleVariant = VariantSer<SeqSer>;
+    type SerializeMap = MapSer;
+    type SerializeStruct = MapSer;
+    type SerializeStructVariant = VariantSer<MapSer>;
+
+    ser_int!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+             serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
+             serialize_i128: i128, serialize_u128: u128);
+
+    fn serialize_bool(self, v: bool) -> Result<Value, Error> {
+        Ok(Value::Bool(v))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Value, Error> {
+        Ok(Value::Float(f64::from(v)))
+    }
+    fn serialize_f64(self, v: f64) -> Result<Value, Error> {
+        Ok(Value::Float(v))
+    }
+    fn serialize_char(self, v: char) -> Result<Value, Error> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn serialize_str(self, v: &str) -> Result<Value, Error> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Value, Error> {
+        Ok(Value::Bytes(v.to_vec()))
+    }
+    fn serialize_none(self) -> Result<Value, Error> {
+        Ok(Value::None)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Value, Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Value, Error> {
+        Ok(Value::None)
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<Value, Error> {
+        Ok(if name == magic::NULL {
+            Value::Null
+        } else {
+            Value::None
+        })
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<Value, Error> {
+        Ok(Value::String(variant.to_owned()))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<Value, Error> {
+        if !name.starts_with("$surql::") {
+            return v.serialize(self);
+        }
+        Ok(match name {
+            magic::DATETIME => Value::Datetime(typed(Datetime::parse(&self.text_of(name, v)?))?),
+            magic::DURATION => Value::Duration(typed(Duration::parse(&self.text_of(name, v)?))?),
+            magic::UUID => Value::Uuid(typed(Uuid::parse(&self.text_of(name, v)?))?),
+            magic::DECIMAL => Value::Decimal(typed(Decimal::parse(&self.text_of(name, v)?))?),
+            magic::TABLE => Value::Table(Table(self.text_of(name, v)?)),
+            magic::RECORD_ID => Value::RecordId(typed(crate::escape::parse_record_id(
+                &self.text_of(name, v)?,
+            ))?),
+            magic::FILE => Value::File(typed(parse_file_ref(&self.text_of(name, v)?))?),
+            magic::NONE => Value::None,
+            magic::NULL => Value::Null,
+            magic::SET => match v.serialize(self)? {
+                Value::Array(a) | Value::Set(a) => Value::Set(a),
+                other => {
+                    return Err(Error::new(format!(
+                        "a set must wrap a sequence, found {}",
+                        other.kind()
+                    )))
+                }
+            },
+            magic::GEOMETRY => match v.serialize(self)? {
+                Value::Object(o) => {
+                    Value::Geometry(crate::escape::geometry_from_object(&o).ok_or_else(|| {
+                        Error::new("a geometry must be a GeoJSON-like map {type, coordinates}")
+                    })?)
+                }
+                g @ Value::Geometry(_) => g,
+                other => {
+                    return Err(Error::new(format!(
+                        "a geometry must wrap a map, found {}",
+                        other.kind()
+                    )))
+                }
+            },
+            magic::RANGE => {
+                let v = v.serialize(self)?;
+                Value::Range(Box::new(range_from_value(v).map_err(Error::new)?))
+            }
+            _ => v.serialize(self)?,
+        })
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<Value, Error> {
+        let inner = v
+            .serialize(self)
+            .map_err(|e| e.at(Segment::Field(variant.to_owned())))?;
+        let mut o = Object::new();
+        o.insert(variant.to_owned(), inner);
+        Ok(Value::Object(o))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, Error> {
+        Ok(SeqSer {
+            ser: self,
+            items: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<SeqSer, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<SeqSer, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<VariantSer<SeqSer>, Error> {
+        Ok(VariantSer {
+            variant,
+            inner: self.serialize_seq(Some(len))?,
+        })
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<MapSer, Error> {
+        Ok(MapSer {
+            ser: self,
+            map: Object::new(),
+            key: None,
+        })
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<MapSer, Error> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<VariantSer<MapSer>, Error> {
+        Ok(VariantSer {
+            variant,
+            inner: self.serialize_map(Some(len))?,
+        })
+    }
+}
+
+struct SeqSer {
+    ser: ValueSerializer,
+    items: Vec<Value>,
+}
+
+impl SeqSer {
+    fn push<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        let i = self.items.len();
+        self.items
+            .push(v.serialize(self.ser).map_err(|e| e.at(Segment::Index(i)))?);
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for SeqSer {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.push(v)
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(Value::Array(self.items))
+    }
+}
+impl ser::SerializeTuple for SeqSer {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.push(v)
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(Value::Array(self.items))
+    }
+}
+impl ser::SerializeTupleStruct for SeqSer {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.push(v)
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(Value::Array(self.items))
+    }
+}
+
+struct MapSer {
+    ser: ValueSerializer,
+    map: Object,
+    key: Option<String>,
+}
+
+impl MapSer {
+    fn field<T: Serialize + ?Sized>(&mut self, key: String, v: &T) -> Result<(), Error> {
+        // `None` fields are kept as NONE values: dropping them is the server's decision.
+        let v = v
+            .serialize(self.ser)
+            .map_err(|e| e.at(Segment::Field(key.clone())))?;
+        self.map.insert(key, v);
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for MapSer {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Error> {
+        self.key = Some(k.serialize(KeySerializer)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| Error::new("map value serialized before its key"))?;
+        self.field(key, v)
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(Value::Object(self.map))
+    }
+}
+impl ser::SerializeStruct for MapSer {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.field(key.to_owned(), v)
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(Value::Object(self.map))
+    }
+}
+
+struct VariantSer<S> {
+    variant: &'static str,
+    inner: S,
+}
+
+fn wrap_variant(variant: &str, v: Value) -> Value {
+    let mut o = Object::new();
+    o.insert(variant.to_owned(), v);
+    Value::Object(o)
+}
+
+impl ser::SerializeTupleVariant for VariantSer<SeqSer> {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        let variant = self.variant;
+        self.inner
+            .push(v)
+            .map_err(|e| e.at(Segment::Field(variant.to_owned())))
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(wrap_variant(self.variant, Value::Array(self.inner.items)))
+    }
+}
+impl ser::SerializeStructVariant for VariantSer<MapSer> {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        let variant = self.variant;
+        self.inner
+            .field(key.to_owned(), v)
+            .map_err(|e| e.at(Segment::Field(variant.to_owned())))
+    }
+    fn end(self) -> Result<Value, Error> {
+        Ok(wrap_variant(self.variant, Value::Object(self.inner.map)))
+    }
+}
+
+/// Serializes a map key to text: strings and chars as they are, integers and bools as
+/// their text, magic newtypes (uuids, record ids, …) as their text form.
+struct KeySerializer;
+
+fn bad_key(what: &str) -> Error {
+    Error::new(format!(
+        "map keys must be strings, integers or bools, found {what}"
+    ))
+}
+
+macro_rules! key_display {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> Result<String, Error> {
+            Ok(v.to_string())
+        }
+    )*};
+}
+
+impl Serializer for KeySerializer {
+    type Ok = String;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<String, Error>;
+    type SerializeTuple = ser::Impossible<String, Error>;
+    type SerializeTupleStruct = ser::Impossible<String, Error>;
+    type SerializeTupleVariant = ser::Impossible<String, Error>;
+    type SerializeMap = ser::Impossible<String, Error>;
+    type SerializeStruct = ser::Impossible<String, Error>;
+    type SerializeStructVariant = ser::Impossible<String, Error>;
+
+    key_display!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+                 serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+                 serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_char: char);
+
+    fn serialize_str(self, v: &str) -> Result<String, Error> {
+        Ok(v.to_owned())
+    }
+    fn serialize_f32(self, v: f32) -> Result<String, Error> {
+        Err(bad_key(&format!("float {v}")))
+    }
+    fn serialize_f64(self, v: f64) -> Result<String, Error> {
+        Err(bad_key(&format!("float {v}")))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, Error> {
+        Err(bad_key("bytes"))
+    }
+    fn serialize_none(self) -> Result<String, Error> {
+        Err(bad_key("None"))
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<String, Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<String, Error> {
+        Err(bad_key("()"))
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<String, Error> {
+        Err(bad_key(&format!("unit struct {name}")))
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<String, Error> {
+        Ok(variant.to_owned())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<String, Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: &T,
+    ) -> Result<String, Error> {
+        Err(bad_key(&format!("enum variant {variant} with data")))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(bad_key("a sequence"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(bad_key("a tuple"))
+    }
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(bad_key(&format!("tuple struct {name}")))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(bad_key(&format!("enum variant {variant} with data")))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(bad_key("a map"))
+    }
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, Error> {
+        Err(bad_key(&format!("struct {name}")))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(bad_key(&format!("enum variant {variant} with data")))
+    }
+}
+
+/// Parses `bucket:/key` text.
+pub(crate) fn parse_file_ref(s: &str) -> Result<FileRef, String> {
+    match s.split_once(':') {
+        Some((bucket, key)) if !bucket.is_empty() && key.starts_with('/') => Ok(FileRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }),
+        _ => Err(format!(
+            "invalid file reference {s:?}: expected `bucket:/key`"
+        )),
+    }
+}
+
+fn point_value(p: &Point) -> Value {
+    Value::Array(vec![Value::Float(p.x), Value::Float(p.y)])
+}
+
+fn points_value(ps: &[Point]) -> Value {
+    Value::Array(ps.iter().map(point_value).collect())
+}
+
+fn rings_value(rs: &[Vec<Point>]) -> Value {
+    Value::Array(rs.iter().map(|r| points_value(r)).collect())
+}
+
+/// The GeoJSON-like object of a geometry: `{type, coordinates}` or, for a collection,
+/// `{type: "GeometryCollection", geometries: [...]}`.
+pub(crate) fn geometry_to_object(g: &Geometry) -> Object {
+    let mut o = Object::new();
+    let (kind, coords) = match g {
+        Geometry::Point(p) => ("Point", point_value(p)),
+        Geometry::Line(l) => ("LineString", points_value(l)),
+        Geometry::Polygon(p) => ("Polygon", rings_value(p)),
+        Geometry::MultiPoint(m) => ("MultiPoint", points_value(m)),
+        Geometry::MultiLine(m) => ("MultiLineString", rings_value(m)),
+        Geometry::MultiPolygon(m) => (
+            "MultiPolygon",
+            Value::Array(m.iter().map(|p| rings_value(p)).collect()),
+        ),
+        Geometry::Collection(c) => {
+            o.insert("type".into(), Value::from("GeometryCollection"));
+            o.insert(
+                "geometries".into(),
+                Value::Array(
+                    c.iter()
+                        .map(|g| Value::Object(geometry_to_object(g)))
+                        .collect(),
+                ),
+            );
+            return o;
+        }
+    };
+    o.insert("type".into(), Value::from(kind));
+    o.insert("coordinates".into(), coords);
+    o
+}
+
+fn bound_value(b: &Bound<Value>) -> Value {
+    match b {
+        Bound::Included(v) => wrap_variant("Included", v.clone()),
+        Bound::Excluded(v) => wrap_variant("Excluded", v.clone()),
+        Bound::Unbounded => Value::from("Unbounded"),
+    }
+}
+
+/// The `{start, end}` object that stands for a range in serde data.
+pub(crate) fn range_to_object(r: &Range) -> Object {
+    let mut o = Object::new();
+    o.insert("start".into(), bound_value(&r.start));
+    o.insert("end".into(), bound_value(&r.end));
+    o
+}
+
+fn bound_from_value(v: Value) -> Result<Bound<Value>, String> {
+    match v {
+        Value::String(s) if s == "Unbounded" => Ok(Bound::Unbounded),
+        Value::Object(o) if o.len() == 1 => {
+            let Some((k, v)) = o.into_iter().next() else {
+                return Err("empty range bound".into());
+            };
+            match k.as_str() {
+                "Included" => Ok(Bound::Included(v)),
+                "Excluded" => Ok(Bound::Excluded(v)),
+                _ => Err(format!("unknown range bound {k:?}: expected Included, Excluded or Unbounded")),
+            }
+        }
+        other => Err(format!(
+            "a range bound must be {{\"Included\": v}}, {{\"Excluded\": v}} or \"Unbounded\", found {}",
+            other.kind()
+        )),
+    }
+}
+
+/// Rebuilds a range from its `{start, end}` object form.
+pub(crate) fn range_from_value(v: Value) -> Result<Range, String> {
+    match v {
+        Value::Range(r) => Ok(*r),
+        Value::Object(mut o) if o.len() == 2 => {
+            let start = o.remove("start").ok_or("a range needs a `start` field")?;
+            let end = o.remove("end").ok_or("a range needs an `end` field")?;
+            Ok(Range {
+                start: bound_from_value(start)?,
+                end: bound_from_value(end)?,
+            })
+        }
+        other => Err(format!(
+            "a range must be a map {{start, end}}, found {}",
+            other.kind()
+        )),
+    }
+}
+
+impl Serialize for Value {
+    /// Plain values map to serde's data model; typed scalars go through the newtype
+    /// structs named in [`magic`], so [`to_value`] keeps them and serde_json prints text.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::None => s.serialize_unit_struct(magic::NONE),
+            Value::Null => s.serialize_unit_struct(magic::NULL),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Decimal(d) => d.serialize(s),
+            Value::String(x) => s.serialize_str(x),
+            Value::Bytes(b) => s.serialize_bytes(b),
+            Value::Datetime(d) => d.serialize(s),
+            Value::Duration(d) => d.serialize(s),
+            Value::Uuid(u) => u.serialize(s),
+            Value::RecordId(r) => r.serialize(s),
+            Value::Table(t) => t.serialize(s),
+            Value::Array(a) => a.serialize(s),
+            Value::Object(o) => {
+                let mut m = s.serialize_map(Some(o.len()))?;
+                for (k, v) in o {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+            Value::Set(x) => s.serialize_newtype_struct(magic::SET, x),
+            Value::Geometry(g) => g.serialize(s),
+            Value::Range(r) => r.serialize(s),
+            Value::File(f) => f.serialize(s),
+        }
+    }
+}
+
+macro_rules! ser_as_text {
+    ($($t:ty => $name:ident),*) => {$(
+        impl Serialize for $t {
+            /// A newtype struct (see `magic`) around the value's text form.
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_newtype_struct(magic::$name, &self.to_string())
+            }
+        }
+    )*};
+}
+
+ser_as_text!(Datetime => DATETIME, Duration => DURATION, Uuid => UUID, Decimal => DECIMAL,
+             RecordId => RECORD_ID, FileRef => FILE);
+
+impl Serialize for Table {
+    /// A newtype struct (see `magic`) around the raw, unescaped name.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(magic::TABLE, self.as_str())
+    }
+}
+
+impl Serialize for Geometry {
+    /// A newtype struct (see `magic`) around the GeoJSON-like map.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(magic::GEOMETRY, &Value::Object(geometry_to_object(self)))
+    }
+}
+
+impl Serialize for Range {
+    /// A newtype struct (see `magic`) around `{start, end}` with externally tagged bounds.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(magic::RANGE, &Value::Object(range_to_object(self)))
+    }
 }

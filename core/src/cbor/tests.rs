@@ -866,3 +866,57 @@ proptest! {
         crate::internal::fuzz_cbor_decode(&bytes);
     }
 }
+
+// --- serde path -------------------------------------------------------------------------
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Person {
+    id: RecordId,
+    name: String,
+    age: u8,
+    born: Datetime,
+    tags: Vec<String>,
+    nickname: Option<String>,
+}
+
+fn tobie() -> Person {
+    Person {
+        id: RecordId::new("person", "tobie"),
+        name: "Tobie".into(),
+        age: 33,
+        born: Datetime {
+            secs: 1_704_067_200,
+            nanos: 0,
+        },
+        tags: vec!["a".into(), "b".into()],
+        nickname: None,
+    }
+}
+
+#[test]
+fn serde_struct_round_trip_keeps_typed_values() {
+    let bytes = to_vec(&tobie()).unwrap();
+    let v = decode(&bytes).unwrap();
+    // Typed values travel as their tags, not as text.
+    assert_eq!(
+        v.get("id"),
+        Some(&Value::RecordId(RecordId::new("person", "tobie")))
+    );
+    assert_eq!(v.get("born").map(Value::kind), Some("datetime"));
+    assert_eq!(v.get("nickname"), Some(&Value::None));
+    assert_eq!(from_slice::<Person>(&bytes), Ok(tobie()));
+}
+
+#[test]
+fn from_slice_reports_malformed_bytes_and_mismatched_shapes() {
+    let e = from_slice::<Person>(&hex("a1 01 02")).unwrap_err();
+    assert_eq!(e.offset, 1);
+    let e = from_slice::<Person>(&encode(&Value::Int(1))).unwrap_err();
+    assert!(e.message.contains("does not fit the requested type"), "{e}");
+}
+
+#[test]
+fn to_vec_refuses_what_surrealdb_cannot_hold() {
+    let e = to_vec(&u64::MAX).unwrap_err();
+    assert!(e.to_string().starts_with("cannot encode as CBOR: "), "{e}");
+}

@@ -1,0 +1,721 @@
+//! Scripted-peer tests of the `Connection` state machine: simulated time, no sockets.
+
+use std::time::{Duration, Instant};
+
+use surql::conn::{Config, ConnError, Connection, Event, LiveEndReason, RequestId, State};
+use surql::rpc::{Action, Method, Request, StreamFrame};
+use surql::{Object, Table, Uuid, Value};
+
+/// One side of the wire played by the test: reads what the client sent, answers by id.
+struct Peer {
+    conn: Connection,
+    now: Instant,
+}
+
+/// One request as the server would see it.
+#[derive(Debug, Clone)]
+struct Sent {
+    id: i64,
+    method: String,
+    params: Vec<Value>,
+    session: Option<Value>,
+}
+
+fn obj(pairs: Vec<(&str, Value)>) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn uuid(b: u8) -> Uuid {
+    Uuid([b; 16])
+}
+
+fn config() -> Config {
+    Config {
+        request_timeout: Duration::from_secs(10),
+        ping_interval: Duration::from_secs(30),
+        reconnect: true,
+        backoff_initial: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(4),
+    }
+}
+
+impl Peer {
+    fn new(config: Config) -> Self {
+        let now = Instant::now();
+        Peer {
+            conn: Connection::new(config, now),
+            now,
+        }
+    }
+
+    fn connected() -> Self {
+        let mut p = Peer::new(config());
+        p.conn.handle_connected(p.now);
+        p
+    }
+
+    /// Everything the client wants to send, decoded.
+    fn sent(&mut self) -> Vec<Sent> {
+        let mut out = Vec::new();
+        while let Some(frame) = self.conn.poll_transmit() {
+            let v = surql::cbor::decode(&frame).expect("client frames are valid CBOR");
+            let o = v.as_object().expect("a request is a map");
+            out.push(Sent {
+                id: o
+                    .get("id")
+                    .and_then(Value::as_int)
+                    .expect("every request has an id"),
+                method: o
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .expect("method")
+                    .to_owned(),
+                params: o
+                    .get("params")
+                    .and_then(Value::as_array)
+                    .expect("params")
+                    .to_vec(),
+                session: o.get("session").cloned(),
+            });
+        }
+        out
+    }
+
+    fn one(&mut self) -> Sent {
+        let mut s = self.sent();
+        assert_eq!(s.len(), 1, "expected exactly one request, got {s:?}");
+        s.remove(0)
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conn.poll_event()).collect()
+    }
+
+    fn reply(&mut self, id: i64, result: Value) {
+        let f = surql::cbor::encode(&obj(vec![("id", Value::Int(id)), ("result", result)]));
+        self.conn.handle_frame(&f, self.now);
+    }
+
+    fn reply_err(&mut self, id: i64, message: &str) {
+        let err = obj(vec![
+            ("cause", Value::None),
+            ("code", Value::Int(-32002)),
+            ("kind", Value::from("NotAllowed")),
+            ("message", Value::from(message)),
+        ]);
+        let f = surql::cbor::encode(&obj(vec![("error", err), ("id", Value::Int(id))]));
+        self.conn.handle_frame(&f, self.now);
+    }
+
+    fn notify(&mut self, live: Uuid, action: &str) {
+        let n = obj(vec![
+            ("action", Value::from(action)),
+            ("id", Value::Uuid(live)),
+            ("record", Value::None),
+            ("result", Value::Int(1)),
+        ]);
+        let f = surql::cbor::encode(&obj(vec![("result", n)]));
+        self.conn.handle_frame(&f, self.now);
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.conn.handle_timeout(self.now);
+    }
+
+    fn send(&mut self, req: Request) -> RequestId {
+        self.conn.send(req, self.now)
+    }
+}
+
+fn ok(id: RequestId, v: Value) -> Event {
+    Event::Response { id, result: Ok(v) }
+}
+
+#[test]
+fn request_response_and_out_of_order_answers() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let b = p.send(Request::new(Method::Version, vec![]));
+    let sent = p.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!((sent[0].id, sent[0].method.as_str()), (a.0 as i64, "ping"));
+    assert_eq!(
+        (sent[1].id, sent[1].method.as_str()),
+        (b.0 as i64, "version")
+    );
+    assert!(b.0 > a.0, "ids increase");
+    p.reply(sent[1].id, Value::from("surrealdb-3.3.5"));
+    p.reply(sent[0].id, Value::None);
+    assert_eq!(
+        p.events(),
+        vec![ok(b, Value::from("surrealdb-3.3.5")), ok(a, Value::None)]
+    );
+}
+
+#[test]
+fn requests_queue_until_the_first_connect_and_still_time_out() {
+    let mut p = Peer::new(config());
+    assert_eq!(p.conn.state(), State::Connecting);
+    let a = p.send(Request::ping());
+    assert!(
+        p.sent().is_empty(),
+        "nothing goes out before the socket is open"
+    );
+    p.now += Duration::from_secs(2);
+    p.conn.handle_connected(p.now);
+    assert!(p.conn.is_connected());
+    let s = p.one();
+    assert_eq!(s.id, a.0 as i64);
+    assert!(p.events().is_empty(), "a first connect is not a reconnect");
+
+    let mut q = Peer::new(config());
+    let b = q.send(Request::ping());
+    assert_eq!(q.conn.poll_timeout(), Some(q.now + Duration::from_secs(10)));
+    q.advance(Duration::from_secs(10));
+    assert_eq!(
+        q.events(),
+        vec![Event::Response {
+            id: b,
+            result: Err(ConnError::Timeout {
+                method: Method::Ping,
+                after: Duration::from_secs(10)
+            })
+        }]
+    );
+}
+
+#[test]
+fn timeout_then_late_reply_is_dropped_silently() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let s = p.one();
+    p.advance(Duration::from_secs(9));
+    assert!(p.events().is_empty());
+    p.advance(Duration::from_secs(1));
+    assert_eq!(
+        p.events(),
+        vec![Event::Response {
+            id: a,
+            result: Err(ConnError::Timeout {
+                method: Method::Ping,
+                after: Duration::from_secs(10)
+            })
+        }]
+    );
+    p.reply(s.id, Value::None);
+    assert!(p.events().is_empty(), "late reply dropped silently");
+    p.reply(999, Value::None);
+    assert!(matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("999")));
+}
+
+#[test]
+fn garbage_frames_and_idless_errors() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let b = p.send(Request::new(Method::Version, vec![]));
+    let _ = p.sent();
+    p.conn.handle_frame(&[0xff, 0x00, 0x13], p.now);
+    assert!(
+        matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("frame ignored"))
+    );
+    assert_eq!(p.conn.pending_requests(), 2, "garbage changes nothing");
+
+    let err = obj(vec![
+        ("cause", Value::None),
+        ("code", Value::Int(-32700)),
+        ("kind", Value::from("Validation")),
+        ("message", Value::from("Parse error")),
+    ]);
+    p.conn
+        .handle_frame(&surql::cbor::encode(&obj(vec![("error", err)])), p.now);
+    let ev = p.events();
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert!(matches!(&ev[0], Event::ProtocolError(m) if m.contains("could not decode")));
+    for (e, id) in ev[1..].iter().zip([a, b]) {
+        let Event::Response {
+            id: got,
+            result: Err(ConnError::Protocol(m)),
+        } = e
+        else {
+            panic!("expected a protocol failure, got {e:?}");
+        };
+        assert_eq!(*got, id);
+        assert!(m.contains("did not say which one"), "{m}");
+    }
+    assert_eq!(p.conn.pending_requests(), 0);
+    // Still usable.
+    let c = p.send(Request::ping());
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    assert_eq!(p.events(), vec![ok(c, Value::None)]);
+}
+
+#[test]
+fn keepalive_ping_and_dead_connection() {
+    let mut p = Peer::connected();
+    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(30)));
+    p.advance(Duration::from_secs(30));
+    let ping = p.one();
+    assert_eq!(ping.method, "ping");
+    p.reply(ping.id, Value::None);
+    assert!(p.events().is_empty(), "keep-alive answers are internal");
+    p.advance(Duration::from_secs(30));
+    let _ping = p.one();
+    p.advance(Duration::from_secs(10));
+    let ev = p.events();
+    assert!(
+        matches!(ev.as_slice(), [Event::Disconnected { reason }] if reason.contains("keep-alive")),
+        "{ev:?}"
+    );
+    assert_eq!(p.conn.state(), State::WaitingToReconnect);
+    // The driver also reports the socket gone: nothing happens twice.
+    p.conn.handle_disconnect(p.now);
+    assert!(p.events().is_empty());
+}
+
+#[test]
+fn disconnect_fails_in_flight_and_backoff_doubles() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let _ = p.sent();
+    p.conn.handle_disconnect(p.now);
+    let ev = p.events();
+    assert_eq!(ev.len(), 2);
+    assert!(matches!(&ev[0], Event::Disconnected { .. }));
+    let Event::Response { id, result: Err(e) } = &ev[1] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(*id, a);
+    assert!(
+        e.to_string().contains("may or may not have executed"),
+        "{e}"
+    );
+    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(1)));
+    p.advance(Duration::from_secs(1));
+    assert_eq!(p.events(), vec![Event::Reconnect]);
+    assert_eq!(p.conn.state(), State::Connecting);
+    p.conn.handle_connect_failed(p.now, "refused".into());
+    assert!(
+        matches!(p.events().as_slice(), [Event::Disconnected { reason }] if reason.contains("refused"))
+    );
+    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(2)));
+    p.advance(Duration::from_secs(2));
+    p.conn.handle_connect_failed(p.now, "refused".into());
+    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(4)));
+    p.advance(Duration::from_secs(4));
+    p.conn.handle_connect_failed(p.now, "refused".into());
+    assert_eq!(
+        p.conn.poll_timeout(),
+        Some(p.now + Duration::from_secs(4)),
+        "capped"
+    );
+}
+
+#[test]
+fn no_reconnect_means_closed() {
+    let mut p = Peer::new(Config {
+        reconnect: false,
+        ..config()
+    });
+    p.conn.handle_connected(p.now);
+    let a = p.send(Request::ping());
+    let _ = p.sent();
+    p.conn.handle_disconnect(p.now);
+    let ev = p.events();
+    assert!(matches!(ev.first(), Some(Event::Disconnected { .. })));
+    assert!(
+        matches!(ev.get(1), Some(Event::Response { id, result: Err(ConnError::Disconnected { .. }) }) if *id == a)
+    );
+    assert_eq!(ev.last(), Some(&Event::Closed));
+    assert_eq!(p.conn.state(), State::Closed);
+    let b = p.send(Request::ping());
+    assert_eq!(
+        p.events(),
+        vec![Event::Response {
+            id: b,
+            result: Err(ConnError::Closed)
+        }]
+    );
+}
+
+#[test]
+fn session_changes_are_barriers() {
+    let mut p = Peer::connected();
+    let u = p.send(Request::use_ns_db("app", "main"));
+    let q = p.send(Request::query("SELECT 1", Object::new()));
+    let s = p.one();
+    assert_eq!(s.method, "use");
+    p.reply(s.id, Value::None);
+    let s2 = p.one();
+    assert_eq!(s2.method, "query", "held until `use` was answered");
+    assert_eq!(p.events(), vec![ok(u, Value::None)]);
+    p.reply(s2.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(q, Value::Array(vec![]))]);
+}
+
+/// Signs in, selects ns/db, sets a var and a live query; then loses the socket.
+fn session_then_disconnect() -> (Peer, surql::conn::LiveHandle) {
+    let mut p = Peer::connected();
+    p.send(Request::signin(Object::new()));
+    let s = p.one();
+    p.reply(s.id, Value::from("jwt-1"));
+    p.send(Request::use_ns_db("app", "main"));
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.send(Request::let_var("x", Value::Int(1)));
+    let s = p.one();
+    p.reply(s.id, Value::Null);
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("person"), false), p.now);
+    let s = p.one();
+    assert_eq!(s.method, "live");
+    p.reply(s.id, Value::Uuid(uuid(1)));
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Disconnected { .. }]
+    ));
+    (p, h)
+}
+
+#[test]
+fn reconnect_replays_one_step_at_a_time_and_holds_user_requests() {
+    let (mut p, h) = session_then_disconnect();
+    let user = p.send(Request::query("SELECT 1", Object::new()));
+    p.advance(Duration::from_secs(1));
+    assert_eq!(p.events(), vec![Event::Reconnect]);
+    p.conn.handle_connected(p.now);
+    assert_eq!(p.conn.state(), State::Replaying);
+
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("authenticate", vec![Value::from("jwt-1")])
+    );
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("use", vec![Value::from("app"), Value::from("main")])
+    );
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("let", vec![Value::from("x"), Value::Int(1)])
+    );
+    p.reply(s.id, Value::Null);
+    let s = p.one();
+    assert_eq!(s.method, "live");
+    assert!(
+        p.events().is_empty(),
+        "user requests stay held during replay"
+    );
+    p.reply(s.id, Value::Uuid(uuid(2)));
+    assert_eq!(
+        p.events(),
+        vec![
+            Event::LiveRemapped {
+                handle: h,
+                old: uuid(1),
+                new: uuid(2)
+            },
+            Event::Reconnected
+        ]
+    );
+    assert!(p.conn.is_connected());
+    let s = p.one();
+    assert_eq!(s.method, "query", "released after the replay");
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(user, Value::Array(vec![]))]);
+    // Notifications follow the new id; the old one is unknown now.
+    p.notify(uuid(2), "UPDATE");
+    assert!(matches!(p.events().as_slice(), [Event::Notification { handle, .. }] if *handle == h));
+    assert_eq!(p.conn.live_id(h), Some(uuid(2)));
+}
+
+#[test]
+fn replay_failure_is_reported_and_replay_goes_on() {
+    let (mut p, h) = session_then_disconnect();
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    p.reply_err(s.id, "The token has expired");
+    let ev = p.events();
+    assert!(
+        matches!(ev.as_slice(), [Event::ReplayFailed { method: Method::Authenticate, error: ConnError::Server(e) }] if e.message == "The token has expired"),
+        "{ev:?}"
+    );
+    let s = p.one();
+    assert_eq!(s.method, "use");
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    p.reply(s.id, Value::Null);
+    let s = p.one();
+    p.reply_err(s.id, "not allowed");
+    let ev = p.events();
+    assert!(
+        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(_) } if *handle == h),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&Event::Reconnected));
+    // The failed token is not replayed again next time.
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    assert_eq!(p.one().method, "use");
+}
+
+#[test]
+fn notifications_before_the_live_id_are_buffered() {
+    let mut p = Peer::connected();
+    let (id, h) = p.conn.send_live(
+        Request::query("LIVE SELECT * FROM person", Object::new()),
+        p.now,
+    );
+    let s = p.one();
+    p.notify(uuid(5), "CREATE");
+    p.notify(uuid(5), "UPDATE");
+    assert!(p.events().is_empty(), "buffered, not lost");
+    let rows = Value::Array(vec![obj(vec![
+        ("result", Value::Uuid(uuid(5))),
+        ("status", Value::from("OK")),
+        ("time", Value::from("1ms")),
+        ("type", Value::from("live")),
+    ])]);
+    p.reply(s.id, rows.clone());
+    let ev = p.events();
+    assert_eq!(ev[0], ok(id, rows));
+    let actions: Vec<Action> = ev[1..]
+        .iter()
+        .map(|e| match e {
+            Event::Notification {
+                handle,
+                notification,
+            } if *handle == h => notification.action.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(actions, vec![Action::Create, Action::Update]);
+}
+
+#[test]
+fn killed_ends_the_subscription() {
+    let mut p = Peer::connected();
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::Uuid(uuid(3)));
+    let _ = p.events();
+    p.notify(uuid(3), "KILLED");
+    assert_eq!(
+        p.events(),
+        vec![Event::LiveEnded {
+            handle: h,
+            reason: LiveEndReason::Killed
+        }]
+    );
+    p.notify(uuid(3), "UPDATE");
+    assert!(
+        p.events().is_empty(),
+        "stragglers of an ended query are dropped quietly"
+    );
+}
+
+#[test]
+fn unsubscribe_sends_kill_and_consumes_its_answer() {
+    let mut p = Peer::connected();
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::Uuid(uuid(3)));
+    let _ = p.events();
+    p.conn.unsubscribe(h, p.now);
+    assert_eq!(
+        p.events(),
+        vec![Event::LiveEnded {
+            handle: h,
+            reason: LiveEndReason::Unsubscribed
+        }]
+    );
+    let k = p.one();
+    assert_eq!(
+        (k.method.as_str(), k.params.clone()),
+        ("kill", vec![Value::Uuid(uuid(3))])
+    );
+    p.reply(k.id, Value::None);
+    p.notify(uuid(3), "KILLED");
+    assert!(p.events().is_empty());
+
+    // Unsubscribed before the id is known: killed when it arrives.
+    let (_, h2) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let s = p.one();
+    p.conn.unsubscribe(h2, p.now);
+    p.reply(s.id, Value::Uuid(uuid(4)));
+    let ev = p.events();
+    assert_eq!(
+        ev[0],
+        Event::LiveEnded {
+            handle: h2,
+            reason: LiveEndReason::Unsubscribed
+        }
+    );
+    let k = p.one();
+    assert_eq!(
+        (k.method.as_str(), k.params.clone()),
+        ("kill", vec![Value::Uuid(uuid(4))])
+    );
+}
+
+#[test]
+fn failed_live_request_ends_the_handle() {
+    let mut p = Peer::connected();
+    let (id, h) = p
+        .conn
+        .send_live(Request::live(Table::new("nope"), false), p.now);
+    let s = p.one();
+    p.reply_err(s.id, "The table 'nope' does not exist");
+    let ev = p.events();
+    assert!(
+        matches!(&ev[0], Event::Response { id: i, result: Err(ConnError::Server(_)) } if *i == id)
+    );
+    assert!(
+        matches!(&ev[1], Event::LiveEnded { handle, reason: LiveEndReason::SubscribeFailed(_) } if *handle == h)
+    );
+}
+
+#[test]
+fn query_stream_frames_route_to_the_request() {
+    let mut p = Peer::connected();
+    let id = p.send(Request::new(
+        Method::QueryStream,
+        vec![Value::from("SELECT * FROM t")],
+    ));
+    let s = p.one();
+    let rows = obj(vec![
+        ("index", Value::Int(0)),
+        ("stream", Value::from("rows")),
+        ("values", Value::Array(vec![Value::Int(1)])),
+    ]);
+    p.reply(s.id, rows);
+    let end = obj(vec![
+        ("results", Value::Int(1)),
+        ("stream", Value::from("end")),
+        ("time", Value::from("1ms")),
+    ]);
+    p.reply(s.id, end);
+    assert_eq!(
+        p.events(),
+        vec![
+            Event::Stream {
+                id,
+                frame: StreamFrame::Rows {
+                    index: 0,
+                    values: vec![Value::Int(1)]
+                }
+            },
+            Event::Stream {
+                id,
+                frame: StreamFrame::End {
+                    results: 1,
+                    time: "1ms".into(),
+                    error: None
+                }
+            },
+        ]
+    );
+    assert_eq!(p.conn.pending_requests(), 0);
+}
+
+#[test]
+fn close_fails_everything() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let _ = p.sent();
+    p.conn.close();
+    let ev = p.events();
+    assert!(ev.contains(&Event::Response {
+        id: a,
+        result: Err(ConnError::Closed)
+    }));
+    assert!(ev.contains(&Event::LiveEnded {
+        handle: h,
+        reason: LiveEndReason::ConnectionClosed
+    }));
+    assert_eq!(ev.last(), Some(&Event::Closed));
+    assert_eq!(p.conn.poll_timeout(), None);
+}
+
+#[test]
+fn lost_transactions_fail_fast_after_reconnect() {
+    let mut p = Peer::connected();
+    p.send(Request::new(Method::Begin, vec![]));
+    let s = p.one();
+    p.reply(s.id, Value::Uuid(uuid(8)));
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let _ = p.events();
+    let q = p.send(Request::query("UPDATE x", Object::new()).with_txn(uuid(8)));
+    assert!(p.sent().is_empty());
+    assert_eq!(
+        p.events(),
+        vec![Event::Response {
+            id: q,
+            result: Err(ConnError::TransactionLost { txn: uuid(8) })
+        }]
+    );
+}
+
+#[test]
+fn attached_sessions_are_replayed() {
+    let mut p = Peer::connected();
+    p.send(Request::new(Method::Attach, vec![]).with_session(uuid(7)));
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.send(Request::use_ns_db("a", "b").with_session(uuid(7)));
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("attach", Some(Value::Uuid(uuid(7))))
+    );
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("use", Some(Value::Uuid(uuid(7))))
+    );
+}
+
+#[test]
+fn fuzz_seeds_do_not_panic() {
+    let seeds: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![7, 0, 1, 0, 4, 0, 9, 0, 6, 0, 5, 40, 7, 2, 4, 1],
+        vec![1, 3, 3, 5, 0xa1, 0x62, b'i', b'd', 4, 1, 10, 0, 2, 0],
+        (0..=255u8).collect(),
+        (0..512).map(|i| (i * 37 % 251) as u8).collect(),
+    ];
+    for s in seeds {
+        surql::conn::fuzz_connection_ops(&s);
+        surql::rpc::fuzz_decode_incoming(&s);
+    }
+}

@@ -1,0 +1,89 @@
+//! Pure-core benches: CBOR encode/decode of a 1k-row query result (bytes/s), the typed
+//! serde path against the `Value` path, a generic CBOR crate as a reference point, and
+//! identifier / record-key escaping.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use surql::cbor;
+use surql_benches::{escape_inputs, query_result, rows, Row};
+
+const ROWS: usize = 1000;
+
+fn cbor_encode(c: &mut Criterion) {
+    let value = query_result(ROWS);
+    let typed = rows(ROWS);
+    let bytes = cbor::encode(&value);
+    assert_eq!(
+        cbor::to_vec(&typed).ok(),
+        Some(bytes.clone()),
+        "serde and Value paths must agree"
+    );
+
+    let mut g = c.benchmark_group("cbor_encode_1k_rows");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("encode(&Value)", |b| {
+        b.iter(|| cbor::encode(black_box(&value)))
+    });
+    let mut buf = Vec::with_capacity(bytes.len());
+    g.bench_function("encode_into(reused buffer)", |b| {
+        b.iter(|| {
+            buf.clear();
+            cbor::encode_into(black_box(&value), &mut buf);
+            buf.len()
+        })
+    });
+    g.bench_function("to_vec(&Vec<Row>)", |b| {
+        b.iter(|| cbor::to_vec(black_box(&typed)))
+    });
+    g.bench_function("ciborium::into_writer(&ciborium::Value)", |b| {
+        let tree: ciborium::Value =
+            ciborium::de::from_reader(bytes.as_slice()).expect("ciborium reads our bytes");
+        b.iter(|| {
+            let mut out = Vec::with_capacity(bytes.len());
+            ciborium::ser::into_writer(black_box(&tree), &mut out).expect("ciborium writes");
+            out
+        })
+    });
+    g.finish();
+}
+
+fn cbor_decode(c: &mut Criterion) {
+    let value = query_result(ROWS);
+    let bytes = cbor::encode(&value);
+    assert_eq!(cbor::decode(&bytes).as_ref(), Ok(&value));
+    assert_eq!(cbor::from_slice::<Vec<Row>>(&bytes).ok(), Some(rows(ROWS)));
+
+    let mut g = c.benchmark_group("cbor_decode_1k_rows");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("decode -> Value", |b| {
+        b.iter(|| cbor::decode(black_box(&bytes)))
+    });
+    g.bench_function("from_slice -> Vec<Row>", |b| {
+        b.iter(|| cbor::from_slice::<Vec<Row>>(black_box(&bytes)))
+    });
+    g.bench_function("ciborium::from_reader -> ciborium::Value", |b| {
+        b.iter(|| ciborium::de::from_reader::<ciborium::Value, _>(black_box(bytes.as_slice())))
+    });
+    g.finish();
+}
+
+fn escaping(c: &mut Criterion) {
+    let inputs = escape_inputs();
+    let total: usize = inputs.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("escape_500_names");
+    g.throughput(Throughput::Bytes(total as u64));
+    for (name, f) in [
+        (
+            "escape_ident",
+            surql::escape::escape_ident as fn(&str) -> std::borrow::Cow<'_, str>,
+        ),
+        ("escape_rid_key", surql::escape::escape_rid_key),
+    ] {
+        g.bench_with_input(BenchmarkId::from_parameter(name), &inputs, |b, inputs| {
+            b.iter(|| inputs.iter().map(|s| f(black_box(s)).len()).sum::<usize>())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, cbor_encode, cbor_decode, escaping);
+criterion_main!(benches);

@@ -791,3 +791,525 @@ impl<'de> Deserialize<'de> for Range {
         range_from_value(v).map_err(de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::value::{
+        to_value, to_value_with, Bound, KeyRange, Point, RecordIdKey, SerializeOptions,
+    };
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Role {
+        Admin,
+        Guest(String),
+        Custom { level: i32 },
+        Pair(i8, i8),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Everything {
+        id: RecordId,
+        at: Datetime,
+        ttl: Duration,
+        uid: Uuid,
+        price: Decimal,
+        table: Table,
+        place: Geometry,
+        span: Range,
+        file: FileRef,
+        any: Value,
+        maybe: Option<i64>,
+        missing: Option<String>,
+        tags: Vec<String>,
+        scores: BTreeMap<String, f64>,
+        nested: Vec<Vec<Option<bool>>>,
+        role: Role,
+        roles: Vec<Role>,
+        bytes: serde_bytes_like::Bytes,
+    }
+
+    /// A byte buffer that serializes with `serialize_bytes` (like `serde_bytes`).
+    mod serde_bytes_like {
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Bytes(pub Vec<u8>);
+        impl serde::Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for Bytes {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Bytes;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("bytes")
+                    }
+                    fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
+                        Ok(Bytes(v.to_vec()))
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> Result<Bytes, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some(b) = seq.next_element::<u8>()? {
+                            out.push(b);
+                        }
+                        Ok(Bytes(out))
+                    }
+                }
+                d.deserialize_bytes(V)
+            }
+        }
+    }
+
+    fn everything() -> Everything {
+        let p = |x, y| Point { x, y };
+        Everything {
+            id: RecordId::new("person", "7abc"),
+            at: Datetime::from_unix(1_704_067_200, 5).unwrap(),
+            ttl: Duration {
+                secs: 5400,
+                nanos: 1,
+            },
+            uid: Uuid::parse("0190d9a4-2d5e-7b3c-8f4a-1234567890ab").unwrap(),
+            price: Decimal::parse("19.990").unwrap(),
+            table: Table::new("my-table"),
+            place: Geometry::Polygon(vec![vec![p(0.0, 0.0), p(1.0, 0.5), p(0.0, 0.0)]]),
+            span: Range {
+                start: Bound::Included(Value::Int(1)),
+                end: Bound::Excluded(Value::from("z")),
+            },
+            file: FileRef {
+                bucket: "b".into(),
+                key: "/k/x.txt".into(),
+            },
+            any: Value::Set(vec![Value::None, Value::Null]),
+            maybe: Some(3),
+            missing: None,
+            tags: vec!["a".into(), "b".into()],
+            scores: [("x".to_owned(), 1.5)].into_iter().collect(),
+            nested: vec![vec![Some(true), None]],
+            role: Role::Admin,
+            roles: vec![
+                Role::Guest("g".into()),
+                Role::Custom { level: 2 },
+                Role::Pair(1, -1),
+            ],
+            bytes: serde_bytes_like::Bytes(vec![0, 255]),
+        }
+    }
+
+    #[test]
+    fn struct_with_every_typed_field_round_trips() {
+        let e = everything();
+        let v = to_value(&e).unwrap();
+        let o = v.as_object().unwrap();
+        assert_eq!(o["id"], Value::RecordId(RecordId::new("person", "7abc")));
+        assert!(matches!(o["at"], Value::Datetime(_)));
+        assert!(matches!(o["ttl"], Value::Duration(_)));
+        assert!(matches!(o["uid"], Value::Uuid(_)));
+        assert_eq!(
+            o["price"],
+            Value::Decimal(Decimal::parse("19.990").unwrap())
+        );
+        assert_eq!(o["table"], Value::Table(Table::new("my-table")));
+        assert!(matches!(o["place"], Value::Geometry(Geometry::Polygon(_))));
+        assert!(matches!(o["span"], Value::Range(_)));
+        assert!(matches!(o["file"], Value::File(_)));
+        assert_eq!(o["any"], Value::Set(vec![Value::None, Value::Null]));
+        assert_eq!(o["missing"], Value::None, "None fields stay as NONE values");
+        assert_eq!(o["role"], Value::from("Admin"));
+        assert_eq!(o["bytes"], Value::Bytes(vec![0, 255]));
+        assert_eq!(
+            o["roles"].as_array().unwrap()[1],
+            to_value(&BTreeMap::from([(
+                "Custom",
+                BTreeMap::from([("level", 2)])
+            )]))
+            .unwrap()
+        );
+        assert_eq!(from_value::<Everything>(v), Ok(e));
+    }
+
+    #[test]
+    fn typed_fields_also_read_from_text() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Row {
+            at: Datetime,
+            id: RecordId,
+            uid: Uuid,
+            ttl: Duration,
+            price: Decimal,
+            text_of_dt: String,
+        }
+        let mut o = Object::new();
+        o.insert("at".into(), Value::from("2024-01-01T00:00:00Z"));
+        o.insert("id".into(), Value::from("t:`123`"));
+        o.insert(
+            "uid".into(),
+            Value::from("0190d9a4-2d5e-7b3c-8f4a-1234567890ab"),
+        );
+        o.insert("ttl".into(), Value::from("1h"));
+        o.insert("price".into(), Value::Int(3));
+        o.insert("text_of_dt".into(), Value::Datetime(Datetime::UNIX_EPOCH));
+        let row: Row = from_value(Value::Object(o)).unwrap();
+        assert_eq!(row.at.secs, 1_704_067_200);
+        assert_eq!(row.id, RecordId::new("t", "123"));
+        assert_eq!(row.ttl.secs, 3600);
+        assert_eq!(row.price.as_str(), "3");
+        assert_eq!(row.text_of_dt, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn none_null_and_defaults() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Row {
+            a: Option<i64>,
+            b: Option<i64>,
+            c: Option<i64>,
+            #[serde(default)]
+            d: i64,
+        }
+        let mut o = Object::new();
+        o.insert("a".into(), Value::None);
+        o.insert("b".into(), Value::Null);
+        o.insert("d".into(), Value::None);
+        assert_eq!(
+            from_value::<Row>(Value::Object(o)),
+            Ok(Row {
+                a: None,
+                b: None,
+                c: None,
+                d: 0
+            })
+        );
+        assert_eq!(to_value(&None::<i64>), Ok(Value::None));
+        assert_eq!(to_value(&()), Ok(Value::None));
+        assert_eq!(from_value::<()>(Value::Null), Ok(()));
+    }
+
+    #[test]
+    fn numbers_convert_only_when_exact() {
+        assert_eq!(from_value::<f64>(Value::Int(3)), Ok(3.0));
+        assert_eq!(from_value::<i64>(Value::Float(3.0)), Ok(3));
+        assert_eq!(from_value::<u8>(Value::Float(255.0)), Ok(255));
+        assert_eq!(
+            from_value::<i64>(Value::Float(3.5)),
+            Err(DeError("expected i64, found floating point `3.5`".into()))
+        );
+        assert_eq!(
+            from_value::<u8>(Value::Int(300)),
+            Err(DeError("expected u8, found integer `300`".into()))
+        );
+        assert!(from_value::<i64>(Value::Float(1e19)).is_err());
+        assert_eq!(
+            from_value::<f64>(Value::Decimal(Decimal::parse("1.25").unwrap())),
+            Ok(1.25)
+        );
+    }
+
+    #[test]
+    fn error_messages_name_the_path() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Address {
+            city: String,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Person {
+            age: i64,
+            tags: Vec<String>,
+            address: Address,
+        }
+        let obj = |pairs: Vec<(&str, Value)>| {
+            Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        };
+        let addr = obj(vec![("city", "Paris".into())]);
+        let bad_age = obj(vec![
+            ("age", "x".into()),
+            ("tags", Value::Array(vec![])),
+            ("address", addr.clone()),
+        ]);
+        assert_eq!(
+            from_value_at::<Person>(bad_age.clone(), "row 3")
+                .unwrap_err()
+                .0,
+            "field `age` of row 3: expected i64, found string \"x\""
+        );
+        assert_eq!(
+            from_value::<Person>(bad_age).unwrap_err().0,
+            "field `age`: expected i64, found string \"x\""
+        );
+        let bad_tag = obj(vec![
+            ("age", 1.into()),
+            ("tags", Value::Array(vec!["a".into(), 2.into()])),
+            ("address", addr),
+        ]);
+        assert_eq!(
+            from_value_at::<Person>(bad_tag, "row 0").unwrap_err().0,
+            "field `tags[1]` of row 0: expected a string, found integer `2`"
+        );
+        let bad_city = obj(vec![
+            ("age", 1.into()),
+            ("tags", Value::Array(vec![])),
+            ("address", obj(vec![("city", Value::Null)])),
+        ]);
+        assert_eq!(
+            from_value::<Person>(bad_city).unwrap_err().0,
+            "field `address.city`: expected a string, found NULL"
+        );
+        let no_age = obj(vec![
+            ("tags", Value::Array(vec![])),
+            ("address", obj(vec![("city", "x".into())])),
+        ]);
+        assert_eq!(
+            from_value_at::<Person>(no_age, "row 1").unwrap_err().0,
+            "field `age` of row 1: missing (absent or NONE) and not optional"
+        );
+        assert_eq!(
+            from_value_at::<Vec<Person>>(Value::Int(1), "result 0")
+                .unwrap_err()
+                .0,
+            "result 0: expected a sequence, found integer `1`"
+        );
+        assert_eq!(
+            from_value::<Vec<Address>>(Value::Array(vec![obj(vec![("city", 5.into())])]))
+                .unwrap_err()
+                .0,
+            "field `[0].city`: expected a string, found integer `5`"
+        );
+    }
+
+    #[test]
+    fn big_integers() {
+        #[derive(Serialize)]
+        struct Big {
+            inner: Vec<u64>,
+        }
+        let big = Big {
+            inner: vec![1, u64::MAX],
+        };
+        assert_eq!(
+            to_value(&big).unwrap_err().0,
+            "field `inner[1]`: integer 18446744073709551615 does not fit in SurrealDB's 64-bit \
+             signed range; use a smaller type or set SerializeOptions::big_ints_as_decimal to \
+             send it as a decimal"
+        );
+        let opts = SerializeOptions {
+            big_ints_as_decimal: true,
+        };
+        assert_eq!(
+            to_value_with(&big, opts).unwrap(),
+            to_value(&BTreeMap::from([(
+                "inner",
+                vec![
+                    Value::Int(1),
+                    Value::Decimal(Decimal::parse("18446744073709551615").unwrap())
+                ]
+            )]))
+            .unwrap()
+        );
+        assert!(to_value(&i128::MIN)
+            .unwrap_err()
+            .0
+            .starts_with("integer -170141"));
+        assert_eq!(to_value(&(i64::MAX as u64)), Ok(Value::Int(i64::MAX)));
+    }
+
+    #[test]
+    fn map_keys() {
+        let m: BTreeMap<i32, bool> = [(1, true), (-2, false)].into_iter().collect();
+        let v = to_value(&m).unwrap();
+        assert_eq!(v.get("1"), Some(&Value::Bool(true)));
+        assert_eq!(v.get("-2"), Some(&Value::Bool(false)));
+        assert_eq!(from_value::<BTreeMap<String, bool>>(v).unwrap().len(), 2);
+        let m: BTreeMap<bool, i32> = [(true, 1)].into_iter().collect();
+        assert_eq!(to_value(&m).unwrap().get("true"), Some(&Value::Int(1)));
+        let m: BTreeMap<Uuid, i32> = [(Uuid([0; 16]), 1)].into_iter().collect();
+        assert!(to_value(&m)
+            .unwrap()
+            .get("00000000-0000-0000-0000-000000000000")
+            .is_some());
+        let m: BTreeMap<Vec<u8>, i32> = [(vec![1], 1)].into_iter().collect();
+        assert_eq!(
+            to_value(&m).unwrap_err().0,
+            "map keys must be strings, integers or bools, found a sequence"
+        );
+    }
+
+    fn sample_values() -> Vec<Value> {
+        let p = |x, y| Point { x, y };
+        let mut o = Object::new();
+        o.insert("none".into(), Value::None);
+        o.insert("null".into(), Value::Null);
+        o.insert(
+            "dt".into(),
+            Value::Datetime(Datetime {
+                secs: i64::MIN,
+                nanos: 1,
+            }),
+        );
+        let key_range = RecordIdKey::Range(Box::new(KeyRange {
+            start: Bound::Included(RecordIdKey::Int(1)),
+            end: Bound::Unbounded,
+        }));
+        let mut v = vec![
+            Value::None,
+            Value::Null,
+            Value::Bool(false),
+            Value::Int(i64::MIN),
+            Value::Float(f64::NAN),
+            Value::Float(-0.0),
+            Value::Decimal(Decimal::parse("1.50").unwrap()),
+            Value::from("t:1"),
+            Value::from("2024-01-01T00:00:00Z"),
+            Value::Bytes(vec![]),
+            Value::Datetime(Datetime { secs: -1, nanos: 5 }),
+            Value::Duration(Duration {
+                secs: u64::MAX,
+                nanos: 999_999_999,
+            }),
+            Value::Uuid(Uuid([7; 16])),
+            Value::RecordId(RecordId::new("a b", "ünï")),
+            Value::RecordId(RecordId::new("t", key_range)),
+            Value::RecordId(RecordId::new("t", o.clone())),
+            Value::Table(Table::new("")),
+            Value::Array(vec![Value::None, Value::Set(vec![])]),
+            Value::Object(o),
+            Value::Set(vec![Value::Int(1), Value::from("1")]),
+            Value::Geometry(Geometry::Point(p(1.0, 2.0))),
+            Value::Geometry(Geometry::MultiPolygon(vec![vec![vec![p(0.0, 0.0)]]])),
+            Value::Geometry(Geometry::Collection(vec![
+                Geometry::Line(vec![p(0.0, 1.0)]),
+                Geometry::Collection(vec![]),
+            ])),
+            Value::from(Range {
+                start: Bound::Unbounded,
+                end: Bound::Included(Value::None),
+            }),
+            Value::from(Range {
+                start: Bound::Excluded(Value::Datetime(Datetime::UNIX_EPOCH)),
+                end: Bound::Unbounded,
+            }),
+            Value::File(FileRef {
+                bucket: "b".into(),
+                key: "/".into(),
+            }),
+        ];
+        v.push(Value::Array(v.clone()));
+        v
+    }
+
+    #[test]
+    fn value_round_trips_through_from_value_and_to_value() {
+        for v in sample_values() {
+            assert_eq!(
+                from_value::<Value>(v.clone()),
+                Ok(v.clone()),
+                "from_value {v:?}"
+            );
+            assert_eq!(to_value(&v), Ok(v.clone()), "to_value {v:?}");
+        }
+    }
+
+    #[test]
+    fn serde_json_sees_plain_values() {
+        let mut o = Object::new();
+        o.insert("at".into(), Value::Datetime(Datetime::UNIX_EPOCH));
+        o.insert("id".into(), Value::RecordId(RecordId::new("t", "123")));
+        o.insert("n".into(), Value::None);
+        o.insert("s".into(), Value::Set(vec![1.into()]));
+        o.insert("tb".into(), Value::Table(Table::new("person")));
+        let json = serde_json::to_string(&Value::Object(o)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"at":"1970-01-01T00:00:00Z","id":"t:`123`","n":null,"s":[1],"tb":"person"}"#
+        );
+        let back: Value = serde_json::from_str(r#"{"a":[1,2.5,"x",null,true]}"#).unwrap();
+        let mut want = Object::new();
+        want.insert(
+            "a".into(),
+            Value::Array(vec![
+                1.into(),
+                2.5.into(),
+                "x".into(),
+                Value::Null,
+                true.into(),
+            ]),
+        );
+        assert_eq!(back, Value::Object(want));
+        let e = everything();
+        let json = serde_json::to_string(&e).unwrap();
+        let back: Everything = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.at, e.at);
+        assert_eq!(back.id, e.id);
+        assert_eq!(back.place, e.place);
+        assert_eq!(back.span, e.span);
+        assert_eq!(back.price, e.price);
+        // serde_json::Value has no bytes type and refuses `visit_byte_buf`, so drop them.
+        let Value::Object(mut o) = to_value(&e).unwrap() else {
+            panic!("a struct serializes to an object")
+        };
+        o.remove("bytes");
+        let v: serde_json::Value = from_value(Value::Object(o)).unwrap();
+        assert_eq!(v["id"], serde_json::json!("person:`7abc`"));
+        assert_eq!(v["place"]["type"], serde_json::json!("Polygon"));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::None),
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::Int),
+                any::<f64>().prop_map(Value::Float),
+                any::<String>().prop_map(Value::String),
+                any::<Vec<u8>>().prop_map(Value::Bytes),
+                (any::<i64>(), 0u32..1_000_000_000)
+                    .prop_map(|(s, n)| Value::Datetime(Datetime { secs: s, nanos: n })),
+                (any::<u64>(), 0u32..1_000_000_000)
+                    .prop_map(|(s, n)| Value::Duration(Duration { secs: s, nanos: n })),
+                any::<[u8; 16]>().prop_map(|b| Value::Uuid(Uuid(b))),
+                (any::<String>(), any::<String>())
+                    .prop_map(|(t, k)| Value::RecordId(RecordId::new(t, k))),
+                (any::<String>(), any::<i64>())
+                    .prop_map(|(t, k)| Value::RecordId(RecordId::new(t, k))),
+                any::<String>().prop_map(|t| Value::Table(Table(t))),
+                (any::<f64>(), any::<f64>())
+                    .prop_map(|(x, y)| Value::Geometry(Geometry::Point(Point { x, y }))),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
+                    proptest::collection::btree_map(any::<String>(), inner.clone(), 0..4)
+                        .prop_map(Value::Object),
+                    (inner.clone(), inner).prop_map(|(a, b)| Value::from(Range {
+                        start: Bound::Included(a),
+                        end: Bound::Excluded(b),
+                    })),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn from_value_of_value_is_identity(v in value()) {
+                prop_assert_eq!(from_value::<Value>(v.clone()), Ok(v.clone()));
+                prop_assert_eq!(to_value(&v), Ok(v));
+            }
+        }
+    }
+}

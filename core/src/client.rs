@@ -15,6 +15,10 @@
 //! assert_eq!(token.access, "eyJhbGciOi...");
 //! ```
 
+// `CallError` carries the server's error object by value so callers can match on it; errors
+// are the cold path, so the size of `Result` does not matter here.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -77,10 +81,13 @@ impl CallError {
     }
 }
 
+/// Turns a call's successful answer into its typed output.
+pub type Decoder<T> = fn(Value) -> Result<T, CallError>;
+
 /// One RPC round trip: the request to send and how to decode its answer.
 pub struct Call<T> {
     request: Request,
-    decode: fn(Value) -> Result<T, CallError>,
+    decode: Decoder<T>,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -92,7 +99,7 @@ impl<T> fmt::Debug for Call<T> {
 }
 
 impl<T> Call<T> {
-    fn new(request: Request, decode: fn(Value) -> Result<T, CallError>) -> Self {
+    fn new(request: Request, decode: Decoder<T>) -> Self {
         Call { request, decode }
     }
 
@@ -119,7 +126,7 @@ impl<T> Call<T> {
     }
 
     /// Splits into the request and the decoder.
-    pub fn into_parts(self) -> (Request, fn(Value) -> Result<T, CallError>) {
+    pub fn into_parts(self) -> (Request, Decoder<T>) {
         (self.request, self.decode)
     }
 
@@ -736,7 +743,7 @@ fn with_data<T: DeserializeOwned>(
     method: Method,
     what: Value,
     data: Option<&(impl Serialize + ?Sized)>,
-    decode: fn(Value) -> Result<T, CallError>,
+    decode: Decoder<T>,
 ) -> Result<Call<T>, CallError> {
     let mut params = vec![what];
     if let Some(d) = data {

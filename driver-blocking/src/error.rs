@@ -122,6 +122,9 @@ impl Error {
     }
 }
 
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 impl From<ServerError> for Error {
     fn from(e: ServerError) -> Self {
         Error::Server(e)

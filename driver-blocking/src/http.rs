@@ -75,33 +75,36 @@ impl HttpTransport {
     }
 }
 
-impl HttpTransport {
-    /// `GET /health`: 200 when the server and its storage are healthy.
-    pub(crate) fn health(&self, base_url: &str) -> Result<(), Error> {
-        let url = format!("{base_url}/health");
-        let mut response = self.agent.get(&url).call().map_err(|e| Error::Connect {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
-        let status = response.status().as_u16();
-        if status == 200 {
-            return Ok(());
-        }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
-        Err(Error::Http {
-            status,
-            message: if body.trim().is_empty() {
-                format!("{url} reports the server unhealthy")
-            } else {
-                format!("{url}: {}", body.trim())
-            },
-        })
+/// `GET /health` on the server at `base_url`: `Ok` when it answers 200 (storage healthy).
+pub(crate) fn health(base_url: &str) -> Result<(), Error> {
+    let url = format!("{base_url}/health");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent.get(&url).call().map_err(|e| Error::Connect {
+        url: url.clone(),
+        reason: e.to_string(),
+    })?;
+    let status = response.status().as_u16();
+    if status == 200 {
+        return Ok(());
     }
+    // The body only adds detail to the status; an unreadable body leaves the status alone.
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    Err(Error::Http {
+        status,
+        message: match body.trim() {
+            "" => format!("GET {url} reports the server unhealthy"),
+            text => format!("GET {url}: {text}"),
+        },
+    })
 }
 
 fn map_error(req: &Request, e: HttpRpcError) -> Error {

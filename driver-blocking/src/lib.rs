@@ -46,7 +46,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use error::Error;
+pub use error::{Error, Result};
 pub use live::{LiveStream, QueryStream};
 pub use proto::client::{CallError, Credentials, PatchOp, QueryResponse, Resource, Token};
 pub use proto::rpc::{Action, Notification, ServerError, StreamFrame};
@@ -63,13 +63,13 @@ use endpoint::Endpoint;
 use http::HttpTransport;
 use ws::WsTransport;
 
-/// How to connect and how long to wait.
+/// Connection options.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
-    /// Request timeout, keep-alive ping interval and reconnect policy of the core
-    /// connection state machine (WebSocket). Over HTTP only `request_timeout` applies.
-    pub connection: proto::conn::Config,
+    /// The core connection machine's settings: request timeout, keep-alive pings,
+    /// reconnect backoff (WebSocket). Over HTTP only `request_timeout` applies.
+    pub config: proto::conn::Config,
     /// How long opening a connection (TCP, TLS, WebSocket upgrade) may take.
     pub connect_timeout: Duration,
 }
@@ -77,7 +77,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            connection: proto::conn::Config::default(),
+            config: proto::conn::Config::default(),
             connect_timeout: Duration::from_secs(10),
         }
     }
@@ -86,7 +86,7 @@ impl Default for Options {
 impl Options {
     /// Sets how long a request may wait for its answer.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.connection.request_timeout = timeout;
+        self.config.request_timeout = timeout;
         self
     }
 
@@ -98,24 +98,28 @@ impl Options {
 
     /// Turns automatic reconnection (WebSocket) on or off.
     pub fn reconnect(mut self, reconnect: bool) -> Self {
-        self.connection.reconnect = reconnect;
+        self.config.reconnect = reconnect;
         self
     }
 }
 
-/// Something that happened to a WebSocket connection, outside any one request.
+/// A connection life-cycle event, reported to [`Surreal::on_reconnect`] hooks and
+/// [`Surreal::events`] receivers (WebSocket only).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConnectionEvent {
-    /// The socket was lost; in-flight requests failed with [`Error::Disconnected`].
-    Disconnected {
-        /// Why.
-        reason: String,
-    },
-    /// A reconnection attempt failed; another follows after a backoff.
-    ReconnectFailed {
-        /// Why.
-        reason: String,
+    /// The socket was lost (or could not be re-opened); a reconnect is planned unless
+    /// reconnecting is off. In-flight requests failed with [`Error::Disconnected`].
+    Disconnected(String),
+    /// A new socket is open and the session (auth, ns/db, variables, live queries) is
+    /// restored.
+    Reconnected,
+    /// A live query got a new server id after the reconnect.
+    LiveRemapped {
+        /// The id before the reconnect.
+        old: Uuid,
+        /// The id now.
+        new: Uuid,
     },
     /// One step of the session replay after a reconnect failed (e.g. an expired token);
     /// the replay went on without it.
@@ -125,15 +129,6 @@ pub enum ConnectionEvent {
         /// Why it failed.
         error: Error,
     },
-    /// A new socket is open, the session was replayed and live queries re-subscribed.
-    Reconnected,
-    /// A live query got a new server-side id after a reconnect.
-    LiveRemapped {
-        /// The id before the reconnect.
-        old: Uuid,
-        /// The id now.
-        new: Uuid,
-    },
     /// The server sent something that belongs to no request (an undecodable frame, an
     /// answer to an unknown id), or the IO thread hit an error of its own.
     Error(String),
@@ -141,31 +136,36 @@ pub enum ConnectionEvent {
     Closed,
 }
 
-#[derive(Clone)]
+/// A hook for [`Surreal::on_reconnect`].
+pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+
 enum Transport {
     Ws(Arc<WsTransport>),
-    Http(Arc<HttpTransport>),
+    Http(HttpTransport),
 }
 
-/// A connection to SurrealDB: cheap to clone, safe to share between threads (every clone
-/// uses the same connection). The WebSocket connection closes, and its IO thread ends,
-/// when the last clone (and the last [`LiveStream`]) is dropped.
-#[derive(Clone)]
-pub struct Surreal {
+struct Inner {
     transport: Transport,
     /// The server's base URL (the RPC URL without `/rpc`), for `/health` and `Debug`.
     base_url: String,
 }
 
+/// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
+/// the connection). A WebSocket connection closes, and its IO thread ends, when the last
+/// clone (and the last [`LiveStream`] / [`QueryStream`]) is dropped.
+#[derive(Clone)]
+pub struct Surreal {
+    inner: Arc<Inner>,
+    /// The attached session this client works in (`None`: the connection's default one).
+    session: Option<Uuid>,
+}
+
 impl std::fmt::Debug for Surreal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.transport {
-            Transport::Ws(_) => "WebSocket",
-            Transport::Http(_) => "HTTP",
-        };
         f.debug_struct("Surreal")
-            .field("transport", &kind)
-            .field("url", &self.base_url)
+            .field("url", &self.inner.base_url)
+            .field("websocket", &self.is_websocket())
+            .field("session", &self.session)
             .finish()
     }
 }
@@ -184,46 +184,81 @@ impl From<CallError> for Error {
 impl Surreal {
     /// Connects to `url` (`ws://`, `wss://`, `http://` or `https://`; the `/rpc` path is
     /// added when missing) with default [`Options`].
-    pub fn connect(url: &str) -> Result<Surreal, Error> {
+    pub fn connect(url: &str) -> Result<Surreal> {
         Surreal::connect_with(url, Options::default())
     }
 
-    /// Connects to `url` with `options`. A WebSocket is opened before this returns; an HTTP
-    /// "connection" is only checked by the first call.
-    pub fn connect_with(url: &str, options: Options) -> Result<Surreal, Error> {
+    /// Connects with explicit options. A WebSocket is open when this returns; over HTTP
+    /// nothing is opened until the first call.
+    pub fn connect_with(url: &str, options: Options) -> Result<Surreal> {
         let endpoint = Endpoint::parse(url)?;
         let base_url = endpoint.base_url();
         let transport = if endpoint.scheme.is_ws() {
             Transport::Ws(Arc::new(WsTransport::connect(endpoint, options)?))
         } else {
-            Transport::Http(Arc::new(HttpTransport::new(
+            Transport::Http(HttpTransport::new(
                 &endpoint,
-                options.connection.request_timeout,
-            )))
+                options.config.request_timeout,
+            ))
         };
         Ok(Surreal {
-            transport,
-            base_url,
+            inner: Arc::new(Inner {
+                transport,
+                base_url,
+            }),
+            session: None,
         })
     }
 
-    /// Sends one raw request and returns the server's result, undecoded.
-    pub fn call_raw(&self, request: Request) -> Result<Value, Error> {
-        match &self.transport {
+    /// `true` for a WebSocket connection, `false` for HTTP.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.inner.transport, Transport::Ws(_))
+    }
+
+    /// Registers a hook called on connection life-cycle events (disconnect, reconnect, live
+    /// id remaps). WebSocket only; a no-op over HTTP, which has no connection to lose.
+    ///
+    /// The hook runs on the connection's IO thread: keep it short, and do not call this
+    /// connection from it (such a call fails at once instead of waiting for itself). A hook
+    /// that owns a `Surreal` clone keeps the connection open forever; send events to a
+    /// channel instead, or use [`events`](Self::events).
+    pub fn on_reconnect(&self, hook: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
+        if let Transport::Ws(ws) = &self.inner.transport {
+            ws.add_hook(Arc::new(hook));
+        }
+    }
+
+    /// A receiver of every later [`ConnectionEvent`] (WebSocket only).
+    pub fn events(&self) -> Result<Receiver<ConnectionEvent>> {
+        match &self.inner.transport {
+            Transport::Ws(ws) => ws.listen(),
+            Transport::Http(_) => Err(Error::NotSupported {
+                method: "events".into(),
+                message: "connection events exist only for WebSocket (ws:// or wss://) connections"
+                    .into(),
+            }),
+        }
+    }
+
+    fn rpc(&self, mut request: Request) -> Result<Value> {
+        if request.session.is_none() {
+            request.session = self.session;
+        }
+        match &self.inner.transport {
             Transport::Ws(ws) => ws.call(request),
             Transport::Http(http) => http.call(&request),
         }
     }
 
-    /// Runs one typed [`Call`] from `surql::client`.
-    pub fn call<T>(&self, call: Call<T>) -> Result<T, Error> {
+    /// Runs any prepared [`Call`] from `surql::client` (the entry point every method uses).
+    pub fn run_call<T: 'static>(&self, call: Call<T>) -> Result<T> {
         let (request, decode) = call.into_parts();
-        let value = self.call_raw(request)?;
+        let value = self.rpc(request)?;
         decode(value).map_err(Error::from)
     }
 
-    fn ws(&self, method: Method) -> Result<&Arc<WsTransport>, Error> {
-        match &self.transport {
+    fn ws(&self, method: Method) -> Result<&Arc<WsTransport>> {
+        match &self.inner.transport {
             Transport::Ws(ws) => Ok(ws),
             Transport::Http(_) => Err(Error::NotSupported {
                 method: method.as_str().to_owned(),
@@ -234,304 +269,327 @@ impl Surreal {
         }
     }
 
-    /// A receiver of [`ConnectionEvent`]s (disconnects, reconnects, stray server messages).
-    /// Events that happen before this call are not replayed. WebSocket only.
-    pub fn events(&self) -> Result<Receiver<ConnectionEvent>, Error> {
-        self.ws(Method::Ping)
-            .map_err(|_| Error::NotSupported {
-                method: "events".into(),
-                message: "connection events exist only for WebSocket connections".into(),
-            })?
-            .listen()
-    }
-
     // --- authentication -----------------------------------------------------------------
 
-    /// Signs in; the session (and every later call on this connection) is authenticated.
-    pub fn signin(&self, credentials: &Credentials) -> Result<Token, Error> {
-        self.call(client::signin(credentials))
+    /// Signs in (root, namespace, database or record access) and returns the token.
+    pub fn signin(&self, creds: &Credentials) -> Result<Token> {
+        self.run_call(client::signin(creds))
     }
 
-    /// Signs up a record user (record access only) and authenticates the session as them.
-    pub fn signup(&self, credentials: &Credentials) -> Result<Token, Error> {
-        self.call(client::signup(credentials)?)
+    /// Signs up a record user (record access with SIGNUP) and returns the token.
+    pub fn signup(&self, creds: &Credentials) -> Result<Token> {
+        self.run_call(client::signup(creds)?)
     }
 
-    /// Authenticates the session with an access token.
-    pub fn authenticate(&self, token: &str) -> Result<(), Error> {
-        self.call(client::authenticate(token))
+    /// Authenticates with an access token.
+    pub fn authenticate(&self, token: &str) -> Result<()> {
+        self.run_call(client::authenticate(token))
     }
 
     /// Drops the session's authentication (and, on the server, its live queries).
-    pub fn invalidate(&self) -> Result<(), Error> {
-        self.call(client::invalidate())
+    pub fn invalidate(&self) -> Result<()> {
+        self.run_call(client::invalidate())
     }
 
-    /// Trades a token pair for a new one (the old refresh token is spent).
-    pub fn refresh(&self, token: &Token) -> Result<Token, Error> {
-        self.call(client::refresh(token)?)
+    /// Trades a token pair for a new one (record access `WITH REFRESH`).
+    pub fn refresh(&self, token: &Token) -> Result<Token> {
+        self.run_call(client::refresh(token)?)
     }
 
     /// Revokes the refresh grant of `token`.
-    pub fn revoke(&self, token: &Token) -> Result<(), Error> {
-        self.call(client::revoke(token))
+    pub fn revoke(&self, token: &Token) -> Result<()> {
+        self.run_call(client::revoke(token))
     }
 
-    /// The signed-in record user (NONE, i.e. `Option::None`, for system users).
-    pub fn info<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        self.call(client::info())
+    /// The signed-in record user (`None`/NONE for system users).
+    pub fn info<T: DeserializeOwned + 'static>(&self) -> Result<T> {
+        self.run_call(client::info())
     }
 
     // --- session ------------------------------------------------------------------------
 
-    /// Selects the namespace (the database stays as it is).
-    pub fn use_ns(&self, ns: &str) -> Result<(), Error> {
-        self.call(client::use_ns_db(Some(ns), None))
+    /// Selects the namespace (the database is left as it is).
+    pub fn use_ns(&self, ns: &str) -> Result<()> {
+        self.run_call(client::use_ns_db(Some(ns), None))
     }
 
-    /// Selects the database (the namespace must be selected).
-    pub fn use_db(&self, db: &str) -> Result<(), Error> {
-        self.call(client::use_ns_db(None, Some(db)))
+    /// Selects the database (the namespace is left as it is).
+    pub fn use_db(&self, db: &str) -> Result<()> {
+        self.run_call(client::use_ns_db(None, Some(db)))
     }
 
     /// Selects namespace and database in one round trip.
-    pub fn use_ns_db(&self, ns: &str, db: &str) -> Result<(), Error> {
-        self.call(client::use_ns_db(Some(ns), Some(db)))
+    pub fn use_ns_db(&self, ns: &str, db: &str) -> Result<()> {
+        self.run_call(client::use_ns_db(Some(ns), Some(db)))
     }
 
     /// Defines the session variable `$key` (WebSocket only).
-    pub fn set(&self, key: &str, value: &impl Serialize) -> Result<(), Error> {
-        self.call(client::set(key, value)?)
+    pub fn set(&self, key: &str, value: impl Serialize) -> Result<()> {
+        self.run_call(client::set(key, &value)?)
     }
 
     /// Removes the session variable `$key` (WebSocket only).
-    pub fn unset(&self, key: &str) -> Result<(), Error> {
-        self.call(client::unset(key)?)
+    pub fn unset(&self, key: &str) -> Result<()> {
+        self.run_call(client::unset(key)?)
     }
 
     // --- queries ------------------------------------------------------------------------
 
-    /// Starts a SurrealQL query; add variables with [`Query::bind`], send it with
-    /// [`Query::run`].
+    /// Starts a SurrealQL query; add variables with [`Query::bind`], then [`Query::run`].
     pub fn query(&self, text: impl Into<String>) -> Query<'_> {
         Query {
             db: self,
             text: text.into(),
             vars: Object::new(),
             txn: None,
-            session: None,
             error: None,
         }
     }
 
     /// Starts a streamed SurrealQL query (`query_stream`, WebSocket only): rows arrive as
-    /// frames while statements run. Send it with [`StreamQuery::run`].
+    /// frames while statements run. Bind variables, then [`StreamQuery::run`].
     pub fn query_stream(&self, text: impl Into<String>) -> StreamQuery<'_> {
         StreamQuery(self.query(text))
     }
 
     /// Cancels the streamed query started by request `request_id`
     /// ([`QueryStream::request_id`]).
-    pub fn query_cancel(&self, request_id: u64) -> Result<(), Error> {
-        self.call(client::query_cancel(request_id))
+    pub fn query_cancel(&self, request_id: u64) -> Result<()> {
+        self.run_call(client::query_cancel(request_id))
+    }
+
+    // --- records ------------------------------------------------------------------------
+
+    /// A table's records (`Vec<T>`) or one record (`Option<T>`).
+    pub fn select<T: DeserializeOwned + 'static>(&self, what: impl Into<Resource>) -> Result<T> {
+        self.run_call(client::select(what))
+    }
+
+    /// Creates one record.
+    pub fn create<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::create(what, &data)?)
+    }
+
+    /// Inserts one record or many (`data` a list) into `table`.
+    pub fn insert<T: DeserializeOwned + 'static>(
+        &self,
+        table: &str,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::insert(table, &data)?)
+    }
+
+    /// Inserts edge records (each with `in` and `out`) into `table`.
+    pub fn insert_relation<T: DeserializeOwned + 'static>(
+        &self,
+        table: &str,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::insert_relation(table, &data)?)
+    }
+
+    /// Creates or replaces records.
+    pub fn upsert<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::upsert(what, &data)?)
+    }
+
+    /// Replaces existing records' content (a missing record gives NONE).
+    pub fn update<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::update(what, &data)?)
+    }
+
+    /// Merges fields into existing records (a missing record gives NONE).
+    pub fn merge<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+        data: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::merge(what, &data)?)
+    }
+
+    /// Applies JSON-patch operations.
+    pub fn patch<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+        ops: &[PatchOp],
+    ) -> Result<T> {
+        self.run_call(client::patch(what, ops))
+    }
+
+    /// Deletes records, returning what was deleted.
+    pub fn delete<T: DeserializeOwned + 'static>(&self, what: impl Into<Resource>) -> Result<T> {
+        self.run_call(client::delete(what))
+    }
+
+    /// Creates the edge `from ->edge-> to` with optional content.
+    pub fn relate<T: DeserializeOwned + 'static>(
+        &self,
+        from: &RecordId,
+        edge: &str,
+        to: &RecordId,
+        data: Option<impl Serialize>,
+    ) -> Result<T> {
+        self.run_call(client::relate(from, edge, to, data.as_ref())?)
+    }
+
+    /// Calls a function (`fn::custom` or a builtin) with arguments (a tuple/list, or one value).
+    pub fn run<T: DeserializeOwned + 'static>(
+        &self,
+        function: &str,
+        args: impl Serialize,
+    ) -> Result<T> {
+        self.run_call(client::run(function, &args)?)
+    }
+
+    /// Runs a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`); `variables`
+    /// must serialize to an object (or be `()`/`None` for none).
+    pub fn graphql<T: DeserializeOwned + 'static>(
+        &self,
+        query: &str,
+        variables: impl Serialize,
+    ) -> Result<T> {
+        let vars = match proto::to_value(&variables)
+            .map_err(|e| Error::Invalid(format!("GraphQL variables: {e}")))?
+        {
+            Value::Object(o) => o,
+            Value::None | Value::Null => Object::new(),
+            other => {
+                return Err(Error::Invalid(format!(
+                    "GraphQL variables must be an object, found {}",
+                    other.kind()
+                )))
+            }
+        };
+        self.run_call(client::graphql(query, vars))
+    }
+
+    // --- server -------------------------------------------------------------------------
+
+    /// The server's version text, e.g. `surrealdb-3.3.5`.
+    pub fn version(&self) -> Result<String> {
+        self.run_call(client::version())
+    }
+
+    /// An RPC `ping` round trip.
+    pub fn ping(&self) -> Result<()> {
+        self.run_call(client::ping())
+    }
+
+    /// `GET /health` on the server: `Ok` when its storage is healthy.
+    pub fn health(&self) -> Result<()> {
+        http::health(&self.inner.base_url)
     }
 
     // --- live queries -------------------------------------------------------------------
 
     /// Subscribes to every change of `table` (WebSocket only). The stream ends when the
     /// server kills the live query; dropping it kills the live query.
-    pub fn live(&self, table: &str) -> Result<LiveStream, Error> {
+    pub fn live(&self, table: &str) -> Result<LiveStream> {
         self.live_request(client::live(table, false).into_parts().0)
     }
 
-    /// Like [`live`](Self::live), but UPDATE notifications carry JSON-patch operations
-    /// (`DIFF`) instead of the whole record.
-    pub fn live_diff(&self, table: &str) -> Result<LiveStream, Error> {
+    /// Subscribes to every change of `table` with JSON-patch (DIFF) payloads.
+    pub fn live_diff(&self, table: &str) -> Result<LiveStream> {
         self.live_request(client::live(table, true).into_parts().0)
     }
 
-    /// Subscribes with a `LIVE SELECT …` statement and bound variables (e.g. a WHERE
-    /// filter); `text` must contain that one statement only.
-    pub fn live_select(&self, text: impl Into<String>) -> LiveQuery<'_> {
-        LiveQuery(self.query(text))
-    }
-
-    fn live_request(&self, request: Request) -> Result<LiveStream, Error> {
+    fn live_request(&self, mut request: Request) -> Result<LiveStream> {
+        if request.session.is_none() {
+            request.session = self.session;
+        }
         let ws = self.ws(request.method)?;
         let method = request.method;
         let (handle, value, items) = ws.live(request)?;
-        // Built first so that, if the answer is an error row, dropping it kills the
-        // subscription the core registered.
+        // The stream exists before the answer is checked so that, if the answer is an
+        // error row, dropping it ends the subscription the core registered.
         let mut stream = LiveStream::new(ws.clone(), handle, items);
-        stream.set_live_id(live::live_id_of(method, value)?);
+        stream.set_id(live::live_id_of(method, value)?);
         Ok(stream)
-    }
-
-    // --- records ------------------------------------------------------------------------
-
-    /// Selects a table's records (`Vec<T>`) or one record (`Option<T>`).
-    pub fn select<T: DeserializeOwned>(&self, what: impl Into<Resource>) -> Result<T, Error> {
-        self.call(client::select(what))
-    }
-
-    /// Creates one record (with the given id, or a random one when given a table).
-    pub fn create<T: DeserializeOwned>(
-        &self,
-        what: impl Into<Resource>,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::create(what, data)?)
-    }
-
-    /// Inserts one record or many (`data` an array) into `table`.
-    pub fn insert<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::insert(table, data)?)
-    }
-
-    /// Inserts edge records (each with `in` and `out`) into `table`.
-    pub fn insert_relation<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::insert_relation(table, data)?)
-    }
-
-    /// Creates or replaces records.
-    pub fn upsert<T: DeserializeOwned>(
-        &self,
-        what: impl Into<Resource>,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::upsert(what, data)?)
-    }
-
-    /// Replaces the content of existing records (a missing record gives NONE).
-    pub fn update<T: DeserializeOwned>(
-        &self,
-        what: impl Into<Resource>,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::update(what, data)?)
-    }
-
-    /// Merges fields into existing records (a missing record gives NONE).
-    pub fn merge<T: DeserializeOwned>(
-        &self,
-        what: impl Into<Resource>,
-        data: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::merge(what, data)?)
-    }
-
-    /// Applies JSON-patch operations; returns the records after the change.
-    pub fn patch<T: DeserializeOwned>(
-        &self,
-        what: impl Into<Resource>,
-        ops: &[PatchOp],
-    ) -> Result<T, Error> {
-        self.call(client::patch(what, ops))
-    }
-
-    /// Deletes records; returns what was deleted (NONE for a missing record).
-    pub fn delete<T: DeserializeOwned>(&self, what: impl Into<Resource>) -> Result<T, Error> {
-        self.call(client::delete(what))
-    }
-
-    /// Creates the edge `from -> edge -> to`, with optional content.
-    pub fn relate<T: DeserializeOwned>(
-        &self,
-        from: &RecordId,
-        edge: &str,
-        to: &RecordId,
-        data: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<T, Error> {
-        self.call(client::relate(from, edge, to, data)?)
-    }
-
-    /// Calls a function (`fn::custom` or a builtin such as `string::len`); `args` is an
-    /// array/tuple of arguments, or one argument.
-    pub fn run_function<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        args: &(impl Serialize + ?Sized),
-    ) -> Result<T, Error> {
-        self.call(client::run(name, args)?)
-    }
-
-    /// Runs a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
-    pub fn graphql<T: DeserializeOwned>(&self, query: &str, variables: Object) -> Result<T, Error> {
-        self.call(client::graphql(query, variables))
-    }
-
-    // --- server -------------------------------------------------------------------------
-
-    /// The server's version text, e.g. `surrealdb-3.3.5`.
-    pub fn version(&self) -> Result<String, Error> {
-        self.call(client::version())
-    }
-
-    /// Checks that the server is up: `GET /health` over HTTP, a `ping` over WebSocket.
-    pub fn health(&self) -> Result<(), Error> {
-        match &self.transport {
-            Transport::Ws(_) => self.ping(),
-            Transport::Http(http) => http.health(&self.base_url),
-        }
-    }
-
-    /// Sends an RPC `ping`.
-    pub fn ping(&self) -> Result<(), Error> {
-        self.call(client::ping())
     }
 
     // --- transactions and sessions (WebSocket only) -------------------------------------
 
-    /// Opens an RPC transaction; run calls in it with `Call::in_transaction` through
-    /// [`call`](Self::call), or with the query builder's [`Query::in_transaction`].
-    pub fn begin(&self) -> Result<Uuid, Error> {
-        self.call(client::begin())
+    /// Opens an interactive RPC transaction.
+    pub fn begin(&self) -> Result<Transaction<'_>> {
+        let id = self.run_call(client::begin())?;
+        Ok(Transaction { db: self, id })
     }
 
-    /// Commits the RPC transaction `txn`.
-    pub fn commit(&self, txn: Uuid) -> Result<(), Error> {
-        self.call(client::commit(txn))
+    /// Creates a new session on this connection and returns a client bound to it. The new
+    /// session starts empty: sign in and select a namespace/database on it.
+    pub fn attach(&self) -> Result<Surreal> {
+        let id = random_uuid();
+        self.run_call(client::attach(id))?;
+        Ok(Surreal {
+            inner: self.inner.clone(),
+            session: Some(id),
+        })
     }
 
-    /// Cancels the RPC transaction `txn`.
-    pub fn cancel(&self, txn: Uuid) -> Result<(), Error> {
-        self.call(client::cancel(txn))
+    /// Drops this client's attached session (its live queries and transactions end).
+    pub fn detach(&self) -> Result<()> {
+        let Some(id) = self.session else {
+            return Err(Error::Invalid(
+                "this client is on the connection's default session, which cannot be detached"
+                    .into(),
+            ));
+        };
+        self.run_call(client::detach(id))
     }
 
-    /// Creates the empty session `session` on this connection.
-    pub fn attach(&self, session: Uuid) -> Result<(), Error> {
-        self.call(client::attach(session))
+    /// The attached session of this client, if any.
+    pub fn session_id(&self) -> Option<Uuid> {
+        self.session
     }
 
-    /// Drops the session `session`.
-    pub fn detach(&self, session: Uuid) -> Result<(), Error> {
-        self.call(client::detach(session))
-    }
-
-    /// The sessions attached to this connection.
-    pub fn sessions(&self) -> Result<Vec<Uuid>, Error> {
-        self.call(client::sessions())
+    /// The ids of the sessions attached to this connection.
+    pub fn sessions(&self) -> Result<Vec<Uuid>> {
+        self.run_call(client::sessions())
     }
 }
 
-/// A query being built: [`bind`](Query::bind) variables, then [`run`](Query::run).
+/// A random (version 4) UUID for a client-chosen session id. Uniqueness per connection is
+/// all that is needed, so std's randomly keyed hasher is a good enough source.
+fn random_uuid() -> Uuid {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(t.as_nanos());
+        }
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid(bytes)
+}
+
+/// A query being built: [`bind`](Query::bind) variables, then [`run`](Query::run) it (or
+/// [`live`](Query::live) for a `LIVE SELECT`).
 #[must_use = "a query does nothing until `.run()`"]
 pub struct Query<'a> {
     db: &'a Surreal,
     text: String,
     vars: Object,
     txn: Option<Uuid>,
-    session: Option<Uuid>,
     /// The first `bind` that failed; reported by `run` so `bind` can chain.
-    error: Option<CallError>,
+    error: Option<Error>,
 }
 
 impl std::fmt::Debug for Query<'_> {
@@ -539,6 +597,7 @@ impl std::fmt::Debug for Query<'_> {
         f.debug_struct("Query")
             .field("text", &self.text)
             .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("txn", &self.txn)
             .finish()
     }
 }
@@ -549,42 +608,37 @@ impl<'a> Query<'a> {
     pub fn bind(mut self, bindings: impl Serialize) -> Self {
         if self.error.is_none() {
             if let Err(e) = client::bind_vars(&mut self.vars, &bindings) {
-                self.error = Some(e);
+                self.error = Some(e.into());
             }
         }
         self
     }
 
-    /// Runs the query inside the RPC transaction `txn` (WebSocket only).
-    pub fn in_transaction(mut self, txn: Uuid) -> Self {
-        self.txn = Some(txn);
-        self
-    }
-
-    /// Runs the query on the attached session `session` (WebSocket only).
-    pub fn on_session(mut self, session: Uuid) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// The `query` call, with its request's method replaced by `method` (`query_stream`
-    /// takes the same params).
-    fn into_call(self, method: Method) -> Result<(&'a Surreal, Call<QueryResponse>), Error> {
+    /// The `query` call, with its method replaced by `method` (`query_stream` takes the
+    /// same params).
+    fn into_call(self, method: Method) -> Result<(&'a Surreal, Call<QueryResponse>)> {
         if let Some(e) = self.error {
-            return Err(e.into());
+            return Err(e);
         }
         let mut call = client::query(&self.text, self.vars);
-        let request = call.request_mut();
-        request.method = method;
-        request.txn = self.txn;
-        request.session = self.session;
+        call.request_mut().method = method;
+        if let Some(txn) = self.txn {
+            call = call.in_transaction(txn);
+        }
         Ok((self.db, call))
     }
 
     /// Sends the query and waits for every statement's result.
-    pub fn run(self) -> Result<QueryResponse, Error> {
+    pub fn run(self) -> Result<QueryResponse> {
         let (db, call) = self.into_call(Method::Query)?;
-        db.call(call)
+        db.run_call(call)
+    }
+
+    /// Runs a `LIVE SELECT …` query (its only statement) and returns its notification
+    /// stream (WebSocket only).
+    pub fn live(self) -> Result<LiveStream> {
+        let (db, call) = self.into_call(Method::Query)?;
+        db.live_request(call.into_parts().0)
     }
 }
 
@@ -599,29 +653,105 @@ impl StreamQuery<'_> {
         StreamQuery(self.0.bind(bindings))
     }
 
-    /// Sends the query; frames arrive on the returned [`QueryStream`].
-    pub fn run(self) -> Result<QueryStream, Error> {
+    /// Sends the query; its frames arrive on the returned [`QueryStream`].
+    pub fn run(self) -> Result<QueryStream> {
         let (db, call) = self.0.into_call(Method::QueryStream)?;
         let ws = db.ws(Method::QueryStream)?;
-        let (id, frames) = ws.stream(call.into_parts().0)?;
+        let mut request = call.into_parts().0;
+        if request.session.is_none() {
+            request.session = db.session;
+        }
+        let (id, frames) = ws.stream(request)?;
         Ok(QueryStream::new(ws.clone(), id.0, frames))
     }
 }
 
-/// A `LIVE SELECT` being built: [`bind`](LiveQuery::bind), then [`run`](LiveQuery::run).
-#[must_use = "a live query does nothing until `.run()`"]
+/// An interactive RPC transaction (WebSocket only). Dropping it without `commit` leaves it
+/// to the server, which cancels it when the connection closes; call [`Transaction::cancel`].
 #[derive(Debug)]
-pub struct LiveQuery<'a>(Query<'a>);
+pub struct Transaction<'a> {
+    db: &'a Surreal,
+    id: Uuid,
+}
 
-impl LiveQuery<'_> {
-    /// Binds variables, as [`Query::bind`].
-    pub fn bind(self, bindings: impl Serialize) -> Self {
-        LiveQuery(self.0.bind(bindings))
+impl<'a> Transaction<'a> {
+    /// The transaction id.
+    pub fn id(&self) -> Uuid {
+        self.id
     }
 
-    /// Starts the live query.
-    pub fn run(self) -> Result<LiveStream, Error> {
-        let (db, call) = self.0.into_call(Method::Query)?;
-        db.live_request(call.into_parts().0)
+    /// A query inside this transaction.
+    pub fn query(&self, text: impl Into<String>) -> Query<'a> {
+        let mut q = self.db.query(text);
+        q.txn = Some(self.id);
+        q
+    }
+
+    /// Commits. A conflict is reported as a server error with
+    /// `is_transaction_conflict() == true`.
+    pub fn commit(self) -> Result<()> {
+        self.db.run_call(client::commit(self.id))
+    }
+
+    /// Cancels (rolls back).
+    pub fn cancel(self) -> Result<()> {
+        self.db.run_call(client::cancel(self.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_uuids_differ_and_are_v4() {
+        let a = random_uuid();
+        let b = random_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.0[6] >> 4, 4);
+        assert_eq!(a.0[8] >> 6, 0b10);
+    }
+
+    #[test]
+    fn http_refuses_connection_only_methods_without_a_server() {
+        // Port 9 (discard) on loopback: nothing is ever sent, so nothing needs to listen.
+        let db = Surreal::connect("http://127.0.0.1:9").unwrap();
+        assert!(!db.is_websocket());
+        for e in [
+            db.set("x", 1).unwrap_err(),
+            db.unset("x").unwrap_err(),
+            db.live("person").unwrap_err(),
+            db.begin().unwrap_err(),
+            db.sessions().unwrap_err(),
+            db.attach().unwrap_err(),
+            db.query("LIVE SELECT * FROM person").live().unwrap_err(),
+            db.query_stream("RETURN 1").run().unwrap_err(),
+            db.events().unwrap_err(),
+        ] {
+            assert!(e.is_not_supported(), "{e:?}");
+            assert!(e.to_string().contains("ws://"), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_bindings_are_reported_by_run() {
+        let db = Surreal::connect("http://127.0.0.1:9").unwrap();
+        let e = db.query("RETURN $x").bind(42).run().unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+        // The first bad binding wins; later ones do not hide it.
+        let e = db
+            .query("RETURN 1")
+            .bind(("", 1))
+            .bind(("ok", 2))
+            .run()
+            .unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    }
+
+    #[test]
+    fn detach_on_the_default_session_is_refused() {
+        let db = Surreal::connect("http://127.0.0.1:9").unwrap();
+        assert!(matches!(db.detach(), Err(Error::Invalid(_))));
+        assert_eq!(db.session_id(), None);
     }
 }

@@ -15,8 +15,9 @@ use crate::Error;
 ///
 /// - It survives reconnects: the core re-subscribes and routes the new server id here.
 /// - It ends (`next()` returns `None`) when the server kills the live query (`KILLED`: a
-///   `KILL`, the table or database removed, the user's access revoked).
-/// - If the connection closes for good, it yields one `Err(Error::Closed)`, then ends.
+///   `KILL`, the table or database removed, the user's access revoked), or when it cannot
+///   go on (the connection closed for good, re-subscribing after a reconnect failed):
+///   [`error`](Self::error) then says why.
 /// - Dropping it kills the live query on the server. Drop only queues that for the
 ///   connection's IO thread: it never blocks and spawns nothing.
 ///
@@ -24,16 +25,18 @@ use crate::Error;
 pub struct LiveStream {
     transport: Arc<WsTransport>,
     handle: LiveHandle,
-    live_id: Option<Uuid>,
+    id: Uuid,
     items: Receiver<LiveItem>,
     ended: bool,
+    error: Option<Error>,
 }
 
 impl std::fmt::Debug for LiveStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveStream")
-            .field("live_id", &self.live_id)
+            .field("id", &self.id)
             .field("ended", &self.ended)
+            .field("error", &self.error)
             .finish()
     }
 }
@@ -47,20 +50,21 @@ impl LiveStream {
         LiveStream {
             transport,
             handle,
-            live_id: None,
+            id: Uuid([0; 16]),
             items,
             ended: false,
+            error: None,
         }
     }
 
-    pub(crate) fn set_live_id(&mut self, id: Uuid) {
-        self.live_id = Some(id);
+    pub(crate) fn set_id(&mut self, id: Uuid) {
+        self.id = id;
     }
 
-    /// The server's id of the live query when it was started. After a reconnect the
-    /// server knows it under a new id (see `ConnectionEvent::LiveRemapped`).
-    pub fn live_id(&self) -> Option<Uuid> {
-        self.live_id
+    /// The server's live-query id when the subscription was made (it changes after a
+    /// reconnect; see `ConnectionEvent::LiveRemapped`).
+    pub fn id(&self) -> Uuid {
+        self.id
     }
 
     /// Whether the stream has ended: nothing more will arrive.
@@ -68,27 +72,39 @@ impl LiveStream {
         self.ended
     }
 
-    fn item(&mut self, item: LiveItem) -> Option<Result<Notification, Error>> {
-        match item {
-            LiveItem::Notification(n) => Some(Ok(n)),
-            LiveItem::Ended(reason) => {
-                self.ended = true;
-                reason.map(Err)
-            }
-        }
+    /// Why the stream ended, when it did not end normally (by `KILLED`).
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
     }
 
-    /// Waits at most `timeout` for the next notification. `Ok(None)` means none arrived in
-    /// time, or the stream ended ([`is_ended`](Self::is_ended) tells which).
+    fn end(&mut self, error: Option<Error>) {
+        self.ended = true;
+        self.error = error;
+    }
+
+    /// The next notification, waiting at most `timeout`: `Ok(None)` means the stream
+    /// ended normally, `Err` with `is_timeout()` that nothing arrived in time, any other
+    /// `Err` why the stream ended abnormally (reported once; then `Ok(None)`).
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Notification>, Error> {
         if self.ended {
             return Ok(None);
         }
         match self.items.recv_timeout(timeout) {
-            Ok(item) => self.item(item).transpose(),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Ok(LiveItem::Notification(n)) => Ok(Some(n)),
+            Ok(LiveItem::Ended(None)) => {
+                self.end(None);
+                Ok(None)
+            }
+            Ok(LiveItem::Ended(Some(e))) => {
+                self.end(Some(e.clone()));
+                Err(e)
+            }
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                method: "live notification".into(),
+                after: timeout,
+            }),
             Err(RecvTimeoutError::Disconnected) => {
-                self.ended = true;
+                self.end(Some(Error::Closed));
                 Err(Error::Closed)
             }
         }
@@ -96,19 +112,24 @@ impl LiveStream {
 }
 
 impl Iterator for LiveStream {
-    type Item = Result<Notification, Error>;
+    type Item = Notification;
 
-    /// Blocks until the next notification; `None` once the live query has ended.
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Blocks until the next notification; `None` once the live query has ended (see
+    /// [`LiveStream::error`] for why, if abnormally).
+    fn next(&mut self) -> Option<Notification> {
         if self.ended {
             return None;
         }
         match self.items.recv() {
-            Ok(item) => self.item(item),
+            Ok(LiveItem::Notification(n)) => Some(n),
+            Ok(LiveItem::Ended(error)) => {
+                self.end(error);
+                None
+            }
             Err(_) => {
-                // The IO thread is gone without saying why: the connection is closed.
-                self.ended = true;
-                Some(Err(Error::Closed))
+                // The IO thread is gone: the connection is closed.
+                self.end(Some(Error::Closed));
+                None
             }
         }
     }
@@ -199,15 +220,18 @@ impl QueryStream {
         item
     }
 
-    /// Waits at most `timeout` for the next frame; `Ok(None)` if none arrived in time or
-    /// the stream has ended.
+    /// The next frame, waiting at most `timeout`: `Ok(None)` once the stream has ended,
+    /// `Err` with `is_timeout()` if nothing arrived in time.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StreamFrame>, Error> {
         if self.ended {
             return Ok(None);
         }
         match self.frames.recv_timeout(timeout) {
             Ok(item) => self.item(item).map(Some),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                method: "query_stream frame".into(),
+                after: timeout,
+            }),
             Err(RecvTimeoutError::Disconnected) => {
                 self.ended = true;
                 Err(Error::Closed)

@@ -11,7 +11,7 @@ use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use polling::{Event as PollEvent, Events, Poller};
@@ -25,7 +25,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, Message, WebSocket};
 
 use crate::endpoint::Endpoint;
-use crate::{ConnectionEvent, Error, Options};
+use crate::{ConnectionEvent, Error, Options, ReconnectHook};
 
 /// The poller key of the connection's one socket.
 const SOCKET_KEY: usize = 1;
@@ -63,8 +63,14 @@ enum Command {
         sink: Sender<StreamItem>,
     },
     Unsubscribe(LiveHandle),
-    Listen(Sender<ConnectionEvent>),
+    Listen(Listener),
     Close,
+}
+
+/// Who hears about connection events.
+enum Listener {
+    Channel(Sender<ConnectionEvent>),
+    Hook(ReconnectHook),
 }
 
 /// A caller waiting for the answer to one request.
@@ -87,6 +93,7 @@ pub(crate) struct WsTransport {
     commands: Sender<Command>,
     poller: Arc<Poller>,
     thread: Option<JoinHandle<()>>,
+    io_thread: ThreadId,
     /// How long a caller waits for the IO thread at most. The core times requests out
     /// itself; this only guards against an IO thread that can no longer answer.
     wait_limit: Duration,
@@ -106,7 +113,7 @@ impl WsTransport {
             Poller::new().map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))?,
         );
         let now = Instant::now();
-        let mut conn = Connection::new(options.connection.clone(), now);
+        let mut conn = Connection::new(options.config.clone(), now);
         let socket = Socket::register(ws, &poller).map_err(|e| Error::Connect {
             url: endpoint.rpc_url(),
             reason: e,
@@ -114,7 +121,7 @@ impl WsTransport {
         conn.handle_connected(now);
         let (commands, receiver) = mpsc::channel();
         let wait_limit = options
-            .connection
+            .config
             .request_timeout
             .saturating_mul(2)
             .saturating_add(options.connect_timeout);
@@ -140,12 +147,19 @@ impl WsTransport {
         Ok(WsTransport {
             commands,
             poller,
+            io_thread: thread.thread().id(),
             thread: Some(thread),
             wait_limit,
         })
     }
 
     fn submit(&self, command: Command) -> Result<(), Error> {
+        if thread::current().id() == self.io_thread {
+            // Only an `on_reconnect` hook runs there; waiting would wait for itself.
+            return Err(Error::Invalid(
+                "an on_reconnect hook cannot call its own connection (it runs on the connection's IO thread)".into(),
+            ));
+        }
         self.commands.send(command).map_err(|_| Error::Closed)?;
         self.poller
             .notify()
@@ -218,8 +232,14 @@ impl WsTransport {
     /// A new receiver of connection events (disconnects, reconnects, protocol errors).
     pub(crate) fn listen(&self) -> Result<Receiver<ConnectionEvent>, Error> {
         let (sink, events) = mpsc::channel();
-        self.submit(Command::Listen(sink))?;
+        self.submit(Command::Listen(Listener::Channel(sink)))?;
         Ok(events)
+    }
+
+    /// Registers a hook run on the IO thread for every connection event.
+    pub(crate) fn add_hook(&self, hook: ReconnectHook) {
+        // A closed connection has no more events to report.
+        let _ = self.submit(Command::Listen(Listener::Hook(hook)));
     }
 }
 
@@ -390,7 +410,7 @@ struct Driver {
     want_write: bool,
     pending: HashMap<RequestId, Pending>,
     subscribers: HashMap<LiveHandle, Sender<LiveItem>>,
-    listeners: Vec<Sender<ConnectionEvent>>,
+    listeners: Vec<Listener>,
     /// Why the socket was lost last, reported with the core's `Disconnected` event.
     last_loss: Option<String>,
     closed: bool,
@@ -615,7 +635,7 @@ impl Driver {
                         Some(cause) => format!("{cause} ({reason})"),
                         None => reason,
                     };
-                    self.broadcast(ConnectionEvent::Disconnected { reason });
+                    self.broadcast(ConnectionEvent::Disconnected(reason));
                 }
                 Event::Closed => {
                     self.closed = true;
@@ -700,19 +720,23 @@ impl Driver {
                 self.want_write = false;
                 self.conn.handle_connected(Instant::now());
             }
-            Err(e) => {
-                let reason = e.to_string();
-                self.broadcast(ConnectionEvent::ReconnectFailed {
-                    reason: reason.clone(),
-                });
-                self.conn.handle_connect_failed(Instant::now(), reason);
-            }
+            // The core reports it as `Disconnected("could not connect: …")`.
+            Err(e) => self
+                .conn
+                .handle_connect_failed(Instant::now(), e.to_string()),
         }
     }
 
     fn broadcast(&mut self, event: ConnectionEvent) {
         // A listener whose receiver is gone is forgotten.
-        self.listeners.retain(|l| l.send(event.clone()).is_ok());
+        self.listeners.retain(|l| match l {
+            Listener::Channel(sink) => sink.send(event.clone()).is_ok(),
+            // A hook that panics is dropped; the IO thread, which every caller needs,
+            // must not die with it.
+            Listener::Hook(hook) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_ok()
+            }
+        });
     }
 
     fn shutdown(&mut self) {

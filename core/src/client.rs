@@ -81,8 +81,9 @@ impl CallError {
     }
 }
 
-/// Turns a call's successful answer into its typed output.
-pub type Decoder<T> = fn(Value) -> Result<T, CallError>;
+/// Turns a call's successful answer into its typed output. (Boxing a plain `fn` item or a
+/// capture-free closure allocates nothing: they are zero-sized.)
+pub type Decoder<T> = Box<dyn FnOnce(Value) -> Result<T, CallError> + Send>;
 
 /// One RPC round trip: the request to send and how to decode its answer.
 pub struct Call<T> {
@@ -98,9 +99,15 @@ impl<T> fmt::Debug for Call<T> {
     }
 }
 
-impl<T> Call<T> {
-    fn new(request: Request, decode: Decoder<T>) -> Self {
-        Call { request, decode }
+impl<T: 'static> Call<T> {
+    fn new(
+        request: Request,
+        decode: impl FnOnce(Value) -> Result<T, CallError> + Send + 'static,
+    ) -> Self {
+        Call {
+            request,
+            decode: Box::new(decode),
+        }
     }
 
     /// The request to send.
@@ -131,7 +138,7 @@ impl<T> Call<T> {
     }
 
     /// Decodes the server's successful answer.
-    pub fn decode(&self, v: Value) -> Result<T, CallError> {
+    pub fn decode(self, v: Value) -> Result<T, CallError> {
         (self.decode)(v)
     }
 }
@@ -140,7 +147,9 @@ fn req(method: Method, params: Vec<Value>) -> Request {
     Request::new(method, params)
 }
 
-fn decode_as<T: DeserializeOwned>(method: &'static str) -> impl Fn(Value) -> Result<T, CallError> {
+fn decode_as<T: DeserializeOwned + 'static>(
+    method: &'static str,
+) -> impl Fn(Value) -> Result<T, CallError> {
     move |v| from_value(v).map_err(|source| CallError::Decode { method, source })
 }
 
@@ -471,7 +480,7 @@ pub fn revoke(token: &Token) -> Call<()> {
 }
 
 /// `info`: the signed-in record user (NONE for system users).
-pub fn info<T: DeserializeOwned>() -> Call<T> {
+pub fn info<T: DeserializeOwned + 'static>() -> Call<T> {
     Call::new(req(Method::Info, vec![]), decoder!("info"))
 }
 
@@ -637,7 +646,10 @@ impl QueryResponse {
     /// the same index again gives NONE. When `T` does not fit a result holding at most one
     /// row, the single row (or NONE) is tried, so `take::<Option<Person>>(0)` works on a
     /// `SELECT` of one record.
-    pub fn take<T: DeserializeOwned>(&mut self, index: impl QueryIndex) -> Result<T, CallError> {
+    pub fn take<T: DeserializeOwned + 'static>(
+        &mut self,
+        index: impl QueryIndex,
+    ) -> Result<T, CallError> {
         let i = index.index();
         let n = self.results.len();
         let slot = self.results.get_mut(i).ok_or_else(|| CallError::Invalid {
@@ -732,18 +744,18 @@ fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
 // CRUD
 
 /// `select`: a table's records (`Vec<T>`), or one record (`Option<T>`; NONE if it is missing).
-pub fn select<T: DeserializeOwned>(what: impl Into<Resource>) -> Call<T> {
+pub fn select<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
     Call::new(
         req(Method::Select, vec![what.into().into_value()]),
         decoder!("select"),
     )
 }
 
-fn with_data<T: DeserializeOwned>(
+fn with_data<T: DeserializeOwned + 'static>(
     method: Method,
     what: Value,
     data: Option<&(impl Serialize + ?Sized)>,
-    decode: Decoder<T>,
+    decode: fn(Value) -> Result<T, CallError>,
 ) -> Result<Call<T>, CallError> {
     let mut params = vec![what];
     if let Some(d) = data {
@@ -753,7 +765,7 @@ fn with_data<T: DeserializeOwned>(
 }
 
 /// `create`: one record (given its id, or a random id when given a table).
-pub fn create<T: DeserializeOwned>(
+pub fn create<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -767,7 +779,7 @@ pub fn create<T: DeserializeOwned>(
 }
 
 /// `insert`: one record or many (`data` an array) into `table`.
-pub fn insert<T: DeserializeOwned>(
+pub fn insert<T: DeserializeOwned + 'static>(
     table: &str,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -780,7 +792,7 @@ pub fn insert<T: DeserializeOwned>(
 }
 
 /// `insert_relation`: insert edge records (each with `in` and `out`) into `table`.
-pub fn insert_relation<T: DeserializeOwned>(
+pub fn insert_relation<T: DeserializeOwned + 'static>(
     table: &str,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -793,7 +805,7 @@ pub fn insert_relation<T: DeserializeOwned>(
 }
 
 /// `upsert`: create or replace.
-pub fn upsert<T: DeserializeOwned>(
+pub fn upsert<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -806,7 +818,7 @@ pub fn upsert<T: DeserializeOwned>(
 }
 
 /// `update`: replace the content of existing records (a missing record gives NONE).
-pub fn update<T: DeserializeOwned>(
+pub fn update<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -819,7 +831,7 @@ pub fn update<T: DeserializeOwned>(
 }
 
 /// `merge`: merge fields into existing records (a missing record gives NONE).
-pub fn merge<T: DeserializeOwned>(
+pub fn merge<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,
     data: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -882,7 +894,7 @@ impl PatchOp {
 }
 
 /// `patch`: apply JSON-patch operations; returns the records after the change.
-pub fn patch<T: DeserializeOwned>(what: impl Into<Resource>, ops: &[PatchOp]) -> Call<T> {
+pub fn patch<T: DeserializeOwned + 'static>(what: impl Into<Resource>, ops: &[PatchOp]) -> Call<T> {
     let ops = Value::Array(ops.iter().map(PatchOp::to_value).collect());
     Call::new(
         req(Method::Patch, vec![what.into().into_value(), ops]),
@@ -891,7 +903,7 @@ pub fn patch<T: DeserializeOwned>(what: impl Into<Resource>, ops: &[PatchOp]) ->
 }
 
 /// `delete`: delete records; returns what was deleted (NONE for a missing record).
-pub fn delete<T: DeserializeOwned>(what: impl Into<Resource>) -> Call<T> {
+pub fn delete<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
     Call::new(
         req(Method::Delete, vec![what.into().into_value()]),
         decoder!("delete"),
@@ -899,7 +911,7 @@ pub fn delete<T: DeserializeOwned>(what: impl Into<Resource>) -> Call<T> {
 }
 
 /// `relate`: create an edge record `from ->edge-> to` (with optional content).
-pub fn relate<T: DeserializeOwned>(
+pub fn relate<T: DeserializeOwned + 'static>(
     from: &RecordId,
     edge: &str,
     to: &RecordId,
@@ -917,7 +929,7 @@ pub fn relate<T: DeserializeOwned>(
 }
 
 /// `run`: call a function (`fn::custom` or a builtin such as `string::len`) with arguments.
-pub fn run<T: DeserializeOwned>(
+pub fn run<T: DeserializeOwned + 'static>(
     name: &str,
     args: &(impl Serialize + ?Sized),
 ) -> Result<Call<T>, CallError> {
@@ -933,7 +945,7 @@ pub fn run<T: DeserializeOwned>(
 }
 
 /// `graphql`: run a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
-pub fn graphql<T: DeserializeOwned>(query: &str, variables: Object) -> Call<T> {
+pub fn graphql<T: DeserializeOwned + 'static>(query: &str, variables: Object) -> Call<T> {
     Call::new(
         req(
             Method::Graphql,
@@ -988,4 +1000,83 @@ pub fn query_cancel(request_id: u64) -> Call<()> {
         req(Method::QueryCancel, vec![Value::Int(request_id as i64)]),
         unit,
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled queries (the query compiler's output) and QuerySet execution
+
+use crate::query::{AggregateQuery, CompiledQuery, QueryError, QuerySet};
+
+fn query_error(e: QueryError) -> CallError {
+    CallError::Invalid {
+        what: "query",
+        reason: e.to_string(),
+    }
+}
+
+/// Runs a compiled query and returns every statement's result.
+pub fn execute(q: CompiledQuery) -> Call<QueryResponse> {
+    query(&q.text, q.vars.into_iter().collect())
+}
+
+fn statement_result(v: Value, index: usize) -> Result<Value, CallError> {
+    let mut response = decode_query(v)?;
+    response.take::<Value>(index)
+}
+
+/// Every row a [`QuerySet`] selects, decoded as `T` (errors name the row and field).
+pub fn fetch_all<T: DeserializeOwned + 'static>(qs: &QuerySet) -> Result<Call<Vec<T>>, CallError> {
+    let q = qs.compile().map_err(query_error)?;
+    let index = q.result_index;
+    let (request, _) = execute(q).into_parts();
+    Ok(Call::new(request, move |v| {
+        let rows = statement_result(v, index)?;
+        crate::query::decode_rows(rows).map_err(|e| CallError::Decode {
+            method: "query",
+            source: DeError(e.to_string()),
+        })
+    }))
+}
+
+/// The first row a [`QuerySet`] selects (`LIMIT 1`), or `None`.
+pub fn fetch_first<T: DeserializeOwned + 'static>(
+    qs: &QuerySet,
+) -> Result<Call<Option<T>>, CallError> {
+    let q = qs.clone().limit(1).compile().map_err(query_error)?;
+    let index = q.result_index;
+    let (request, _) = execute(q).into_parts();
+    Ok(Call::new(request, move |v| {
+        let rows = statement_result(v, index)?;
+        crate::query::decode_first(rows).map_err(|e| CallError::Decode {
+            method: "query",
+            source: DeError(e.to_string()),
+        })
+    }))
+}
+
+/// Runs an aggregate (`count`, `sum`, `avg`, `min`, `max`) and returns its answer: 0 for
+/// count/sum of nothing, NONE for avg/min/max of nothing.
+pub fn aggregate(agg: AggregateQuery) -> Result<Call<Value>, CallError> {
+    let q = agg.compile().map_err(query_error)?;
+    let index = q.result_index;
+    let (request, _) = execute(q).into_parts();
+    Ok(Call::new(request, move |v| {
+        let result = statement_result(v, index)?;
+        agg.decode(&result).map_err(|e| CallError::Protocol {
+            method: "query",
+            detail: e.to_string(),
+        })
+    }))
+}
+
+/// The number of rows a [`QuerySet`] selects.
+pub fn count(qs: &QuerySet) -> Result<Call<u64>, CallError> {
+    let (request, decode) = aggregate(qs.clone().count())?.into_parts();
+    Ok(Call::new(request, move |v| match decode(v)? {
+        Value::Int(n) if n >= 0 => Ok(n as u64),
+        other => Err(CallError::Protocol {
+            method: "query",
+            detail: format!("count() gave {}, not a non-negative int", other.kind()),
+        }),
+    }))
 }

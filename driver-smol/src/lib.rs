@@ -217,7 +217,7 @@ impl Surreal {
     }
 
     /// Runs any prepared [`Call`] (the generic entry point every method uses).
-    pub async fn run_call<T>(&self, call: Call<T>) -> Result<T> {
+    pub async fn run_call<T: 'static>(&self, call: Call<T>) -> Result<T> {
         let (req, decode) = call.into_parts();
         let v = self.rpc(req).await?;
         decode(v).map_err(Error::from)
@@ -256,7 +256,7 @@ impl Surreal {
     }
 
     /// The signed-in record user (`None`/NONE for system users).
-    pub async fn info<T: DeserializeOwned>(&self) -> Result<T> {
+    pub async fn info<T: DeserializeOwned + 'static>(&self) -> Result<T> {
         self.run_call(client::info()).await
     }
 
@@ -301,12 +301,15 @@ impl Surreal {
     }
 
     /// A table's records (`Vec<T>`) or one record (`Option<T>`).
-    pub async fn select<T: DeserializeOwned>(&self, what: impl Into<Resource>) -> Result<T> {
+    pub async fn select<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+    ) -> Result<T> {
         self.run_call(client::select(what)).await
     }
 
     /// Creates one record.
-    pub async fn create<T: DeserializeOwned>(
+    pub async fn create<T: DeserializeOwned + 'static>(
         &self,
         what: impl Into<Resource>,
         data: impl Serialize,
@@ -315,7 +318,7 @@ impl Surreal {
     }
 
     /// Inserts one record or many (`data` a list) into `table`.
-    pub async fn insert<T: DeserializeOwned>(
+    pub async fn insert<T: DeserializeOwned + 'static>(
         &self,
         table: &str,
         data: impl Serialize,
@@ -324,7 +327,7 @@ impl Surreal {
     }
 
     /// Inserts edge records (each with `in` and `out`) into `table`.
-    pub async fn insert_relation<T: DeserializeOwned>(
+    pub async fn insert_relation<T: DeserializeOwned + 'static>(
         &self,
         table: &str,
         data: impl Serialize,
@@ -333,7 +336,7 @@ impl Surreal {
     }
 
     /// Creates or replaces records.
-    pub async fn upsert<T: DeserializeOwned>(
+    pub async fn upsert<T: DeserializeOwned + 'static>(
         &self,
         what: impl Into<Resource>,
         data: impl Serialize,
@@ -342,7 +345,7 @@ impl Surreal {
     }
 
     /// Replaces existing records' content (a missing record gives NONE).
-    pub async fn update<T: DeserializeOwned>(
+    pub async fn update<T: DeserializeOwned + 'static>(
         &self,
         what: impl Into<Resource>,
         data: impl Serialize,
@@ -351,7 +354,7 @@ impl Surreal {
     }
 
     /// Merges fields into existing records (a missing record gives NONE).
-    pub async fn merge<T: DeserializeOwned>(
+    pub async fn merge<T: DeserializeOwned + 'static>(
         &self,
         what: impl Into<Resource>,
         data: impl Serialize,
@@ -360,7 +363,7 @@ impl Surreal {
     }
 
     /// Applies JSON-patch operations.
-    pub async fn patch<T: DeserializeOwned>(
+    pub async fn patch<T: DeserializeOwned + 'static>(
         &self,
         what: impl Into<Resource>,
         ops: &[PatchOp],
@@ -369,12 +372,15 @@ impl Surreal {
     }
 
     /// Deletes records, returning what was deleted.
-    pub async fn delete<T: DeserializeOwned>(&self, what: impl Into<Resource>) -> Result<T> {
+    pub async fn delete<T: DeserializeOwned + 'static>(
+        &self,
+        what: impl Into<Resource>,
+    ) -> Result<T> {
         self.run_call(client::delete(what)).await
     }
 
     /// Creates the edge `from ->edge-> to` with optional content.
-    pub async fn relate<T: DeserializeOwned>(
+    pub async fn relate<T: DeserializeOwned + 'static>(
         &self,
         from: &RecordId,
         edge: &str,
@@ -386,7 +392,7 @@ impl Surreal {
     }
 
     /// Calls a function (`fn::custom` or a builtin) with arguments (a tuple/list, or one value).
-    pub async fn run<T: DeserializeOwned>(
+    pub async fn run<T: DeserializeOwned + 'static>(
         &self,
         function: &str,
         args: impl Serialize,
@@ -395,7 +401,7 @@ impl Surreal {
     }
 
     /// Runs a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
-    pub async fn graphql<T: DeserializeOwned>(
+    pub async fn graphql<T: DeserializeOwned + 'static>(
         &self,
         query: &str,
         variables: impl Serialize,
@@ -712,6 +718,59 @@ impl Drop for LiveStream {
                 .commands
                 .try_send(ws::Command::Unsubscribe(self.handle));
         }
+    }
+}
+
+/// Runs [`QuerySet`](surql::query::QuerySet)s: `qs.all(&db).await`, `qs.first(&db).await`,
+/// `qs.count(&db).await`.
+pub trait QuerySetExt {
+    /// Every matching row, decoded as `T`.
+    fn all<T: DeserializeOwned + Send + 'static>(
+        &self,
+        db: &Surreal,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send;
+    /// The first matching row, if any.
+    fn first<T: DeserializeOwned + Send + 'static>(
+        &self,
+        db: &Surreal,
+    ) -> impl Future<Output = Result<Option<T>>> + Send;
+    /// The number of matching rows.
+    fn count(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl QuerySetExt for surql::query::QuerySet {
+    fn all<T: DeserializeOwned + Send + 'static>(
+        &self,
+        db: &Surreal,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send {
+        let call = client::fetch_all(self);
+        async move { db.run_call(call?).await }
+    }
+
+    fn first<T: DeserializeOwned + Send + 'static>(
+        &self,
+        db: &Surreal,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        let call = client::fetch_first(self);
+        async move { db.run_call(call?).await }
+    }
+
+    fn count(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
+        let call = client::count(self);
+        async move { db.run_call(call?).await }
+    }
+}
+
+impl Surreal {
+    /// Runs a compiled query (from the query compiler) and returns every statement's result;
+    /// the answer is statement `q.result_index`.
+    pub async fn execute(&self, q: surql::query::CompiledQuery) -> Result<QueryResponse> {
+        self.run_call(client::execute(q)).await
+    }
+
+    /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.
+    pub async fn aggregate(&self, agg: surql::query::AggregateQuery) -> Result<Value> {
+        self.run_call(client::aggregate(agg)?).await
     }
 }
 

@@ -337,7 +337,7 @@ fn open_socket(
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
     let (ws, response) =
         tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
-            .map_err(|e| fail(format!("WebSocket handshake failed: {e}")))?;
+            .map_err(|e| fail(handshake_failure(e)))?;
     let protocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -356,6 +356,27 @@ fn open_socket(
     tcp.set_nonblocking(true)
         .map_err(|e| io("cannot make the socket nonblocking", e))?;
     Ok(ws)
+}
+
+/// Explains a failed WebSocket upgrade; a subprotocol mismatch means the peer does not
+/// speak SurrealDB's CBOR RPC.
+fn handshake_failure<S>(e: tungstenite::HandshakeError<S>) -> String
+where
+    S: tungstenite::handshake::HandshakeRole,
+{
+    use tungstenite::error::ProtocolError;
+    match e {
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Protocol(
+            ProtocolError::SecWebSocketSubProtocolError(p),
+        )) => format!(
+            "the server did not accept the `cbor` subprotocol ({p}); is this a SurrealDB server?"
+        ),
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => format!(
+            "WebSocket handshake failed: the server answered HTTP {}",
+            response.status()
+        ),
+        other => format!("WebSocket handshake failed: {other}"),
+    }
 }
 
 /// A WebSocket registered with the poller; dropping it unregisters it first.

@@ -4,7 +4,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::conn::LiveHandle;
+use proto::conn::{LiveHandle, RequestId};
 use proto::rpc::{parse_query_results, Method, Notification, StreamFrame};
 use proto::{Uuid, Value};
 
@@ -175,9 +175,10 @@ pub(crate) fn live_id_of(method: Method, value: Value) -> Result<Uuid, Error> {
 }
 
 /// The frames of one `query_stream` answer, as a blocking iterator that ends after the
-/// `End` frame. It keeps the connection open while it lives.
+/// `End` frame. It keeps the connection open while it lives; dropping it before the end
+/// cancels the query on the server (`query_cancel`, queued without blocking).
 pub struct QueryStream {
-    _transport: Arc<WsTransport>,
+    transport: Arc<WsTransport>,
     request_id: u64,
     frames: Receiver<StreamItem>,
     ended: bool,
@@ -199,7 +200,7 @@ impl QueryStream {
         frames: Receiver<StreamItem>,
     ) -> Self {
         QueryStream {
-            _transport: transport,
+            transport,
             request_id,
             frames,
             ended: false,
@@ -253,6 +254,14 @@ impl Iterator for QueryStream {
                 self.ended = true;
                 Some(Err(Error::Closed))
             }
+        }
+    }
+}
+
+impl Drop for QueryStream {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.transport.cancel_stream(RequestId(self.request_id));
         }
     }
 }

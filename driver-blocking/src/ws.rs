@@ -63,6 +63,8 @@ enum Command {
         sink: Sender<StreamItem>,
     },
     Unsubscribe(LiveHandle),
+    /// A `query_stream` nobody reads any more: cancel it on the server.
+    CancelStream(RequestId),
     Listen(Listener),
     Close,
 }
@@ -86,6 +88,9 @@ enum Pending {
         method: Method,
         sink: Sender<StreamItem>,
     },
+    /// A request the driver sent on its own (`query_cancel` for a dropped stream); its
+    /// answer, success or failure, changes nothing for anyone.
+    Discard,
 }
 
 /// The callers' side of a WebSocket connection.
@@ -227,6 +232,12 @@ impl WsTransport {
     pub(crate) fn unsubscribe(&self, handle: LiveHandle) {
         // If the IO thread has ended, the subscription died with the socket: nothing to kill.
         let _ = self.submit(Command::Unsubscribe(handle));
+    }
+
+    /// Queues the cancellation of a `query_stream` whose reader is gone.
+    pub(crate) fn cancel_stream(&self, id: RequestId) {
+        // If the IO thread has ended, the stream died with the socket.
+        let _ = self.submit(Command::CancelStream(id));
     }
 
     /// A new receiver of connection events (disconnects, reconnects, protocol errors).
@@ -512,6 +523,15 @@ impl Driver {
                     self.conn.unsubscribe(handle, now);
                 }
             }
+            Command::CancelStream(id) => {
+                // Frames still on their way for it are dropped quietly until its end.
+                if let Some(p) = self.pending.get_mut(&id) {
+                    *p = Pending::Discard;
+                    let cancel = proto::client::query_cancel(id.0).into_parts().0;
+                    let cancel_id = self.conn.send(cancel, now);
+                    self.pending.insert(cancel_id, Pending::Discard);
+                }
+            }
             Command::Listen(sink) => self.listeners.push(sink),
             Command::Close => self.conn.close(),
         }
@@ -696,6 +716,7 @@ impl Driver {
                     let _ = reply.send(Err(e));
                 }
             },
+            Pending::Discard => {}
             Pending::Stream { method, sink } => {
                 // A stream normally ends with an `End` frame; a plain answer is either
                 // its failure or an answer without frames.
@@ -712,8 +733,12 @@ impl Driver {
 
     fn stream_frame(&mut self, id: RequestId, frame: StreamFrame) {
         let end = frame.is_end();
-        let sink = match self.pending.get(&id) {
-            Some(Pending::Stream { sink, .. }) => sink,
+        match self.pending.get(&id) {
+            // A dropped reader still gets frames until the server ends the stream.
+            Some(Pending::Stream { sink, .. }) => {
+                let _ = sink.send(Ok(frame));
+            }
+            Some(Pending::Discard) => {}
             _ => {
                 self.broadcast(ConnectionEvent::Error(format!(
                     "query_stream frame for request {} that is not a stream",
@@ -721,9 +746,7 @@ impl Driver {
                 )));
                 return;
             }
-        };
-        // A dropped stream still gets frames until the server ends it.
-        let _ = sink.send(Ok(frame));
+        }
         if end {
             self.pending.remove(&id);
         }
@@ -773,6 +796,7 @@ impl Driver {
                 Pending::Stream { sink, .. } => {
                     let _ = sink.send(Err(Error::Closed));
                 }
+                Pending::Discard => {}
             }
         }
         for (_, sink) in self.subscribers.drain() {

@@ -722,7 +722,8 @@ impl Drop for LiveStream {
 }
 
 /// Runs [`QuerySet`](surql::query::QuerySet)s: `qs.all(&db).await`, `qs.first(&db).await`,
-/// `qs.count(&db).await`.
+/// `qs.count_rows(&db).await`. (`qs.count()` itself builds the aggregate query; run any
+/// aggregate with [`AggregateExt::fetch`].)
 pub trait QuerySetExt {
     /// Every matching row, decoded as `T`.
     fn all<T: DeserializeOwned + Send + 'static>(
@@ -735,7 +736,7 @@ pub trait QuerySetExt {
         db: &Surreal,
     ) -> impl Future<Output = Result<Option<T>>> + Send;
     /// The number of matching rows.
-    fn count(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send;
+    fn count_rows(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send;
 }
 
 impl QuerySetExt for surql::query::QuerySet {
@@ -755,8 +756,22 @@ impl QuerySetExt for surql::query::QuerySet {
         async move { db.run_call(call?).await }
     }
 
-    fn count(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
+    fn count_rows(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
         let call = client::count(self);
+        async move { db.run_call(call?).await }
+    }
+}
+
+/// Runs aggregate queries: `qs.avg("age").fetch(&db).await` (0 for count/sum of no rows,
+/// NONE for avg/min/max of no rows).
+pub trait AggregateExt {
+    /// The aggregate's answer.
+    fn fetch(self, db: &Surreal) -> impl Future<Output = Result<Value>> + Send;
+}
+
+impl AggregateExt for surql::query::AggregateQuery {
+    fn fetch(self, db: &Surreal) -> impl Future<Output = Result<Value>> + Send {
+        let call = client::aggregate(self);
         async move { db.run_call(call?).await }
     }
 }

@@ -1,0 +1,897 @@
+//! Conformance scenarios, written once. Included by `conformance.rs` into one module per
+//! driver × transport; `super::drv` is the driver crate, `super::WS` the transport and `w!`
+//! resolves a call (`.await` for smol, a plain call for blocking).
+
+#![allow(clippy::bool_assert_comparison)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use surql::rpc::Action;
+use surql::{Datetime, Decimal, Geometry, Object, Point, RecordId, RecordIdKey, Table, Uuid, Value};
+use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
+
+use super::drv::{self, Credentials, PatchOp, Surreal};
+use super::WS;
+
+type R = drv::Result<()>;
+
+async fn setup(scenario: &str) -> Surreal {
+    let server = Server::shared();
+    let url = if WS { server.ws_url() } else { server.http_url() };
+    let db = w!(Surreal::connect(&url)).expect("connect to the test server");
+    w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
+    let (ns, name) = crate::unique_names(super::INSTANCE, scenario);
+    let define = format!(
+        "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {name};"
+    );
+    w!(db.query(define))
+        .expect("define ns/db")
+        .check()
+        .expect("define ns/db succeeded");
+    w!(db.use_ns_db(&ns, &name)).expect("use ns/db");
+    db
+}
+
+macro_rules! scenario {
+    ($name:ident, |$db:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            super::block_on(async {
+                #[allow(unused_variables)]
+                let $db = setup(stringify!($name)).await;
+                let outcome: R = async { $body }.await;
+                if let Err(e) = outcome {
+                    panic!("scenario {} failed: {e} ({e:?})", stringify!($name));
+                }
+            })
+        }
+    };
+}
+
+/// `RETURN $v` and give back what the server returned.
+async fn echo(db: &Surreal, v: &Value) -> drv::Result<Value> {
+    let mut res = w!(db.query("RETURN $v").bind(("v", v.clone())))?;
+    Ok(res.take::<Value>(0)?)
+}
+
+/// Store `v` in a record, read it back, and give back the stored field.
+async fn store(db: &Surreal, v: &Value) -> drv::Result<Value> {
+    let mut res = w!(db
+        .query("CREATE ONLY roundtrip:x CONTENT { v: $v }; SELECT VALUE v FROM ONLY roundtrip:x; DELETE roundtrip:x;")
+        .bind(("v", v.clone())))?;
+    Ok(res.take::<Value>(1)?)
+}
+
+async fn type_of(db: &Surreal, v: &Value) -> drv::Result<String> {
+    let mut res = w!(db.query("RETURN type::of($v)").bind(("v", v.clone())))?;
+    Ok(res.take::<String>(0)?)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Person {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<RecordId>,
+    name: String,
+    age: i64,
+}
+
+fn person(name: &str, age: i64) -> Person {
+    Person {
+        id: None,
+        name: name.into(),
+        age,
+    }
+}
+
+fn rid(table: &str, key: impl Into<RecordIdKey>) -> RecordId {
+    RecordId::new(table, key)
+}
+
+fn assert_not_supported_over_http<T: std::fmt::Debug>(r: drv::Result<T>) {
+    let e = r.expect_err("must be refused over HTTP");
+    assert!(e.is_not_supported(), "expected a not-supported error, got {e:?}");
+    assert!(
+        e.to_string().contains("not supported over HTTP"),
+        "the error must say so: {e}"
+    );
+}
+
+// --------------------------------------------------------------------------------------
+// Basic methods
+
+scenario!(ping_answers, |db| {
+    w!(db.ping())?;
+    Ok(())
+});
+
+scenario!(version_names_the_server, |db| {
+    let v = w!(db.version())?;
+    assert!(v.starts_with("surrealdb-3."), "{v}");
+    Ok(())
+});
+
+scenario!(health_is_ok, |db| {
+    w!(db.health())?;
+    Ok(())
+});
+
+scenario!(use_selects_namespace_and_database, |db| {
+    let mut res = w!(db.query("RETURN [session::ns(), session::db()]"))?;
+    let names: Vec<String> = res.take(0)?;
+    assert!(names[0].starts_with("c_"), "{names:?}");
+    assert!(names[1].ends_with("use_selects_namespace_and_database"), "{names:?}");
+    Ok(())
+});
+
+scenario!(signin_returns_a_token_that_authenticates, |db| {
+    let token = w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    assert_eq!(token.access.split('.').count(), 3, "a JWT has three parts");
+    w!(db.authenticate(&token.access))?;
+    w!(db.ping())?;
+    Ok(())
+});
+
+scenario!(wrong_credentials_are_refused, |db| {
+    let err = w!(db.signin(&Credentials::root(ROOT_USER, "wrong")))
+        .expect_err("wrong password must fail");
+    let server = err.as_server_error().expect("a server error");
+    assert!(server.is_auth_error(), "{server:?}");
+    Ok(())
+});
+
+scenario!(query_binds_values, |db| {
+    let mut res = w!(db.query("RETURN $x * 2").bind(("x", 21)))?;
+    assert_eq!(res.take::<i64>(0)?, 42);
+    Ok(())
+});
+
+scenario!(query_binds_a_struct_of_variables, |db| {
+    #[derive(Serialize)]
+    struct Vars {
+        a: i64,
+        b: String,
+    }
+    let mut res = w!(db.query("RETURN [$a, $b]").bind(Vars {
+        a: 1,
+        b: "two".into()
+    }))?;
+    assert_eq!(res.take::<(i64, String)>(0)?, (1, "two".to_owned()));
+    Ok(())
+});
+
+scenario!(failing_middle_statement_keeps_the_others, |db| {
+    let mut res = w!(db.query("RETURN 1; THROW 'boom'; RETURN 3"))?;
+    assert_eq!(res.len(), 3);
+    assert_eq!(res.take::<i64>(0)?, 1);
+    assert_eq!(res.take::<i64>(2)?, 3);
+    let errors = res.take_errors();
+    assert_eq!(errors.len(), 1);
+    let e = &errors[&1];
+    assert!(e.is_thrown(), "{e:?}");
+    assert!(e.message.contains("boom"), "{e:?}");
+    Ok(())
+});
+
+scenario!(check_reports_the_first_failure, |db| {
+    let res = w!(db.query("RETURN 1; THROW 'first'; THROW 'second'"))?;
+    let err = res.check().expect_err("check must fail");
+    assert!(err.to_string().contains("first"), "{err}");
+    Ok(())
+});
+
+scenario!(take_of_a_failed_statement_is_its_error, |db| {
+    let mut res = w!(db.query("THROW 'nope'"))?;
+    let err = res.take::<Value>(0).expect_err("a failed statement");
+    assert!(err.to_string().contains("nope"), "{err}");
+    Ok(())
+});
+
+scenario!(syntax_error_fails_the_call, |db| {
+    let err = w!(db.query("SELEC * FROM x")).expect_err("syntax error");
+    let server = err.as_server_error().expect("a server error");
+    assert!(server.message.contains("Parse error"), "{server:?}");
+    Ok(())
+});
+
+scenario!(take_field_picks_one_column, |db| {
+    w!(db.query("CREATE p:1 SET name = 'a'; CREATE p:2 SET name = 'b'"))?.check()?;
+    let mut res = w!(db.query("SELECT name FROM p ORDER BY name"))?;
+    let names: Vec<String> = res.take((0, "name"))?;
+    assert_eq!(names, vec!["a", "b"]);
+    Ok(())
+});
+
+scenario!(take_type_error_names_the_row_and_field, |db| {
+    w!(db.query("CREATE p:1 SET name = 'a', age = 'old'"))?.check()?;
+    let mut res = w!(db.query("SELECT name, age FROM p"))?;
+    let err = res.take::<Vec<Person>>(0).expect_err("age is a string");
+    let msg = err.to_string();
+    assert!(msg.contains("age"), "{msg}");
+    assert!(msg.contains("string"), "{msg}");
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// CRUD methods
+
+scenario!(create_with_id_and_select_it, |db| {
+    let created: Person = w!(db.create(("person", "tobie"), person("Tobie", 40)))?;
+    assert_eq!(created.id, Some(rid("person", "tobie")));
+    let got: Option<Person> = w!(db.select(("person", "tobie")))?;
+    assert_eq!(got, Some(created));
+    Ok(())
+});
+
+scenario!(create_on_a_table_gets_a_random_id, |db| {
+    let created: Person = w!(db.create("person", person("Ann", 30)))?;
+    let id = created.id.expect("an id");
+    assert_eq!(id.table, "person");
+    let all: Vec<Person> = w!(db.select("person"))?;
+    assert_eq!(all.len(), 1);
+    Ok(())
+});
+
+scenario!(select_missing_record_is_none, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    let got: Option<Person> = w!(db.select(("person", "nobody")))?;
+    assert_eq!(got, None);
+    Ok(())
+});
+
+scenario!(insert_many_rows, |db| {
+    let rows: Vec<Person> = (0..5).map(|i| person(&format!("p{i}"), i)).collect();
+    let inserted: Vec<Person> = w!(db.insert("person", &rows))?;
+    assert_eq!(inserted.len(), 5);
+    let mut res = w!(db.query("RETURN count(SELECT * FROM person)"))?;
+    assert_eq!(res.take::<i64>(0)?, 5);
+    Ok(())
+});
+
+scenario!(insert_relation_creates_edges, |db| {
+    w!(db.query("CREATE person:a, person:b"))?.check()?;
+    let mut edge = Object::new();
+    edge.insert("in".into(), Value::RecordId(rid("person", "a")));
+    edge.insert("out".into(), Value::RecordId(rid("person", "b")));
+    edge.insert("since".into(), Value::Int(2020));
+    let rows: Vec<Value> = w!(db.insert_relation("knows", vec![Value::Object(edge)]))?;
+    assert_eq!(rows.len(), 1);
+    let mut res = w!(db.query("SELECT VALUE ->knows->person FROM ONLY person:a"))?;
+    let out: Vec<RecordId> = res.take(0)?;
+    assert_eq!(out, vec![rid("person", "b")]);
+    Ok(())
+});
+
+scenario!(upsert_creates_then_replaces, |db| {
+    let a: Option<Person> = w!(db.upsert(("person", "u"), person("A", 1)))?;
+    assert_eq!(a.map(|p| p.age), Some(1));
+    let b: Option<Person> = w!(db.upsert(("person", "u"), person("B", 2)))?;
+    assert_eq!(b.map(|p| (p.name, p.age)), Some(("B".to_owned(), 2)));
+    Ok(())
+});
+
+scenario!(update_replaces_content, |db| {
+    w!(db.query("CREATE person:x SET name = 'X', age = 5, extra = true"))?.check()?;
+    let updated: Option<Value> = w!(db.update(("person", "x"), person("Y", 6)))?;
+    let updated = updated.expect("the record exists");
+    assert_eq!(updated.get("name"), Some(&Value::from("Y")));
+    assert_eq!(updated.get("extra"), None, "update replaces the whole content");
+    Ok(())
+});
+
+scenario!(update_of_a_missing_record_is_none, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    let updated: Option<Value> = w!(db.update(("person", "ghost"), person("G", 1)))?;
+    assert_eq!(updated, None);
+    let all: Vec<Value> = w!(db.select("person"))?;
+    assert!(all.is_empty(), "update must not create the record");
+    Ok(())
+});
+
+scenario!(merge_keeps_other_fields, |db| {
+    w!(db.query("CREATE person:m SET name = 'M', age = 5"))?.check()?;
+    let mut patch = BTreeMap::new();
+    patch.insert("age", 6);
+    let merged: Option<Person> = w!(db.merge(("person", "m"), patch))?;
+    let merged = merged.expect("exists");
+    assert_eq!((merged.name.as_str(), merged.age), ("M", 6));
+    Ok(())
+});
+
+scenario!(patch_applies_json_patch, |db| {
+    w!(db.query("CREATE person:p SET name = 'P', age = 5"))?.check()?;
+    let ops = [
+        PatchOp::Replace("/age".into(), Value::Int(7)),
+        PatchOp::Add("/nick".into(), Value::from("pp")),
+    ];
+    let _: Value = w!(db.patch(("person", "p"), &ops))?;
+    let mut res = w!(db.query("SELECT age, nick FROM ONLY person:p"))?;
+    let v: Value = res.take(0)?;
+    assert_eq!(v.get("age"), Some(&Value::Int(7)));
+    assert_eq!(v.get("nick"), Some(&Value::from("pp")));
+    Ok(())
+});
+
+scenario!(delete_returns_the_deleted_record, |db| {
+    w!(db.query("CREATE person:d SET name = 'D', age = 1"))?.check()?;
+    let deleted: Option<Person> = w!(db.delete(("person", "d")))?;
+    assert_eq!(deleted.map(|p| p.name), Some("D".to_owned()));
+    let again: Option<Person> = w!(db.select(("person", "d")))?;
+    assert_eq!(again, None);
+    Ok(())
+});
+
+scenario!(relate_creates_an_edge, |db| {
+    w!(db.query("CREATE person:a, person:b"))?.check()?;
+    let mut data = BTreeMap::new();
+    data.insert("weight", 3);
+    let edge: Value = w!(db.relate(&rid("person", "a"), "likes", &rid("person", "b"), Some(data)))?;
+    let edge = match edge {
+        Value::Array(mut a) if a.len() == 1 => a.remove(0),
+        v => v,
+    };
+    assert_eq!(edge.get("in"), Some(&Value::RecordId(rid("person", "a"))));
+    assert_eq!(edge.get("out"), Some(&Value::RecordId(rid("person", "b"))));
+    assert_eq!(edge.get("weight"), Some(&Value::Int(3)));
+    Ok(())
+});
+
+scenario!(run_calls_builtin_functions, |db| {
+    let n: i64 = w!(db.run("string::len", ("hello",)))?;
+    assert_eq!(n, 5);
+    Ok(())
+});
+
+scenario!(run_calls_custom_functions, |db| {
+    w!(db.query("DEFINE FUNCTION fn::greet($name: string) { RETURN 'Hello, ' + $name; }"))?
+        .check()?;
+    let s: String = w!(db.run("fn::greet", ("Ada",)))?;
+    assert_eq!(s, "Hello, Ada");
+    Ok(())
+});
+
+scenario!(graphql_queries_tables, |db| {
+    w!(db.query(
+        "DEFINE CONFIG GRAPHQL AUTO; DEFINE TABLE person SCHEMAFULL; \
+         DEFINE FIELD name ON person TYPE string; CREATE person:g SET name = 'Gee';"
+    ))?
+    .check()?;
+    let v: Value = w!(db.graphql("{ person { name } }", Value::None))?;
+    let text = format!("{v:?}");
+    assert!(text.contains("Gee"), "{text}");
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Session variables, live queries, transactions, sessions (WebSocket) — HTTP refuses them
+
+scenario!(let_and_unset_session_variables, |db| {
+    if !WS {
+        assert_not_supported_over_http(w!(db.set("name", "x")));
+        return Ok(());
+    }
+    w!(db.set("name", "Ada"))?;
+    let mut res = w!(db.query("RETURN $name"))?;
+    assert_eq!(res.take::<String>(0)?, "Ada");
+    w!(db.unset("name"))?;
+    let mut res = w!(db.query("RETURN $name"))?;
+    assert_eq!(res.take::<Value>(0)?, Value::None);
+    Ok(())
+});
+
+scenario!(set_rejects_a_bad_variable_name, |db| {
+    let err = w!(db.set("bad name; DROP", 1)).expect_err("invalid name");
+    assert!(err.to_string().contains("bad name; DROP"), "{err}");
+    Ok(())
+});
+
+scenario!(live_query_sees_create_update_delete, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    if !WS {
+        assert_not_supported_over_http(w!(db.live("person")));
+        return Ok(());
+    }
+    let mut live = w!(db.live("person"))?;
+    w!(db.query("CREATE person:l SET age = 1; UPDATE person:l SET age = 2; DELETE person:l;"))?
+        .check()?;
+    let mut actions = Vec::new();
+    for _ in 0..3 {
+        let n = w!(live.next_timeout(Duration::from_secs(10)))?.expect("a notification");
+        assert_eq!(n.record, Value::RecordId(rid("person", "l")));
+        actions.push(n.action);
+    }
+    assert_eq!(actions, vec![Action::Create, Action::Update, Action::Delete]);
+    Ok(())
+});
+
+scenario!(live_diff_reports_patches, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    if !WS {
+        assert_not_supported_over_http(w!(db.live_diff("person")));
+        return Ok(());
+    }
+    let mut live = w!(db.live_diff("person"))?;
+    w!(db.query("CREATE person:d SET age = 1, name = 'x'; UPDATE person:d SET age = 2;"))?
+        .check()?;
+    let created = w!(live.next_timeout(Duration::from_secs(10)))?.expect("create");
+    assert_eq!(created.action, Action::Create);
+    let updated = w!(live.next_timeout(Duration::from_secs(10)))?.expect("update");
+    assert_eq!(updated.action, Action::Update);
+    let fields = surql::live::changed_fields(&updated.result);
+    assert_eq!(fields, vec!["age".to_owned()]);
+    Ok(())
+});
+
+scenario!(live_query_ends_on_kill, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    if !WS {
+        return Ok(());
+    }
+    let mut live = w!(db.live("person"))?;
+    let id = live.id();
+    w!(db.query("KILL $id").bind(("id", Value::Uuid(id))))?.check()?;
+    let end = w!(live.next_timeout(Duration::from_secs(10)))?;
+    assert!(end.is_none(), "the stream must end after KILL, got {end:?}");
+    Ok(())
+});
+
+scenario!(live_select_filters_with_bound_parameters, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    if !WS {
+        assert_not_supported_over_http(w!(db
+            .query("LIVE SELECT * FROM person WHERE age > $min")
+            .bind(("min", 30))
+            .live()));
+        return Ok(());
+    }
+    let mut live = w!(db
+        .query("LIVE SELECT * FROM person WHERE age > $min")
+        .bind(("min", 30))
+        .live())?;
+    w!(db.query("CREATE person:young SET age = 20; CREATE person:old SET age = 40;"))?.check()?;
+    let n = w!(live.next_timeout(Duration::from_secs(10)))?.expect("one notification");
+    assert_eq!(n.record, Value::RecordId(rid("person", "old")));
+    let more = w!(live.next_timeout(Duration::from_millis(500)));
+    assert!(
+        matches!(&more, Err(e) if e.is_timeout()),
+        "the young person must not be notified: {more:?}"
+    );
+    Ok(())
+});
+
+scenario!(transaction_commit_applies, |db| {
+    if !WS {
+        assert_not_supported_over_http(w!(db.begin()).map(|_| ()));
+        return Ok(());
+    }
+    let txn = w!(db.begin())?;
+    w!(txn.query("CREATE account:a SET balance = 10"))?.check()?;
+    w!(txn.commit())?;
+    let got: Option<Value> = w!(db.select(("account", "a")))?;
+    assert!(got.is_some());
+    Ok(())
+});
+
+scenario!(transaction_cancel_discards, |db| {
+    if !WS {
+        return Ok(());
+    }
+    w!(db.query("CREATE account:a SET balance = 10"))?.check()?;
+    let txn = w!(db.begin())?;
+    w!(txn.query("UPDATE account:a SET balance = 99"))?.check()?;
+    w!(txn.cancel())?;
+    let mut res = w!(db.query("SELECT VALUE balance FROM ONLY account:a"))?;
+    assert_eq!(res.take::<i64>(0)?, 10);
+    Ok(())
+});
+
+scenario!(transaction_conflict_is_retryable, |db| {
+    if !WS {
+        return Ok(());
+    }
+    w!(db.query("CREATE k:1 SET n = 0"))?.check()?;
+    let a = w!(db.begin())?;
+    let b = w!(db.begin())?;
+    w!(a.query("UPDATE k:1 SET n += 1"))?.check()?;
+    w!(b.query("UPDATE k:1 SET n += 1"))?.check()?;
+    w!(a.commit())?;
+    let err = w!(b.commit()).expect_err("the second commit conflicts");
+    let server = err.as_server_error().expect("a server error");
+    assert!(server.is_transaction_conflict(), "{server:?}");
+    assert!(surql::txn::is_retryable(server));
+    Ok(())
+});
+
+scenario!(attached_sessions_are_independent, |db| {
+    if !WS {
+        assert_not_supported_over_http(w!(db.attach()).map(|_| ()));
+        return Ok(());
+    }
+    let other = w!(db.attach())?;
+    let ids = w!(db.sessions())?;
+    assert!(ids.contains(&other.session_id().expect("attached")));
+    // the new session starts empty: no auth, no namespace
+    let err = w!(other.query("SELECT * FROM person")).and_then(|r| r.check());
+    assert!(err.is_err(), "an empty session cannot read: {err:?}");
+    w!(other.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    w!(other.query("RETURN 1"))?.check()?;
+    w!(other.detach())?;
+    let ids = w!(db.sessions())?;
+    assert!(!ids.contains(&other.session_id().expect("attached")));
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Record access, tokens, permissions
+
+async fn define_record_access(db: &Surreal) -> R {
+    w!(db.query(
+        "DEFINE TABLE user SCHEMAFULL PERMISSIONS FOR select, update WHERE id = $auth.id;
+         DEFINE FIELD email ON user TYPE string;
+         DEFINE FIELD pass ON user TYPE string;
+         DEFINE ACCESS account ON DATABASE TYPE RECORD
+           SIGNUP ( CREATE user SET email = $email, pass = crypto::argon2::generate($pass) )
+           SIGNIN ( SELECT * FROM user WHERE email = $email AND crypto::argon2::compare(pass, $pass) )
+           WITH REFRESH
+           DURATION FOR TOKEN 15m, FOR SESSION 12h;
+         DEFINE TABLE secret PERMISSIONS FOR select, create, update, delete NONE;"
+    ))?
+    .check()?;
+    Ok(())
+}
+
+async fn names(db: &Surreal) -> drv::Result<(String, String)> {
+    let mut res = w!(db.query("RETURN [session::ns(), session::db()]"))?;
+    let v: (String, String) = res.take(0)?;
+    Ok(v)
+}
+
+#[derive(Serialize)]
+struct Signup<'a> {
+    email: &'a str,
+    pass: &'a str,
+}
+
+scenario!(signup_and_signin_record_user, |db| {
+    define_record_access(&db).await?;
+    let (ns, name) = names(&db).await?;
+    let creds = Credentials::record(&ns, &name, "account", &Signup {
+        email: "a@b.c",
+        pass: "pw",
+    })?;
+    let token = w!(db.signup(&creds))?;
+    assert!(token.refresh.is_some(), "WITH REFRESH issues a refresh token");
+    let token2 = w!(db.signin(&creds))?;
+    assert!(!token2.access.is_empty());
+    if WS {
+        let me: Value = w!(db.info())?;
+        assert_eq!(me.get("email"), Some(&Value::from("a@b.c")));
+    }
+    Ok(())
+});
+
+scenario!(permission_denied_write_is_an_error, |db| {
+    define_record_access(&db).await?;
+    let (ns, name) = names(&db).await?;
+    let creds = Credentials::record(&ns, &name, "account", &Signup {
+        email: "p@b.c",
+        pass: "pw",
+    })?;
+    w!(db.signup(&creds))?;
+    let res = w!(db.query("CREATE secret:x SET v = 1"));
+    let failed = match res {
+        Err(_) => true,
+        Ok(r) => r.check().is_err(),
+    };
+    assert!(failed, "a write the permissions forbid must not look like success");
+    Ok(())
+});
+
+scenario!(refresh_and_revoke_tokens, |db| {
+    define_record_access(&db).await?;
+    let (ns, name) = names(&db).await?;
+    let creds = Credentials::record(&ns, &name, "account", &Signup {
+        email: "r@b.c",
+        pass: "pw",
+    })?;
+    let token = w!(db.signup(&creds))?;
+    let fresh = w!(db.refresh(&token))?;
+    assert!(fresh.refresh.is_some());
+    assert_ne!(fresh.refresh, token.refresh, "refresh tokens are single-use");
+    let reused = w!(db.refresh(&token));
+    assert!(reused.is_err(), "a spent refresh token must be refused");
+    w!(db.revoke(&fresh))?;
+    let revoked = w!(db.refresh(&fresh));
+    assert!(revoked.is_err(), "a revoked refresh token must be refused");
+    Ok(())
+});
+
+scenario!(invalidate_drops_authentication, |db| {
+    if !WS {
+        // Over HTTP invalidate forgets the stored token on our side.
+        w!(db.invalidate())?;
+        let res = w!(db.query("DEFINE TABLE t"));
+        assert!(res.and_then(|r| r.check()).is_err());
+        return Ok(());
+    }
+    w!(db.invalidate())?;
+    let res = w!(db.query("DEFINE TABLE t"));
+    assert!(
+        res.and_then(|r| r.check()).is_err(),
+        "an anonymous session must not define tables"
+    );
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Values round-trip through the server unchanged
+
+macro_rules! roundtrip {
+    ($name:ident, $value:expr, $type_name:expr) => {
+        scenario!($name, |db| {
+            let v: Value = $value;
+            assert_eq!(echo(&db, &v).await?, v, "RETURN $v");
+            assert_eq!(store(&db, &v).await?, v, "stored and read back");
+            let t: &str = $type_name;
+            if !t.is_empty() {
+                assert_eq!(type_of(&db, &v).await?, t);
+            }
+            Ok(())
+        });
+    };
+}
+
+roundtrip!(value_bool, Value::Bool(true), "bool");
+roundtrip!(value_int_max, Value::Int(i64::MAX), "int");
+roundtrip!(value_int_min, Value::Int(i64::MIN), "int");
+roundtrip!(value_float, Value::Float(1.5e300), "float");
+roundtrip!(value_float_negative_zero, Value::Float(-0.0), "float");
+roundtrip!(value_float_infinity, Value::Float(f64::INFINITY), "float");
+roundtrip!(value_float_nan, Value::Float(f64::NAN), "float");
+roundtrip!(
+    value_decimal_28_digits,
+    Value::Decimal(Decimal::parse("1234567890.123456789012345678").unwrap()),
+    "decimal"
+);
+roundtrip!(value_string_unicode, Value::from("héllo ⟨wörld⟩ 🚀 `'\""), "string");
+roundtrip!(value_bytes, Value::Bytes(vec![0, 1, 2, 255]), "bytes");
+roundtrip!(
+    value_datetime_nanoseconds,
+    Value::Datetime(Datetime::from_unix(1_704_067_200, 123_456_789).unwrap()),
+    "datetime"
+);
+roundtrip!(
+    value_datetime_before_1970,
+    Value::Datetime(Datetime::parse("1901-02-03T04:05:06.7Z").unwrap()),
+    "datetime"
+);
+roundtrip!(
+    value_duration,
+    Value::Duration(surql::Duration::new(5400, 1).unwrap()),
+    "duration"
+);
+roundtrip!(
+    value_uuid,
+    Value::Uuid(Uuid::parse("0192a8f0-8c4d-7b3a-9c1e-123456789abc").unwrap()),
+    "uuid"
+);
+roundtrip!(
+    value_geometry_point,
+    Value::Geometry(Geometry::Point(Point {
+        x: -0.118092,
+        y: 51.509865
+    })),
+    "geometry<point>"
+);
+roundtrip!(
+    value_geometry_polygon,
+    Value::Geometry(Geometry::Polygon(vec![vec![
+        Point { x: 0.0, y: 0.0 },
+        Point { x: 1.0, y: 0.0 },
+        Point { x: 1.0, y: 1.0 },
+        Point { x: 0.0, y: 0.0 },
+    ]])),
+    "geometry<polygon>"
+);
+roundtrip!(
+    value_geometry_collection,
+    Value::Geometry(Geometry::Collection(vec![
+        Geometry::Point(Point { x: 1.0, y: 2.0 }),
+        Geometry::Line(vec![Point { x: 0.0, y: 0.0 }, Point { x: 3.0, y: 4.0 }]),
+    ])),
+    "geometry<collection>"
+);
+roundtrip!(
+    value_range_inclusive,
+    Value::from(surql::Range {
+        start: surql::Bound::Included(Value::Int(1)),
+        end: surql::Bound::Included(Value::Int(5)),
+    }),
+    "range"
+);
+roundtrip!(
+    value_range_excluded_and_open,
+    Value::from(surql::Range {
+        start: surql::Bound::Excluded(Value::Int(1)),
+        end: surql::Bound::Unbounded,
+    }),
+    "range"
+);
+roundtrip!(value_null, Value::Null, "null");
+roundtrip!(value_table, Value::Table(Table::new("person")), "");
+roundtrip!(
+    value_nested_object,
+    {
+        let mut inner = Object::new();
+        inner.insert("list".into(), Value::Array(vec![Value::Int(1), Value::Null, Value::from("x")]));
+        inner.insert("when".into(), Value::Datetime(Datetime::from_unix(0, 1).unwrap()));
+        let mut o = Object::new();
+        o.insert("inner".into(), Value::Object(inner));
+        o.insert("id".into(), Value::RecordId(rid("t", "k")));
+        Value::Object(o)
+    },
+    "object"
+);
+
+scenario!(value_none_and_null_stay_distinct, |db| {
+    assert_eq!(echo(&db, &Value::None).await?, Value::None);
+    assert_eq!(echo(&db, &Value::Null).await?, Value::Null);
+    assert_eq!(type_of(&db, &Value::None).await?, "none");
+    assert_eq!(type_of(&db, &Value::Null).await?, "null");
+    // a NONE field is dropped on storage, a NULL field is kept
+    let mut res = w!(db
+        .query("CREATE ONLY n:1 CONTENT { a: $none, b: $null }")
+        .bind(("none", Value::None))
+        .bind(("null", Value::Null)))?;
+    let row: Value = res.take(0)?;
+    assert_eq!(row.get("a"), None);
+    assert_eq!(row.get("b"), Some(&Value::Null));
+    Ok(())
+});
+
+scenario!(value_option_none_is_sent_as_none, |db| {
+    w!(db.query(
+        "DEFINE TABLE o SCHEMAFULL; DEFINE FIELD nick ON o TYPE option<string>; DEFINE FIELD name ON o TYPE string;"
+    ))?
+    .check()?;
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct O {
+        name: String,
+        nick: Option<String>,
+    }
+    let created: O = w!(db.create(("o", 1), O {
+        name: "n".into(),
+        nick: None
+    }))?;
+    assert_eq!(created.nick, None);
+    Ok(())
+});
+
+scenario!(value_set_is_deduplicated, |db| {
+    let v = Value::Set(vec![Value::Int(1), Value::Int(2), Value::Int(2)]);
+    let back = echo(&db, &v).await?;
+    assert_eq!(back, Value::Set(vec![Value::Int(1), Value::Int(2)]));
+    Ok(())
+});
+
+scenario!(value_out_of_range_integer_is_refused, |db| {
+    let err = w!(db.query("RETURN $x").bind(("x", u64::MAX))).expect_err("u64::MAX does not fit");
+    let msg = err.to_string();
+    assert!(msg.contains("18446744073709551615"), "the error names the value: {msg}");
+    Ok(())
+});
+
+scenario!(value_link_like_strings_stay_strings, |db| {
+    for s in [
+        "data:image/png;base64,iVBORw0KGgo=",
+        "mailto:x@y.z",
+        "tel:+123456",
+        "person:tobie",
+        "2024-01-01T00:00:00Z",
+        "0192a8f0-8c4d-7b3a-9c1e-123456789abc",
+    ] {
+        let v = Value::from(s);
+        assert_eq!(echo(&db, &v).await?, v, "{s}");
+        assert_eq!(type_of(&db, &v).await?, "string", "{s}");
+        assert_eq!(store(&db, &v).await?, v, "{s}");
+    }
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Tricky record ids
+
+scenario!(tricky_string_ids_round_trip, |db| {
+    let keys = [
+        "7abc", "123", "a-b", "a.b", "with space", "ünï", "back`tick", "⟨angle⟩", "NaN",
+        "select", "", "emoji🚀", "line\nbreak", "quote'\"", "0", "-5", "1e5", "_",
+    ];
+    for k in keys {
+        let id = rid("tricky", k);
+        let created: Value = w!(db.create(id.clone(), BTreeMap::from([("k", k)])))?;
+        assert_eq!(created.get("id"), Some(&Value::RecordId(id.clone())), "create {k:?}");
+        let got: Option<Value> = w!(db.select(id.clone()))?;
+        assert_eq!(got.and_then(|v| v.get("k").cloned()), Some(Value::from(k)), "select {k:?}");
+        let updated: Option<Value> = w!(db.merge(id.clone(), BTreeMap::from([("n", 1)])))?;
+        assert!(updated.is_some(), "merge {k:?}");
+        // the rendered form parses back to the same id on the server
+        let text = id.to_string();
+        let mut res = w!(db.query(format!("RETURN {text}")))?;
+        assert_eq!(res.take::<Value>(0)?, Value::RecordId(id.clone()), "render {k:?} as {text}");
+        let deleted: Option<Value> = w!(db.delete(id.clone()))?;
+        assert!(deleted.is_some(), "delete {k:?}");
+    }
+    let mut res = w!(db.query("RETURN count(SELECT * FROM tricky)"))?;
+    assert_eq!(res.take::<i64>(0)?, 0);
+    Ok(())
+});
+
+scenario!(string_123_and_number_123_are_different_records, |db| {
+    let _: Value = w!(db.create(("r", "123"), BTreeMap::from([("kind", "string")])))?;
+    let _: Value = w!(db.create(("r", 123i64), BTreeMap::from([("kind", "number")])))?;
+    let s: Option<Value> = w!(db.select(("r", "123")))?;
+    let n: Option<Value> = w!(db.select(("r", 123i64)))?;
+    assert_eq!(s.and_then(|v| v.get("kind").cloned()), Some(Value::from("string")));
+    assert_eq!(n.and_then(|v| v.get("kind").cloned()), Some(Value::from("number")));
+    let mut res = w!(db.query("RETURN [r:123.kind, r:`123`.kind]"))?;
+    assert_eq!(res.take::<Vec<String>>(0)?, vec!["number", "string"]);
+    Ok(())
+});
+
+scenario!(array_object_and_uuid_keys, |db| {
+    let mut obj = Object::new();
+    obj.insert("a".into(), Value::Int(1));
+    obj.insert("b-c".into(), Value::from("x"));
+    let ids = [
+        RecordId::new("k", vec![Value::from("a"), Value::Int(1)]),
+        RecordId::new("k", obj),
+        RecordId::new("k", Uuid::parse("0192a8f0-8c4d-7b3a-9c1e-123456789abc").unwrap()),
+    ];
+    for id in ids {
+        let created: Value = w!(db.create(id.clone(), BTreeMap::from([("v", 1)])))?;
+        assert_eq!(created.get("id"), Some(&Value::RecordId(id.clone())));
+        let text = id.to_string();
+        let mut res = w!(db.query(format!("SELECT VALUE v FROM ONLY {text}")))?;
+        assert_eq!(res.take::<i64>(0)?, 1, "{text}");
+        let deleted: Option<Value> = w!(db.delete(id.clone()))?;
+        assert!(deleted.is_some());
+    }
+    Ok(())
+});
+
+scenario!(tables_with_odd_names_work_as_typed_values, |db| {
+    for table in ["my-table", "select", "ünï", "7up"] {
+        let rows: Vec<Value> = w!(db.insert(table, vec![BTreeMap::from([("v", 1)])]))?;
+        assert_eq!(rows.len(), 1, "{table}");
+        let all: Vec<Value> = w!(db.select(table))?;
+        assert_eq!(all.len(), 1, "{table}");
+    }
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Size and concurrency
+
+scenario!(ten_thousand_rows, |db| {
+    w!(db.query("FOR $i IN 0..10000 { CREATE big SET n = $i, name = 'row ' + <string>$i };"))?
+        .check()?;
+    #[derive(Deserialize)]
+    struct Row {
+        n: i64,
+        name: String,
+    }
+    let mut res = w!(db.query("SELECT n, name FROM big ORDER BY n"))?;
+    let rows: Vec<Row> = res.take(0)?;
+    assert_eq!(rows.len(), 10_000);
+    assert!(rows.iter().enumerate().all(|(i, r)| r.n == i as i64 && r.name == format!("row {i}")));
+    Ok(())
+});
+
+scenario!(many_sequential_round_trips, |db| {
+    for i in 0..200i64 {
+        let mut res = w!(db.query("RETURN $i").bind(("i", i)))?;
+        assert_eq!(res.take::<i64>(0)?, i);
+    }
+    Ok(())
+});

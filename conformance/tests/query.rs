@@ -54,8 +54,12 @@ macro_rules! instance {
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
-            #[path = "../common/query_scenarios.rs"]
-            mod scenarios;
+            // `include!` resolves against this file wherever the macro expands; a `#[path]`
+            // inside a macro-made inline module would resolve against a directory that
+            // does not exist.
+            mod scenarios {
+                include!("common/query_scenarios.rs");
+            }
         }
     };
     ($name:ident, $drv:ident, ws = $ws:expr, async = false) => {
@@ -72,8 +76,12 @@ macro_rules! instance {
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
-            #[path = "../common/query_scenarios.rs"]
-            mod scenarios;
+            // `include!` resolves against this file wherever the macro expands; a `#[path]`
+            // inside a macro-made inline module would resolve against a directory that
+            // does not exist.
+            mod scenarios {
+                include!("common/query_scenarios.rs");
+            }
         }
     };
 }

@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use surql::query::{Aggregate, CompiledQuery, HybridSearch, Lookup, Path, QueryError, QuerySet, F, Q};
+use surql::query::{
+    Aggregate, CompiledQuery, HybridSearch, Lookup, Path, QueryError, QuerySet, F, Q,
+};
 use surql::{Object, RecordId, RecordIdKey, Value};
 use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
 
@@ -19,7 +21,11 @@ type R = drv::Result<()>;
 
 async fn setup(scenario: &str) -> Surreal {
     let server = Server::shared();
-    let url = if WS { server.ws_url() } else { server.http_url() };
+    let url = if WS {
+        server.ws_url()
+    } else {
+        server.http_url()
+    };
     let db = w!(Surreal::connect(&url)).expect("connect to the test server");
     w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
     let (ns, name) = crate::unique_names(super::INSTANCE, scenario);
@@ -177,11 +183,26 @@ scenario!(lookup_comparisons, |db| {
 
 scenario!(lookup_in_and_not_in, |db| {
     fixture(&db).await?;
-    expect_people(&db, F::new("role").is_in(["admin", "bot"]), &["ann", "dee", "eve"]).await?;
+    expect_people(
+        &db,
+        F::new("role").is_in(["admin", "bot"]),
+        &["ann", "dee", "eve"],
+    )
+    .await?;
     expect_people(&db, F::new("role").not_in(["admin", "bot"]), &["bob", "cy"]).await?;
-    expect_people(&db, Q::lookup("age__in", Value::Array(vec![19.into(), 41.into()])), &["cy", "dee"]).await?;
+    expect_people(
+        &db,
+        Q::lookup("age__in", Value::Array(vec![19.into(), 41.into()])),
+        &["cy", "dee"],
+    )
+    .await?;
     expect_people(&db, F::new("age").is_in(Vec::<i64>::new()), &[]).await?;
-    expect_people(&db, F::new("age").not_in(Vec::<i64>::new()), &["ann", "bob", "cy", "dee", "eve"]).await?;
+    expect_people(
+        &db,
+        F::new("age").not_in(Vec::<i64>::new()),
+        &["ann", "bob", "cy", "dee", "eve"],
+    )
+    .await?;
     Ok(())
 });
 
@@ -192,26 +213,61 @@ scenario!(lookup_contains_and_not_contains, |db| {
     // On strings CONTAINS is substring containment, case-sensitive.
     expect_people(&db, F::new("name").contains("e"), &["dee", "eve"]).await?;
     expect_people(&db, F::new("name").contains("ru"), &[]).await?;
-    expect_people(&db, Q::lookup("name__not_contains", "e"), &["ann", "bob", "cy"]).await?;
+    expect_people(
+        &db,
+        Q::lookup("name__not_contains", "e"),
+        &["ann", "bob", "cy"],
+    )
+    .await?;
     Ok(())
 });
 
 scenario!(lookup_containsall_any_none, |db| {
     fixture(&db).await?;
-    expect_people(&db, F::new("tags").contains_all(["dev", "admin"]), &["ann", "dee"]).await?;
-    expect_people(&db, F::new("tags").contains_any(["ops", "admin"]), &["ann", "dee", "eve"]).await?;
+    expect_people(
+        &db,
+        F::new("tags").contains_all(["dev", "admin"]),
+        &["ann", "dee"],
+    )
+    .await?;
+    expect_people(
+        &db,
+        F::new("tags").contains_any(["ops", "admin"]),
+        &["ann", "dee", "eve"],
+    )
+    .await?;
     expect_people(&db, F::new("tags").contains_none(["dev"]), &["cy", "eve"]).await?;
-    expect_people(&db, Q::lookup("tags__containsall", Value::Array(strs(&["ops"]))), &["dee", "eve"]).await?;
+    expect_people(
+        &db,
+        Q::lookup("tags__containsall", Value::Array(strs(&["ops"]))),
+        &["dee", "eve"],
+    )
+    .await?;
     Ok(())
 });
 
 scenario!(lookup_allinside_anyinside_noneinside, |db| {
     fixture(&db).await?;
     // An empty array is inside anything.
-    expect_people(&db, F::new("tags").all_inside(["dev", "admin"]), &["ann", "bob", "cy"]).await?;
+    expect_people(
+        &db,
+        F::new("tags").all_inside(["dev", "admin"]),
+        &["ann", "bob", "cy"],
+    )
+    .await?;
     expect_people(&db, F::new("tags").any_inside(["ops"]), &["dee", "eve"]).await?;
-    expect_people(&db, F::new("tags").none_inside(["admin"]), &["bob", "cy", "eve"]).await?;
-    expect_people(&db, Q::lookup("role__anyinside", Value::Array(strs(&["bot", "x"]))), &["dee"]).await?;
+    expect_people(
+        &db,
+        F::new("tags").none_inside(["admin"]),
+        &["bob", "cy", "eve"],
+    )
+    .await?;
+    expect_people(
+        &db,
+        Q::lookup("role__anyinside", Value::Array(strs(&["bot", "x"]))),
+        &["dee"],
+    )
+    .await?;
     Ok(())
 });
 
@@ -262,7 +318,12 @@ scenario!(lookup_like_and_ilike, |db| {
 
 scenario!(lookup_regex_and_iregex, |db| {
     fixture(&db).await?;
-    expect_people(&db, F::new("name").regex("^[A-Z][a-z]+$"), &["ann", "bob", "eve"]).await?;
+    expect_people(
+        &db,
+        F::new("name").regex("^[A-Z][a-z]+$"),
+        &["ann", "bob", "eve"],
+    )
+    .await?;
     expect_people(&db, F::new("name").regex("^CY"), &[]).await?;
     expect_people(&db, F::new("name").iregex("^CY"), &["cy"]).await?;
     expect_people(&db, Q::lookup("email__regex", r"@x\.io$"), &["ann"]).await?;
@@ -283,9 +344,19 @@ scenario!(lookup_isnull_covers_none_and_null, |db| {
 scenario!(lookup_on_nested_fields, |db| {
     fixture(&db).await?;
     expect_people(&db, F::new("address.city").eq("Paris"), &["ann"]).await?;
-    expect_people(&db, Q::lookup("address.city__iexact", "PARIS"), &["ann", "cy"]).await?;
+    expect_people(
+        &db,
+        Q::lookup("address.city__iexact", "PARIS"),
+        &["ann", "cy"],
+    )
+    .await?;
     expect_people(&db, Q::lookup("address.zip", "75001"), &["ann"]).await?;
-    expect_people(&db, F::new("address.city").is_in(["Berlin", "London"]), &["bob", "dee"]).await?;
+    expect_people(
+        &db,
+        F::new("address.city").is_in(["Berlin", "London"]),
+        &["bob", "dee"],
+    )
+    .await?;
     Ok(())
 });
 
@@ -295,7 +366,10 @@ scenario!(unknown_lookup_and_bad_values_are_refused, |db| {
         .filter(Q::lookup("age__gtx", 1))
         .compile()
         .expect_err("unknown lookup");
-    assert!(matches!(&err, QueryError::UnknownLookup { input } if input == "age__gtx"), "{err:?}");
+    assert!(
+        matches!(&err, QueryError::UnknownLookup { input } if input == "age__gtx"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("age__gtx"), "{err}");
     let err = people()
         .filter(Q::lookup("tags__containsall", "dev"))
@@ -316,7 +390,12 @@ scenario!(unknown_lookup_and_bad_values_are_refused, |db| {
 scenario!(lookup_chosen_at_runtime, |db| {
     fixture(&db).await?;
     expect_people(&db, F::new("age").lookup(Lookup::Gte, 35), &["cy", "eve"]).await?;
-    expect_people(&db, F::new("name").lookup(Lookup::parse("istartswith").expect("a lookup"), "b"), &["bob"]).await?;
+    expect_people(
+        &db,
+        F::new("name").lookup(Lookup::parse("istartswith").expect("a lookup"), "b"),
+        &["bob"],
+    )
+    .await?;
     Ok(())
 });
 
@@ -338,7 +417,10 @@ scenario!(q_combinations_with_and_or_not, |db| {
     expect_people(&db, q, &["eve"]).await?;
     let q = Q::or([
         Q::and([F::new("role").eq("user"), F::new("age").gt(30)]),
-        Q::and([F::new("role").eq("admin"), Q::or([F::new("age").lt(31), F::new("name").eq("Zed")])]),
+        Q::and([
+            F::new("role").eq("admin"),
+            Q::or([F::new("age").lt(31), F::new("name").eq("Zed")]),
+        ]),
     ]);
     expect_people(&db, q, &["ann", "cy"]).await?;
     expect_people(&db, !!F::new("role").eq("bot"), &["dee"]).await?;
@@ -367,10 +449,18 @@ scenario!(filters_chain_and_exclude, |db| {
 scenario!(order_by_several_fields_and_desc, |db| {
     fixture(&db).await?;
     let qs = people().order_by(["role", "-age"]);
-    assert_eq!(keys_in_order(&db, &qs).await?, ["eve", "ann", "dee", "cy", "bob"]);
+    assert_eq!(
+        keys_in_order(&db, &qs).await?,
+        ["eve", "ann", "dee", "cy", "bob"]
+    );
     let qs = people().order_by(["-age"]);
-    assert_eq!(keys_in_order(&db, &qs).await?, ["cy", "eve", "ann", "bob", "dee"]);
-    let qs = people().filter(F::new("address.city").is_null(false)).order_by(["address.city", "name"]);
+    assert_eq!(
+        keys_in_order(&db, &qs).await?,
+        ["cy", "eve", "ann", "bob", "dee"]
+    );
+    let qs = people()
+        .filter(F::new("address.city").is_null(false))
+        .order_by(["address.city", "name"]);
     assert_eq!(keys_in_order(&db, &qs).await?, ["bob", "dee", "ann", "cy"]);
     Ok(())
 });
@@ -378,12 +468,28 @@ scenario!(order_by_several_fields_and_desc, |db| {
 scenario!(limit_and_start_page_through, |db| {
     fixture(&db).await?;
     let base = people().order_by(["age"]);
-    assert_eq!(keys_in_order(&db, &base.clone().limit(2)).await?, ["dee", "bob"]);
-    assert_eq!(keys_in_order(&db, &base.clone().limit(2).start(2)).await?, ["ann", "eve"]);
-    assert_eq!(keys_in_order(&db, &base.clone().limit(2).offset(4)).await?, ["cy"]);
-    assert!(keys_in_order(&db, &base.clone().start(10)).await?.is_empty());
+    assert_eq!(
+        keys_in_order(&db, &base.clone().limit(2)).await?,
+        ["dee", "bob"]
+    );
+    assert_eq!(
+        keys_in_order(&db, &base.clone().limit(2).start(2)).await?,
+        ["ann", "eve"]
+    );
+    assert_eq!(
+        keys_in_order(&db, &base.clone().limit(2).offset(4)).await?,
+        ["cy"]
+    );
+    assert!(keys_in_order(&db, &base.clone().start(10))
+        .await?
+        .is_empty());
     assert!(keys_in_order(&db, &base.clone().limit(0)).await?.is_empty());
-    assert_eq!(keys_in_order(&db, &base.clone().limit(u64::MAX)).await?.len(), 5);
+    assert_eq!(
+        keys_in_order(&db, &base.clone().limit(u64::MAX))
+            .await?
+            .len(),
+        5
+    );
     Ok(())
 });
 
@@ -409,14 +515,24 @@ scenario!(select_only_some_fields, |db| {
             ("address", obj(&[("city", "Paris".into())])),
         ])]
     );
-    let rows: Vec<Value> = w!(people().only(["age"]).order_by(["age"]).limit(2).all::<Value>(&db))?;
-    assert_eq!(rows, vec![obj(&[("age", 19.into())]), obj(&[("age", 25.into())])]);
+    let rows: Vec<Value> = w!(people()
+        .only(["age"])
+        .order_by(["age"])
+        .limit(2)
+        .all::<Value>(&db))?;
+    assert_eq!(
+        rows,
+        vec![obj(&[("age", 19.into())]), obj(&[("age", 25.into())])]
+    );
     Ok(())
 });
 
 scenario!(select_value_gives_a_flat_list, |db| {
     fixture(&db).await?;
-    let names: Vec<String> = w!(people().select_value("name").order_by(["name"]).all::<String>(&db))?;
+    let names: Vec<String> = w!(people()
+        .select_value("name")
+        .order_by(["name"])
+        .all::<String>(&db))?;
     assert_eq!(names, ["Ann", "Bob", "Dee O'Neil", "Eve", "cyRus"]);
     Ok(())
 });
@@ -431,13 +547,18 @@ scenario!(record_source_selects_one_row, |db| {
 });
 
 scenario!(keyword_field_names_are_quoted, |db| {
-    w!(db.query("CREATE kw:1 SET `value` = 1, `select` = 'a'; CREATE kw:2 SET `value` = 2, `select` = 'b';"))?
-        .check()?;
+    w!(db.query(
+        "CREATE kw:1 SET `value` = 1, `select` = 'a'; CREATE kw:2 SET `value` = 2, `select` = 'b';"
+    ))?
+    .check()?;
     let qs = QuerySet::table("kw")
         .filter(F::new("value").gt(1) | F::new("select").eq("a"))
         .order_by(["-value"]);
     assert_eq!(keys_in_order(&db, &qs).await?, ["2", "1"]);
-    let values: Vec<i64> = w!(QuerySet::table("kw").select_value("value").order_by(["value"]).all::<i64>(&db))?;
+    let values: Vec<i64> = w!(QuerySet::table("kw")
+        .select_value("value")
+        .order_by(["value"])
+        .all::<i64>(&db))?;
     assert_eq!(values, [1, 2]);
     Ok(())
 });
@@ -453,8 +574,13 @@ scenario!(fetch_replaces_record_links, |db| {
     assert_eq!(rows.len(), 1, "{rows:?}");
     let author = rows[0].get("author").expect("author");
     assert_eq!(author.get("name"), Some(&Value::from("Ann")), "{author:?}");
-    let rows: Vec<Value> = w!(QuerySet::table("post").filter(F::new("title").eq("Hello")).all::<Value>(&db))?;
-    assert_eq!(rows[0].get("author"), Some(&Value::RecordId(rid("people", "ann"))));
+    let rows: Vec<Value> = w!(QuerySet::table("post")
+        .filter(F::new("title").eq("Hello"))
+        .all::<Value>(&db))?;
+    assert_eq!(
+        rows[0].get("author"),
+        Some(&Value::RecordId(rid("people", "ann")))
+    );
     Ok(())
 });
 
@@ -464,7 +590,10 @@ scenario!(fetch_replaces_record_links, |db| {
 scenario!(aggregates_on_a_filled_table, |db| {
     fixture(&db).await?;
     assert_eq!(count(&db, &people()).await?, 5);
-    assert_eq!(count(&db, &people().filter(F::new("role").eq("admin"))).await?, 2);
+    assert_eq!(
+        count(&db, &people().filter(F::new("role").eq("admin"))).await?,
+        2
+    );
     assert_eq!(w!(db.aggregate(people().count()))?, Value::Int(5));
     assert_eq!(w!(db.aggregate(people().sum("age")))?, Value::Int(150));
     let avg = w!(db.aggregate(people().avg("age")))?;
@@ -549,7 +678,9 @@ scenario!(subquery_as_a_set_filter_value, |db| {
     fixture(&db).await?;
     w!(db.query("CREATE post:1 SET author = people:ann; CREATE post:2 SET author = people:bob; CREATE post:3 SET author = people:eve;"))?
         .check()?;
-    let admins = people().filter(F::new("role").eq("admin")).select_value("id");
+    let admins = people()
+        .filter(F::new("role").eq("admin"))
+        .select_value("id");
     let qs = QuerySet::table("post").filter(F::new("author").in_query(admins.clone()));
     let c = qs.compile().expect("compiles");
     assert!(c.text.starts_with("LET $s0 = ("), "{}", c.text);
@@ -562,7 +693,9 @@ scenario!(subquery_as_a_set_filter_value, |db| {
 
 scenario!(subquery_as_a_scalar_filter_value, |db| {
     fixture(&db).await?;
-    let ann_age = people().filter(F::new("name").eq("Ann")).select_value("age");
+    let ann_age = people()
+        .filter(F::new("name").eq("Ann"))
+        .select_value("age");
     expect_people(&db, F::new("age").gt(ann_age.clone()), &["cy", "eve"]).await?;
     // Nested: older than whoever is older than Ann and named Eve.
     let eve_age = people()
@@ -637,7 +770,13 @@ scenario!(graph_three_hops_with_a_filter_at_each_hop, |db| {
         .filter(F::new("name").ne("rust"));
     assert_eq!(keys(&db, &qs).await?, set(&["db"]));
     // Without the hop filters every path counts.
-    let all = Path::new().out("knows").out("people").out("wrote").out("post").out("tagged").out("tag");
+    let all = Path::new()
+        .out("knows")
+        .out("people")
+        .out("wrote")
+        .out("post")
+        .out("tagged")
+        .out("tag");
     let qs = QuerySet::record(rid("people", "ann")).traverse(all);
     assert_eq!(keys(&db, &qs).await?, set(&["db", "rust", "secret"]));
     Ok(())
@@ -645,13 +784,24 @@ scenario!(graph_three_hops_with_a_filter_at_each_hop, |db| {
 
 scenario!(graph_inbound_and_both_directions, |db| {
     w!(db.query(GRAPH))?.check()?;
-    let qs = QuerySet::record(rid("people", "dee")).traverse(Path::new().in_("knows").in_("people"));
+    let qs =
+        QuerySet::record(rid("people", "dee")).traverse(Path::new().in_("knows").in_("people"));
     assert_eq!(keys(&db, &qs).await?, set(&["ann", "bob"]));
-    let qs = QuerySet::record(rid("people", "bob"))
-        .traverse(Path::new().both("knows").both("people").filter(F::new("age").gt(35)));
+    let qs = QuerySet::record(rid("people", "bob")).traverse(
+        Path::new()
+            .both("knows")
+            .both("people")
+            .filter(F::new("age").gt(35)),
+    );
     assert_eq!(keys(&db, &qs).await?, set(&["dee"]));
     let qs = QuerySet::record(rid("tag", "db"))
-        .traverse(Path::new().in_("tagged").in_("post").in_("wrote").in_("people"))
+        .traverse(
+            Path::new()
+                .in_("tagged")
+                .in_("post")
+                .in_("wrote")
+                .in_("people"),
+        )
         .order_by(["name"]);
     assert_eq!(keys_in_order(&db, &qs).await?, ["bob", "cy", "dee"]);
     Ok(())
@@ -692,7 +842,9 @@ scenario!(fulltext_search_with_score_and_highlight, |db| {
         "{rows:?}"
     );
     // A search combined with a filter; `match` (`@@`) on the same index.
-    let qs = QuerySet::table("article").search("body", "cats").filter(F::new("lang").eq("en"));
+    let qs = QuerySet::table("article")
+        .search("body", "cats")
+        .filter(F::new("lang").eq("en"));
     assert_eq!(keys(&db, &qs).await?, set(&["a", "b"]));
     let qs = QuerySet::table("article").filter(F::new("body").matches("dogs"));
     assert_eq!(keys(&db, &qs).await?, set(&["b"]));
@@ -703,7 +855,11 @@ scenario!(knn_on_an_hnsw_index, |db| {
     w!(db.query(ARTICLES))?.check()?;
     let qs = QuerySet::table("article").similar_to("emb", vec![1.0, 0.05, 0.0], 2, None);
     let rows: Vec<Value> = w!(qs.all::<Value>(&db))?;
-    assert_eq!(rows.iter().map(key_of).collect::<Vec<_>>(), ["a", "b"], "{rows:?}");
+    assert_eq!(
+        rows.iter().map(key_of).collect::<Vec<_>>(),
+        ["a", "b"],
+        "{rows:?}"
+    );
     let d0 = rows[0].get("knn_distance").cloned();
     assert!(matches!(d0, Some(Value::Float(f)) if f < 0.1), "{rows:?}");
     let qs = QuerySet::table("article")
@@ -720,10 +876,19 @@ scenario!(geo_nearby, |db| {
         "CREATE shop:near SET loc = (-73.98, 40.74); CREATE shop:mid SET loc = (-73.99, 40.75); CREATE shop:far SET loc = (2.35, 48.85);"
     ))?
     .check()?;
-    let qs = QuerySet::table("shop").nearby("loc", (-73.98, 40.74), 2000.0).order_by(["geo_distance"]);
+    let qs = QuerySet::table("shop")
+        .nearby("loc", (-73.98, 40.74), 2000.0)
+        .order_by(["geo_distance"]);
     let rows: Vec<Value> = w!(qs.all::<Value>(&db))?;
-    assert_eq!(rows.iter().map(key_of).collect::<Vec<_>>(), ["near", "mid"], "{rows:?}");
-    assert!(matches!(rows[0].get("geo_distance"), Some(Value::Float(f)) if *f < 1.0), "{rows:?}");
+    assert_eq!(
+        rows.iter().map(key_of).collect::<Vec<_>>(),
+        ["near", "mid"],
+        "{rows:?}"
+    );
+    assert!(
+        matches!(rows[0].get("geo_distance"), Some(Value::Float(f)) if *f < 1.0),
+        "{rows:?}"
+    );
     let qs = QuerySet::table("shop").nearby("loc", (-73.98, 40.74), 10.0);
     assert_eq!(keys(&db, &qs).await?, set(&["near"]));
     let err = QuerySet::table("shop")
@@ -738,7 +903,9 @@ scenario!(hybrid_search_fuses_vector_and_text, |db| {
     w!(db.query(ARTICLES))?.check()?;
     let mut h = HybridSearch::new("emb", vec![0.0, 1.0, 0.0], "body", "quantum");
     h.limit = 3;
-    let c = QuerySet::table("article").hybrid_search(&h).expect("compiles");
+    let c = QuerySet::table("article")
+        .hybrid_search(&h)
+        .expect("compiles");
     let rows = run(&db, c).await?;
     let rows = rows.as_array().unwrap_or_else(|| panic!("rows: {rows:?}"));
     assert!(!rows.is_empty() && rows.len() <= 3, "{rows:?}");
@@ -756,12 +923,26 @@ fn plan_text(v: &Value) -> String {
 
 scenario!(explain_returns_the_plan, |db| {
     fixture(&db).await?;
-    let plan = run(&db, people().filter(F::new("age").gt(20)).explain().compile().expect("compiles")).await?;
+    let plan = run(
+        &db,
+        people()
+            .filter(F::new("age").gt(20))
+            .explain()
+            .compile()
+            .expect("compiles"),
+    )
+    .await?;
     let rows = plan.as_array().unwrap_or_else(|| panic!("plan: {plan:?}"));
     assert!(!rows.is_empty(), "{plan:?}");
-    assert!(rows.iter().all(|r| r.get("id").is_none()), "no data rows in a plan: {plan:?}");
+    assert!(
+        rows.iter().all(|r| r.get("id").is_none()),
+        "no data rows in a plan: {plan:?}"
+    );
     let full = run(&db, people().explain_full().compile().expect("compiles")).await?;
-    assert!(plan_text(&full).len() >= plan_text(&plan).len() / 2, "{full:?}");
+    assert!(
+        plan_text(&full).len() >= plan_text(&plan).len() / 2,
+        "{full:?}"
+    );
     Ok(())
 });
 
@@ -776,7 +957,10 @@ scenario!(with_index_and_with_noindex, |db| {
     assert_eq!(keys(&db, &qs).await?, set(&["ann"]));
     let plan = plan_text(&run(&db, qs.explain().compile().expect("compiles")).await?);
     assert!(!plan.contains("by_age"), "no index with NOINDEX: {plan}");
-    let err = people().with_index(["by age"]).compile().expect_err("bad index name");
+    let err = people()
+        .with_index(["by age"])
+        .compile()
+        .expect_err("bad index name");
     assert!(err.to_string().contains("by age"), "{err}");
     Ok(())
 });
@@ -789,7 +973,11 @@ scenario!(timeout_is_accepted_and_bound, |db| {
     let c = qs.compile().expect("compiles");
     assert!(c.text.contains("TIMEOUT $p"), "{}", c.text);
     assert_eq!(keys(&db, &qs).await?, set(&["cy", "eve"]));
-    let c = people().filter(F::new("age").gt(30)).timeout(Duration::from_secs(5).into()).delete().expect("compiles");
+    let c = people()
+        .filter(F::new("age").gt(30))
+        .timeout(Duration::from_secs(5).into())
+        .delete()
+        .expect("compiles");
     assert!(c.text.contains("TIMEOUT"), "{}", c.text);
     Ok(())
 });
@@ -802,12 +990,28 @@ scenario!(queryset_update_merges_into_matching_rows, |db| {
     let mut data = Object::new();
     data.insert("active".into(), false.into());
     data.insert("note".into(), "it's; DELETE people; --".into());
-    let c = people().filter(F::new("role").eq("user")).update(data).expect("compiles");
+    let c = people()
+        .filter(F::new("role").eq("user"))
+        .update(data)
+        .expect("compiles");
     let updated = run(&db, c).await?;
     let updated = updated.as_array().expect("updated rows");
-    assert_eq!(updated.iter().map(key_of).collect::<BTreeSet<_>>(), set(&["bob", "cy"]));
-    assert_eq!(count(&db, &people().filter(F::new("active").eq(false))).await?, 2);
-    assert_eq!(count(&db, &people().filter(F::new("note").eq("it's; DELETE people; --"))).await?, 2);
+    assert_eq!(
+        updated.iter().map(key_of).collect::<BTreeSet<_>>(),
+        set(&["bob", "cy"])
+    );
+    assert_eq!(
+        count(&db, &people().filter(F::new("active").eq(false))).await?,
+        2
+    );
+    assert_eq!(
+        count(
+            &db,
+            &people().filter(F::new("note").eq("it's; DELETE people; --"))
+        )
+        .await?,
+        2
+    );
     assert_eq!(count(&db, &people()).await?, 5);
     let err = people().update(Value::from(3)).expect_err("not an object");
     assert!(err.to_string().contains("object"), "{err}");
@@ -816,13 +1020,25 @@ scenario!(queryset_update_merges_into_matching_rows, |db| {
 
 scenario!(queryset_delete_removes_matching_rows, |db| {
     fixture(&db).await?;
-    let c = people().filter(F::new("age").lt(26)).delete().expect("compiles");
+    let c = people()
+        .filter(F::new("age").lt(26))
+        .delete()
+        .expect("compiles");
     let deleted = run(&db, c).await?;
     let deleted = deleted.as_array().expect("deleted rows");
-    assert_eq!(deleted.iter().map(key_of).collect::<BTreeSet<_>>(), set(&["bob", "dee"]));
+    assert_eq!(
+        deleted.iter().map(key_of).collect::<BTreeSet<_>>(),
+        set(&["bob", "dee"])
+    );
     assert_eq!(keys(&db, &people()).await?, set(&["ann", "cy", "eve"]));
     // A record source deletes exactly that record.
-    run(&db, QuerySet::record(rid("people", "cy")).delete().expect("compiles")).await?;
+    run(
+        &db,
+        QuerySet::record(rid("people", "cy"))
+            .delete()
+            .expect("compiles"),
+    )
+    .await?;
     assert_eq!(keys(&db, &people()).await?, set(&["ann", "eve"]));
     Ok(())
 });
@@ -849,7 +1065,10 @@ scenario!(live_query_compiled_from_a_queryset, |db| {
     let n = w!(live.next_timeout(Duration::from_secs(10)))?.expect("one notification");
     assert_eq!(n.record, Value::RecordId(rid("people", "match")));
     let more = w!(live.next_timeout(Duration::from_millis(500)));
-    assert!(matches!(&more, Err(e) if e.is_timeout()), "only one match: {more:?}");
+    assert!(
+        matches!(&more, Err(e) if e.is_timeout()),
+        "only one match: {more:?}"
+    );
     Ok(())
 });
 
@@ -959,7 +1178,11 @@ scenario!(injection_rendered_literals_keep_their_meaning, |db| {
 scenario!(injection_through_table_names_is_bound, |db| {
     fixture(&db).await?;
     let before = tables(&db).await?;
-    for t in ["people; REMOVE TABLE people", "people`; --", "people WHERE true"] {
+    for t in [
+        "people; REMOVE TABLE people",
+        "people`; --",
+        "people WHERE true",
+    ] {
         let rows = w!(QuerySet::table(t).all::<Value>(&db));
         // The name is a typed table value: it either selects an empty table or is refused,
         // never parsed as SurrealQL.
@@ -979,7 +1202,10 @@ scenario!(injection_in_live_filters, |db| {
     }
     let before = tables(&db).await?;
     let hostile = "'; DELETE people; DEFINE TABLE pwned; --";
-    let c = people().filter(F::new("name").eq(hostile)).live().expect("compiles");
+    let c = people()
+        .filter(F::new("name").eq(hostile))
+        .live()
+        .expect("compiles");
     let mut live = w!(db.query(c.text).bind(c.vars).live())?;
     w!(db
         .query("CREATE people:a SET name = 'plain'; CREATE people:b SET name = $n;")
@@ -1006,9 +1232,25 @@ fn assert_invalid(r: Result<CompiledQuery, QueryError>, input: &str) {
 scenario!(invalid_identifiers_are_refused_naming_them, |db| {
     fixture(&db).await?;
     let before = tables(&db).await?;
-    for bad in ["name; DELETE people", "a`b", "a b", "1a", "", "$x", "name--", "a.", "ä", "a)OR(true"] {
+    for bad in [
+        "name; DELETE people",
+        "a`b",
+        "a b",
+        "1a",
+        "",
+        "$x",
+        "name--",
+        "a.",
+        "ä",
+        "a)OR(true",
+    ] {
         assert_invalid(people().filter(F::new(bad).eq(1)).compile(), bad);
-        assert_invalid(people().filter(Q::lookup(&format!("{bad}__gt"), 1)).compile(), bad);
+        assert_invalid(
+            people()
+                .filter(Q::lookup(&format!("{bad}__gt"), 1))
+                .compile(),
+            bad,
+        );
         assert_invalid(people().order_by([bad]).compile(), bad);
         assert_invalid(people().select([bad]).compile(), bad);
         assert_invalid(people().select_value(bad).compile(), bad);
@@ -1016,10 +1258,26 @@ scenario!(invalid_identifiers_are_refused_naming_them, |db| {
         assert_invalid(people().with_index([bad]).compile(), bad);
         assert_invalid(people().search_score(0, bad).compile(), bad);
         assert_invalid(people().search(bad, "x").compile(), bad);
-        assert_invalid(QuerySet::record(rid("people", "ann")).traverse(Path::new().out(bad)).compile(), bad);
+        assert_invalid(
+            QuerySet::record(rid("people", "ann"))
+                .traverse(Path::new().out(bad))
+                .compile(),
+            bad,
+        );
         assert_invalid(people().values([bad]).compile(), bad);
-        assert_invalid(people().values(["role"]).annotate(bad, Aggregate::Count).compile(), bad);
-        assert_invalid(people().filter(F::new("age").eq(surql::query::Var::new(bad))).compile(), bad);
+        assert_invalid(
+            people()
+                .values(["role"])
+                .annotate(bad, Aggregate::Count)
+                .compile(),
+            bad,
+        );
+        assert_invalid(
+            people()
+                .filter(F::new("age").eq(surql::query::Var::new(bad)))
+                .compile(),
+            bad,
+        );
         assert_invalid(people().filter(F::new(bad).gt(1)).live(), bad);
         let err = w!(people().filter(F::new(bad).eq(1)).all::<Value>(&db)).expect_err("refused");
         assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
@@ -1055,12 +1313,44 @@ fn random_string(rng: &mut Rng) -> String {
 }
 
 fn random_leaf(rng: &mut Rng) -> Q {
-    let field = *rng.pick(&["name", "age", "email", "tags", "address.city", "missing", "score", "role"]);
+    let field = *rng.pick(&[
+        "name",
+        "age",
+        "email",
+        "tags",
+        "address.city",
+        "missing",
+        "score",
+        "role",
+    ]);
     let lookup = *rng.pick(&[
-        "exact", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "not_contains",
-        "containsall", "containsany", "containsnone", "allinside", "anyinside", "noneinside",
-        "icontains", "iexact", "startswith", "istartswith", "endswith", "iendswith", "like",
-        "ilike", "regex", "iregex", "isnull",
+        "exact",
+        "ne",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "not_in",
+        "contains",
+        "not_contains",
+        "containsall",
+        "containsany",
+        "containsnone",
+        "allinside",
+        "anyinside",
+        "noneinside",
+        "icontains",
+        "iexact",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+        "like",
+        "ilike",
+        "regex",
+        "iregex",
+        "isnull",
     ]);
     let key = format!("{field}__{lookup}");
     let value = match lookup {
@@ -1093,7 +1383,9 @@ fn random_tree(rng: &mut Rng, depth: usize) -> Q {
         0 => Q::and(parts),
         1 => Q::or(parts),
         2 => !random_tree(rng, depth - 1),
-        _ => random_tree(rng, depth - 1) & random_tree(rng, depth - 1) | random_tree(rng, depth - 1),
+        _ => {
+            random_tree(rng, depth - 1) & random_tree(rng, depth - 1) | random_tree(rng, depth - 1)
+        }
     }
 }
 
@@ -1106,7 +1398,9 @@ scenario!(random_filter_trees_parse_and_run, |db| {
         if round % 5 == 0 {
             qs = qs.order_by(["-age", "name"]).limit(3);
         }
-        let c = qs.compile().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let c = qs
+            .compile()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
         let text = c.text.clone();
         let mut res = w!(db.execute(c)).unwrap_or_else(|e| panic!("round {round}: {text}: {e}"));
         let rows = res
@@ -1115,11 +1409,15 @@ scenario!(random_filter_trees_parse_and_run, |db| {
         assert!(rows.as_array().is_some(), "round {round}: {text}: {rows:?}");
         // The log form of the same tree parses too.
         let inline = qs.to_surql().expect("renders");
-        let mut res = w!(db.query(inline.clone())).unwrap_or_else(|e| panic!("round {round}: {inline}: {e}"));
+        let mut res =
+            w!(db.query(inline.clone())).unwrap_or_else(|e| panic!("round {round}: {inline}: {e}"));
         let inline_rows = res
             .take::<Value>(0)
             .unwrap_or_else(|e| panic!("round {round}: {inline}: {e}"));
-        assert_eq!(inline_rows, rows, "round {round}: bound and inline forms agree: {text} / {inline}");
+        assert_eq!(
+            inline_rows, rows,
+            "round {round}: bound and inline forms agree: {text} / {inline}"
+        );
     }
     Ok(())
 });

@@ -1,0 +1,987 @@
+//! End-to-end throughput of both surql drivers against ONE live SurrealDB 3.3.5 server,
+//! next to a raw floor measured in the same run.
+//!
+//! ```sh
+//! cargo run --release -p surql-benches --bin e2e
+//! ```
+//!
+//! The floor is what the wire allows without a client library: pre-encoded CBOR request
+//! frames written to a bare socket (tungstenite for WebSocket, a hand-written keep-alive
+//! `POST /rpc` loop for HTTP), replies read but never decoded. Each driver does the real
+//! work an application would: encode the call, correlate the reply, decode it (typed structs
+//! for the select). The ratio driver/floor is therefore the whole client-side cost.
+//!
+//! Every number is the best of a few repetitions after a warm-up, so short hiccups of a
+//! shared machine (the server runs on the same cores) do not decide the result.
+//! `E2E_SCALE=0.1` shrinks every workload for a quick check; `SURREAL_URL` points the run at
+//! a server somebody else started instead of starting an in-memory one.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use surql::client::Credentials;
+use surql::rpc::http::HttpSession;
+use surql::rpc::{decode_incoming, Incoming, Request};
+use surql::{Datetime, Object, Value};
+use surql_benches::Row;
+use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::HeaderValue;
+use tungstenite::{Bytes, Message, WebSocket};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, BoxError>;
+
+const NS: &str = "bench";
+const DB: &str = "e2e";
+/// The table every select reads (filled once during set-up).
+const SELECT_TABLE: &str = "person";
+/// Callers sharing one connection in the concurrency workload.
+const CONCURRENCY: usize = 32;
+/// Rows per `INSERT` statement.
+const BATCH: usize = 500;
+const ROUND_TRIP_SQL: &str = "RETURN $x";
+
+/// Sizes of the four workloads (scaled by `E2E_SCALE`).
+struct Workload {
+    round_trips: usize,
+    /// Calls per concurrent caller.
+    per_caller: usize,
+    /// Rows inserted per repetition (in batches of [`BATCH`]).
+    insert_rows: Vec<NewRow>,
+    /// Rows in [`SELECT_TABLE`].
+    select_rows: usize,
+    /// Repetitions of each measurement; the best one is reported.
+    reps: usize,
+}
+
+impl Workload {
+    fn from_env() -> Res<Workload> {
+        let scale: f64 = match std::env::var("E2E_SCALE") {
+            Ok(s) => s
+                .parse()
+                .ok()
+                .filter(|f: &f64| f.is_finite() && *f > 0.0 && *f <= 10.0)
+                .ok_or_else(|| format!("E2E_SCALE must be a number in (0, 10], got {s:?}"))?,
+            Err(_) => 1.0,
+        };
+        let n = |base: usize, min: usize| ((base as f64 * scale) as usize).max(min);
+        // Whole batches, so every INSERT carries exactly BATCH rows.
+        let insert = n(20_000, BATCH) / BATCH * BATCH;
+        Ok(Workload {
+            round_trips: n(2_000, 50),
+            per_caller: n(250, 5),
+            insert_rows: surql_benches::rows(insert)
+                .into_iter()
+                .map(NewRow::from)
+                .collect(),
+            select_rows: n(20_000, 100),
+            reps: 3,
+        })
+    }
+}
+
+/// A row to insert: [`Row`] without its id, so the server assigns ids in any table.
+#[derive(Debug, Clone, Serialize)]
+struct NewRow {
+    name: String,
+    age: i64,
+    email: String,
+    tags: Vec<String>,
+    created: Datetime,
+    score: f64,
+}
+
+impl From<Row> for NewRow {
+    fn from(r: Row) -> Self {
+        NewRow {
+            name: r.name,
+            age: r.age,
+            email: r.email,
+            tags: r.tags,
+            created: r.created,
+            score: r.score,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Count {
+    n: u64,
+}
+
+/// Operations per second of one client on the four workloads.
+#[derive(Debug, Default, Clone, Copy)]
+struct Rates {
+    round_trip: f64,
+    concurrent: f64,
+    insert: f64,
+    select: f64,
+}
+
+/// Runs `run` `reps` times and returns the best rate; `run` times its own hot part and
+/// returns `(operations, elapsed)`, so its set-up is not counted.
+fn best_of(reps: usize, mut run: impl FnMut() -> Res<(usize, Duration)>) -> Res<f64> {
+    let mut best = 0.0f64;
+    for _ in 0..reps {
+        let (ops, elapsed) = run()?;
+        best = best.max(ops as f64 / elapsed.as_secs_f64().max(1e-9));
+    }
+    Ok(best)
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Res<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}
+
+fn vars(pairs: &[(&str, Value)]) -> Object {
+    let mut o = Object::new();
+    for (k, v) in pairs {
+        o.insert((*k).into(), v.clone());
+    }
+    o
+}
+
+fn insert_sql(table: &str) -> String {
+    // RETURN NONE: the reply is tiny, so inserts measure the request side (encoding 500
+    // rows) and the server, not a 500-row echo.
+    format!("INSERT INTO {table} $rows RETURN NONE")
+}
+
+fn insert_requests(table: &str, rows: &[NewRow]) -> Res<Vec<Request>> {
+    rows.chunks(BATCH)
+        .map(|chunk| {
+            let rows = surql::to_value(chunk)?;
+            Ok(Request::query(insert_sql(table), vars(&[("rows", rows)])))
+        })
+        .collect()
+}
+
+fn signin_request() -> Request {
+    surql::client::signin(&Credentials::root(ROOT_USER, ROOT_PASS))
+        .into_parts()
+        .0
+}
+
+fn select_request() -> Request {
+    surql::client::select::<Value>(SELECT_TABLE).into_parts().0
+}
+
+// --- admin: set-up and checks, through the blocking driver (never timed) -------------------
+
+struct Admin(surql_blocking::Surreal);
+
+impl Admin {
+    fn connect(ws_url: &str) -> Res<Admin> {
+        let db = surql_blocking::Surreal::connect(ws_url)?;
+        db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
+        db.query(format!(
+            "DEFINE NAMESPACE IF NOT EXISTS {NS}; USE NS {NS}; DEFINE DATABASE IF NOT EXISTS {DB};"
+        ))
+        .run()?
+        .check()?;
+        db.use_ns_db(NS, DB)?;
+        Ok(Admin(db))
+    }
+
+    fn sql(&self, text: &str) -> Res<()> {
+        self.0.query(text).run()?.check()?;
+        Ok(())
+    }
+
+    fn count(&self, table: &str) -> Res<u64> {
+        let mut r = self
+            .0
+            .query(format!("SELECT count() AS n FROM {table} GROUP ALL"))
+            .run()?;
+        let rows: Vec<Count> = r.take(0)?;
+        Ok(rows.iter().map(|c| c.n).sum())
+    }
+
+    fn reset_table(&self, table: &str) -> Res<()> {
+        self.sql(&format!("REMOVE TABLE IF EXISTS {table}"))
+    }
+
+    /// Checks that an insert repetition really stored every row (a failing statement
+    /// would otherwise look like a very fast one).
+    fn expect_rows(&self, table: &str, want: usize) -> Res<()> {
+        let got = self.count(table)?;
+        ensure(got == want as u64, || {
+            format!("after the insert run, {table} holds {got} rows instead of {want}")
+        })
+    }
+
+    fn fill_select_table(&self, n: usize) -> Res<()> {
+        self.reset_table(SELECT_TABLE)?;
+        let rows = surql_benches::rows(n);
+        for chunk in rows.chunks(BATCH) {
+            self.0
+                .query(insert_sql(SELECT_TABLE))
+                .bind(("rows", chunk))
+                .run()?
+                .check()?;
+        }
+        self.expect_rows(SELECT_TABLE, n)
+    }
+}
+
+// --- the raw WebSocket floor ---------------------------------------------------------------
+
+/// A bare tungstenite client: frames in, frames out, nothing decoded on the hot path.
+struct RawWs {
+    sock: WebSocket<TcpStream>,
+    next_id: u64,
+}
+
+impl RawWs {
+    fn connect(addr: &str) -> Res<RawWs> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let mut request = format!("ws://{addr}/rpc").into_client_request()?;
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
+        let (sock, response) = tungstenite::client(request, stream)
+            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))?;
+        let proto = response.headers().get("Sec-WebSocket-Protocol");
+        ensure(proto.is_some_and(|p| p == "cbor"), || {
+            format!("the server at {addr} did not select the cbor subprotocol ({proto:?})")
+        })?;
+        let mut raw = RawWs { sock, next_id: 1 };
+        raw.call_checked(&signin_request())?;
+        raw.call_checked(&Request::use_ns_db(NS, DB))?;
+        Ok(raw)
+    }
+
+    fn frame(&mut self, req: &Request) -> Bytes {
+        let id = self.next_id;
+        self.next_id += 1;
+        Bytes::from(req.encode(Some(id)))
+    }
+
+    fn frames(&mut self, reqs: &[Request]) -> Vec<Bytes> {
+        reqs.iter().map(|r| self.frame(r)).collect()
+    }
+
+    fn write(&mut self, frame: &Bytes) -> Res<()> {
+        self.sock.write(Message::Binary(frame.clone()))?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Res<()> {
+        self.sock.flush()?;
+        Ok(())
+    }
+
+    /// The next reply frame (pings are answered by tungstenite on the next write).
+    fn recv(&mut self) -> Res<Bytes> {
+        loop {
+            match self.sock.read()? {
+                Message::Binary(b) => return Ok(b),
+                Message::Text(t) => return Ok(Bytes::copy_from_slice(t.as_bytes())),
+                Message::Close(c) => return Err(format!("the server closed: {c:?}").into()),
+                _ => {}
+            }
+        }
+    }
+
+    fn call(&mut self, frame: &Bytes) -> Res<Bytes> {
+        self.write(frame)?;
+        self.flush()?;
+        self.recv()
+    }
+
+    /// Set-up and verification only: sends `req` and decodes the answer.
+    fn call_checked(&mut self, req: &Request) -> Res<Value> {
+        let frame = self.frame(req);
+        let reply = self.call(&frame)?;
+        decoded_result(&reply, &req.method.to_string())
+    }
+}
+
+/// Decodes a WebSocket reply outside the timed part, to prove the floor did real work.
+fn decoded_result(frame: &[u8], what: &str) -> Res<Value> {
+    match decode_incoming(frame)? {
+        Incoming::Response { result: Ok(v), .. } => Ok(v),
+        Incoming::Response { result: Err(e), .. } => Err(format!("{what} failed: {e}").into()),
+        other => Err(format!("{what}: unexpected message {other:?}").into()),
+    }
+}
+
+/// Checks a `query` reply: every statement OK.
+fn check_query_reply(v: Value, what: &str) -> Res<Value> {
+    let results = surql::rpc::parse_query_results(v)?;
+    let mut out = Value::None;
+    for r in results {
+        match r.result {
+            Ok(v) => out = v,
+            Err(e) => return Err(format!("{what}: a statement failed: {e}").into()),
+        }
+    }
+    Ok(out)
+}
+
+fn floor_ws(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
+    let mut raw = RawWs::connect(addr)?;
+    let rt_reqs: Vec<Request> = (0..w.round_trips)
+        .map(|i| Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))])))
+        .collect();
+    // warm-up
+    for f in raw.frames(&rt_reqs[..rt_reqs.len().min(200)]) {
+        raw.call(&f)?;
+    }
+    let round_trip = best_of(w.reps, || {
+        let frames = raw.frames(&rt_reqs);
+        let start = Instant::now();
+        let mut last = Bytes::new();
+        for f in &frames {
+            last = raw.call(f)?;
+        }
+        let elapsed = start.elapsed();
+        let v = check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
+        let want = Value::Int(w.round_trips as i64 - 1);
+        ensure(v == want, || {
+            format!("RETURN $x gave {v:?}, wanted {want:?}")
+        })?;
+        Ok((frames.len(), elapsed))
+    })?;
+
+    // 32 requests in flight on one socket: the pipelined equivalent of 32 callers.
+    let total = CONCURRENCY * w.per_caller;
+    let conc_reqs: Vec<Request> = (0..total)
+        .map(|i| Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))])))
+        .collect();
+    let concurrent = best_of(w.reps, || {
+        let frames = raw.frames(&conc_reqs);
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < frames.len().min(CONCURRENCY) {
+            raw.write(&frames[sent])?;
+            sent += 1;
+        }
+        raw.flush()?;
+        let mut last = Bytes::new();
+        for _ in 0..frames.len() {
+            last = raw.recv()?;
+            if let Some(f) = frames.get(sent) {
+                raw.write(f)?;
+                raw.flush()?;
+                sent += 1;
+            }
+        }
+        let elapsed = start.elapsed();
+        check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
+        Ok((frames.len(), elapsed))
+    })?;
+
+    let table = "ins_floor_ws";
+    let ins_reqs = insert_requests(table, &w.insert_rows)?;
+    let insert = best_of(w.reps, || {
+        admin.reset_table(table)?;
+        let frames = raw.frames(&ins_reqs);
+        let start = Instant::now();
+        let mut replies = Vec::with_capacity(frames.len());
+        for f in &frames {
+            replies.push(raw.call(f)?);
+        }
+        let elapsed = start.elapsed();
+        for r in &replies {
+            check_query_reply(decoded_result(r, "INSERT")?, "INSERT")?;
+        }
+        admin.expect_rows(table, w.insert_rows.len())?;
+        Ok((w.insert_rows.len(), elapsed))
+    })?;
+
+    let sel = select_request();
+    let f = raw.frame(&sel);
+    raw.call(&f)?; // warm-up
+    let select = best_of(w.reps, || {
+        let f = raw.frame(&sel);
+        let start = Instant::now();
+        let reply = raw.call(&f)?;
+        let elapsed = start.elapsed();
+        let v = decoded_result(&reply, "select")?;
+        let n = match &v {
+            Value::Array(a) => a.len(),
+            _ => 0,
+        };
+        ensure(n == w.select_rows, || {
+            format!("select gave {n} rows, wanted {}", w.select_rows)
+        })?;
+        Ok((w.select_rows, elapsed))
+    })?;
+    Ok(Rates {
+        round_trip,
+        concurrent,
+        insert,
+        select,
+    })
+}
+
+// --- the raw HTTP floor ------------------------------------------------------------------
+
+/// A bare keep-alive HTTP/1.1 client sending pre-built `POST /rpc` requests.
+struct RawHttp {
+    conn: BufReader<TcpStream>,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl RawHttp {
+    fn connect(addr: &str) -> Res<RawHttp> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(RawHttp {
+            conn: BufReader::with_capacity(64 * 1024, stream),
+            line: String::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Writes one pre-built request and reads its response into `self.body`; the status.
+    fn exchange(&mut self, request: &[u8]) -> Res<u16> {
+        self.conn.get_mut().write_all(request)?;
+        self.read_line()?;
+        let status: u16 = self
+            .line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("not an HTTP status line: {:?}", self.line))?;
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            self.read_line()?;
+            let l = self.line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                let v = v.trim();
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = Some(
+                        v.parse::<usize>()
+                            .map_err(|_| format!("bad Content-Length {v:?}"))?,
+                    );
+                } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = v.eq_ignore_ascii_case("chunked");
+                }
+            }
+        }
+        self.body.clear();
+        if chunked {
+            loop {
+                self.read_line()?;
+                let size_text = self.line.trim().split(';').next().unwrap_or("");
+                let size = usize::from_str_radix(size_text, 16)
+                    .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+                let start = self.body.len();
+                self.body.resize(start + size, 0);
+                self.conn.read_exact(&mut self.body[start..])?;
+                self.read_line()?;
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let n = length.ok_or("an HTTP response without Content-Length or chunking")?;
+            self.body.resize(n, 0);
+            self.conn.read_exact(&mut self.body)?;
+        }
+        Ok(status)
+    }
+
+    fn read_line(&mut self) -> Res<()> {
+        self.line.clear();
+        if self.conn.read_line(&mut self.line)? == 0 {
+            return Err("the server closed the HTTP connection".into());
+        }
+        Ok(())
+    }
+
+    /// Set-up and verification only: the decoded result of the last response.
+    fn result(&self, status: u16) -> Res<Value> {
+        Ok(surql::rpc::http::decode_response(status, &self.body)?)
+    }
+}
+
+/// A complete HTTP request (head and body) for `req`, built before any timing starts.
+fn http_bytes(session: &HttpSession, addr: &str, req: &Request) -> Res<Vec<u8>> {
+    let h = session.encode_request(req)?;
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        h.method,
+        h.path,
+        h.body.len()
+    );
+    for (k, v) in &h.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&h.body);
+    Ok(out)
+}
+
+fn http_session(addr: &str) -> Res<HttpSession> {
+    let mut session = HttpSession::default();
+    let signin = signin_request();
+    let mut raw = RawHttp::connect(addr)?;
+    let status = raw.exchange(&http_bytes(&session, addr, &signin)?)?;
+    let token = raw.result(status)?;
+    session.apply(&signin, &token);
+    ensure(session.token.is_some(), || {
+        format!("signin over HTTP gave no token: {token:?}")
+    })?;
+    session.ns = Some(NS.into());
+    session.db = Some(DB.into());
+    Ok(session)
+}
+
+fn floor_http(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
+    let session = http_session(addr)?;
+    let mut raw = RawHttp::connect(addr)?;
+    let rt: Vec<Vec<u8>> = (0..w.round_trips)
+        .map(|i| {
+            let req = Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))]));
+            http_bytes(&session, addr, &req)
+        })
+        .collect::<Res<_>>()?;
+    for r in rt.iter().take(200) {
+        raw.exchange(r)?; // warm-up
+    }
+    let round_trip = best_of(w.reps, || {
+        let start = Instant::now();
+        let mut status = 0;
+        for r in &rt {
+            status = raw.exchange(r)?;
+        }
+        let elapsed = start.elapsed();
+        check_query_reply(raw.result(status)?, "RETURN $x")?;
+        Ok((rt.len(), elapsed))
+    })?;
+
+    // 32 callers, each on its own keep-alive connection (what a pooled client does).
+    let conc: Vec<Vec<Vec<u8>>> = (0..CONCURRENCY)
+        .map(|c| {
+            (0..w.per_caller)
+                .map(|i| {
+                    let x = (c * w.per_caller + i) as i64;
+                    let req = Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(x))]));
+                    http_bytes(&session, addr, &req)
+                })
+                .collect::<Res<Vec<_>>>()
+        })
+        .collect::<Res<_>>()?;
+    let concurrent = best_of(w.reps, || {
+        let conns = (0..CONCURRENCY)
+            .map(|_| RawHttp::connect(addr))
+            .collect::<Res<Vec<_>>>()?;
+        run_threads(conns.into_iter().zip(&conc), |(mut conn, reqs)| {
+            let mut status = 0;
+            for r in reqs {
+                status = conn.exchange(r)?;
+            }
+            check_query_reply(conn.result(status)?, "RETURN $x")?;
+            Ok(reqs.len())
+        })
+    })?;
+
+    let table = "ins_floor_http";
+    let ins: Vec<Vec<u8>> = insert_requests(table, &w.insert_rows)?
+        .iter()
+        .map(|r| http_bytes(&session, addr, r))
+        .collect::<Res<_>>()?;
+    let insert = best_of(w.reps, || {
+        admin.reset_table(table)?;
+        let start = Instant::now();
+        let mut statuses = Vec::with_capacity(ins.len());
+        for r in &ins {
+            statuses.push(raw.exchange(r)?);
+        }
+        let elapsed = start.elapsed();
+        ensure(statuses.iter().all(|s| *s == 200), || {
+            format!("an INSERT over HTTP answered {statuses:?}")
+        })?;
+        admin.expect_rows(table, w.insert_rows.len())?;
+        Ok((w.insert_rows.len(), elapsed))
+    })?;
+
+    let sel = http_bytes(&session, addr, &select_request())?;
+    raw.exchange(&sel)?; // warm-up
+    let select = best_of(w.reps, || {
+        let start = Instant::now();
+        let status = raw.exchange(&sel)?;
+        let elapsed = start.elapsed();
+        let n = match raw.result(status)? {
+            Value::Array(a) => a.len(),
+            _ => 0,
+        };
+        ensure(n == w.select_rows, || {
+            format!("select over HTTP gave {n} rows, wanted {}", w.select_rows)
+        })?;
+        Ok((w.select_rows, elapsed))
+    })?;
+    Ok(Rates {
+        round_trip,
+        concurrent,
+        insert,
+        select,
+    })
+}
+
+/// Runs one thread per item, all released together by a barrier once they are ready;
+/// returns the total of their operation counts and the time from release to the last join.
+fn run_threads<I, F>(items: I, work: F) -> Res<(usize, Duration)>
+where
+    I: IntoIterator,
+    I::Item: Send,
+    F: Fn(I::Item) -> Res<usize> + Sync,
+{
+    let items: Vec<I::Item> = items.into_iter().collect();
+    let barrier = Barrier::new(items.len() + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| {
+                let (barrier, work) = (&barrier, &work);
+                s.spawn(move || {
+                    barrier.wait();
+                    work(item)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let mut ops = 0;
+        for h in handles {
+            ops += h.join().map_err(|_| "a caller thread panicked")??;
+        }
+        Ok((ops, start.elapsed()))
+    })
+}
+
+// --- surql-smol ----------------------------------------------------------------------------
+
+fn smol(url: &str, w: &Workload, admin: &Admin, label: &str) -> Res<Rates> {
+    async_io::block_on(async {
+        let db = surql_smol::Surreal::connect(url).await?;
+        db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).await?;
+        db.use_ns_db(NS, DB).await?;
+        for i in 0..200 {
+            smol_round_trip(&db, i).await?; // warm-up
+        }
+        Ok::<_, BoxError>(db)
+    })
+    .and_then(|db| {
+        let round_trip = best_of(w.reps, || {
+            async_io::block_on(async {
+                let start = Instant::now();
+                for i in 0..w.round_trips {
+                    smol_round_trip(&db, i as i64).await?;
+                }
+                Ok((w.round_trips, start.elapsed()))
+            })
+        })?;
+        let concurrent = best_of(w.reps, || smol_concurrent(&db, w.per_caller))?;
+        let table = format!("ins_smol_{label}");
+        let sql = insert_sql(&table);
+        let insert = best_of(w.reps, || {
+            admin.reset_table(&table)?;
+            let elapsed = async_io::block_on(async {
+                let start = Instant::now();
+                for chunk in w.insert_rows.chunks(BATCH) {
+                    db.query(sql.as_str())
+                        .bind(("rows", chunk))
+                        .await?
+                        .check()?;
+                }
+                Ok::<_, BoxError>(start.elapsed())
+            })?;
+            admin.expect_rows(&table, w.insert_rows.len())?;
+            Ok((w.insert_rows.len(), elapsed))
+        })?;
+        let select_once = || {
+            async_io::block_on(async {
+                let start = Instant::now();
+                let rows: Vec<Row> = db.select(SELECT_TABLE).await?;
+                let elapsed = start.elapsed();
+                ensure(rows.len() == w.select_rows, || {
+                    format!("select gave {} rows, wanted {}", rows.len(), w.select_rows)
+                })?;
+                Ok((rows.len(), elapsed))
+            })
+        };
+        select_once()?; // warm-up
+        let select = best_of(w.reps, select_once)?;
+        Ok(Rates {
+            round_trip,
+            concurrent,
+            insert,
+            select,
+        })
+    })
+}
+
+async fn smol_round_trip(db: &surql_smol::Surreal, x: i64) -> Res<()> {
+    let mut r = db.query(ROUND_TRIP_SQL).bind(("x", x)).await?;
+    let got: i64 = r.take(0)?;
+    ensure(got == x, || format!("RETURN $x gave {got}, wanted {x}"))
+}
+
+fn smol_concurrent(db: &surql_smol::Surreal, per_caller: usize) -> Res<(usize, Duration)> {
+    let ex = async_executor::Executor::new();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|c| {
+            let db = db.clone();
+            ex.spawn(async move {
+                for i in 0..per_caller {
+                    smol_round_trip(&db, (c * per_caller + i) as i64).await?;
+                }
+                Ok::<_, BoxError>(per_caller)
+            })
+        })
+        .collect();
+    let ops = async_io::block_on(ex.run(async {
+        let mut ops = 0;
+        for t in tasks {
+            ops += t.await?;
+        }
+        Ok::<_, BoxError>(ops)
+    }))?;
+    Ok((ops, start.elapsed()))
+}
+
+// --- surql-blocking ------------------------------------------------------------------------
+
+fn blocking(url: &str, w: &Workload, admin: &Admin, label: &str) -> Res<Rates> {
+    let db = surql_blocking::Surreal::connect(url)?;
+    db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
+    db.use_ns_db(NS, DB)?;
+    for i in 0..200 {
+        blocking_round_trip(&db, i)?; // warm-up
+    }
+    let round_trip = best_of(w.reps, || {
+        let start = Instant::now();
+        for i in 0..w.round_trips {
+            blocking_round_trip(&db, i as i64)?;
+        }
+        Ok((w.round_trips, start.elapsed()))
+    })?;
+    let concurrent = best_of(w.reps, || {
+        run_threads(0..CONCURRENCY, |c| {
+            for i in 0..w.per_caller {
+                blocking_round_trip(&db, (c * w.per_caller + i) as i64)?;
+            }
+            Ok(w.per_caller)
+        })
+    })?;
+    let table = format!("ins_blocking_{label}");
+    let sql = insert_sql(&table);
+    let insert = best_of(w.reps, || {
+        admin.reset_table(&table)?;
+        let start = Instant::now();
+        for chunk in w.insert_rows.chunks(BATCH) {
+            db.query(sql.as_str())
+                .bind(("rows", chunk))
+                .run()?
+                .check()?;
+        }
+        let elapsed = start.elapsed();
+        admin.expect_rows(&table, w.insert_rows.len())?;
+        Ok((w.insert_rows.len(), elapsed))
+    })?;
+    let select_once = || {
+        let start = Instant::now();
+        let rows: Vec<Row> = db.select(SELECT_TABLE)?;
+        let elapsed = start.elapsed();
+        ensure(rows.len() == w.select_rows, || {
+            format!("select gave {} rows, wanted {}", rows.len(), w.select_rows)
+        })?;
+        Ok((rows.len(), elapsed))
+    };
+    select_once()?; // warm-up
+    let select = best_of(w.reps, select_once)?;
+    Ok(Rates {
+        round_trip,
+        concurrent,
+        insert,
+        select,
+    })
+}
+
+fn blocking_round_trip(db: &surql_blocking::Surreal, x: i64) -> Res<()> {
+    let mut r = db.query(ROUND_TRIP_SQL).bind(("x", x)).run()?;
+    let got: i64 = r.take(0)?;
+    ensure(got == x, || format!("RETURN $x gave {got}, wanted {x}"))
+}
+
+// --- report --------------------------------------------------------------------------------
+
+/// The three measurements of one transport.
+struct TransportRates {
+    name: &'static str,
+    floor: Rates,
+    smol: Rates,
+    blocking: Rates,
+}
+
+fn fmt_rate(r: f64) -> String {
+    let n = r.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn table(transports: &[TransportRates], w: &Workload) -> String {
+    type Pick = fn(&Rates) -> f64;
+    let ops: [(String, Pick, f64); 4] = [
+        (
+            format!("{} sequential `RETURN $x` (calls/s)", w.round_trips),
+            |r| r.round_trip,
+            0.90,
+        ),
+        (
+            format!(
+                "{CONCURRENCY} concurrent callers × {} `RETURN $x` (calls/s)",
+                w.per_caller
+            ),
+            |r| r.concurrent,
+            0.90,
+        ),
+        (
+            format!(
+                "insert {} rows, batches of {BATCH} (rows/s)",
+                w.insert_rows.len()
+            ),
+            |r| r.insert,
+            0.90,
+        ),
+        (
+            format!("select {} rows into `Vec<Row>` (rows/s)", w.select_rows),
+            |r| r.select,
+            0.75,
+        ),
+    ];
+    let mut out = String::from(
+        "| operation | transport | floor | surql-smol | smol/floor | surql-blocking | blocking/floor | target |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, pick, target) in &ops {
+        for t in transports {
+            let floor = pick(&t.floor);
+            let ratio = |r: &Rates| {
+                let x = pick(r) / floor.max(1e-9);
+                let mark = if x >= *target { "" } else { " ✗" };
+                format!("{:.0}%{mark}", x * 100.0)
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {} | {} | ≥ {:.0}% |\n",
+                t.name,
+                fmt_rate(floor),
+                fmt_rate(pick(&t.smol)),
+                ratio(&t.smol),
+                fmt_rate(pick(&t.blocking)),
+                ratio(&t.blocking),
+                target * 100.0
+            ));
+        }
+    }
+    out
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("e2e: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Res<()> {
+    let began = Instant::now();
+    let w = Workload::from_env()?;
+    let started;
+    let addr = match std::env::var("SURREAL_URL") {
+        Ok(_) => {
+            started = None;
+            Server::shared().addr.clone()
+        }
+        Err(_) => {
+            eprintln!("e2e: starting an in-memory SurrealDB server…");
+            let s = Server::start(&Storage::Memory, None)?;
+            let addr = s.addr.clone();
+            started = Some(s);
+            addr
+        }
+    };
+    let ws_url = format!("ws://{addr}");
+    let http_url = format!("http://{addr}");
+    let admin = Admin::connect(&ws_url)?;
+    eprintln!(
+        "e2e: server at {addr}; filling `{SELECT_TABLE}` with {} rows…",
+        w.select_rows
+    );
+    admin.fill_select_table(w.select_rows)?;
+
+    let step = |name: &str, f: &dyn Fn() -> Res<Rates>| -> Res<Rates> {
+        let t = Instant::now();
+        let r = f()?;
+        eprintln!(
+            "e2e: {name:<14} done in {:>5.1}s: {r:?}",
+            t.elapsed().as_secs_f64()
+        );
+        Ok(r)
+    };
+    let ws = TransportRates {
+        name: "ws",
+        floor: step("floor ws", &|| floor_ws(&addr, &w, &admin))?,
+        smol: step("smol ws", &|| smol(&ws_url, &w, &admin, "ws"))?,
+        blocking: step("blocking ws", &|| blocking(&ws_url, &w, &admin, "ws"))?,
+    };
+    let http = TransportRates {
+        name: "http",
+        floor: step("floor http", &|| floor_http(&addr, &w, &admin))?,
+        smol: step("smol http", &|| smol(&http_url, &w, &admin, "http"))?,
+        blocking: step("blocking http", &|| blocking(&http_url, &w, &admin, "http"))?,
+    };
+    for t in [
+        "ins_floor_ws",
+        "ins_floor_http",
+        "ins_smol_ws",
+        "ins_smol_http",
+    ] {
+        admin.reset_table(t)?;
+    }
+    for t in ["ins_blocking_ws", "ins_blocking_http", SELECT_TABLE] {
+        admin.reset_table(t)?;
+    }
+    drop(admin);
+    drop(started);
+    println!(
+        "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, best of {} \
+         after warm-up ({:.0}s total)\n",
+        w.reps,
+        began.elapsed().as_secs_f64()
+    );
+    println!("{}", table(&[ws, http], &w));
+    println!(
+        "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
+         (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
+         POST /rpc, one connection per concurrent caller). ✗ = below target."
+    );
+    Ok(())
+}

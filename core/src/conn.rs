@@ -1084,10 +1084,10 @@ impl Connection {
 /// Fuzz entry: any sequence of commands, frames, timeouts and disconnects must never panic
 /// and must leave the connection usable.
 #[doc(hidden)]
-pub fn fuzz_connection_ops(data: &[u8]) {
-    // The only clock read in the crate: a fuzz run needs some base instant; everything
+pub fn fuzz_connection_ops(data: &[u8], start: Instant) {
+    // The caller supplies the base instant (the core never reads a clock); everything
     // after it is simulated.
-    let mut now = Instant::now();
+    let mut now = start;
     let mut conn = Connection::new(
         Config {
             request_timeout: Duration::from_secs(5),

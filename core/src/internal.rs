@@ -41,6 +41,20 @@ pub fn fuzz_record_id_parse(data: &[u8]) {
     }
 }
 
+/// Decodes arbitrary bytes as a server message (reply, notification, stream frame); must
+/// never panic.
+pub fn fuzz_rpc_incoming(data: &[u8]) {
+    crate::rpc::fuzz_decode_incoming(data);
+}
+
+/// Interprets arbitrary bytes as a script of operations on a
+/// [`Connection`](crate::conn::Connection) (sends, live subscriptions, frames, timeouts,
+/// disconnects, reconnects); must never panic. `start` is the simulated clock's origin: the
+/// core never reads a clock, so the caller passes one.
+pub fn fuzz_connection_ops(data: &[u8], start: std::time::Instant) {
+    crate::conn::fuzz_connection_ops(data, start);
+}
+
 /// Proptest strategies for [`Value`](crate::Value), shared by the crate's unit tests.
 #[cfg(test)]
 pub mod strategy {

@@ -715,7 +715,7 @@ fn fuzz_seeds_do_not_panic() {
         (0..512).map(|i| (i * 37 % 251) as u8).collect(),
     ];
     for s in seeds {
-        surql::conn::fuzz_connection_ops(&s);
+        surql::conn::fuzz_connection_ops(&s, std::time::Instant::now());
         surql::rpc::fuzz_decode_incoming(&s);
     }
 }

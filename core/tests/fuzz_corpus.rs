@@ -74,3 +74,25 @@ fn record_id_parse_corpus() {
         );
     }
 }
+
+#[test]
+fn rpc_incoming_corpus() {
+    for (name, bytes) in corpus("rpc_incoming") {
+        surql::internal::fuzz_rpc_incoming(&bytes);
+        let result = surql::rpc::decode_incoming(&bytes);
+        assert_eq!(
+            result.is_err(),
+            expect_rejected(&name),
+            "seed {name}: decode_incoming gave {result:?}"
+        );
+    }
+}
+
+#[test]
+fn connection_ops_corpus() {
+    let start = std::time::Instant::now();
+    for (_name, bytes) in corpus("connection_ops") {
+        // Any script must run to the end without a panic; the body asserts its own invariants.
+        surql::internal::fuzz_connection_ops(&bytes, start);
+    }
+}

@@ -38,6 +38,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use surql::client::{self, Call};
 use surql::conn::{Config, LiveHandle};
+pub use surql::rpc::StreamFrame;
 use surql::rpc::{Notification, Request};
 use surql::{Object, Value};
 
@@ -298,6 +299,19 @@ impl Surreal {
             txn: None,
             error: None,
         }
+    }
+
+    /// Starts a streamed query (`query_stream`, WebSocket only): rows arrive in frames as the
+    /// server produces them, so a huge result never has to fit in memory at once. Bind
+    /// variables with [`StreamQuery::bind`], then `.await` it for a [`QueryStream`].
+    pub fn query_stream(&self, text: impl Into<String>) -> StreamQuery<'_> {
+        StreamQuery(self.query(text))
+    }
+
+    /// Cancels the streamed query started by request `request_id` (see
+    /// [`QueryStream::request_id`]); dropping the stream does the same.
+    pub async fn query_cancel(&self, request_id: u64) -> Result<()> {
+        self.run_call(client::query_cancel(request_id)).await
     }
 
     /// A table's records (`Vec<T>`) or one record (`Option<T>`).
@@ -597,6 +611,130 @@ impl<'a> IntoFuture for Query<'a> {
             }
             self.db.run_call(call).await
         })
+    }
+}
+
+/// A streamed query being built: bind variables, then `.await` it.
+pub struct StreamQuery<'a>(Query<'a>);
+
+impl<'a> StreamQuery<'a> {
+    /// Binds variables, as [`Query::bind`].
+    pub fn bind(self, bindings: impl Serialize) -> Self {
+        StreamQuery(self.0.bind(bindings))
+    }
+}
+
+impl<'a> IntoFuture for StreamQuery<'a> {
+    type Output = Result<QueryStream>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<QueryStream>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let q = self.0;
+            if let Some(e) = q.error {
+                return Err(e);
+            }
+            let mut req = Request::new(
+                surql::rpc::Method::QueryStream,
+                vec![Value::from(q.text), Value::Object(q.vars)],
+            );
+            req.txn = q.txn;
+            if req.session.is_none() {
+                req.session = q.db.session;
+            }
+            let Transport::Ws(w) = &q.db.inner.transport else {
+                return Err(Error::NotSupported(
+                    "`query_stream` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection"
+                        .into(),
+                ));
+            };
+            let (id, frames) = w.stream(req).await?;
+            Ok(QueryStream {
+                id,
+                frames: Box::pin(frames),
+                commands: w.commands.clone(),
+                ended: false,
+            })
+        })
+    }
+}
+
+/// The frames of a streamed query (`Begin`, `Rows`…, `Finished` per statement, `End`).
+/// At most a few frames are buffered: an unread stream pauses the connection's reads.
+/// Dropping it before the end cancels the query on the server.
+pub struct QueryStream {
+    id: surql::conn::RequestId,
+    frames:
+        Pin<Box<async_channel::Receiver<std::result::Result<StreamFrame, surql::conn::ConnError>>>>,
+    commands: async_channel::Sender<ws::Command>,
+    ended: bool,
+}
+
+impl std::fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryStream")
+            .field("request_id", &self.id.0)
+            .finish()
+    }
+}
+
+impl QueryStream {
+    /// The request id, for [`Surreal::query_cancel`].
+    pub fn request_id(&self) -> u64 {
+        self.id.0
+    }
+
+    /// The next frame; `None` after the `End` frame.
+    pub async fn next(&mut self) -> Option<Result<StreamFrame>> {
+        futures_lite::StreamExt::next(self).await
+    }
+
+    /// The next frame, waiting at most `timeout`.
+    pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StreamFrame>> {
+        let next = async { self.next().await.transpose() };
+        let timer = async {
+            async_io::Timer::after(timeout).await;
+            Err(Error::Timeout(format!(
+                "no query_stream frame within {timeout:?}"
+            )))
+        };
+        futures_lite::future::or(next, timer).await
+    }
+}
+
+impl Stream for QueryStream {
+    type Item = Result<StreamFrame>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.frames.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if frame.is_end() {
+                    self.ended = true;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(Error::Closed)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for QueryStream {
+    fn drop(&mut self) {
+        if !self.ended {
+            // If the connection is gone, the stream died with it.
+            let _ = self.commands.try_send(ws::Command::CancelStream(self.id));
+        }
     }
 }
 

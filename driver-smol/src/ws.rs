@@ -17,7 +17,7 @@ use async_tungstenite::WebSocketStream;
 use futures_lite::{future, StreamExt};
 use surql::conn::{Config, ConnError, Connection, Event, LiveHandle, RequestId};
 use surql::live::LiveEndReason;
-use surql::rpc::{Notification, Request};
+use surql::rpc::{Method, Notification, Request, StreamFrame};
 use surql::Value;
 
 use crate::error::{Error, Result};
@@ -43,7 +43,17 @@ pub(crate) enum Command {
         notifications: Sender<LiveMsg>,
     },
     Unsubscribe(LiveHandle),
+    Stream {
+        req: Request,
+        id_out: Sender<RequestId>,
+        frames: Sender<std::result::Result<StreamFrame, ConnError>>,
+    },
+    CancelStream(RequestId),
 }
+
+/// How many `query_stream` frames may wait for the reader; when they are not read, the driver
+/// stops reading the socket, so client memory stays bounded (TCP pushes back on the server).
+pub(crate) const STREAM_BUFFER: usize = 16;
 
 /// Observer of connection life-cycle events (reconnects).
 pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
@@ -71,6 +81,27 @@ pub(crate) struct WsClient {
 }
 
 impl WsClient {
+    pub(crate) async fn stream(
+        &self,
+        req: Request,
+    ) -> Result<(
+        RequestId,
+        Receiver<std::result::Result<StreamFrame, ConnError>>,
+    )> {
+        let (id_out, id_in) = async_channel::bounded(1);
+        let (frames, rx) = async_channel::bounded(STREAM_BUFFER);
+        self.commands
+            .send(Command::Stream {
+                req,
+                id_out,
+                frames,
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
+        let id = id_in.recv().await.map_err(|_| Error::Closed)?;
+        Ok((id, rx))
+    }
+
     pub(crate) async fn connect(url: String, config: Config) -> Result<WsClient> {
         let ws = open(&url).await?;
         let (tx, rx) = async_channel::unbounded();
@@ -168,6 +199,8 @@ async fn drive(
     let mut ws = Some(ws);
     let mut pending: HashMap<RequestId, Sender<Result<Value, ConnError>>> = HashMap::new();
     let mut lives: HashMap<LiveHandle, Live> = HashMap::new();
+    let mut streams: HashMap<RequestId, Sender<std::result::Result<StreamFrame, ConnError>>> =
+        HashMap::new();
     let mut commands_open = true;
     let notify = |ev: &ConnectionEvent| {
         let hooks = hooks.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -198,6 +231,23 @@ async fn drive(
                 Event::Response { id, result } => {
                     if let Some(tx) = pending.remove(&id) {
                         let _ = tx.try_send(result); // the caller may have stopped waiting
+                    } else if let Some(tx) = streams.remove(&id) {
+                        if let Err(e) = result {
+                            let _ = tx.send(Err(e)).await; // fails only if the reader left
+                        }
+                    }
+                }
+                Event::Stream { id, frame } => {
+                    let end = frame.is_end();
+                    if let Some(tx) = streams.get(&id) {
+                        // Waiting here is the backpressure: an unread stream stops the
+                        // socket reads. A dropped reader makes the send fail at once.
+                        if tx.send(Ok(frame)).await.is_err() {
+                            streams.remove(&id);
+                        }
+                    }
+                    if end {
+                        streams.remove(&id);
                     }
                 }
                 Event::Notification {
@@ -247,7 +297,7 @@ async fn drive(
             }
             continue;
         }
-        if !commands_open && pending.is_empty() && lives.is_empty() {
+        if !commands_open && pending.is_empty() && lives.is_empty() && streams.is_empty() {
             conn.close();
             continue;
         }
@@ -293,6 +343,25 @@ async fn drive(
                     pending.insert(id, reply);
                     lives.insert(handle, Live { notifications });
                     let _ = handle_out.try_send(handle); // the caller waits on it
+                }
+                Command::Stream {
+                    req,
+                    id_out,
+                    frames,
+                } => {
+                    let id = conn.send(req, now);
+                    streams.insert(id, frames);
+                    let _ = id_out.try_send(id); // the caller waits on it
+                }
+                Command::CancelStream(id) => {
+                    if streams.remove(&id).is_some() {
+                        // The answer (NONE, or "no such stream" if it just ended) is dropped
+                        // by the loop: there is no waiter for it.
+                        conn.send(
+                            Request::new(Method::QueryCancel, vec![Value::Int(id.0 as i64)]),
+                            now,
+                        );
+                    }
                 }
                 Command::Unsubscribe(handle) => {
                     if lives.remove(&handle).is_some() {

@@ -560,6 +560,58 @@ impl Surreal {
     }
 }
 
+/// Runs [`QuerySet`](proto::query::QuerySet)s: `qs.all(&db)?`, `qs.first(&db)?`,
+/// `qs.count_rows(&db)?`. (`qs.count()` itself builds the aggregate query; run any aggregate
+/// with [`AggregateExt::fetch`].)
+pub trait QuerySetExt {
+    /// Every matching row, decoded as `T`.
+    fn all<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Vec<T>>;
+    /// The first matching row, if any.
+    fn first<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Option<T>>;
+    /// The number of matching rows.
+    fn count_rows(&self, db: &Surreal) -> Result<u64>;
+}
+
+impl QuerySetExt for proto::query::QuerySet {
+    fn all<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Vec<T>> {
+        db.run_call(client::fetch_all(self)?)
+    }
+
+    fn first<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Option<T>> {
+        db.run_call(client::fetch_first(self)?)
+    }
+
+    fn count_rows(&self, db: &Surreal) -> Result<u64> {
+        db.run_call(client::count(self)?)
+    }
+}
+
+/// Runs aggregate queries: `qs.avg("age").fetch(&db)?` (0 for count/sum of no rows, NONE
+/// for avg/min/max of no rows).
+pub trait AggregateExt {
+    /// The aggregate's answer.
+    fn fetch(self, db: &Surreal) -> Result<Value>;
+}
+
+impl AggregateExt for proto::query::AggregateQuery {
+    fn fetch(self, db: &Surreal) -> Result<Value> {
+        db.run_call(client::aggregate(self)?)
+    }
+}
+
+impl Surreal {
+    /// Runs a compiled query (from the query compiler) and returns every statement's result;
+    /// the answer is statement `q.result_index`.
+    pub fn execute(&self, q: proto::query::CompiledQuery) -> Result<QueryResponse> {
+        self.run_call(client::execute(q))
+    }
+
+    /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.
+    pub fn aggregate(&self, agg: proto::query::AggregateQuery) -> Result<Value> {
+        self.run_call(client::aggregate(agg)?)
+    }
+}
+
 /// A random (version 4) UUID for a client-chosen session id. Uniqueness per connection is
 /// all that is needed, so std's randomly keyed hasher is a good enough source.
 fn random_uuid() -> Uuid {
@@ -702,6 +754,17 @@ impl<'a> Transaction<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handles_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Surreal>();
+        send_sync::<Error>();
+        send_sync::<ConnectionEvent>();
+        send::<LiveStream>();
+        send::<QueryStream>();
+    }
 
     #[test]
     fn random_uuids_differ_and_are_v4() {

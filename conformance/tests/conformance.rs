@@ -5,6 +5,9 @@
 //! Scenarios are written once with `w!(expr)`: `.await` in the smol instances, a plain call
 //! (or `.run()` for builders) in the blocking ones.
 
+// Driver errors carry the server error by value; the size of `Result` is irrelevant in tests.
+#![allow(clippy::result_large_err)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_DB: AtomicU64 = AtomicU64::new(0);
@@ -40,6 +43,13 @@ impl<'a> Resolve for surql_blocking::Query<'a> {
     }
 }
 
+impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
+    type Output = surql_blocking::Result<surql_blocking::QueryStream>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
 macro_rules! instance {
     ($name:ident, $drv:ident, ws = $ws:expr, async = true) => {
         mod $name {
@@ -55,8 +65,10 @@ macro_rules! instance {
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
-            #[path = "../common/scenarios.rs"]
-            mod scenarios;
+            #[allow(clippy::bool_assert_comparison)]
+            mod scenarios {
+                include!("common/scenarios.rs");
+            }
         }
     };
     ($name:ident, $drv:ident, ws = $ws:expr, async = false) => {
@@ -73,8 +85,10 @@ macro_rules! instance {
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
-            #[path = "../common/scenarios.rs"]
-            mod scenarios;
+            #[allow(clippy::bool_assert_comparison)]
+            mod scenarios {
+                include!("common/scenarios.rs");
+            }
         }
     };
 }

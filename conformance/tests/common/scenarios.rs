@@ -1,15 +1,15 @@
-//! Conformance scenarios, written once. Included by `conformance.rs` into one module per
-//! driver × transport; `super::drv` is the driver crate, `super::WS` the transport and `w!`
-//! resolves a call (`.await` for smol, a plain call for blocking).
-
-#![allow(clippy::bool_assert_comparison)]
+// Conformance scenarios, written once. Included by `conformance.rs` into one module per
+// driver × transport; `super::drv` is the driver crate, `super::WS` the transport and `w!`
+// resolves a call (`.await` for smol, a plain call for blocking).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use surql::rpc::Action;
-use surql::{Datetime, Decimal, Geometry, Object, Point, RecordId, RecordIdKey, Table, Uuid, Value};
+use surql::{
+    Datetime, Decimal, Geometry, Object, Point, RecordId, RecordIdKey, Table, Uuid, Value,
+};
 use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
 
 use super::drv::{self, Credentials, PatchOp, Surreal};
@@ -19,7 +19,11 @@ type R = drv::Result<()>;
 
 async fn setup(scenario: &str) -> Surreal {
     let server = Server::shared();
-    let url = if WS { server.ws_url() } else { server.http_url() };
+    let url = if WS {
+        server.ws_url()
+    } else {
+        server.http_url()
+    };
     let db = w!(Surreal::connect(&url)).expect("connect to the test server");
     w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
     let (ns, name) = crate::unique_names(super::INSTANCE, scenario);
@@ -91,7 +95,10 @@ fn rid(table: &str, key: impl Into<RecordIdKey>) -> RecordId {
 
 fn assert_not_supported_over_http<T: std::fmt::Debug>(r: drv::Result<T>) {
     let e = r.expect_err("must be refused over HTTP");
-    assert!(e.is_not_supported(), "expected a not-supported error, got {e:?}");
+    assert!(
+        e.is_not_supported(),
+        "expected a not-supported error, got {e:?}"
+    );
     assert!(
         e.to_string().contains("not supported over HTTP"),
         "the error must say so: {e}"
@@ -121,7 +128,10 @@ scenario!(use_selects_namespace_and_database, |db| {
     let mut res = w!(db.query("RETURN [session::ns(), session::db()]"))?;
     let names: Vec<String> = res.take(0)?;
     assert!(names[0].starts_with("c_"), "{names:?}");
-    assert!(names[1].ends_with("use_selects_namespace_and_database"), "{names:?}");
+    assert!(
+        names[1].ends_with("use_selects_namespace_and_database"),
+        "{names:?}"
+    );
     Ok(())
 });
 
@@ -276,7 +286,11 @@ scenario!(update_replaces_content, |db| {
     let updated: Option<Value> = w!(db.update(("person", "x"), person("Y", 6)))?;
     let updated = updated.expect("the record exists");
     assert_eq!(updated.get("name"), Some(&Value::from("Y")));
-    assert_eq!(updated.get("extra"), None, "update replaces the whole content");
+    assert_eq!(
+        updated.get("extra"),
+        None,
+        "update replaces the whole content"
+    );
     Ok(())
 });
 
@@ -326,7 +340,12 @@ scenario!(relate_creates_an_edge, |db| {
     w!(db.query("CREATE person:a, person:b"))?.check()?;
     let mut data = BTreeMap::new();
     data.insert("weight", 3);
-    let edge: Value = w!(db.relate(&rid("person", "a"), "likes", &rid("person", "b"), Some(data)))?;
+    let edge: Value = w!(db.relate(
+        &rid("person", "a"),
+        "likes",
+        &rid("person", "b"),
+        Some(data)
+    ))?;
     let edge = match edge {
         Value::Array(mut a) if a.len() == 1 => a.remove(0),
         v => v,
@@ -401,7 +420,10 @@ scenario!(live_query_sees_create_update_delete, |db| {
         assert_eq!(n.record, Value::RecordId(rid("person", "l")));
         actions.push(n.action);
     }
-    assert_eq!(actions, vec![Action::Create, Action::Update, Action::Delete]);
+    assert_eq!(
+        actions,
+        vec![Action::Create, Action::Update, Action::Delete]
+    );
     Ok(())
 });
 
@@ -512,7 +534,8 @@ scenario!(attached_sessions_are_independent, |db| {
     let ids = w!(db.sessions())?;
     assert!(ids.contains(&other.session_id().expect("attached")));
     // the new session starts empty: no auth, no namespace
-    let err = w!(other.query("SELECT * FROM person")).and_then(|r| r.check());
+    let err =
+        w!(other.query("SELECT * FROM person")).and_then(|r| r.check().map_err(drv::Error::from));
     assert!(err.is_err(), "an empty session cannot read: {err:?}");
     w!(other.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
     w!(other.query("RETURN 1"))?.check()?;
@@ -556,12 +579,20 @@ struct Signup<'a> {
 scenario!(signup_and_signin_record_user, |db| {
     define_record_access(&db).await?;
     let (ns, name) = names(&db).await?;
-    let creds = Credentials::record(&ns, &name, "account", &Signup {
-        email: "a@b.c",
-        pass: "pw",
-    })?;
+    let creds = Credentials::record(
+        &ns,
+        &name,
+        "account",
+        &Signup {
+            email: "a@b.c",
+            pass: "pw",
+        },
+    )?;
     let token = w!(db.signup(&creds))?;
-    assert!(token.refresh.is_some(), "WITH REFRESH issues a refresh token");
+    assert!(
+        token.refresh.is_some(),
+        "WITH REFRESH issues a refresh token"
+    );
     let token2 = w!(db.signin(&creds))?;
     assert!(!token2.access.is_empty());
     if WS {
@@ -574,31 +605,47 @@ scenario!(signup_and_signin_record_user, |db| {
 scenario!(permission_denied_write_is_an_error, |db| {
     define_record_access(&db).await?;
     let (ns, name) = names(&db).await?;
-    let creds = Credentials::record(&ns, &name, "account", &Signup {
-        email: "p@b.c",
-        pass: "pw",
-    })?;
+    let creds = Credentials::record(
+        &ns,
+        &name,
+        "account",
+        &Signup {
+            email: "p@b.c",
+            pass: "pw",
+        },
+    )?;
     w!(db.signup(&creds))?;
     let res = w!(db.query("CREATE secret:x SET v = 1"));
     let failed = match res {
         Err(_) => true,
         Ok(r) => r.check().is_err(),
     };
-    assert!(failed, "a write the permissions forbid must not look like success");
+    assert!(
+        failed,
+        "a write the permissions forbid must not look like success"
+    );
     Ok(())
 });
 
 scenario!(refresh_and_revoke_tokens, |db| {
     define_record_access(&db).await?;
     let (ns, name) = names(&db).await?;
-    let creds = Credentials::record(&ns, &name, "account", &Signup {
-        email: "r@b.c",
-        pass: "pw",
-    })?;
+    let creds = Credentials::record(
+        &ns,
+        &name,
+        "account",
+        &Signup {
+            email: "r@b.c",
+            pass: "pw",
+        },
+    )?;
     let token = w!(db.signup(&creds))?;
     let fresh = w!(db.refresh(&token))?;
     assert!(fresh.refresh.is_some());
-    assert_ne!(fresh.refresh, token.refresh, "refresh tokens are single-use");
+    assert_ne!(
+        fresh.refresh, token.refresh,
+        "refresh tokens are single-use"
+    );
     let reused = w!(db.refresh(&token));
     assert!(reused.is_err(), "a spent refresh token must be refused");
     w!(db.revoke(&fresh))?;
@@ -612,13 +659,16 @@ scenario!(invalidate_drops_authentication, |db| {
         // Over HTTP invalidate forgets the stored token on our side.
         w!(db.invalidate())?;
         let res = w!(db.query("DEFINE TABLE t"));
-        assert!(res.and_then(|r| r.check()).is_err());
+        assert!(res
+            .and_then(|r| r.check().map_err(drv::Error::from))
+            .is_err());
         return Ok(());
     }
     w!(db.invalidate())?;
     let res = w!(db.query("DEFINE TABLE t"));
     assert!(
-        res.and_then(|r| r.check()).is_err(),
+        res.and_then(|r| r.check().map_err(drv::Error::from))
+            .is_err(),
         "an anonymous session must not define tables"
     );
     Ok(())
@@ -654,7 +704,11 @@ roundtrip!(
     Value::Decimal(Decimal::parse("1234567890.123456789012345678").unwrap()),
     "decimal"
 );
-roundtrip!(value_string_unicode, Value::from("héllo ⟨wörld⟩ 🚀 `'\""), "string");
+roundtrip!(
+    value_string_unicode,
+    Value::from("héllo ⟨wörld⟩ 🚀 `'\""),
+    "string"
+);
 roundtrip!(value_bytes, Value::Bytes(vec![0, 1, 2, 255]), "bytes");
 roundtrip!(
     value_datetime_nanoseconds,
@@ -724,8 +778,14 @@ roundtrip!(
     value_nested_object,
     {
         let mut inner = Object::new();
-        inner.insert("list".into(), Value::Array(vec![Value::Int(1), Value::Null, Value::from("x")]));
-        inner.insert("when".into(), Value::Datetime(Datetime::from_unix(0, 1).unwrap()));
+        inner.insert(
+            "list".into(),
+            Value::Array(vec![Value::Int(1), Value::Null, Value::from("x")]),
+        );
+        inner.insert(
+            "when".into(),
+            Value::Datetime(Datetime::from_unix(0, 1).unwrap()),
+        );
         let mut o = Object::new();
         o.insert("inner".into(), Value::Object(inner));
         o.insert("id".into(), Value::RecordId(rid("t", "k")));
@@ -760,10 +820,13 @@ scenario!(value_option_none_is_sent_as_none, |db| {
         name: String,
         nick: Option<String>,
     }
-    let created: O = w!(db.create(("o", 1), O {
-        name: "n".into(),
-        nick: None
-    }))?;
+    let created: O = w!(db.create(
+        ("o", 1),
+        O {
+            name: "n".into(),
+            nick: None
+        }
+    ))?;
     assert_eq!(created.nick, None);
     Ok(())
 });
@@ -778,7 +841,10 @@ scenario!(value_set_is_deduplicated, |db| {
 scenario!(value_out_of_range_integer_is_refused, |db| {
     let err = w!(db.query("RETURN $x").bind(("x", u64::MAX))).expect_err("u64::MAX does not fit");
     let msg = err.to_string();
-    assert!(msg.contains("18446744073709551615"), "the error names the value: {msg}");
+    assert!(
+        msg.contains("18446744073709551615"),
+        "the error names the value: {msg}"
+    );
     Ok(())
 });
 
@@ -804,21 +870,49 @@ scenario!(value_link_like_strings_stay_strings, |db| {
 
 scenario!(tricky_string_ids_round_trip, |db| {
     let keys = [
-        "7abc", "123", "a-b", "a.b", "with space", "ünï", "back`tick", "⟨angle⟩", "NaN",
-        "select", "", "emoji🚀", "line\nbreak", "quote'\"", "0", "-5", "1e5", "_",
+        "7abc",
+        "123",
+        "a-b",
+        "a.b",
+        "with space",
+        "ünï",
+        "back`tick",
+        "⟨angle⟩",
+        "NaN",
+        "select",
+        "",
+        "emoji🚀",
+        "line\nbreak",
+        "quote'\"",
+        "0",
+        "-5",
+        "1e5",
+        "_",
     ];
     for k in keys {
         let id = rid("tricky", k);
         let created: Value = w!(db.create(id.clone(), BTreeMap::from([("k", k)])))?;
-        assert_eq!(created.get("id"), Some(&Value::RecordId(id.clone())), "create {k:?}");
+        assert_eq!(
+            created.get("id"),
+            Some(&Value::RecordId(id.clone())),
+            "create {k:?}"
+        );
         let got: Option<Value> = w!(db.select(id.clone()))?;
-        assert_eq!(got.and_then(|v| v.get("k").cloned()), Some(Value::from(k)), "select {k:?}");
+        assert_eq!(
+            got.and_then(|v| v.get("k").cloned()),
+            Some(Value::from(k)),
+            "select {k:?}"
+        );
         let updated: Option<Value> = w!(db.merge(id.clone(), BTreeMap::from([("n", 1)])))?;
         assert!(updated.is_some(), "merge {k:?}");
         // the rendered form parses back to the same id on the server
         let text = id.to_string();
         let mut res = w!(db.query(format!("RETURN {text}")))?;
-        assert_eq!(res.take::<Value>(0)?, Value::RecordId(id.clone()), "render {k:?} as {text}");
+        assert_eq!(
+            res.take::<Value>(0)?,
+            Value::RecordId(id.clone()),
+            "render {k:?} as {text}"
+        );
         let deleted: Option<Value> = w!(db.delete(id.clone()))?;
         assert!(deleted.is_some(), "delete {k:?}");
     }
@@ -832,8 +926,14 @@ scenario!(string_123_and_number_123_are_different_records, |db| {
     let _: Value = w!(db.create(("r", 123i64), BTreeMap::from([("kind", "number")])))?;
     let s: Option<Value> = w!(db.select(("r", "123")))?;
     let n: Option<Value> = w!(db.select(("r", 123i64)))?;
-    assert_eq!(s.and_then(|v| v.get("kind").cloned()), Some(Value::from("string")));
-    assert_eq!(n.and_then(|v| v.get("kind").cloned()), Some(Value::from("number")));
+    assert_eq!(
+        s.and_then(|v| v.get("kind").cloned()),
+        Some(Value::from("string"))
+    );
+    assert_eq!(
+        n.and_then(|v| v.get("kind").cloned()),
+        Some(Value::from("number"))
+    );
     let mut res = w!(db.query("RETURN [r:123.kind, r:`123`.kind]"))?;
     assert_eq!(res.take::<Vec<String>>(0)?, vec!["number", "string"]);
     Ok(())
@@ -846,7 +946,10 @@ scenario!(array_object_and_uuid_keys, |db| {
     let ids = [
         RecordId::new("k", vec![Value::from("a"), Value::Int(1)]),
         RecordId::new("k", obj),
-        RecordId::new("k", Uuid::parse("0192a8f0-8c4d-7b3a-9c1e-123456789abc").unwrap()),
+        RecordId::new(
+            "k",
+            Uuid::parse("0192a8f0-8c4d-7b3a-9c1e-123456789abc").unwrap(),
+        ),
     ];
     for id in ids {
         let created: Value = w!(db.create(id.clone(), BTreeMap::from([("v", 1)])))?;
@@ -884,7 +987,10 @@ scenario!(ten_thousand_rows, |db| {
     let mut res = w!(db.query("SELECT n, name FROM big ORDER BY n"))?;
     let rows: Vec<Row> = res.take(0)?;
     assert_eq!(rows.len(), 10_000);
-    assert!(rows.iter().enumerate().all(|(i, r)| r.n == i as i64 && r.name == format!("row {i}")));
+    assert!(rows
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.n == i as i64 && r.name == format!("row {i}")));
     Ok(())
 });
 
@@ -895,3 +1001,97 @@ scenario!(many_sequential_round_trips, |db| {
     }
     Ok(())
 });
+
+// --------------------------------------------------------------------------------------
+// Streamed results and surviving a server restart
+
+scenario!(query_stream_delivers_rows_incrementally, |db| {
+    if !WS {
+        assert_not_supported_over_http(w!(db.query_stream("RETURN 1")).map(|_| ()));
+        return Ok(());
+    }
+    w!(db.query("FOR $i IN 0..20000 { CREATE big SET n = $i, pad = string::repeat('x', 64) };"))?
+        .check()?;
+    let mut stream = w!(db.query_stream("SELECT n, pad FROM big"))?;
+    let (mut rows, mut row_frames, mut biggest, mut ended) = (0usize, 0usize, 0usize, false);
+    while let Some(frame) = w!(stream.next_timeout(Duration::from_secs(30)))? {
+        match frame {
+            surql::rpc::StreamFrame::Rows { values, .. } => {
+                rows += values.len();
+                row_frames += 1;
+                biggest = biggest.max(values.len());
+            }
+            surql::rpc::StreamFrame::Finished { error: Some(e), .. } => {
+                return Err(drv::Error::Server(e));
+            }
+            surql::rpc::StreamFrame::End { .. } => ended = true,
+            _ => {}
+        }
+    }
+    assert!(ended, "the stream ends with an End frame");
+    assert_eq!(rows, 20_000);
+    assert!(
+        row_frames > 1 && biggest < 20_000,
+        "rows must arrive in several frames (got {row_frames} frames, largest {biggest} rows)"
+    );
+    Ok(())
+});
+
+scenario!(
+    reconnects_after_server_restart_and_replays_the_session,
+    |db| {
+        use surql_conformance::server::{free_port, Storage};
+        let dir = std::env::temp_dir().join(format!(
+            "surql-restart-{}-{}",
+            std::process::id(),
+            super::INSTANCE
+        ));
+        let _ = std::fs::remove_dir_all(&dir); // a leftover from an earlier run may exist
+        let storage = Storage::SurrealKv(dir.clone());
+        let port = free_port().expect("a free port");
+        let mut server = Server::start(&storage, Some(port)).expect("start a surrealkv server");
+        let url = if WS {
+            server.ws_url()
+        } else {
+            server.http_url()
+        };
+        let own = w!(Surreal::connect(&url))?;
+        w!(own.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+        w!(own.query(
+            "DEFINE NAMESPACE r; USE NS r; DEFINE DATABASE r; USE DB r; DEFINE TABLE person;"
+        ))?
+        .check()?;
+        w!(own.use_ns_db("r", "r"))?;
+        let _: Value = w!(own.create(("person", "before"), BTreeMap::from([("v", 1)])))?;
+        let mut live = if WS {
+            w!(own.set("greeting", "hello"))?;
+            Some(w!(own.live("person"))?)
+        } else {
+            None
+        };
+
+        server.stop();
+        let mut server = Server::start(&storage, Some(port)).expect("restart on the same port");
+
+        // The client reconnects on its own, replays signin/use/let and re-subscribes.
+        let mut res = w!(own.query("SELECT VALUE v FROM ONLY person:before"))?;
+        assert_eq!(res.take::<i64>(0)?, 1, "data survived the restart");
+        if let Some(live) = live.as_mut() {
+            let mut res = w!(own.query("RETURN $greeting"))?;
+            assert_eq!(
+                res.take::<String>(0)?,
+                "hello",
+                "the session variable was replayed"
+            );
+            let _: Value = w!(own.create(("person", "after"), BTreeMap::from([("v", 2)])))?;
+            let n = w!(live.next_timeout(Duration::from_secs(20)))?
+                .expect("the live query survived the restart");
+            assert_eq!(n.record, Value::RecordId(rid("person", "after")));
+        }
+        drop(live);
+        drop(own);
+        server.stop();
+        let _ = std::fs::remove_dir_all(&dir); // best effort clean-up of a temp dir
+        Ok(())
+    }
+);

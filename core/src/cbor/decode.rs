@@ -106,7 +106,28 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    #[inline]
     fn head(&mut self) -> Result<Head> {
+        let start = self.pos;
+        // Fast path: most heads (small ints, short strings, small containers, simple
+        // values) are one byte with the argument inline.
+        if let Some(&ib) = self.buf.get(start) {
+            let info = ib & 0x1f;
+            if info < 24 {
+                self.pos = start + 1;
+                return Ok(Head {
+                    major: ib >> 5,
+                    info,
+                    arg: Some(u64::from(info)),
+                    start,
+                });
+            }
+        }
+        self.head_slow()
+    }
+
+    #[cold]
+    fn head_slow(&mut self) -> Result<Head> {
         let start = self.pos;
         let [ib] = self.take_array::<1>()?;
         let major = ib >> 5;
@@ -182,16 +203,34 @@ impl<'a> Decoder<'a> {
     }
 
     fn text_body(&mut self, h: Head) -> Result<String> {
-        let bytes = self.string_body(h)?;
-        String::from_utf8(bytes).or_else(|e| {
-            self.err(
-                h.start,
-                format!(
-                    "text string is not valid UTF-8 (invalid byte at position {} of the string)",
-                    e.utf8_error().valid_up_to()
-                ),
-            )
-        })
+        self.text_slice(h).map(std::borrow::Cow::into_owned)
+    }
+
+    /// A text string's body, borrowed from the input when it is one definite chunk; the
+    /// UTF-8 check runs once, on the input bytes.
+    pub(super) fn text_slice(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
+        let bytes = match h.arg {
+            Some(n) => {
+                let n = self.len(h, n)?;
+                std::borrow::Cow::Borrowed(self.take(n)?)
+            }
+            None => std::borrow::Cow::Owned(self.string_body(h)?),
+        };
+        let bad = |e: std::str::Utf8Error| DecodeError {
+            offset: h.start,
+            message: format!(
+                "text string is not valid UTF-8 (invalid byte at position {} of the string)",
+                e.valid_up_to()
+            ),
+        };
+        match bytes {
+            std::borrow::Cow::Borrowed(b) => std::str::from_utf8(b)
+                .map(std::borrow::Cow::Borrowed)
+                .map_err(bad),
+            std::borrow::Cow::Owned(b) => String::from_utf8(b)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| bad(e.utf8_error())),
+        }
     }
 
     fn text(&mut self, what: &str) -> Result<String> {
@@ -271,7 +310,18 @@ impl<'a> Decoder<'a> {
     }
 
     fn map_body(&mut self, h: Head, depth: usize) -> Result<Object> {
-        let mut out = Object::new();
+        // Entries are gathered in a `Vec` and the map is bulk-built at the end: the server
+        // sends keys already sorted, so the (stable) sort inside `from_iter` is one linear
+        // pass and the tree is filled left to right instead of searched once per key.
+        // Duplicate keys keep the last value, as repeated `insert`s would.
+        let hint = match h.arg {
+            Some(n) => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(self.remaining() / 2)
+                .min(MAX_PREALLOC),
+            None => 0,
+        };
+        let mut entries: Vec<(String, Value)> = Vec::with_capacity(hint);
         let mut entry = |this: &mut Self| -> Result<()> {
             let k = this.head()?;
             if k.major != 3 {
@@ -285,7 +335,7 @@ impl<'a> Decoder<'a> {
             }
             let key = this.text_body(k)?;
             let value = this.value(depth + 1)?;
-            out.insert(key, value);
+            entries.push((key, value));
             Ok(())
         };
         match h.arg {
@@ -300,7 +350,7 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
-        Ok(out)
+        Ok(entries.into_iter().collect())
     }
 
     /// Integer digits as a decimal: used for integers outside `i64`.

@@ -57,14 +57,14 @@ lookup_cases! {
     all_inside: F::new("tags").all_inside(["a"]) => "tags ALLINSIDE $p0";
     any_inside: F::new("tags").any_inside(["a"]) => "tags ANYINSIDE $p0";
     none_inside: F::new("tags").none_inside(["a"]) => "tags NONEINSIDE $p0";
-    icontains: F::new("name").icontains("A") => "string::contains(string::lowercase(name), string::lowercase($p0))";
-    iexact: F::new("name").iexact("A") => "string::lowercase(name) = string::lowercase($p0)";
-    startswith: F::new("name").startswith("A") => "string::starts_with(name, $p0)";
-    istartswith: F::new("name").istartswith("A") => "string::starts_with(string::lowercase(name), string::lowercase($p0))";
-    endswith: F::new("name").endswith("A") => "string::ends_with(name, $p0)";
-    iendswith: F::new("name").iendswith("A") => "string::ends_with(string::lowercase(name), string::lowercase($p0))";
-    like: F::new("name").like("a%") => "string::matches(name, $p0)";
-    regex: F::new("name").regex("^a") => "string::matches(name, $p0)";
+    icontains: F::new("name").icontains("A") => "(type::is_string(name) AND string::contains(string::lowercase(name), string::lowercase($p0)))";
+    iexact: F::new("name").iexact("A") => "(type::is_string(name) AND string::lowercase(name) = string::lowercase($p0))";
+    startswith: F::new("name").startswith("A") => "(type::is_string(name) AND string::starts_with(name, $p0))";
+    istartswith: F::new("name").istartswith("A") => "(type::is_string(name) AND string::starts_with(string::lowercase(name), string::lowercase($p0)))";
+    endswith: F::new("name").endswith("A") => "(type::is_string(name) AND string::ends_with(name, $p0))";
+    iendswith: F::new("name").iendswith("A") => "(type::is_string(name) AND string::ends_with(string::lowercase(name), string::lowercase($p0)))";
+    like: F::new("name").like("a%") => "(type::is_string(name) AND string::matches(name, $p0))";
+    regex: F::new("name").regex("^a") => "(type::is_string(name) AND string::matches(name, $p0))";
     matches: F::new("body").matches("rust") => "body @@ $p0";
     isnull_true: F::new("email").is_null(true) => "(email IS NONE OR email IS NULL)";
     isnull_false: F::new("email").is_null(false) => "(email IS NOT NONE AND email IS NOT NULL)";
@@ -73,7 +73,7 @@ lookup_cases! {
     var_operand: F::new("age").lte(Var::new("max")) => "age <= $max";
     django_gte: Q::lookup("age__gte", 18) => "age >= $p0";
     django_plain: Q::lookup("age", 18) => "age = $p0";
-    django_nested: Q::lookup("address.city__istartswith", "pa") => "string::starts_with(string::lowercase(address.city), string::lowercase($p0))";
+    django_nested: Q::lookup("address.city__istartswith", "pa") => "(type::is_string(address.city) AND string::starts_with(string::lowercase(address.city), string::lowercase($p0)))";
     django_isnull: Q::lookup("email__isnull", true) => "(email IS NONE OR email IS NULL)";
     django_not_in: Q::lookup("role__not_in", strs(&["a", "b"])) => "role NOT IN $p0";
     tuple_form: Q::from(("age__lt", 5)) => "age < $p0";
@@ -589,4 +589,40 @@ fn inline_form_matches_bound_form_shape() {
 fn compiled_query_new() {
     let c = CompiledQuery::new("RETURN 1;", Default::default());
     assert_eq!(c.result_index, 0);
+}
+
+/// Found against the 3.3.5 server: a string function on a NONE/NULL/non-string field fails the
+/// whole statement ("Expected `string` but found `NONE`"), so every string lookup is guarded
+/// and a row without a string simply does not match (and matches under `exclude`).
+#[test]
+fn string_lookups_are_guarded_against_non_strings() {
+    for l in [
+        Lookup::IExact,
+        Lookup::StartsWith,
+        Lookup::IStartsWith,
+        Lookup::EndsWith,
+        Lookup::IEndsWith,
+        Lookup::IContains,
+        Lookup::Like,
+        Lookup::ILike,
+        Lookup::Regex,
+        Lookup::IRegex,
+    ] {
+        let sql = w(F::new("email").lookup(l, "x"));
+        assert!(
+            sql.starts_with("SELECT * FROM $t0 WHERE (type::is_string(email) AND string::"),
+            "{l:?}: {sql}"
+        );
+        assert!(sql.ends_with(");"), "{l:?}: {sql}");
+        assert_eq!(sql.matches('(').count(), sql.matches(')').count(), "{sql}");
+    }
+    assert_eq!(
+        text(&users().exclude(F::new("email").icontains("x"))),
+        "SELECT * FROM $t0 WHERE NOT ((type::is_string(email) AND string::contains(string::lowercase(email), string::lowercase($p0))));"
+    );
+    // Non-string lookups are not guarded: CONTAINS and comparisons accept any value.
+    assert_eq!(
+        w(F::new("email").contains("x")),
+        "SELECT * FROM $t0 WHERE email CONTAINS $p0;"
+    );
 }

@@ -214,7 +214,7 @@ impl Q {
     /// ```
     /// use surql::query::{Q, QuerySet};
     /// let c = QuerySet::table("users").filter(Q::lookup("address.city__iexact", "paris")).compile().unwrap();
-    /// assert_eq!(c.text, "SELECT * FROM $t0 WHERE string::lowercase(address.city) = string::lowercase($p0);");
+    /// assert_eq!(c.text, "SELECT * FROM $t0 WHERE (type::is_string(address.city) AND string::lowercase(address.city) = string::lowercase($p0));");
     /// ```
     pub fn lookup(key: &str, value: impl Into<Operand>) -> Q {
         let (field, lookup) = match key.split_once("__") {
@@ -533,6 +533,18 @@ fn write_field(w: &mut Writer, field: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// Opens `(type::is_string(f) AND ` before a string function on `f`; the caller closes it.
+///
+/// The 3.3 server refuses to coerce NONE, NULL, numbers or arrays to a `string` argument and
+/// fails the WHERE clause (and so the whole statement) on the first row whose field is not a
+/// string. Such a row simply does not match a string lookup; `AND` short-circuits per row.
+fn open_string_guard(w: &mut Writer, field: &str) -> Result<(), QueryError> {
+    w.sql("(type::is_string(");
+    write_field(w, field)?;
+    w.sql(") AND ");
+    Ok(())
+}
+
 fn string_value(c: &Cond) -> Result<Option<&str>, QueryError> {
     match &c.operand {
         Operand::Value(Value::String(s)) => Ok(Some(s)),
@@ -652,11 +664,12 @@ fn write_cond(w: &mut Writer, c: &Cond, ctx: CondCtx) -> Result<(), QueryError> 
         }
         IExact => {
             string_value(c)?;
+            open_string_guard(w, &c.field)?;
             w.sql("string::lowercase(");
             write_field(w, &c.field)?;
             w.sql(") = string::lowercase(");
             write_operand(w, c, ctx)?;
-            w.sql(")");
+            w.sql("))");
             Ok(())
         }
         StartsWith | EndsWith | IStartsWith | IEndsWith | IContains => {
@@ -667,6 +680,7 @@ fn write_cond(w: &mut Writer, c: &Cond, ctx: CondCtx) -> Result<(), QueryError> 
                 _ => "string::contains(",
             };
             let ci = matches!(c.lookup, IStartsWith | IEndsWith | IContains);
+            open_string_guard(w, &c.field)?;
             w.sql(func);
             if ci {
                 w.sql("string::lowercase(");
@@ -675,11 +689,11 @@ fn write_cond(w: &mut Writer, c: &Cond, ctx: CondCtx) -> Result<(), QueryError> 
             if ci {
                 w.sql("), string::lowercase(");
                 write_operand(w, c, ctx)?;
-                w.sql("))");
+                w.sql(")))");
             } else {
                 w.sql(", ");
                 write_operand(w, c, ctx)?;
-                w.sql(")");
+                w.sql("))");
             }
             Ok(())
         }
@@ -701,11 +715,12 @@ fn write_cond(w: &mut Writer, c: &Cond, ctx: CondCtx) -> Result<(), QueryError> 
                 IRegex => format!("(?i){pattern}"),
                 _ => pattern.to_owned(),
             };
+            open_string_guard(w, &c.field)?;
             w.sql("string::matches(");
             write_field(w, &c.field)?;
             w.sql(", ");
             w.value(Value::String(regex));
-            w.sql(")");
+            w.sql("))");
             Ok(())
         }
         _ => Err(QueryError::UnknownLookup {

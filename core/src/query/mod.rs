@@ -12,7 +12,7 @@
 //! let c = qs.compile().unwrap();
 //! assert_eq!(
 //!     c.text,
-//!     "SELECT * FROM $t0 WHERE age >= $p0 AND (string::contains(string::lowercase(name), string::lowercase($p1)) OR role IN $p2) ORDER BY age DESC LIMIT $p3;"
+//!     "SELECT * FROM $t0 WHERE age >= $p0 AND ((type::is_string(name) AND string::contains(string::lowercase(name), string::lowercase($p1))) OR role IN $p2) ORDER BY age DESC LIMIT $p3;"
 //! );
 //! // Send `c.text` with `c.vars` in one `query` call; the rows are statement `c.result_index`.
 //! assert_eq!(c.result_index, 0);
@@ -55,6 +55,10 @@
 //! | `startswith` `endswith` | `string::starts_with(f, $p)` / `string::ends_with(f, $p)` |
 //! | `like` `ilike` | `string::matches(f, $p)`, `%`/`_` turned into an anchored regex (`(?i)` for ilike) |
 //! | `regex` `iregex` | `string::matches(f, $p)` (`(?i)` prepended for iregex) |
+//!
+//! Every string lookup (`iexact` through `iregex` above) is written as
+//! `(type::is_string(f) AND …)`: the 3.3 server fails the whole statement when a string
+//! function meets NONE, NULL or a non-string, and such a row simply does not match.
 //! | `match` | `f @@ $p` |
 //! | `isnull` | `true`: `(f IS NONE OR f IS NULL)`; `false`: `(f IS NOT NONE AND f IS NOT NULL)` |
 //!

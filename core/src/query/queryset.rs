@@ -161,7 +161,7 @@ impl QuerySet {
     /// ```
     /// use surql::query::QuerySet;
     /// let c = QuerySet::table("users").filter(("age__gt", 18)).filter(("name__startswith", "A")).compile().unwrap();
-    /// assert_eq!(c.text, "SELECT * FROM $t0 WHERE age > $p0 AND string::starts_with(name, $p1);");
+    /// assert_eq!(c.text, "SELECT * FROM $t0 WHERE age > $p0 AND (type::is_string(name) AND string::starts_with(name, $p1));");
     /// ```
     pub fn filter(mut self, q: impl Into<Q>) -> Self {
         self.conds.push(q.into());

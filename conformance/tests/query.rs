@@ -88,3 +88,5 @@ macro_rules! instance {
 
 instance!(smol_ws, surql_smol, ws = true, async = true);
 instance!(smol_http, surql_smol, ws = false, async = true);
+instance!(blocking_ws, surql_blocking, ws = true, async = false);
+instance!(blocking_http, surql_blocking, ws = false, async = false);

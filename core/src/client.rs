@@ -61,6 +61,15 @@ pub enum CallError {
         /// Why, naming the input.
         reason: String,
     },
+    /// A write that must affect a record affected none: the server answered with nothing,
+    /// which is how SurrealDB reports a write its table permissions denied.
+    #[error("`{method}` of {target} affected no record: the write was denied by the table's permissions (SurrealDB reports a denied write as an empty result)")]
+    NotAffected {
+        /// The method.
+        method: &'static str,
+        /// The record or table written.
+        target: String,
+    },
     /// The answer was not what the protocol promises (a bug in the server or in surql).
     #[error("unexpected answer to `{method}`: {detail}")]
     Protocol {
@@ -771,11 +780,33 @@ pub fn create<T: DeserializeOwned + 'static>(
 ) -> Result<Call<T>, CallError> {
     // A text table name makes the server answer with a single object (tag-7 tables give an
     // array), which is what "create one record" means.
-    let what = match what.into() {
-        Resource::Table(t) => Value::String(t.0),
-        Resource::Record(r) => Value::RecordId(r),
+    let (what, target) = match what.into() {
+        Resource::Table(t) => {
+            let target = format!("table {}", crate::escape::escape_ident(&t.0));
+            (Value::String(t.0), target)
+        }
+        Resource::Record(r) => {
+            let target = r.to_string();
+            (Value::RecordId(r), target)
+        }
     };
-    with_data(Method::Create, what, Some(data), decoder!("create"))
+    let params = vec![what, encode("record data", data)?];
+    Ok(Call::new(req(Method::Create, params), move |v| {
+        // CREATE either creates the record or fails ("already exists"); an empty answer
+        // means the table's permissions silently refused it.
+        let empty = match &v {
+            Value::None | Value::Null => true,
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        };
+        if empty {
+            return Err(CallError::NotAffected {
+                method: "create",
+                target,
+            });
+        }
+        decode_as("create")(v)
+    }))
 }
 
 /// `insert`: one record or many (`data` an array) into `table`.

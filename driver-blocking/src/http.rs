@@ -4,6 +4,7 @@
 //! only moves bytes. What a stateless server forgets between calls (token, ns, db) is kept
 //! in an `HttpSession` and re-sent as headers on every request.
 
+use std::io::ErrorKind as IoKind;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -135,7 +136,22 @@ impl HttpTransport {
                 url: self.url.clone(),
                 reason: e.to_string(),
             },
-            // A socket error may strike after the request went out: it may have run.
+            // Refused or unreachable: nothing was sent.
+            ureq::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    IoKind::ConnectionRefused
+                        | IoKind::AddrNotAvailable
+                        | IoKind::HostUnreachable
+                        | IoKind::NetworkUnreachable
+                ) =>
+            {
+                Error::Connect {
+                    url: self.url.clone(),
+                    reason: io.to_string(),
+                }
+            }
+            // Any other socket error may strike after the request went out: it may have run.
             ureq::Error::Io(io) => Error::Disconnected {
                 method,
                 reason: format!("{} ({})", io, self.url),

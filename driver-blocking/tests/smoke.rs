@@ -248,6 +248,7 @@ fn rpc_transactions_commit_and_cancel() {
 fn request_timeout_fails_the_call_not_the_connection() {
     let options = Options::default().request_timeout(Duration::from_millis(300));
     let db = Surreal::connect_with(&Server::shared().ws_url(), options).unwrap();
+    db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).unwrap();
     let e = db.query("SLEEP 2s").run().unwrap_err();
     assert!(e.is_timeout(), "{e:?}");
     db.ping().unwrap();

@@ -424,10 +424,14 @@ scenario!(live_query_sees_create_update_delete, |db| {
         assert_eq!(n.record, Value::RecordId(rid("person", "l")));
         actions.push(n.action);
     }
-    assert_eq!(
-        actions,
-        vec![Action::Create, Action::Update, Action::Delete]
-    );
+    // SurrealDB 3.3.5 dispatches notifications concurrently (a FuturesUnordered in the
+    // server's notification loop), so their order on the wire is not the order of the writes.
+    for expected in [Action::Create, Action::Update, Action::Delete] {
+        assert!(
+            actions.contains(&expected),
+            "{expected:?} missing from {actions:?}"
+        );
+    }
     Ok(())
 });
 
@@ -440,9 +444,15 @@ scenario!(live_diff_reports_patches, |db| {
     let mut live = w!(db.live_diff("person"))?;
     w!(db.query("CREATE person:d SET age = 1, name = 'x'; UPDATE person:d SET age = 2;"))?
         .check()?;
-    let created = w!(live.next_timeout(Duration::from_secs(10)))?.expect("create");
+    let first = w!(live.next_timeout(Duration::from_secs(10)))?.expect("a notification");
+    let second = w!(live.next_timeout(Duration::from_secs(10)))?.expect("a notification");
+    // delivery order is not guaranteed by the server (see above)
+    let (created, updated) = if first.action == Action::Create {
+        (first, second)
+    } else {
+        (second, first)
+    };
     assert_eq!(created.action, Action::Create);
-    let updated = w!(live.next_timeout(Duration::from_secs(10)))?.expect("update");
     assert_eq!(updated.action, Action::Update);
     let fields = surql::live::changed_fields(&updated.result);
     assert_eq!(fields, vec!["age".to_owned()]);

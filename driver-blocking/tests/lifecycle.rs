@@ -29,6 +29,19 @@ fn io_threads() -> usize {
         .count()
 }
 
+/// Waits (briefly) for the count to settle: a new thread names itself only once it runs.
+#[cfg(target_os = "linux")]
+fn settled_io_threads(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = io_threads();
+        if n == expected || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn dropping_the_last_handle_ends_the_io_thread() {
@@ -37,10 +50,14 @@ fn dropping_the_last_handle_ends_the_io_thread() {
     let before = io_threads();
     let db = Surreal::connect(&url).unwrap();
     let clone = db.clone();
-    assert_eq!(io_threads(), before + 1);
+    assert_eq!(settled_io_threads(before + 1), before + 1);
     drop(db);
     clone.ping().unwrap();
-    assert_eq!(io_threads(), before + 1, "a clone keeps the connection");
+    assert_eq!(
+        settled_io_threads(before + 1),
+        before + 1,
+        "a clone keeps the connection"
+    );
     // A live stream keeps the connection too, and dropping it spawns nothing.
     clone
         .signin(&Credentials::root(ROOT_USER, ROOT_PASS))
@@ -55,13 +72,14 @@ fn dropping_the_last_handle_ends_the_io_thread() {
     let stream = clone.live("t").unwrap();
     drop(clone);
     assert_eq!(
-        io_threads(),
+        settled_io_threads(before + 1),
         before + 1,
         "a live stream keeps the connection"
     );
     drop(stream);
-    // `Drop` joins the IO thread, so it is gone when `drop` returns.
-    assert_eq!(io_threads(), before);
+    // `Drop` joins the IO thread, so it is gone when `drop` returns (give the kernel a
+    // moment to reap the task entry).
+    assert_eq!(settled_io_threads(before), before);
 }
 
 fn wait_for(

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::de::value::SeqDeserializer;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
     VariantAccess, Visitor,
@@ -10,10 +11,12 @@ use serde::de::{
 use serde::Deserialize;
 
 use super::ser::{
-    fmt_path, geometry_to_object, magic, parse_file_ref, range_from_value, range_to_object, Segment,
+    fmt_path, geometry_to_object, key_from_value, magic, parse_file_ref, range_from_value,
+    range_to_object, Segment,
 };
 use super::{
-    Datetime, Decimal, Duration, FileRef, Geometry, Object, Range, RecordId, Table, Uuid, Value,
+    Datetime, Decimal, Duration, FileRef, Geometry, Object, Range, RecordId, RecordIdKey, Table,
+    Uuid, Value,
 };
 
 /// A value could not be converted; the message names the path and what was found.
@@ -313,6 +316,36 @@ impl<'de> Deserializer<'de> for ValueDeserializer {
             return visitor.visit_newtype_struct(self);
         }
         match self.0 {
+            // Typed scalars go to their own `Deserialize` as native parts (the inverse of
+            // ser.rs's `Payload`), never through text.
+            Value::Datetime(d) if name == magic::DATETIME => {
+                let mut seq = SeqDeserializer::new([d.secs, i64::from(d.nanos)].into_iter());
+                let out = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(out)
+            }
+            Value::Duration(d) if name == magic::DURATION => {
+                let mut seq = SeqDeserializer::new([d.secs, u64::from(d.nanos)].into_iter());
+                let out = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(out)
+            }
+            Value::Uuid(u) if name == magic::UUID => visitor.visit_bytes(u.as_bytes()),
+            Value::RecordId(r)
+                if name == magic::RECORD_ID && !matches!(r.key, RecordIdKey::Range(_)) =>
+            {
+                let key = key_to_value(r.key);
+                let mut seq = SeqDeserializer::new(
+                    [
+                        ValueDeserializer(Value::String(r.table)),
+                        ValueDeserializer(key),
+                    ]
+                    .into_iter(),
+                );
+                let out = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(out)
+            }
             Value::Set(s) if name == magic::SET => visit_array(s, visitor),
             Value::Geometry(g) if name == magic::GEOMETRY => {
                 visit_object(geometry_to_object(&g), visitor)
@@ -694,13 +727,136 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
-/// Reads a typed scalar from its text form (or a matching native form).
-struct TextVisitor<T> {
-    what: &'static str,
-    parse: fn(&str) -> Result<T, String>,
+/// The value a record id key travels as (the inverse of `key_from_value`).
+fn key_to_value(k: RecordIdKey) -> Value {
+    match k {
+        RecordIdKey::String(s) => Value::String(s),
+        RecordIdKey::Int(i) => Value::Int(i),
+        RecordIdKey::Uuid(u) => Value::Uuid(u),
+        RecordIdKey::Array(a) => Value::Array(a),
+        RecordIdKey::Object(o) => Value::Object(o),
+        r @ RecordIdKey::Range(_) => Value::String(
+            RecordId {
+                table: String::new(),
+                key: r,
+            }
+            .to_string(),
+        ),
+    }
 }
 
-impl<'de, T> Visitor<'de> for TextVisitor<T> {
+/// Reads a typed scalar from its text form or its native parts (see ser.rs's `Payload`).
+struct TypedVisitor<T> {
+    what: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+    native: Native,
+}
+
+/// The native shape a typed scalar accepts besides text.
+#[derive(Clone, Copy)]
+enum Native {
+    /// Text only.
+    None,
+    /// `[secs: i64, nanos: u32]`.
+    Datetime,
+    /// `[]`, `[secs: u64]` or `[secs: u64, nanos: u32]`.
+    Duration,
+    /// 16 bytes.
+    Uuid,
+    /// `[table: text, key]`.
+    RecordId,
+}
+
+/// Anything that can be built from native parts.
+trait FromNative: Sized {
+    fn from_seq<'de, A: SeqAccess<'de>>(_: &mut A) -> Result<Self, A::Error> {
+        Err(de::Error::custom("no native form"))
+    }
+    fn from_bytes<E: de::Error>(_: &[u8]) -> Result<Self, E> {
+        Err(de::Error::custom("no native form"))
+    }
+}
+
+fn need<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
+    seq: &mut A,
+    what: &str,
+) -> Result<T, A::Error> {
+    seq.next_element()?
+        .ok_or_else(|| de::Error::custom(format!("missing {what}")))
+}
+
+fn no_more<'de, A: SeqAccess<'de>>(seq: &mut A, what: &str) -> Result<(), A::Error> {
+    match seq.next_element::<de::IgnoredAny>()? {
+        None => Ok(()),
+        Some(_) => Err(de::Error::custom(format!("{what} has too many parts"))),
+    }
+}
+
+impl FromNative for Datetime {
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<Self, A::Error> {
+        let secs: i64 = need(seq, "datetime seconds")?;
+        let nanos: u32 = need(seq, "datetime nanoseconds")?;
+        no_more(seq, "a datetime [secs, nanos]")?;
+        Datetime::from_unix(secs, nanos).ok_or_else(|| {
+            de::Error::custom(format!("datetime nanoseconds {nanos} are out of range"))
+        })
+    }
+}
+
+impl FromNative for Duration {
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<Self, A::Error> {
+        let secs: u64 = seq.next_element()?.unwrap_or(0);
+        let nanos: u32 = seq.next_element()?.unwrap_or(0);
+        no_more(seq, "a duration [secs, nanos]")?;
+        (nanos < 1_000_000_000)
+            .then_some(Duration { secs, nanos })
+            .ok_or_else(|| {
+                de::Error::custom(format!("duration nanoseconds {nanos} are out of range"))
+            })
+    }
+}
+
+impl FromNative for Uuid {
+    fn from_bytes<E: de::Error>(b: &[u8]) -> Result<Self, E> {
+        <[u8; 16]>::try_from(b)
+            .map(Uuid)
+            .map_err(|_| E::custom(format!("a uuid must be 16 bytes, found {}", b.len())))
+    }
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<Self, A::Error> {
+        let mut out = [0u8; 16];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = need(seq, &format!("uuid byte {i}"))?;
+        }
+        no_more(seq, "a uuid")?;
+        Ok(Uuid(out))
+    }
+}
+
+/// A record id key, read as the value it travels as.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = RecordIdKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RecordIdKey, D::Error> {
+        key_from_value(Value::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+impl FromNative for RecordId {
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<Self, A::Error> {
+        let table: String = need(seq, "record id table")?;
+        let key = seq
+            .next_element_seed(KeySeed)?
+            .ok_or_else(|| de::Error::custom("missing record id key"))?;
+        no_more(seq, "a record id [table, key]")?;
+        Ok(RecordId { table, key })
+    }
+}
+
+impl FromNative for Table {}
+impl FromNative for FileRef {}
+
+impl<'de, T: FromNative> Visitor<'de> for TypedVisitor<T> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.what)
@@ -708,32 +864,57 @@ impl<'de, T> Visitor<'de> for TextVisitor<T> {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
         (self.parse)(v).map_err(E::custom)
     }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<T, E> {
+        match self.native {
+            Native::Uuid => T::from_bytes(v),
+            _ => Err(de::Error::invalid_type(de::Unexpected::Bytes(v), &self)),
+        }
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        match self.native {
+            Native::None => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
+            _ => T::from_seq(&mut seq),
+        }
+    }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        d.deserialize_str(self)
+        // A foreign format's transparent newtype: text if it is human-readable, else the
+        // native parts ser.rs's `Payload` wrote for it.
+        if d.is_human_readable() {
+            return d.deserialize_str(self);
+        }
+        match self.native {
+            Native::None => d.deserialize_str(self),
+            Native::Datetime => d.deserialize_tuple(2, self),
+            Native::Duration => d.deserialize_seq(self),
+            Native::Uuid => d.deserialize_bytes(self),
+            // The key is any value, so only self-describing formats can carry a record
+            // id; they may also hold the text form (range keys).
+            Native::RecordId => d.deserialize_any(self),
+        }
     }
 }
 
-macro_rules! de_from_text {
-    ($($t:ty => $name:ident, $what:literal, $parse:expr;)*) => {$(
+macro_rules! de_typed {
+    ($($t:ty => $name:ident, $native:ident, $what:literal, $parse:expr;)*) => {$(
         impl<'de> Deserialize<'de> for $t {
-            /// From the value itself or from its text form.
+            /// From the value itself, its text form or its native parts.
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 d.deserialize_newtype_struct(
                     magic::$name,
-                    TextVisitor { what: $what, parse: $parse },
+                    TypedVisitor { what: $what, parse: $parse, native: Native::$native },
                 )
             }
         }
     )*};
 }
 
-de_from_text! {
-    Datetime => DATETIME, "a datetime (RFC 3339 text)", |s| Datetime::parse(s).map_err(|e| e.to_string());
-    Duration => DURATION, "a duration (text like `1h30m`)", |s| Duration::parse(s).map_err(|e| e.to_string());
-    Uuid => UUID, "a uuid (hyphenated text)", |s| Uuid::parse(s).map_err(|e| e.to_string());
-    Table => TABLE, "a table name", |s| Ok(Table(s.to_owned()));
-    RecordId => RECORD_ID, "a record id (text like `person:tobie`)", |s| crate::escape::parse_record_id(s).map_err(|e| e.to_string());
-    FileRef => FILE, "a file reference (text like `bucket:/key`)", parse_file_ref;
+de_typed! {
+    Datetime => DATETIME, Datetime, "a datetime (RFC 3339 text)", |s| Datetime::parse(s).map_err(|e| e.to_string());
+    Duration => DURATION, Duration, "a duration (text like `1h30m`)", |s| Duration::parse(s).map_err(|e| e.to_string());
+    Uuid => UUID, Uuid, "a uuid (hyphenated text)", |s| Uuid::parse(s).map_err(|e| e.to_string());
+    Table => TABLE, None, "a table name", |s| Ok(Table(s.to_owned()));
+    RecordId => RECORD_ID, RecordId, "a record id (text like `person:tobie`)", |s| crate::escape::parse_record_id(s).map_err(|e| e.to_string());
+    FileRef => FILE, None, "a file reference (text like `bucket:/key`)", parse_file_ref;
 }
 
 /// Decimals also accept native numbers from foreign formats.
@@ -1218,6 +1399,196 @@ mod tests {
             );
             assert_eq!(to_value(&v), Ok(v.clone()), "to_value {v:?}");
         }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Scalars {
+        id: RecordId,
+        int_id: RecordId,
+        array_id: RecordId,
+        uuid_id: RecordId,
+        range_id: RecordId,
+        at: Datetime,
+        early: Datetime,
+        zero: Duration,
+        whole: Duration,
+        ttl: Duration,
+        uid: Uuid,
+        price: Decimal,
+        table: Table,
+        file: FileRef,
+    }
+
+    fn scalars() -> Scalars {
+        Scalars {
+            id: RecordId::new("person", "tobie"),
+            int_id: RecordId::new("t", -5),
+            array_id: RecordId::new("t", vec![Value::from("a"), Value::Int(1)]),
+            uuid_id: RecordId::new("t", Uuid([9; 16])),
+            range_id: RecordId::new(
+                "t",
+                RecordIdKey::Range(Box::new(KeyRange {
+                    start: Bound::Included(RecordIdKey::Int(1)),
+                    end: Bound::Excluded(RecordIdKey::Int(9)),
+                })),
+            ),
+            at: Datetime {
+                secs: 1_704_067_200,
+                nanos: 999_999_999,
+            },
+            early: Datetime {
+                secs: i64::MIN,
+                nanos: 0,
+            },
+            zero: Duration::ZERO,
+            whole: Duration { secs: 60, nanos: 0 },
+            ttl: Duration {
+                secs: u64::MAX,
+                nanos: 1,
+            },
+            uid: Uuid::parse("0190d9a4-2d5e-7b3c-8f4a-1234567890ab").unwrap(),
+            price: Decimal::parse("-1.5e3").unwrap(),
+            table: Table::new("a-b"),
+            file: FileRef {
+                bucket: "b".into(),
+                key: "/x".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn typed_scalars_travel_natively_through_the_value_bridge() {
+        let s = scalars();
+        let v = to_value(&s).unwrap();
+        let o = v.as_object().unwrap();
+        assert_eq!(o["id"], Value::RecordId(s.id.clone()));
+        assert_eq!(o["array_id"], Value::RecordId(s.array_id.clone()));
+        assert_eq!(o["uuid_id"], Value::RecordId(s.uuid_id.clone()));
+        assert_eq!(o["range_id"], Value::RecordId(s.range_id.clone()));
+        assert_eq!(o["early"], Value::Datetime(s.early));
+        assert_eq!(o["ttl"], Value::Duration(s.ttl));
+        assert_eq!(o["uid"], Value::Uuid(s.uid));
+        assert_eq!(from_value::<Scalars>(v), Ok(s));
+    }
+
+    #[test]
+    fn compact_formats_get_native_parts_and_json_gets_text() {
+        let s = scalars();
+        let mut bytes = Vec::new();
+        ciborium::ser::into_writer(&s, &mut bytes).unwrap();
+        let tree: ciborium::Value = ciborium::de::from_reader(bytes.as_slice()).unwrap();
+        let field = |name: &str| {
+            tree.as_map()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| k.as_text() == Some(name))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        use ciborium::Value as C;
+        assert_eq!(
+            field("at"),
+            C::Array(vec![
+                C::Integer(1_704_067_200.into()),
+                C::Integer(999_999_999.into())
+            ])
+        );
+        assert_eq!(field("zero"), C::Array(vec![]));
+        assert_eq!(field("whole"), C::Array(vec![C::Integer(60.into())]));
+        assert_eq!(field("uid"), C::Bytes(s.uid.0.to_vec()));
+        assert_eq!(
+            field("id"),
+            C::Array(vec![C::Text("person".into()), C::Text("tobie".into())])
+        );
+        assert_eq!(field("range_id"), C::Text("t:1..9".into()));
+        let back: Scalars = ciborium::de::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(back, s);
+
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["at"],
+            serde_json::json!("2024-01-01T00:00:00.999999999Z")
+        );
+        assert_eq!(json["zero"], serde_json::json!("0ns"));
+        assert_eq!(json["id"], serde_json::json!("person:tobie"));
+        assert_eq!(serde_json::from_value::<Scalars>(json).unwrap(), s);
+    }
+
+    #[test]
+    fn bad_native_parts_are_refused_with_the_reason() {
+        let cbor = |v: &ciborium::Value| {
+            let mut b = Vec::new();
+            ciborium::ser::into_writer(v, &mut b).unwrap();
+            b
+        };
+        use ciborium::Value as C;
+        let int = |i: i64| C::Integer(i.into());
+        let e = ciborium::de::from_reader::<Datetime, _>(
+            cbor(&C::Array(vec![int(0), int(1_000_000_000)])).as_slice(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("nanoseconds 1000000000 are out of range"),
+            "{e}"
+        );
+        let e = ciborium::de::from_reader::<Datetime, _>(
+            cbor(&C::Array(vec![int(0), int(1), int(2)])).as_slice(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("too many parts"), "{e}");
+        let e = ciborium::de::from_reader::<Uuid, _>(cbor(&C::Bytes(vec![1, 2])).as_slice())
+            .unwrap_err();
+        assert!(e.to_string().contains("16 bytes, found 2"), "{e}");
+        let e = ciborium::de::from_reader::<RecordId, _>(
+            cbor(&C::Array(vec![C::Text("t".into()), C::Float(1.5)])).as_slice(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("record id key must be"), "{e}");
+        let e = ciborium::de::from_reader::<Duration, _>(cbor(&C::Array(vec![int(-1)])).as_slice())
+            .unwrap_err();
+        assert!(e.to_string().contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn magic_payloads_accept_text_and_native_parts() {
+        use crate::value::ser::magic_to_value;
+        assert_eq!(
+            magic_to_value(magic::DATETIME, &(5i64, 6u32)),
+            Ok(Value::Datetime(Datetime { secs: 5, nanos: 6 }))
+        );
+        assert_eq!(
+            magic_to_value(magic::DATETIME, "1970-01-01T00:00:05Z"),
+            Ok(Value::Datetime(Datetime { secs: 5, nanos: 0 }))
+        );
+        assert_eq!(
+            magic_to_value(magic::DURATION, &[7u64]),
+            Ok(Value::Duration(Duration { secs: 7, nanos: 0 }))
+        );
+        assert!(magic_to_value(magic::DATETIME, &(1i64, 2u32, 3u8))
+            .unwrap_err()
+            .0
+            .contains("an array of 3 items"));
+        assert!(magic_to_value(magic::DURATION, &(1u64, 2_000_000_000u32))
+            .unwrap_err()
+            .0
+            .contains("out of range"));
+        assert!(magic_to_value(magic::UUID, &[0u8; 3][..])
+            .unwrap_err()
+            .0
+            .contains("array of 3 items"));
+        assert!(magic_to_value(magic::RECORD_ID, &(1, 2))
+            .unwrap_err()
+            .0
+            .contains("table must be text"));
+        assert!(magic_to_value(magic::RECORD_ID, &("t", 1.5))
+            .unwrap_err()
+            .0
+            .contains("record id key must be"));
+        assert_eq!(
+            magic_to_value(magic::TABLE, "x"),
+            Ok(Value::Table(Table::new("x")))
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::fmt;
 use serde::ser::{self, Serialize, SerializeMap as _, Serializer};
 
 use super::{
-    Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point, Range, RecordId, Table,
-    Uuid, Value,
+    Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point, Range, RecordId,
+    RecordIdKey, Table, Uuid, Value,
 };
 
 /// Newtype-struct names that mark typed values inside serde data. Every one wraps the
@@ -74,8 +74,23 @@ pub fn to_value_with<T: serde::Serialize + ?Sized>(
     v: &T,
     opts: SerializeOptions,
 ) -> Result<Value, SerError> {
-    v.serialize(ValueSerializer { opts })
-        .map_err(|e| SerError(e.to_string()))
+    v.serialize(ValueSerializer {
+        opts,
+        native: false,
+    })
+    .map_err(|e| SerError(e.to_string()))
+}
+
+/// The typed value behind a magic newtype `name` wrapping `payload` (what `to_value`
+/// makes of `serialize_newtype_struct(name, payload)`), for serializers that meet one.
+pub(crate) fn magic_to_value<T: Serialize + ?Sized>(
+    name: &str,
+    payload: &T,
+) -> Result<Value, SerError> {
+    let payload = payload
+        .serialize(NATIVE)
+        .map_err(|e| SerError(e.to_string()))?;
+    magic_value(name, payload).map_err(SerError)
 }
 
 /// One step of a path inside the serialized data.
@@ -147,7 +162,21 @@ impl ser::Error for Error {
 #[derive(Clone, Copy)]
 struct ValueSerializer {
     opts: SerializeOptions,
+    /// Set while serializing the payload of a magic newtype: the typed scalars then hand
+    /// over their native parts (`[secs, nanos]`, uuid bytes, `[table, key]`) instead of
+    /// text. Only surql's own types ever look at it (through `is_human_readable`).
+    native: bool,
 }
+
+/// The serializer for magic newtype payloads. Those are surql's own types only, whose
+/// integers are all meant to arrive (duration seconds may exceed `i64::MAX`, so they come
+/// as decimals rather than being refused).
+const NATIVE: ValueSerializer = ValueSerializer {
+    opts: SerializeOptions {
+        big_ints_as_decimal: true,
+    },
+    native: true,
+};
 
 impl ValueSerializer {
     fn big_int(self, text: String) -> Result<Value, Error> {
@@ -162,20 +191,133 @@ impl ValueSerializer {
             )))
         }
     }
+}
 
-    fn text_of<T: Serialize + ?Sized>(self, name: &str, v: &T) -> Result<String, Error> {
-        match v.serialize(self)? {
-            Value::String(s) => Ok(s),
-            other => Err(Error::new(format!(
-                "{name} must wrap text, found {}",
-                other.kind()
-            ))),
-        }
+fn typed<T, E: fmt::Display>(r: Result<T, E>) -> Result<T, String> {
+    r.map_err(|e| e.to_string())
+}
+
+/// An integer payload part, checked into `T`'s range.
+fn part<T: TryFrom<i64> + std::str::FromStr>(v: &Value, what: &str) -> Result<T, String> {
+    match v {
+        Value::Int(i) => T::try_from(*i).map_err(|_| format!("{what} {i} is out of range")),
+        // Duration seconds above i64::MAX (see `NATIVE`).
+        Value::Decimal(d) => d
+            .as_str()
+            .parse()
+            .map_err(|_| format!("{what} {} is out of range", d.as_str())),
+        other => Err(format!("{what} must be an integer, found {}", other.kind())),
     }
 }
 
-fn typed<T, E: fmt::Display>(r: Result<T, E>) -> Result<T, Error> {
-    r.map_err(|e| Error::new(e.to_string()))
+/// Rebuilds the typed value a magic newtype named `name` stands for from its payload:
+/// the native parts surql's own types send (see [`ValueSerializer::native`]) or the text
+/// form anything else may send.
+pub(crate) fn magic_value(name: &str, payload: Value) -> Result<Value, String> {
+    let wrong = |p: &Value, want: &str| {
+        Err(format!(
+            "{name} must wrap {want}, found {}",
+            match p {
+                Value::Array(a) => format!("an array of {} items", a.len()),
+                other => other.kind().to_owned(),
+            }
+        ))
+    };
+    Ok(match (name, payload) {
+        (magic::DATETIME, Value::String(s)) => Value::Datetime(typed(Datetime::parse(&s))?),
+        (magic::DATETIME, Value::Array(a)) if a.len() == 2 => {
+            let secs = part::<i64>(&a[0], "datetime seconds")?;
+            let nanos = part::<u32>(&a[1], "datetime nanoseconds")?;
+            Value::Datetime(
+                Datetime::from_unix(secs, nanos)
+                    .ok_or_else(|| format!("datetime nanoseconds {nanos} are out of range"))?,
+            )
+        }
+        (magic::DATETIME, p) => return wrong(&p, "text or [secs, nanos]"),
+        (magic::DURATION, Value::String(s)) => Value::Duration(typed(Duration::parse(&s))?),
+        (magic::DURATION, Value::Array(a)) if a.len() <= 2 => {
+            let secs = a
+                .first()
+                .map_or(Ok(0), |v| part::<u64>(v, "duration seconds"))?;
+            let nanos = a
+                .get(1)
+                .map_or(Ok(0), |v| part::<u32>(v, "duration nanoseconds"))?;
+            Value::Duration(
+                (nanos < 1_000_000_000)
+                    .then_some(Duration { secs, nanos })
+                    .ok_or_else(|| format!("duration nanoseconds {nanos} are out of range"))?,
+            )
+        }
+        (magic::DURATION, p) => return wrong(&p, "text or [secs, nanos]"),
+        (magic::UUID, Value::String(s)) => Value::Uuid(typed(Uuid::parse(&s))?),
+        (magic::UUID, Value::Bytes(b)) => match <[u8; 16]>::try_from(b.as_slice()) {
+            Ok(a) => Value::Uuid(Uuid(a)),
+            Err(_) => return Err(format!("a uuid must be 16 bytes, found {}", b.len())),
+        },
+        (magic::UUID, p) => return wrong(&p, "text or 16 bytes"),
+        (magic::DECIMAL, Value::String(s)) => Value::Decimal(typed(Decimal::parse(&s))?),
+        (magic::DECIMAL, p) => return wrong(&p, "text"),
+        (magic::TABLE, Value::String(s)) => Value::Table(Table(s)),
+        (magic::TABLE, p) => return wrong(&p, "text"),
+        (magic::RECORD_ID, Value::String(s)) => {
+            Value::RecordId(typed(crate::escape::parse_record_id(&s))?)
+        }
+        (magic::RECORD_ID, Value::Array(a)) if a.len() == 2 => {
+            let mut it = a.into_iter();
+            match (it.next(), it.next()) {
+                (Some(Value::String(table)), Some(key)) => Value::RecordId(RecordId {
+                    table,
+                    key: key_from_value(key)?,
+                }),
+                (Some(other), _) => {
+                    return Err(format!(
+                        "a record id table must be text, found {}",
+                        other.kind()
+                    ))
+                }
+                _ => return Err("a record id needs [table, key]".into()),
+            }
+        }
+        (magic::RECORD_ID, p) => return wrong(&p, "text or [table, key]"),
+        (magic::FILE, Value::String(s)) => Value::File(parse_file_ref(&s)?),
+        (magic::FILE, p) => return wrong(&p, "text"),
+        (magic::NONE, _) => Value::None,
+        (magic::NULL, _) => Value::Null,
+        (magic::SET, Value::Array(a) | Value::Set(a)) => Value::Set(a),
+        (magic::SET, p) => return Err(format!("a set must wrap a sequence, found {}", p.kind())),
+        (magic::GEOMETRY, Value::Object(o)) => Value::Geometry(
+            crate::escape::geometry_from_object(&o)
+                .ok_or("a geometry must be a GeoJSON-like map {type, coordinates}")?,
+        ),
+        (magic::GEOMETRY, g @ Value::Geometry(_)) => g,
+        (magic::GEOMETRY, p) => {
+            return Err(format!("a geometry must wrap a map, found {}", p.kind()))
+        }
+        (magic::RANGE, p) => Value::Range(Box::new(range_from_value(p)?)),
+        (_, p) => p,
+    })
+}
+
+/// The key of a record id from the value it travels as (the inverse of [`KeyPayload`]).
+pub(crate) fn key_from_value(v: Value) -> Result<RecordIdKey, String> {
+    Ok(match v {
+        Value::String(s) => RecordIdKey::String(s),
+        Value::Int(i) => RecordIdKey::Int(i),
+        Value::Uuid(u) => RecordIdKey::Uuid(u),
+        // A compact foreign format hands a uuid key over as its 16 bytes; no key is bytes.
+        Value::Bytes(b) if b.len() == 16 => match <[u8; 16]>::try_from(b.as_slice()) {
+            Ok(a) => RecordIdKey::Uuid(Uuid(a)),
+            Err(_) => return Err("a record id key cannot be bytes".into()),
+        },
+        Value::Array(a) => RecordIdKey::Array(a),
+        Value::Object(o) => RecordIdKey::Object(o),
+        other => {
+            return Err(format!(
+                "a record id key must be text, an integer, a uuid, an array or an object, found {}",
+                other.kind()
+            ))
+        }
+    })
 }
 
 macro_rules! ser_int {
@@ -204,6 +346,9 @@ impl Serializer for ValueSerializer {
              serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
              serialize_i128: i128, serialize_u128: u128);
 
+    fn is_human_readable(&self) -> bool {
+        !self.native
+    }
     fn serialize_bool(self, v: bool) -> Result<Value, Error> {
         Ok(Value::Bool(v))
     }
@@ -254,47 +399,8 @@ impl Serializer for ValueSerializer {
         if !name.starts_with("$surql::") {
             return v.serialize(self);
         }
-        Ok(match name {
-            magic::DATETIME => Value::Datetime(typed(Datetime::parse(&self.text_of(name, v)?))?),
-            magic::DURATION => Value::Duration(typed(Duration::parse(&self.text_of(name, v)?))?),
-            magic::UUID => Value::Uuid(typed(Uuid::parse(&self.text_of(name, v)?))?),
-            magic::DECIMAL => Value::Decimal(typed(Decimal::parse(&self.text_of(name, v)?))?),
-            magic::TABLE => Value::Table(Table(self.text_of(name, v)?)),
-            magic::RECORD_ID => Value::RecordId(typed(crate::escape::parse_record_id(
-                &self.text_of(name, v)?,
-            ))?),
-            magic::FILE => Value::File(typed(parse_file_ref(&self.text_of(name, v)?))?),
-            magic::NONE => Value::None,
-            magic::NULL => Value::Null,
-            magic::SET => match v.serialize(self)? {
-                Value::Array(a) | Value::Set(a) => Value::Set(a),
-                other => {
-                    return Err(Error::new(format!(
-                        "a set must wrap a sequence, found {}",
-                        other.kind()
-                    )))
-                }
-            },
-            magic::GEOMETRY => match v.serialize(self)? {
-                Value::Object(o) => {
-                    Value::Geometry(crate::escape::geometry_from_object(&o).ok_or_else(|| {
-                        Error::new("a geometry must be a GeoJSON-like map {type, coordinates}")
-                    })?)
-                }
-                g @ Value::Geometry(_) => g,
-                other => {
-                    return Err(Error::new(format!(
-                        "a geometry must wrap a map, found {}",
-                        other.kind()
-                    )))
-                }
-            },
-            magic::RANGE => {
-                let v = v.serialize(self)?;
-                Value::Range(Box::new(range_from_value(v).map_err(Error::new)?))
-            }
-            _ => v.serialize(self)?,
-        })
+        let payload = v.serialize(NATIVE)?;
+        magic_value(name, payload).map_err(Error::new)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -776,8 +882,106 @@ macro_rules! ser_as_text {
     )*};
 }
 
-ser_as_text!(Datetime => DATETIME, Duration => DURATION, Uuid => UUID, Decimal => DECIMAL,
-             RecordId => RECORD_ID, FileRef => FILE);
+ser_as_text!(Decimal => DECIMAL, FileRef => FILE);
+
+/// The payload of a typed scalar's magic newtype: its text for human-readable formats
+/// (serde_json prints `"2024-01-01T00:00:00Z"`), its native parts otherwise (surql's own
+/// serializers and compact formats), so no text is formatted and re-parsed.
+struct Payload<'a, T>(&'a T);
+
+impl Serialize for Payload<'_, Datetime> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self.0)
+        } else {
+            (self.0.secs, self.0.nanos).serialize(s)
+        }
+    }
+}
+
+impl Serialize for Payload<'_, Duration> {
+    /// `[]`, `[secs]` or `[secs, nanos]`: the shape of CBOR tag 14.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            return s.collect_str(self.0);
+        }
+        use ser::SerializeSeq as _;
+        let d = self.0;
+        let n = match (d.secs, d.nanos) {
+            (0, 0) => 0,
+            (_, 0) => 1,
+            _ => 2,
+        };
+        let mut seq = s.serialize_seq(Some(n))?;
+        if n >= 1 {
+            seq.serialize_element(&d.secs)?;
+        }
+        if n == 2 {
+            seq.serialize_element(&d.nanos)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Payload<'_, Uuid> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self.0)
+        } else {
+            s.serialize_bytes(self.0.as_bytes())
+        }
+    }
+}
+
+impl Serialize for Payload<'_, RecordId> {
+    /// `[table, key]`; a range key (only meaningful in queries) keeps the text form.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() || matches!(self.0.key, RecordIdKey::Range(_)) {
+            s.collect_str(self.0)
+        } else {
+            (self.0.table.as_str(), KeyPayload(&self.0.key)).serialize(s)
+        }
+    }
+}
+
+/// A record id key as the value it travels as (see [`key_from_value`]).
+struct KeyPayload<'a>(&'a RecordIdKey);
+
+impl Serialize for KeyPayload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            RecordIdKey::String(k) => s.serialize_str(k),
+            RecordIdKey::Int(i) => s.serialize_i64(*i),
+            RecordIdKey::Uuid(u) => u.serialize(s),
+            RecordIdKey::Array(a) => a.serialize(s),
+            RecordIdKey::Object(o) => {
+                let mut m = s.serialize_map(Some(o.len()))?;
+                for (k, v) in o {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+            // Unreachable from `Payload<RecordId>`, which sends range keys as text.
+            RecordIdKey::Range(_) => Err(ser::Error::custom(
+                "a record id range key has no native form",
+            )),
+        }
+    }
+}
+
+macro_rules! ser_with_payload {
+    ($($t:ty => $name:ident),*) => {$(
+        impl Serialize for $t {
+            /// A newtype struct (see `magic`) around the text form (human-readable
+            /// formats) or the native parts (surql's serializers, compact formats).
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_newtype_struct(magic::$name, &Payload(self))
+            }
+        }
+    )*};
+}
+
+ser_with_payload!(Datetime => DATETIME, Duration => DURATION, Uuid => UUID, RecordId => RECORD_ID);
 
 impl Serialize for Table {
     /// A newtype struct (see `magic`) around the raw, unescaped name.

@@ -15,9 +15,9 @@ use crate::Error;
 ///
 /// - It survives reconnects: the core re-subscribes and routes the new server id here.
 /// - It ends (`next()` returns `None`) when the server kills the live query (`KILLED`: a
-///   `KILL`, the table or database removed, the user's access revoked), or when it cannot
-///   go on (the connection closed for good, re-subscribing after a reconnect failed):
-///   [`error`](Self::error) then says why.
+///   `KILL`, the table or database removed, the user's access revoked). When it cannot go
+///   on (the connection closed for good, re-subscribing after a reconnect failed) it yields
+///   one `Err` saying why, then ends; [`error`](Self::error) keeps the reason.
 /// - Dropping it kills the live query on the server. Drop only queues that for the
 ///   connection's IO thread: it never blocks and spawns nothing.
 ///
@@ -112,24 +112,28 @@ impl LiveStream {
 }
 
 impl Iterator for LiveStream {
-    type Item = Notification;
+    type Item = Result<Notification, Error>;
 
-    /// Blocks until the next notification; `None` once the live query has ended (see
-    /// [`LiveStream::error`] for why, if abnormally).
-    fn next(&mut self) -> Option<Notification> {
+    /// Blocks until the next notification; `None` once the live query has ended normally
+    /// (killed or unsubscribed), `Some(Err(..))` once if it ended because of a failure.
+    fn next(&mut self) -> Option<Self::Item> {
         if self.ended {
             return None;
         }
         match self.items.recv() {
-            Ok(LiveItem::Notification(n)) => Some(n),
-            Ok(LiveItem::Ended(error)) => {
-                self.end(error);
+            Ok(LiveItem::Notification(n)) => Some(Ok(n)),
+            Ok(LiveItem::Ended(None)) => {
+                self.end(None);
                 None
+            }
+            Ok(LiveItem::Ended(Some(e))) => {
+                self.end(Some(e.clone()));
+                Some(Err(e))
             }
             Err(_) => {
                 // The IO thread is gone: the connection is closed.
                 self.end(Some(Error::Closed));
-                None
+                Some(Err(Error::Closed))
             }
         }
     }

@@ -17,14 +17,14 @@ const BREAK: u8 = 0xff;
 /// One item head: major type, additional info, its argument (`None` = indefinite length)
 /// and where it started.
 #[derive(Clone, Copy)]
-struct Head {
-    major: u8,
-    info: u8,
-    arg: Option<u64>,
-    start: usize,
+pub(super) struct Head {
+    pub(super) major: u8,
+    pub(super) info: u8,
+    pub(super) arg: Option<u64>,
+    pub(super) start: usize,
 }
 
-fn major_name(major: u8) -> &'static str {
+pub(super) fn major_name(major: u8) -> &'static str {
     match major {
         0 => "an unsigned integer",
         1 => "a negative integer",
@@ -39,7 +39,7 @@ fn major_name(major: u8) -> &'static str {
 
 pub(super) struct Decoder<'a> {
     buf: &'a [u8],
-    pos: usize,
+    pub(super) pos: usize,
 }
 
 impl<'a> Decoder<'a> {
@@ -53,18 +53,18 @@ impl<'a> Decoder<'a> {
         Ok((v, self.pos))
     }
 
-    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T> {
+    pub(super) fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T> {
         Err(DecodeError {
             offset,
             message: message.into(),
         })
     }
 
-    fn remaining(&self) -> usize {
+    pub(super) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
             Some(s) => {
                 self.pos += n;
@@ -92,7 +92,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Consumes a break byte if it is next (end of an indefinite-length item).
-    fn at_break(&mut self) -> Result<bool> {
+    pub(super) fn at_break(&mut self) -> Result<bool> {
         match self.peek() {
             Some(BREAK) => {
                 self.pos += 1;
@@ -107,7 +107,7 @@ impl<'a> Decoder<'a> {
     }
 
     #[inline]
-    fn head(&mut self) -> Result<Head> {
+    pub(super) fn head(&mut self) -> Result<Head> {
         let start = self.pos;
         // Fast path: most heads (small ints, short strings, small containers, simple
         // values) are one byte with the argument inline.
@@ -162,7 +162,7 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn len(&self, h: Head, n: u64) -> Result<usize> {
+    pub(super) fn len(&self, h: Head, n: u64) -> Result<usize> {
         match usize::try_from(n) {
             Ok(n) => Ok(n),
             Err(_) => self.err(h.start, format!("length {n} does not fit in memory")),
@@ -170,7 +170,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// The body of a byte or text string (definite, or indefinite chunks of the same major).
-    fn string_body(&mut self, h: Head) -> Result<Vec<u8>> {
+    pub(super) fn string_body(&mut self, h: Head) -> Result<Vec<u8>> {
         match h.arg {
             Some(n) => {
                 let n = self.len(h, n)?;
@@ -362,7 +362,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A major-0/1 head as an `Int`, or a `Decimal` when it falls outside `i64`.
-    fn int_value(&self, h: Head) -> Result<Value> {
+    pub(super) fn int_value(&self, h: Head) -> Result<Value> {
         let n = i128::from(h.arg.unwrap_or(0));
         let v = if h.major == 0 { n } else { -1 - n };
         match i64::try_from(v) {
@@ -396,7 +396,7 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn simple(&self, h: Head) -> Result<Value> {
+    pub(super) fn simple(&self, h: Head) -> Result<Value> {
         let bits = h.arg.unwrap_or(0);
         Ok(match h.info {
             20 => Value::Bool(false),

@@ -17,7 +17,10 @@
 
 mod decode;
 mod encode;
+mod serde_de;
 
+#[cfg(test)]
+mod serde_tests;
 #[cfg(test)]
 mod tests;
 
@@ -140,14 +143,14 @@ pub fn to_vec<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, EncodeErro
     Ok(encode(&value))
 }
 
-/// Deserializes any `Deserialize` type from one CBOR item.
+/// Deserializes any `Deserialize` type from one CBOR item, straight from the bytes (no
+/// intermediate [`Value`] tree; map keys and strings are read in place).
 ///
-/// A well-formed item whose shape does not fit `T` is reported at offset 0 with the
-/// path and the value found, as named by [`from_value`](crate::value::from_value).
+/// The conversion rules are those of [`from_value`](crate::value::from_value). Malformed
+/// bytes are reported like [`decode`] does; a well-formed item whose shape does not fit
+/// `T` is reported at the offset of the offending item with its path and the value found,
+/// e.g. ``the item does not fit the requested type: field `[3].age`: expected i64, found
+/// string "x"``.
 pub fn from_slice<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, DecodeError> {
-    let value = decode(b)?;
-    crate::value::from_value(value).map_err(|e| DecodeError {
-        offset: 0,
-        message: format!("the item does not fit the requested type: {e}"),
-    })
+    serde_de::from_slice(b)
 }

@@ -9,8 +9,8 @@ use std::fmt;
 use serde::ser::{self, Serialize, SerializeMap as _, Serializer};
 
 use super::{
-    Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point, Range, RecordId,
-    RecordIdKey, Table, Uuid, Value,
+    Bound, Datetime, Decimal, Duration, FileRef, Geometry, KeyRange, Object, Point, Range,
+    RecordId, RecordIdKey, Table, Uuid, Value,
 };
 
 /// Newtype-struct names that mark typed values inside serde data. Every one wraps the
@@ -44,6 +44,13 @@ pub mod magic {
     /// A range: wraps a map `{start, end}` whose bounds are externally tagged
     /// `{"Included": v}`, `{"Excluded": v}` or the string `"Unbounded"`.
     pub const RANGE: &str = "$surql::Range";
+
+    /// Crate-internal access to the serde bridge for the direct CBOR (de)serializers
+    /// (the `value::de`/`value::ser` modules themselves are private to `value`).
+    pub(crate) mod bridge {
+        pub(crate) use crate::value::de::{Error as DeError, ValueDeserializer};
+        pub(crate) use crate::value::ser::{magic_to_value, Segment};
+    }
 }
 
 /// Options for [`to_value_with`].
@@ -280,7 +287,16 @@ pub(crate) fn magic_value(name: &str, payload: Value) -> Result<Value, String> {
         }
         (magic::RECORD_ID, p) => return wrong(&p, "text or [table, key]"),
         (magic::FILE, Value::String(s)) => Value::File(parse_file_ref(&s)?),
-        (magic::FILE, p) => return wrong(&p, "text"),
+        (magic::FILE, Value::Array(a)) if a.len() == 2 => {
+            let mut it = a.into_iter();
+            match (it.next(), it.next()) {
+                (Some(Value::String(bucket)), Some(Value::String(key))) => {
+                    Value::File(FileRef { bucket, key })
+                }
+                _ => return Err("a file reference needs [bucket, key] as text".into()),
+            }
+        }
+        (magic::FILE, p) => return wrong(&p, "text or [bucket, key]"),
         (magic::NONE, _) => Value::None,
         (magic::NULL, _) => Value::Null,
         (magic::SET, Value::Array(a) | Value::Set(a)) => Value::Set(a),
@@ -298,6 +314,37 @@ pub(crate) fn magic_value(name: &str, payload: Value) -> Result<Value, String> {
     })
 }
 
+fn map_bound<A, B>(b: Bound<A>, f: impl Fn(A) -> Result<B, String>) -> Result<Bound<B>, String> {
+    Ok(match b {
+        Bound::Included(x) => Bound::Included(f(x)?),
+        Bound::Excluded(x) => Bound::Excluded(f(x)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+/// The value a record id key travels as (the inverse of [`key_from_value`]).
+pub(crate) fn key_to_value(k: RecordIdKey) -> Value {
+    match k {
+        RecordIdKey::String(s) => Value::String(s),
+        RecordIdKey::Int(i) => Value::Int(i),
+        RecordIdKey::Uuid(u) => Value::Uuid(u),
+        RecordIdKey::Array(a) => Value::Array(a),
+        RecordIdKey::Object(o) => Value::Object(o),
+        RecordIdKey::Range(r) => {
+            let KeyRange { start, end } = *r;
+            let conv = |b: Bound<RecordIdKey>| match b {
+                Bound::Included(k) => Bound::Included(key_to_value(k)),
+                Bound::Excluded(k) => Bound::Excluded(key_to_value(k)),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            Value::Range(Box::new(Range {
+                start: conv(start),
+                end: conv(end),
+            }))
+        }
+    }
+}
+
 /// The key of a record id from the value it travels as (the inverse of [`KeyPayload`]).
 pub(crate) fn key_from_value(v: Value) -> Result<RecordIdKey, String> {
     Ok(match v {
@@ -311,6 +358,13 @@ pub(crate) fn key_from_value(v: Value) -> Result<RecordIdKey, String> {
         },
         Value::Array(a) => RecordIdKey::Array(a),
         Value::Object(o) => RecordIdKey::Object(o),
+        Value::Range(r) => {
+            let Range { start, end } = *r;
+            RecordIdKey::Range(Box::new(KeyRange {
+                start: map_bound(start, key_from_value)?,
+                end: map_bound(end, key_from_value)?,
+            }))
+        }
         other => {
             return Err(format!(
                 "a record id key must be text, an integer, a uuid, an array or an object, found {}",
@@ -882,7 +936,7 @@ macro_rules! ser_as_text {
     )*};
 }
 
-ser_as_text!(Decimal => DECIMAL, FileRef => FILE);
+ser_as_text!(Decimal => DECIMAL);
 
 /// The payload of a typed scalar's magic newtype: its text for human-readable formats
 /// (serde_json prints `"2024-01-01T00:00:00Z"`), its native parts otherwise (surql's own
@@ -934,12 +988,23 @@ impl Serialize for Payload<'_, Uuid> {
 }
 
 impl Serialize for Payload<'_, RecordId> {
-    /// `[table, key]`; a range key (only meaningful in queries) keeps the text form.
+    /// `[table, key]`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() || matches!(self.0.key, RecordIdKey::Range(_)) {
+        if s.is_human_readable() {
             s.collect_str(self.0)
         } else {
             (self.0.table.as_str(), KeyPayload(&self.0.key)).serialize(s)
+        }
+    }
+}
+
+impl Serialize for Payload<'_, FileRef> {
+    /// `[bucket, key]`: exact even where the `bucket:/key` text is ambiguous.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self.0)
+        } else {
+            (self.0.bucket.as_str(), self.0.key.as_str()).serialize(s)
         }
     }
 }
@@ -961,10 +1026,8 @@ impl Serialize for KeyPayload<'_> {
                 }
                 m.end()
             }
-            // Unreachable from `Payload<RecordId>`, which sends range keys as text.
-            RecordIdKey::Range(_) => Err(ser::Error::custom(
-                "a record id range key has no native form",
-            )),
+            // Rare (only meaningful in queries): travels as a `Range` of key values.
+            RecordIdKey::Range(_) => key_to_value(self.0.clone()).serialize(s),
         }
     }
 }
@@ -981,7 +1044,8 @@ macro_rules! ser_with_payload {
     )*};
 }
 
-ser_with_payload!(Datetime => DATETIME, Duration => DURATION, Uuid => UUID, RecordId => RECORD_ID);
+ser_with_payload!(Datetime => DATETIME, Duration => DURATION, Uuid => UUID, RecordId => RECORD_ID,
+                  FileRef => FILE);
 
 impl Serialize for Table {
     /// A newtype struct (see `magic`) around the raw, unescaped name.

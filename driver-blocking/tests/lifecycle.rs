@@ -116,6 +116,11 @@ fn reconnects_after_the_server_restarts() {
     options.config.backoff_max = Duration::from_millis(500);
     let db = Surreal::connect_with(&server.ws_url(), options).unwrap();
     let events = db.events().unwrap();
+    let (hook_tx, hook_events) = std::sync::mpsc::channel();
+    db.on_reconnect(move |e| {
+        // The test reads them below; a closed receiver just means the test is over.
+        let _ = hook_tx.send(e.clone());
+    });
     db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).unwrap();
     db.query("DEFINE NAMESPACE IF NOT EXISTS r; USE NS r; DEFINE DATABASE IF NOT EXISTS r; USE DB r; DEFINE TABLE IF NOT EXISTS t SCHEMALESS")
         .run()
@@ -140,6 +145,11 @@ fn reconnects_after_the_server_restarts() {
             .any(|e| matches!(e, ConnectionEvent::LiveRemapped { old, .. } if *old == old_id)),
         "the live query was not re-subscribed: {seen:?}"
     );
+
+    // The hook runs on the IO thread right after the channel listener: wait for it too.
+    wait_for(&hook_events, "Reconnected (hook)", |e| {
+        *e == ConnectionEvent::Reconnected
+    });
 
     // The session came back: ns/db and the variable, and the live stream still works.
     let mut r = db

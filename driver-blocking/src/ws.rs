@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use polling::{Event as PollEvent, Events, Poller};
+use polling::{Event as PollEvent, Events, PollMode, Poller};
 use proto::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
 use proto::rpc::{Method, Notification, Request, StreamFrame};
 use proto::Value;
@@ -394,29 +394,51 @@ where
 struct Socket {
     ws: Ws,
     poller: Arc<Poller>,
+    /// Level-triggered: interest stays armed, so it is changed only when `writable` does.
+    /// (Oneshot, the fallback, must be re-armed before every wait.)
+    mode: PollMode,
+    /// The interest in writability currently armed.
+    armed_writable: bool,
+    /// Bytes may be waiting: the poller said so, or the socket is new (the handshake may
+    /// have read past its end, into bytes the poller will never report again).
+    readable: bool,
 }
 
 impl Socket {
     fn register(ws: Ws, poller: &Arc<Poller>) -> Result<Socket, String> {
         let tcp = tcp_of(&ws).ok_or("unexpected TLS stream type")?;
+        let mode = if poller.supports_level() {
+            PollMode::Level
+        } else {
+            PollMode::Oneshot
+        };
         // SAFETY: the socket is removed from the poller in `Drop for Socket`, which runs
         // before its `ws` field (and with it the file descriptor) is dropped.
-        unsafe { poller.add(tcp, PollEvent::readable(SOCKET_KEY)) }
+        unsafe { poller.add_with_mode(tcp, PollEvent::readable(SOCKET_KEY), mode) }
             .map_err(|e| format!("cannot watch the socket: {e}"))?;
         Ok(Socket {
             ws,
             poller: poller.clone(),
+            mode,
+            armed_writable: false,
+            readable: true,
         })
     }
 
-    /// Arms the (one-shot) poller interest for the next wait.
-    fn arm(&self, writable: bool) -> std::io::Result<()> {
-        match tcp_of(&self.ws) {
-            Some(tcp) => self
-                .poller
-                .modify(tcp, PollEvent::new(SOCKET_KEY, true, writable)),
-            None => Ok(()),
+    /// Arms the poller interest for the next wait (a syscall only when it must change).
+    fn arm(&mut self, writable: bool) -> std::io::Result<()> {
+        if self.mode == PollMode::Level && self.armed_writable == writable {
+            return Ok(());
         }
+        if let Some(tcp) = tcp_of(&self.ws) {
+            self.poller.modify_with_mode(
+                tcp,
+                PollEvent::new(SOCKET_KEY, true, writable),
+                self.mode,
+            )?;
+        }
+        self.armed_writable = writable;
+        Ok(())
     }
 }
 
@@ -541,6 +563,12 @@ impl Driver {
         let Some(socket) = self.socket.as_mut() else {
             return;
         };
+        // Woken for a command, not for the socket: skip the read that would only say
+        // WouldBlock. (Level-triggered polling reports unread bytes again anyway.)
+        if !socket.readable {
+            return;
+        }
+        socket.readable = false;
         let now = Instant::now();
         // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
         let lost = loop {
@@ -613,7 +641,7 @@ impl Driver {
     }
 
     fn wait(&mut self, events: &mut Events) {
-        if let Some(socket) = &self.socket {
+        if let Some(socket) = &mut self.socket {
             if let Err(e) = socket.arm(self.want_write) {
                 self.lose_socket(format!("cannot watch the socket: {e}"));
                 return;
@@ -625,7 +653,18 @@ impl Driver {
             .map(|at| at.saturating_duration_since(Instant::now()));
         events.clear();
         match self.poller.wait(events, timeout) {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(socket) = &mut self.socket {
+                    // An error or hang-up is reported as readable; the read then finds it.
+                    if events.iter().any(|e| e.key == SOCKET_KEY && e.readable) {
+                        socket.readable = true;
+                    }
+                    // In oneshot mode a delivered interest is disarmed.
+                    if socket.mode == PollMode::Oneshot {
+                        socket.armed_writable = false;
+                    }
+                }
+            }
             Err(e) if e.kind() == IoKind::Interrupted => {}
             Err(e) => {
                 // Without a poller the thread can neither read nor sleep: give up cleanly.

@@ -18,6 +18,7 @@
 mod decode;
 mod encode;
 mod serde_de;
+mod serde_ser;
 
 #[cfg(test)]
 mod serde_tests;
@@ -135,12 +136,13 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
     decode::Decoder::new(bytes).item()
 }
 
-/// Serializes any `Serialize` type (a user struct, a map, a `Value`) to CBOR.
+/// Serializes any `Serialize` type (a user struct, a map, a `Value`) to CBOR, straight
+/// into the output buffer (no intermediate [`Value`] tree).
+///
+/// The conversion rules are those of [`to_value`](crate::value::to_value) with default
+/// options, and the bytes mean the same value; struct fields keep their declaration order.
 pub fn to_vec<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, EncodeError> {
-    let value = crate::value::to_value(v).map_err(|e| EncodeError {
-        message: e.to_string(),
-    })?;
-    Ok(encode(&value))
+    serde_ser::to_vec(v)
 }
 
 /// Deserializes any `Deserialize` type from one CBOR item, straight from the bytes (no

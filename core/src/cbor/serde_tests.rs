@@ -259,6 +259,17 @@ enum NestedVec {
     Nest(Vec<NestedVec>),
 }
 
+/// An `f64` compared by bits (NaN equals NaN).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct Bits(f64);
+
+impl PartialEq for Bits {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.to_bits() == o.0.to_bits() || (self.0.is_nan() && o.0.is_nan())
+    }
+}
+
 fn same_outcome<T>(v: &Value) -> Result<(), TestCaseError>
 where
     T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
@@ -287,7 +298,7 @@ proptest! {
         same_outcome::<Vec<Value>>(&v)?;
         same_outcome::<Option<String>>(&v)?;
         same_outcome::<i64>(&v)?;
-        same_outcome::<f64>(&v)?;
+        same_outcome::<Bits>(&v)?;
         same_outcome::<BTreeMap<String, Value>>(&v)?;
         same_outcome::<Vec<Option<Datetime>>>(&v)?;
         same_outcome::<Datetime>(&v)?;
@@ -353,4 +364,133 @@ fn every_typed_field_round_trips_alone() {
         assert_eq!(decode(&b), Ok(Value::RecordId(id.clone())));
         assert_eq!(from_slice::<RecordId>(&b), Ok(id));
     }
+}
+
+#[test]
+fn direct_encoding_errors_name_the_path() {
+    #[derive(Serialize)]
+    struct Big {
+        inner: Vec<u64>,
+    }
+    #[derive(Serialize)]
+    enum E {
+        V { big: u128 },
+        T(i8, i128),
+    }
+    let e = to_vec(&Big {
+        inner: vec![1, u64::MAX],
+    })
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "field `inner[1]`: integer 18446744073709551615 does not fit in SurrealDB's 64-bit \
+         signed range; use a smaller type or set SerializeOptions::big_ints_as_decimal to \
+         send it as a decimal"
+    );
+    assert_eq!(
+        to_vec(&E::V { big: u128::MAX }).unwrap_err().message,
+        to_value(&E::V { big: u128::MAX }).unwrap_err().0
+    );
+    assert_eq!(
+        to_vec(&E::T(1, i128::MIN)).unwrap_err().message,
+        to_value(&E::T(1, i128::MIN)).unwrap_err().0
+    );
+    let m: BTreeMap<Vec<u8>, i32> = [(vec![1], 1)].into_iter().collect();
+    assert_eq!(
+        to_vec(&m).unwrap_err().message,
+        "map keys must be strings, integers or bools, found a sequence"
+    );
+    assert!(to_vec(&u64::MAX)
+        .unwrap_err()
+        .to_string()
+        .starts_with("cannot encode as CBOR: "));
+}
+
+#[test]
+fn direct_encoding_handles_unknown_and_wrong_lengths() {
+    /// A sequence and a map of unknown length, and a struct announcing the wrong count.
+    struct Odd;
+    impl Serialize for Odd {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("seq", &Unknown)?;
+            m.serialize_entry(&7, &Liar)?;
+            m.end()
+        }
+        // (helper types below)
+    }
+    struct Unknown;
+    impl Serialize for Unknown {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut q = s.serialize_seq(None)?;
+            for i in 0..30 {
+                q.serialize_element(&i)?;
+            }
+            q.end()
+        }
+    }
+    struct Liar;
+    impl Serialize for Liar {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut st = s.serialize_struct("Liar", 300)?;
+            st.serialize_field("a", &1)?;
+            st.end()
+        }
+    }
+    let _ = Odd;
+    let bytes = to_vec(&Odd).unwrap();
+    assert_eq!(decode(&bytes), Ok(to_value(&Odd).unwrap()));
+    assert_eq!(
+        decode(&bytes).unwrap().get("7"),
+        Some(&obj(vec![("a", Value::Int(1))]))
+    );
+}
+
+#[test]
+fn foreign_payloads_of_magic_names_take_the_value_route() {
+    /// A hand-written type that sends a datetime and a record id as text.
+    struct Legacy;
+    impl Serialize for Legacy {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeTuple;
+            let mut t = s.serialize_tuple(3)?;
+            t.serialize_element(&Named(
+                crate::value::magic::DATETIME,
+                "1970-01-01T00:00:01Z",
+            ))?;
+            t.serialize_element(&Named(crate::value::magic::RECORD_ID, "t:1"))?;
+            t.serialize_element(&Named(crate::value::magic::UUID, "nope"))?;
+            t.end()
+        }
+    }
+    struct Named(&'static str, &'static str);
+    impl Serialize for Named {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_newtype_struct(self.0, self.1)
+        }
+    }
+    let e = to_vec(&Legacy).unwrap_err();
+    assert!(e.message.contains("invalid uuid \"nope\""), "{e}");
+    assert_eq!(
+        e.message,
+        format!(
+            "cannot encode as CBOR: {}",
+            to_value(&Legacy).unwrap_err().0
+        )
+        .trim_start_matches("cannot encode as CBOR: ")
+    );
+    let ok = (
+        Named(crate::value::magic::DATETIME, "1970-01-01T00:00:01Z"),
+        Named(crate::value::magic::RECORD_ID, "t:1"),
+    );
+    assert_eq!(
+        decode(&to_vec(&ok).unwrap()),
+        Ok(Value::Array(vec![
+            Value::Datetime(Datetime { secs: 1, nanos: 0 }),
+            Value::RecordId(RecordId::new("t", 1)),
+        ]))
+    );
 }

@@ -49,7 +49,9 @@ pub mod magic {
     /// (the `value::de`/`value::ser` modules themselves are private to `value`).
     pub(crate) mod bridge {
         pub(crate) use crate::value::de::{Error as DeError, ValueDeserializer};
-        pub(crate) use crate::value::ser::{magic_to_value, Segment};
+        pub(crate) use crate::value::ser::{
+            magic_to_value, Error as SerError, KeySerializer, Segment,
+        };
     }
 }
 
@@ -130,19 +132,19 @@ pub(crate) fn fmt_path(path: &[Segment]) -> String {
 
 /// The error while serializing: the path is collected innermost-first as it unwinds.
 #[derive(Debug)]
-struct Error {
+pub(crate) struct Error {
     rev_path: Vec<Segment>,
     msg: String,
 }
 
 impl Error {
-    fn new(msg: impl Into<String>) -> Self {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
         Error {
             rev_path: Vec::new(),
             msg: msg.into(),
         }
     }
-    fn at(mut self, seg: Segment) -> Self {
+    pub(crate) fn at(mut self, seg: Segment) -> Self {
         self.rev_path.push(seg);
         self
     }
@@ -657,7 +659,7 @@ impl ser::SerializeStructVariant for VariantSer<MapSer> {
 
 /// Serializes a map key to text: strings and chars as they are, integers and bools as
 /// their text, magic newtypes (uuids, record ids, …) as their text form.
-struct KeySerializer;
+pub(crate) struct KeySerializer;
 
 fn bad_key(what: &str) -> Error {
     Error::new(format!(

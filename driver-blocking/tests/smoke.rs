@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use surql_blocking::{Action, Credentials, Error, Options, RecordId, Surreal, Value};
+use surql_blocking::{Action, Credentials, Error, Options, RecordId, StreamFrame, Surreal, Value};
 use surql_conformance::server::{free_port, Server, ROOT_PASS, ROOT_USER};
 
 /// A database of its own for each test, so tests can run in parallel on one server.
@@ -22,6 +22,11 @@ fn unique(prefix: &str) -> String {
 
 /// Signs in as root and selects a fresh namespace and database.
 fn fresh(url: &str, prefix: &str) -> Surreal {
+    fresh_named(url, prefix).0
+}
+
+/// [`fresh`], also giving the name of the namespace and database.
+fn fresh_named(url: &str, prefix: &str) -> (Surreal, String) {
     let name = unique(prefix);
     let db = Surreal::connect(url).expect("connect");
     db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))
@@ -34,7 +39,7 @@ fn fresh(url: &str, prefix: &str) -> Surreal {
     .check()
     .expect("define statements");
     db.use_ns_db(&name, &name).expect("use");
-    db
+    (db, name)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,4 +281,68 @@ fn connect_errors_name_the_url() {
         "{:?}",
         db.ping()
     );
+}
+
+#[test]
+fn query_stream_delivers_frames_and_drop_cancels() {
+    let db = fresh(&Server::shared().ws_url(), "ws_stream");
+    db.query("FOR $i IN 0..3000 { CREATE row SET n = $i };")
+        .run()
+        .unwrap()
+        .check()
+        .unwrap();
+    let mut stream = db
+        .query_stream("SELECT n FROM row WHERE n >= $min")
+        .bind(("min", 1000))
+        .run()
+        .unwrap();
+    let (mut rows, mut ended) = (0, false);
+    while let Some(frame) = stream.next_timeout(Duration::from_secs(30)).unwrap() {
+        match frame {
+            StreamFrame::Rows { values, .. } => rows += values.len(),
+            StreamFrame::Finished { error: Some(e), .. } => panic!("statement failed: {e}"),
+            StreamFrame::End { .. } => ended = true,
+            _ => {}
+        }
+    }
+    assert!(ended, "the stream ends with an End frame");
+    assert_eq!(rows, 2000);
+    assert!(stream.next().is_none());
+
+    // Dropping a stream before its end cancels it; the connection goes on.
+    let mut stream = db.query_stream("SELECT n FROM row").run().unwrap();
+    let first = stream.next().expect("a first frame").unwrap();
+    assert!(matches!(first, StreamFrame::Begin { .. }), "{first:?}");
+    drop(stream);
+    db.ping().unwrap();
+    let mut r = db.query("RETURN 7").run().unwrap();
+    assert_eq!(r.take::<i64>(0).unwrap(), 7);
+}
+
+#[test]
+fn attached_sessions_are_separate() {
+    let (db, name) = fresh_named(&Server::shared().ws_url(), "ws_sessions");
+    let other = db.attach().unwrap();
+    let id = other.session_id().expect("an attached session id");
+    assert!(db.sessions().unwrap().contains(&id));
+    // The attached session starts empty: not even the default session's auth.
+    db.set("who", "default").unwrap();
+    let e = other.query("RETURN $who").run().unwrap_err();
+    assert!(
+        e.as_server_error().is_some_and(|s| s.is_auth_error()),
+        "{e:?}"
+    );
+    other
+        .signin(&Credentials::root(ROOT_USER, ROOT_PASS))
+        .unwrap();
+    other.use_ns_db(&name, &name).unwrap();
+    let mut r = other.query("RETURN $who").run().unwrap();
+    assert_eq!(r.take::<Option<String>>(0).unwrap(), None);
+    other.set("who", "attached").unwrap();
+    let mut r = other.query("RETURN $who").run().unwrap();
+    assert_eq!(r.take::<String>(0).unwrap(), "attached");
+    let mut r = db.query("RETURN $who").run().unwrap();
+    assert_eq!(r.take::<String>(0).unwrap(), "default");
+    other.detach().unwrap();
+    assert!(!db.sessions().unwrap().contains(&id));
 }

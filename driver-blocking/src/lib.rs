@@ -8,6 +8,8 @@
 //!   it when they queue a request, so a request leaves immediately. Requests from many
 //!   threads are multiplexed on the one socket; lost connections are re-opened, the session
 //!   replayed and live queries re-subscribed by the core.
+//!   Lost connections are reported on [`Surreal::events`] / [`Surreal::on_reconnect`];
+//!   requests in flight fail with [`Error::Disconnected`] (they may or may not have run).
 //! - `http://` / `https://`: one stateless `POST /rpc` per call over a keep-alive agent;
 //!   the token and ns/db are re-sent as headers. Methods that need a connection (live
 //!   queries, `set`, transactions, …) are refused before anything is sent.
@@ -151,8 +153,12 @@ struct Inner {
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
-/// the connection). A WebSocket connection closes, and its IO thread ends, when the last
-/// clone (and the last [`LiveStream`] / [`QueryStream`]) is dropped.
+/// the connection; requests from many threads are multiplexed on one WebSocket).
+///
+/// A WebSocket connection closes, and its IO thread ends, when the last clone (and the
+/// last [`LiveStream`] / [`QueryStream`]) is dropped. That drop sends a close frame and
+/// joins the IO thread, so no thread outlives the connection; it can take up to the
+/// connect timeout if a reconnect attempt is under way at that moment.
 #[derive(Clone)]
 pub struct Surreal {
     inner: Arc<Inner>,

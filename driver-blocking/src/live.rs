@@ -22,6 +22,8 @@ use crate::Error;
 ///   connection's IO thread: it never blocks and spawns nothing.
 ///
 /// It keeps the connection open while it lives, even if every `Surreal` is dropped.
+/// Notifications are read off the socket as they arrive (so the server never stalls on a
+/// slow reader) and queue here until `next` takes them: read the stream, or drop it.
 pub struct LiveStream {
     transport: Arc<WsTransport>,
     handle: LiveHandle,

@@ -70,6 +70,14 @@ impl Aggregate {
     }
 
     /// What an empty set yields: 0 for count and sum, NONE for avg, min and max.
+    /// Whether the server's answer over no rows is a float sentinel rather than NONE.
+    fn needs_row_count(&self) -> bool {
+        matches!(
+            self,
+            Aggregate::Avg(_) | Aggregate::Min(_) | Aggregate::Max(_)
+        )
+    }
+
     fn empty(&self) -> Value {
         match self {
             Aggregate::Count | Aggregate::Sum(_) => Value::Int(0),
@@ -77,6 +85,9 @@ impl Aggregate {
         }
     }
 }
+
+/// The alias of the row count selected next to avg/min/max.
+const ROW_COUNT: &str = "rows";
 
 /// A single aggregate over a filtered set, compiled with `GROUP ALL`.
 ///
@@ -136,6 +147,13 @@ impl AggregateQuery {
         self.agg.write(w)?;
         w.sql(" AS ");
         w.sql(self.agg.key());
+        if self.agg.needs_row_count() {
+            // An empty table under GROUP ALL still yields one row, with `math::mean` NaN,
+            // `math::min` inf and `math::max` -inf (3.3.5); counting the rows lets `decode`
+            // tell "no rows" apart from real values.
+            w.sql(", count() AS ");
+            w.sql(ROW_COUNT);
+        }
         w.sql(" FROM ");
         self.set.write_source(w, ctx)?;
         self.set.write_where(w, ctx)?;
@@ -143,7 +161,8 @@ impl AggregateQuery {
         Ok(())
     }
 
-    /// The answer from the statement's raw result (`[]` or `[{key: value}]`).
+    /// The answer from the statement's raw result (`[]` or `[{key: value}]`): 0 for
+    /// count/sum of no rows, NONE for avg/min/max of no rows.
     pub fn decode(&self, result: &Value) -> Result<Value, ResultShapeError> {
         let rows = result.as_array().ok_or_else(|| ResultShapeError {
             what: "aggregate",
@@ -152,6 +171,11 @@ impl AggregateQuery {
         match rows.first() {
             None => Ok(self.agg.empty()),
             Some(row) => match row.get(self.agg.key()) {
+                // See `write`: over no rows the 3.3 server answers mean/min/max with
+                // NaN/inf/-inf; the rows counted alongside say the set was empty.
+                _ if self.agg.needs_row_count() && row.get(ROW_COUNT) == Some(&Value::Int(0)) => {
+                    Ok(self.agg.empty())
+                }
                 Some(v) if !v.is_nullish() => Ok(v.clone()),
                 _ => Ok(self.agg.empty()),
             },

@@ -38,6 +38,15 @@ pub enum Error {
         /// How long the driver waited.
         after: Duration,
     },
+    /// Nothing arrived on a stream within the time given to `next_timeout` (the stream
+    /// itself goes on).
+    #[error("no {what} within {after:?}")]
+    NothingWithin {
+        /// What was awaited (`live notification`, `query_stream frame`).
+        what: String,
+        /// How long.
+        after: Duration,
+    },
     /// The connection was lost while the request was in flight.
     #[error("the connection was lost before `{method}` was answered; it may or may not have run on the server: {reason}")]
     Disconnected {
@@ -105,7 +114,7 @@ impl Error {
     /// Whether the request timed out (in the driver, or on the server: `QUERY_TIMEDOUT`).
     pub fn is_timeout(&self) -> bool {
         match self {
-            Error::Timeout { .. } => true,
+            Error::Timeout { .. } | Error::NothingWithin { .. } => true,
             Error::Server(e) => e.is_timeout(),
             _ => false,
         }
@@ -153,6 +162,10 @@ mod tests {
                 method: "query".into(),
                 after: Duration::from_secs(3),
             },
+            Error::NothingWithin {
+                what: "live notification".into(),
+                after: Duration::from_secs(1),
+            },
             Error::Disconnected {
                 method: "query".into(),
                 reason: "reset".into(),
@@ -184,7 +197,11 @@ mod tests {
                     None
                 }
             );
-            assert_eq!(e.is_timeout(), matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(
+                e.is_timeout(),
+                matches!(e, Error::Timeout { .. } | Error::NothingWithin { .. }),
+                "{e:?}"
+            );
             assert_eq!(
                 e.is_not_supported(),
                 matches!(e, Error::NotSupported { .. }),

@@ -101,8 +101,8 @@ impl LiveStream {
                 self.end(Some(e.clone()));
                 Err(e)
             }
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
-                method: "live notification".into(),
+            Err(RecvTimeoutError::Timeout) => Err(Error::NothingWithin {
+                what: "live notification".into(),
                 after: timeout,
             }),
             Err(RecvTimeoutError::Disconnected) => {
@@ -235,8 +235,8 @@ impl QueryStream {
         }
         match self.frames.recv_timeout(timeout) {
             Ok(item) => self.item(item).map(Some),
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
-                method: "query_stream frame".into(),
+            Err(RecvTimeoutError::Timeout) => Err(Error::NothingWithin {
+                what: "query_stream frame".into(),
                 after: timeout,
             }),
             Err(RecvTimeoutError::Disconnected) => {

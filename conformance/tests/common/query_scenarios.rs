@@ -1071,7 +1071,7 @@ scenario!(live_query_compiled_from_a_queryset, |db| {
     }
     let mut live = w!(db.query(c.text).bind(c.vars).live())?;
     w!(db.query(
-        "CREATE people:young SET name = 'Ann', age = 20; CREATE people:other SET name = 'Bob', age = 50; CREATE people:match SET name = 'JOAN', age = 40;"
+        "CREATE people:young SET name = 'Ann', age = 20; CREATE people:other SET name = 'Bob', age = 50; CREATE people:noname SET age = 60; CREATE people:match SET name = 'JOAN', age = 40;"
     ))?
     .check()?;
     let n = w!(live.next_timeout(Duration::from_secs(10)))?.expect("one notification");
@@ -1431,5 +1431,58 @@ scenario!(random_filter_trees_parse_and_run, |db| {
             "round {round}: bound and inline forms agree: {text} / {inline}"
         );
     }
+    Ok(())
+});
+
+// --------------------------------------------------------------------------------------
+// Why the compiler writes what it writes (server facts the compiler depends on)
+
+scenario!(
+    string_functions_on_missing_fields_fail_so_lookups_are_guarded,
+    |db| {
+        fixture(&db).await?;
+        // Unguarded, one row without a string email (bob: NULL, cy: absent) fails the statement.
+        let raw = w!(db.query("SELECT * FROM people WHERE string::starts_with(email, 'a')"));
+        let failed = match raw {
+            Err(_) => true,
+            Ok(mut res) => res.take::<Value>(0).is_err(),
+        };
+        assert!(failed, "3.3.5 refuses NONE/NULL as a string argument");
+        // The compiled lookup skips those rows instead, in SELECT, exclude, count and LIVE.
+        expect_people(&db, F::new("email").startswith("a"), &["ann"]).await?;
+        let qs = people().exclude(F::new("email").istartswith("A"));
+        assert_eq!(keys(&db, &qs).await?, set(&["bob", "cy", "dee", "eve"]));
+        assert_eq!(
+            count(&db, &people().filter(F::new("age").iexact("30"))).await?,
+            0
+        );
+        Ok(())
+    }
+);
+
+scenario!(empty_aggregates_are_sentinels_on_the_server, |db| {
+    w!(db.query("DEFINE TABLE empty"))?.check()?;
+    // What the server itself answers, and why AggregateQuery counts rows next to avg/min/max.
+    let mut res = w!(db.query(
+        "SELECT math::mean(x) AS a, math::min(x) AS lo, math::max(x) AS hi, count() AS n FROM empty GROUP ALL"
+    ))?;
+    let rows: Value = res.take(0)?;
+    let row = rows
+        .as_array()
+        .and_then(|r| r.first())
+        .cloned()
+        .unwrap_or(Value::None);
+    if let Some(Value::Float(f)) = row.get("a") {
+        assert!(f.is_nan(), "{row:?}");
+    }
+    let c = QuerySet::table("empty")
+        .min("x")
+        .compile()
+        .expect("compiles");
+    assert!(c.text.contains("count() AS rows"), "{}", c.text);
+    assert_eq!(
+        w!(db.aggregate(QuerySet::table("empty").min("x")))?,
+        Value::None
+    );
     Ok(())
 });

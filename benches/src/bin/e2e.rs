@@ -113,6 +113,22 @@ struct Count {
     n: u64,
 }
 
+/// One measured run: operations done and the time they took (set-up excluded).
+type Run = Res<(usize, Duration)>;
+
+/// A client under test: the raw floor or one of the drivers, on one transport. Every method
+/// times only its hot part, so pre-encoding the floor's frames is not counted.
+trait Contender {
+    /// `n` sequential `RETURN $x` round trips.
+    fn round_trips(&mut self, n: usize) -> Run;
+    /// [`CONCURRENCY`] callers × `per_caller` round trips on one client.
+    fn concurrent(&mut self, per_caller: usize) -> Run;
+    /// Inserts `rows` into the (empty) `table` in batches of [`BATCH`].
+    fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run;
+    /// Selects every row of [`SELECT_TABLE`] (expected: `n`).
+    fn select(&mut self, n: usize) -> Run;
+}
+
 /// Operations per second of one client on the four workloads.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rates {
@@ -122,15 +138,8 @@ struct Rates {
     select: f64,
 }
 
-/// Runs `run` `reps` times and returns the best rate; `run` times its own hot part and
-/// returns `(operations, elapsed)`, so its set-up is not counted.
-fn best_of(reps: usize, mut run: impl FnMut() -> Res<(usize, Duration)>) -> Res<f64> {
-    let mut best = 0.0f64;
-    for _ in 0..reps {
-        let (ops, elapsed) = run()?;
-        best = best.max(ops as f64 / elapsed.as_secs_f64().max(1e-9));
-    }
-    Ok(best)
+fn rate((ops, elapsed): (usize, Duration)) -> f64 {
+    ops as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
 fn ensure(ok: bool, what: impl FnOnce() -> String) -> Res<()> {
@@ -328,17 +337,19 @@ fn check_query_reply(v: Value, what: &str) -> Res<Value> {
     Ok(out)
 }
 
-fn floor_ws(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
-    let mut raw = RawWs::connect(addr)?;
-    let rt_reqs: Vec<Request> = (0..w.round_trips)
+/// The WebSocket floor: one bare socket, pre-encoded frames.
+struct FloorWs(RawWs);
+
+fn round_trip_requests(first: usize, n: usize) -> Vec<Request> {
+    (first..first + n)
         .map(|i| Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))])))
-        .collect();
-    // warm-up
-    for f in raw.frames(&rt_reqs[..rt_reqs.len().min(200)]) {
-        raw.call(&f)?;
-    }
-    let round_trip = best_of(w.reps, || {
-        let frames = raw.frames(&rt_reqs);
+        .collect()
+}
+
+impl Contender for FloorWs {
+    fn round_trips(&mut self, n: usize) -> Run {
+        let raw = &mut self.0;
+        let frames = raw.frames(&round_trip_requests(0, n));
         let start = Instant::now();
         let mut last = Bytes::new();
         for f in &frames {
@@ -346,20 +357,17 @@ fn floor_ws(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
         }
         let elapsed = start.elapsed();
         let v = check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
-        let want = Value::Int(w.round_trips as i64 - 1);
+        let want = Value::Int(n as i64 - 1);
         ensure(v == want, || {
             format!("RETURN $x gave {v:?}, wanted {want:?}")
         })?;
-        Ok((frames.len(), elapsed))
-    })?;
+        Ok((n, elapsed))
+    }
 
-    // 32 requests in flight on one socket: the pipelined equivalent of 32 callers.
-    let total = CONCURRENCY * w.per_caller;
-    let conc_reqs: Vec<Request> = (0..total)
-        .map(|i| Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))])))
-        .collect();
-    let concurrent = best_of(w.reps, || {
-        let frames = raw.frames(&conc_reqs);
+    /// 32 requests in flight on one socket: the pipelined equivalent of 32 callers.
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let raw = &mut self.0;
+        let frames = raw.frames(&round_trip_requests(0, CONCURRENCY * per_caller));
         let start = Instant::now();
         let mut sent = 0;
         while sent < frames.len().min(CONCURRENCY) {
@@ -379,13 +387,11 @@ fn floor_ws(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
         let elapsed = start.elapsed();
         check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
         Ok((frames.len(), elapsed))
-    })?;
+    }
 
-    let table = "ins_floor_ws";
-    let ins_reqs = insert_requests(table, &w.insert_rows)?;
-    let insert = best_of(w.reps, || {
-        admin.reset_table(table)?;
-        let frames = raw.frames(&ins_reqs);
+    fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run {
+        let raw = &mut self.0;
+        let frames = raw.frames(&insert_requests(table, rows)?);
         let start = Instant::now();
         let mut replies = Vec::with_capacity(frames.len());
         for f in &frames {
@@ -395,34 +401,108 @@ fn floor_ws(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
         for r in &replies {
             check_query_reply(decoded_result(r, "INSERT")?, "INSERT")?;
         }
-        admin.expect_rows(table, w.insert_rows.len())?;
-        Ok((w.insert_rows.len(), elapsed))
-    })?;
+        Ok((rows.len(), elapsed))
+    }
 
-    let sel = select_request();
-    let f = raw.frame(&sel);
-    raw.call(&f)?; // warm-up
-    let select = best_of(w.reps, || {
-        let f = raw.frame(&sel);
+    fn select(&mut self, n: usize) -> Run {
+        let raw = &mut self.0;
+        let f = raw.frame(&select_request());
         let start = Instant::now();
         let reply = raw.call(&f)?;
         let elapsed = start.elapsed();
-        let v = decoded_result(&reply, "select")?;
-        let n = match &v {
+        let got = match decoded_result(&reply, "select")? {
             Value::Array(a) => a.len(),
             _ => 0,
         };
-        ensure(n == w.select_rows, || {
-            format!("select gave {n} rows, wanted {}", w.select_rows)
+        ensure(got == n, || format!("select gave {got} rows, wanted {n}"))?;
+        Ok((n, elapsed))
+    }
+}
+
+/// The HTTP floor: keep-alive connections, pre-built requests.
+struct FloorHttp {
+    addr: String,
+    session: HttpSession,
+    raw: RawHttp,
+}
+
+impl FloorHttp {
+    fn connect(addr: &str) -> Res<FloorHttp> {
+        Ok(FloorHttp {
+            addr: addr.to_owned(),
+            session: http_session(addr)?,
+            raw: RawHttp::connect(addr)?,
+        })
+    }
+
+    fn bytes(&self, reqs: &[Request]) -> Res<Vec<Vec<u8>>> {
+        reqs.iter()
+            .map(|r| http_bytes(&self.session, &self.addr, r))
+            .collect()
+    }
+}
+
+impl Contender for FloorHttp {
+    fn round_trips(&mut self, n: usize) -> Run {
+        let reqs = self.bytes(&round_trip_requests(0, n))?;
+        let raw = &mut self.raw;
+        let start = Instant::now();
+        let mut status = 0;
+        for r in &reqs {
+            status = raw.exchange(r)?;
+        }
+        let elapsed = start.elapsed();
+        check_query_reply(raw.result(status)?, "RETURN $x")?;
+        Ok((n, elapsed))
+    }
+
+    /// 32 callers, each on its own keep-alive connection (what a pooled client does).
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let work = (0..CONCURRENCY)
+            .map(|c| {
+                let reqs = self.bytes(&round_trip_requests(c * per_caller, per_caller))?;
+                Ok((RawHttp::connect(&self.addr)?, reqs))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        run_threads(work, |(mut conn, reqs)| {
+            let mut status = 0;
+            for r in &reqs {
+                status = conn.exchange(r)?;
+            }
+            check_query_reply(conn.result(status)?, "RETURN $x")?;
+            Ok(reqs.len())
+        })
+    }
+
+    fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run {
+        let reqs = self.bytes(&insert_requests(table, rows)?)?;
+        let raw = &mut self.raw;
+        let start = Instant::now();
+        let mut statuses = Vec::with_capacity(reqs.len());
+        for r in &reqs {
+            statuses.push(raw.exchange(r)?);
+        }
+        let elapsed = start.elapsed();
+        ensure(statuses.iter().all(|s| *s == 200), || {
+            format!("an INSERT over HTTP answered {statuses:?}")
         })?;
-        Ok((w.select_rows, elapsed))
-    })?;
-    Ok(Rates {
-        round_trip,
-        concurrent,
-        insert,
-        select,
-    })
+        Ok((rows.len(), elapsed))
+    }
+
+    fn select(&mut self, n: usize) -> Run {
+        let req = http_bytes(&self.session, &self.addr, &select_request())?;
+        let start = Instant::now();
+        let status = self.raw.exchange(&req)?;
+        let elapsed = start.elapsed();
+        let got = match self.raw.result(status)? {
+            Value::Array(a) => a.len(),
+            _ => 0,
+        };
+        ensure(got == n, || {
+            format!("select over HTTP gave {got} rows, wanted {n}")
+        })?;
+        Ok((n, elapsed))
+    }
 }
 
 // --- the raw HTTP floor ------------------------------------------------------------------
@@ -545,98 +625,6 @@ fn http_session(addr: &str) -> Res<HttpSession> {
     Ok(session)
 }
 
-fn floor_http(addr: &str, w: &Workload, admin: &Admin) -> Res<Rates> {
-    let session = http_session(addr)?;
-    let mut raw = RawHttp::connect(addr)?;
-    let rt: Vec<Vec<u8>> = (0..w.round_trips)
-        .map(|i| {
-            let req = Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))]));
-            http_bytes(&session, addr, &req)
-        })
-        .collect::<Res<_>>()?;
-    for r in rt.iter().take(200) {
-        raw.exchange(r)?; // warm-up
-    }
-    let round_trip = best_of(w.reps, || {
-        let start = Instant::now();
-        let mut status = 0;
-        for r in &rt {
-            status = raw.exchange(r)?;
-        }
-        let elapsed = start.elapsed();
-        check_query_reply(raw.result(status)?, "RETURN $x")?;
-        Ok((rt.len(), elapsed))
-    })?;
-
-    // 32 callers, each on its own keep-alive connection (what a pooled client does).
-    let conc: Vec<Vec<Vec<u8>>> = (0..CONCURRENCY)
-        .map(|c| {
-            (0..w.per_caller)
-                .map(|i| {
-                    let x = (c * w.per_caller + i) as i64;
-                    let req = Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(x))]));
-                    http_bytes(&session, addr, &req)
-                })
-                .collect::<Res<Vec<_>>>()
-        })
-        .collect::<Res<_>>()?;
-    let concurrent = best_of(w.reps, || {
-        let conns = (0..CONCURRENCY)
-            .map(|_| RawHttp::connect(addr))
-            .collect::<Res<Vec<_>>>()?;
-        run_threads(conns.into_iter().zip(&conc), |(mut conn, reqs)| {
-            let mut status = 0;
-            for r in reqs {
-                status = conn.exchange(r)?;
-            }
-            check_query_reply(conn.result(status)?, "RETURN $x")?;
-            Ok(reqs.len())
-        })
-    })?;
-
-    let table = "ins_floor_http";
-    let ins: Vec<Vec<u8>> = insert_requests(table, &w.insert_rows)?
-        .iter()
-        .map(|r| http_bytes(&session, addr, r))
-        .collect::<Res<_>>()?;
-    let insert = best_of(w.reps, || {
-        admin.reset_table(table)?;
-        let start = Instant::now();
-        let mut statuses = Vec::with_capacity(ins.len());
-        for r in &ins {
-            statuses.push(raw.exchange(r)?);
-        }
-        let elapsed = start.elapsed();
-        ensure(statuses.iter().all(|s| *s == 200), || {
-            format!("an INSERT over HTTP answered {statuses:?}")
-        })?;
-        admin.expect_rows(table, w.insert_rows.len())?;
-        Ok((w.insert_rows.len(), elapsed))
-    })?;
-
-    let sel = http_bytes(&session, addr, &select_request())?;
-    raw.exchange(&sel)?; // warm-up
-    let select = best_of(w.reps, || {
-        let start = Instant::now();
-        let status = raw.exchange(&sel)?;
-        let elapsed = start.elapsed();
-        let n = match raw.result(status)? {
-            Value::Array(a) => a.len(),
-            _ => 0,
-        };
-        ensure(n == w.select_rows, || {
-            format!("select over HTTP gave {n} rows, wanted {}", w.select_rows)
-        })?;
-        Ok((w.select_rows, elapsed))
-    })?;
-    Ok(Rates {
-        round_trip,
-        concurrent,
-        insert,
-        select,
-    })
-}
-
 /// Runs one thread per item, all released together by a barrier once they are ready;
 /// returns the total of their operation counts and the time from release to the last join.
 fn run_threads<I, F>(items: I, work: F) -> Res<(usize, Duration)>
@@ -668,66 +656,84 @@ where
     })
 }
 
-// --- surql-smol ----------------------------------------------------------------------------
+// --- the drivers ---------------------------------------------------------------------------
 
-fn smol(url: &str, w: &Workload, admin: &Admin, label: &str) -> Res<Rates> {
-    async_io::block_on(async {
-        let db = surql_smol::Surreal::connect(url).await?;
-        db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).await?;
-        db.use_ns_db(NS, DB).await?;
-        for i in 0..200 {
-            smol_round_trip(&db, i).await?; // warm-up
-        }
-        Ok::<_, BoxError>(db)
-    })
-    .and_then(|db| {
-        let round_trip = best_of(w.reps, || {
-            async_io::block_on(async {
-                let start = Instant::now();
-                for i in 0..w.round_trips {
-                    smol_round_trip(&db, i as i64).await?;
-                }
-                Ok((w.round_trips, start.elapsed()))
-            })
-        })?;
-        let concurrent = best_of(w.reps, || smol_concurrent(&db, w.per_caller))?;
-        let table = format!("ins_smol_{label}");
-        let sql = insert_sql(&table);
-        let insert = best_of(w.reps, || {
-            admin.reset_table(&table)?;
-            let elapsed = async_io::block_on(async {
-                let start = Instant::now();
-                for chunk in w.insert_rows.chunks(BATCH) {
-                    db.query(sql.as_str())
-                        .bind(("rows", chunk))
-                        .await?
-                        .check()?;
-                }
-                Ok::<_, BoxError>(start.elapsed())
-            })?;
-            admin.expect_rows(&table, w.insert_rows.len())?;
-            Ok((w.insert_rows.len(), elapsed))
-        })?;
-        let select_once = || {
-            async_io::block_on(async {
-                let start = Instant::now();
-                let rows: Vec<Row> = db.select(SELECT_TABLE).await?;
-                let elapsed = start.elapsed();
-                ensure(rows.len() == w.select_rows, || {
-                    format!("select gave {} rows, wanted {}", rows.len(), w.select_rows)
-                })?;
-                Ok((rows.len(), elapsed))
-            })
-        };
-        select_once()?; // warm-up
-        let select = best_of(w.reps, select_once)?;
-        Ok(Rates {
-            round_trip,
-            concurrent,
-            insert,
-            select,
+/// surql-smol, driven from the caller's thread with `async_io::block_on`.
+struct Smol(surql_smol::Surreal);
+
+impl Smol {
+    fn connect(url: &str) -> Res<Smol> {
+        async_io::block_on(async {
+            let db = surql_smol::Surreal::connect(url).await?;
+            db.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).await?;
+            db.use_ns_db(NS, DB).await?;
+            Ok(Smol(db))
         })
-    })
+    }
+}
+
+impl Contender for Smol {
+    fn round_trips(&mut self, n: usize) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            for i in 0..n {
+                smol_round_trip(&self.0, i as i64).await?;
+            }
+            Ok((n, start.elapsed()))
+        })
+    }
+
+    /// 32 tasks on one executor, sharing one client.
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let ex = async_executor::Executor::new();
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..CONCURRENCY)
+            .map(|c| {
+                let db = self.0.clone();
+                ex.spawn(async move {
+                    for i in 0..per_caller {
+                        smol_round_trip(&db, (c * per_caller + i) as i64).await?;
+                    }
+                    Ok::<_, BoxError>(per_caller)
+                })
+            })
+            .collect();
+        let ops = async_io::block_on(ex.run(async {
+            let mut ops = 0;
+            for t in tasks {
+                ops += t.await?;
+            }
+            Ok::<_, BoxError>(ops)
+        }))?;
+        Ok((ops, start.elapsed()))
+    }
+
+    fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run {
+        let sql = insert_sql(table);
+        async_io::block_on(async {
+            let start = Instant::now();
+            for chunk in rows.chunks(BATCH) {
+                self.0
+                    .query(sql.as_str())
+                    .bind(("rows", chunk))
+                    .await?
+                    .check()?;
+            }
+            Ok((rows.len(), start.elapsed()))
+        })
+    }
+
+    fn select(&mut self, n: usize) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            let rows: Vec<Row> = self.0.select(SELECT_TABLE).await?;
+            let elapsed = start.elapsed();
+            ensure(rows.len() == n, || {
+                format!("select gave {} rows, wanted {n}", rows.len())
+            })?;
+            Ok((n, elapsed))
+        })
+    }
 }
 
 async fn smol_round_trip(db: &surql_smol::Surreal, x: i64) -> Res<()> {
@@ -736,86 +742,60 @@ async fn smol_round_trip(db: &surql_smol::Surreal, x: i64) -> Res<()> {
     ensure(got == x, || format!("RETURN $x gave {got}, wanted {x}"))
 }
 
-fn smol_concurrent(db: &surql_smol::Surreal, per_caller: usize) -> Res<(usize, Duration)> {
-    let ex = async_executor::Executor::new();
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..CONCURRENCY)
-        .map(|c| {
-            let db = db.clone();
-            ex.spawn(async move {
-                for i in 0..per_caller {
-                    smol_round_trip(&db, (c * per_caller + i) as i64).await?;
-                }
-                Ok::<_, BoxError>(per_caller)
-            })
-        })
-        .collect();
-    let ops = async_io::block_on(ex.run(async {
-        let mut ops = 0;
-        for t in tasks {
-            ops += t.await?;
-        }
-        Ok::<_, BoxError>(ops)
-    }))?;
-    Ok((ops, start.elapsed()))
+/// surql-blocking.
+struct Blocking(surql_blocking::Surreal);
+
+impl Blocking {
+    fn connect(url: &str) -> Res<Blocking> {
+        let db = surql_blocking::Surreal::connect(url)?;
+        db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
+        db.use_ns_db(NS, DB)?;
+        Ok(Blocking(db))
+    }
 }
 
-// --- surql-blocking ------------------------------------------------------------------------
-
-fn blocking(url: &str, w: &Workload, admin: &Admin, label: &str) -> Res<Rates> {
-    let db = surql_blocking::Surreal::connect(url)?;
-    db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
-    db.use_ns_db(NS, DB)?;
-    for i in 0..200 {
-        blocking_round_trip(&db, i)?; // warm-up
-    }
-    let round_trip = best_of(w.reps, || {
+impl Contender for Blocking {
+    fn round_trips(&mut self, n: usize) -> Run {
         let start = Instant::now();
-        for i in 0..w.round_trips {
-            blocking_round_trip(&db, i as i64)?;
+        for i in 0..n {
+            blocking_round_trip(&self.0, i as i64)?;
         }
-        Ok((w.round_trips, start.elapsed()))
-    })?;
-    let concurrent = best_of(w.reps, || {
+        Ok((n, start.elapsed()))
+    }
+
+    /// 32 threads sharing one client.
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let db = &self.0;
         run_threads(0..CONCURRENCY, |c| {
-            for i in 0..w.per_caller {
-                blocking_round_trip(&db, (c * w.per_caller + i) as i64)?;
+            for i in 0..per_caller {
+                blocking_round_trip(db, (c * per_caller + i) as i64)?;
             }
-            Ok(w.per_caller)
+            Ok(per_caller)
         })
-    })?;
-    let table = format!("ins_blocking_{label}");
-    let sql = insert_sql(&table);
-    let insert = best_of(w.reps, || {
-        admin.reset_table(&table)?;
+    }
+
+    fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run {
+        let sql = insert_sql(table);
         let start = Instant::now();
-        for chunk in w.insert_rows.chunks(BATCH) {
-            db.query(sql.as_str())
+        for chunk in rows.chunks(BATCH) {
+            self.0
+                .query(sql.as_str())
                 .bind(("rows", chunk))
                 .run()?
                 .check()?;
         }
-        let elapsed = start.elapsed();
-        admin.expect_rows(&table, w.insert_rows.len())?;
-        Ok((w.insert_rows.len(), elapsed))
-    })?;
-    let select_once = || {
+        Ok((rows.len(), start.elapsed()))
+    }
+
+    fn select(&mut self, n: usize) -> Run {
         let start = Instant::now();
-        let rows: Vec<Row> = db.select(SELECT_TABLE)?;
+        let rows: Vec<Row> = self.0.select(SELECT_TABLE)?;
         let elapsed = start.elapsed();
-        ensure(rows.len() == w.select_rows, || {
-            format!("select gave {} rows, wanted {}", rows.len(), w.select_rows)
+        ensure(rows.len() == n, || {
+            format!("select gave {} rows, wanted {n}", rows.len())
         })?;
-        Ok((rows.len(), elapsed))
-    };
-    select_once()?; // warm-up
-    let select = best_of(w.reps, select_once)?;
-    Ok(Rates {
-        round_trip,
-        concurrent,
-        insert,
-        select,
-    })
+        Ok((n, elapsed))
+    }
 }
 
 fn blocking_round_trip(db: &surql_blocking::Surreal, x: i64) -> Res<()> {
@@ -824,19 +804,63 @@ fn blocking_round_trip(db: &surql_blocking::Surreal, x: i64) -> Res<()> {
     ensure(got == x, || format!("RETURN $x gave {got}, wanted {x}"))
 }
 
-// --- report --------------------------------------------------------------------------------
+// --- measuring -----------------------------------------------------------------------------
 
-/// The three measurements of one transport.
-struct TransportRates {
+/// The floor and the two drivers on one transport.
+struct Transport {
     name: &'static str,
-    floor: Rates,
-    smol: Rates,
-    blocking: Rates,
+    /// floor, smol, blocking
+    contenders: [Box<dyn Contender>; 3],
 }
 
+const CONTENDER_NAMES: [&str; 3] = ["floor", "smol", "blocking"];
+
+/// Measures every contender of `t`, interleaved: each repetition runs the floor and both
+/// drivers back to back, so a burst of load from elsewhere hits all three alike.
+fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
+    let mut best = [Rates::default(); 3];
+    for c in t.contenders.iter_mut() {
+        c.round_trips(200)?; // warm-up
+        c.select(w.select_rows)?;
+    }
+    let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
+    for _ in 0..w.reps {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            let r = rate(c.round_trips(w.round_trips)?);
+            best[i].round_trip = best[i].round_trip.max(r);
+        }
+    }
+    for _ in 0..w.reps {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            let r = rate(c.concurrent(w.per_caller)?);
+            best[i].concurrent = best[i].concurrent.max(r);
+        }
+    }
+    for _ in 0..w.reps {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            admin.reset_table(&tables[i])?;
+            let r = rate(c.insert(&tables[i], &w.insert_rows)?);
+            // A failing statement must not pass for a fast one.
+            admin.expect_rows(&tables[i], w.insert_rows.len())?;
+            best[i].insert = best[i].insert.max(r);
+        }
+    }
+    for _ in 0..w.reps {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            let r = rate(c.select(w.select_rows)?);
+            best[i].select = best[i].select.max(r);
+        }
+    }
+    for table in &tables {
+        admin.reset_table(table)?;
+    }
+    Ok(best)
+}
+
+// --- report --------------------------------------------------------------------------------
+
 fn fmt_rate(r: f64) -> String {
-    let n = r.round() as u64;
-    let s = n.to_string();
+    let s = (r.round() as u64).to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
         if i > 0 && (s.len() - i) % 3 == 0 {
@@ -847,7 +871,9 @@ fn fmt_rate(r: f64) -> String {
     out
 }
 
-fn table(transports: &[TransportRates], w: &Workload) -> String {
+/// The Markdown table: one line per operation and transport; `results` holds the rates of
+/// floor, smol and blocking per transport name.
+fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
     type Pick = fn(&Rates) -> f64;
     let ops: [(String, Pick, f64); 4] = [
         (
@@ -882,21 +908,20 @@ fn table(transports: &[TransportRates], w: &Workload) -> String {
          |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for (name, pick, target) in &ops {
-        for t in transports {
-            let floor = pick(&t.floor);
+        for (transport, [floor, smol, blocking]) in results {
+            let floor = pick(floor);
             let ratio = |r: &Rates| {
                 let x = pick(r) / floor.max(1e-9);
                 let mark = if x >= *target { "" } else { " ✗" };
                 format!("{:.0}%{mark}", x * 100.0)
             };
             out.push_str(&format!(
-                "| {name} | {} | {} | {} | {} | {} | {} | ≥ {:.0}% |\n",
-                t.name,
+                "| {name} | {transport} | {} | {} | {} | {} | {} | ≥ {:.0}% |\n",
                 fmt_rate(floor),
-                fmt_rate(pick(&t.smol)),
-                ratio(&t.smol),
-                fmt_rate(pick(&t.blocking)),
-                ratio(&t.blocking),
+                fmt_rate(pick(smol)),
+                ratio(smol),
+                fmt_rate(pick(blocking)),
+                ratio(blocking),
                 target * 100.0
             ));
         }
@@ -937,47 +962,45 @@ fn run() -> Res<()> {
     );
     admin.fill_select_table(w.select_rows)?;
 
-    let step = |name: &str, f: &dyn Fn() -> Res<Rates>| -> Res<Rates> {
-        let t = Instant::now();
-        let r = f()?;
+    let mut results = Vec::new();
+    let transports = [
+        Transport {
+            name: "ws",
+            contenders: [
+                Box::new(FloorWs(RawWs::connect(&addr)?)),
+                Box::new(Smol::connect(&ws_url)?),
+                Box::new(Blocking::connect(&ws_url)?),
+            ],
+        },
+        Transport {
+            name: "http",
+            contenders: [
+                Box::new(FloorHttp::connect(&addr)?),
+                Box::new(Smol::connect(&http_url)?),
+                Box::new(Blocking::connect(&http_url)?),
+            ],
+        },
+    ];
+    for mut t in transports {
+        let start = Instant::now();
+        let rates = measure(&mut t, &w, &admin)?;
         eprintln!(
-            "e2e: {name:<14} done in {:>5.1}s: {r:?}",
-            t.elapsed().as_secs_f64()
+            "e2e: {} measured in {:.1}s",
+            t.name,
+            start.elapsed().as_secs_f64()
         );
-        Ok(r)
-    };
-    let ws = TransportRates {
-        name: "ws",
-        floor: step("floor ws", &|| floor_ws(&addr, &w, &admin))?,
-        smol: step("smol ws", &|| smol(&ws_url, &w, &admin, "ws"))?,
-        blocking: step("blocking ws", &|| blocking(&ws_url, &w, &admin, "ws"))?,
-    };
-    let http = TransportRates {
-        name: "http",
-        floor: step("floor http", &|| floor_http(&addr, &w, &admin))?,
-        smol: step("smol http", &|| smol(&http_url, &w, &admin, "http"))?,
-        blocking: step("blocking http", &|| blocking(&http_url, &w, &admin, "http"))?,
-    };
-    for t in [
-        "ins_floor_ws",
-        "ins_floor_http",
-        "ins_smol_ws",
-        "ins_smol_http",
-    ] {
-        admin.reset_table(t)?;
+        results.push((t.name, rates));
     }
-    for t in ["ins_blocking_ws", "ins_blocking_http", SELECT_TABLE] {
-        admin.reset_table(t)?;
-    }
+    admin.reset_table(SELECT_TABLE)?;
     drop(admin);
     drop(started);
     println!(
         "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, best of {} \
-         after warm-up ({:.0}s total)\n",
+         interleaved runs after warm-up ({:.0}s total)\n",
         w.reps,
         began.elapsed().as_secs_f64()
     );
-    println!("{}", table(&[ws, http], &w));
+    println!("{}", table(&results, &w));
     println!(
         "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
          (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \

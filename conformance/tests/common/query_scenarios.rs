@@ -991,6 +991,23 @@ scenario!(timeout_is_accepted_and_bound, |db| {
         .delete()
         .expect("compiles");
     assert!(c.text.contains("TIMEOUT"), "{}", c.text);
+    // The bound duration really limits the statement: a scan of many rows cannot finish in
+    // a microsecond.
+    w!(db.query("FOR $i IN 0..3000 { CREATE bulk SET n = $i, s = <string> $i };"))?.check()?;
+    let slow = QuerySet::table("bulk")
+        .filter(F::new("s").icontains("9") | F::new("n").gt(10))
+        .order_by(["-s"])
+        .timeout(Duration::from_micros(1).into());
+    let err = w!(slow.all::<Value>(&db)).expect_err("the statement must time out");
+    assert!(
+        err.to_string().to_lowercase().contains("timeout")
+            || err.to_string().to_lowercase().contains("timed out"),
+        "{err}"
+    );
+    assert!(!w!(slow
+        .timeout(Duration::from_secs(30).into())
+        .all::<Value>(&db))?
+    .is_empty());
     Ok(())
 });
 

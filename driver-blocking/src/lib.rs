@@ -205,6 +205,7 @@ impl Surreal {
             Transport::Http(HttpTransport::new(
                 &endpoint,
                 options.config.request_timeout,
+                options.connect_timeout,
             ))
         };
         Ok(Surreal {

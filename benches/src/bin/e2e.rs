@@ -11,10 +11,14 @@
 //! work an application would: encode the call, correlate the reply, decode it (typed structs
 //! for the select). The ratio driver/floor is therefore the whole client-side cost.
 //!
-//! Every number is the best of a few repetitions after a warm-up, so short hiccups of a
-//! shared machine (the server runs on the same cores) do not decide the result.
-//! `E2E_SCALE=0.1` shrinks every workload for a quick check; `SURREAL_URL` points the run at
-//! a server somebody else started instead of starting an in-memory one.
+//! Every number is the best of a few repetitions after a warm-up, and each repetition runs
+//! the floor and both drivers back to back, so short hiccups of a shared machine (the
+//! server runs on the same cores) do not decide the result.
+//!
+//! Knobs: `E2E_SCALE=0.1` shrinks every workload for a quick check; `E2E_REPS=10` changes
+//! the repetitions (default 3); `E2E_ONLY=select,insert` runs only some of `rt`, `conc`,
+//! `insert`, `select`; `SURREAL_URL` points the run at a server somebody else started
+//! instead of starting an in-memory one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -56,7 +60,12 @@ struct Workload {
     select_rows: usize,
     /// Repetitions of each measurement; the best one is reported.
     reps: usize,
+    /// Which workloads run: round trips, concurrent, insert, select (`E2E_ONLY`).
+    enabled: [bool; 4],
 }
+
+/// The names `E2E_ONLY` accepts, in workload order.
+const WORKLOADS: [&str; 4] = ["rt", "conc", "insert", "select"];
 
 impl Workload {
     fn from_env() -> Res<Workload> {
@@ -67,6 +76,27 @@ impl Workload {
                 .filter(|f: &f64| f.is_finite() && *f > 0.0 && *f <= 10.0)
                 .ok_or_else(|| format!("E2E_SCALE must be a number in (0, 10], got {s:?}"))?,
             Err(_) => 1.0,
+        };
+        let reps = match std::env::var("E2E_REPS") {
+            Ok(s) => s
+                .parse()
+                .ok()
+                .filter(|r| (1..=50).contains(r))
+                .ok_or_else(|| format!("E2E_REPS must be a whole number 1-50, got {s:?}"))?,
+            Err(_) => 3,
+        };
+        let enabled = match std::env::var("E2E_ONLY") {
+            Ok(s) => {
+                let names: Vec<&str> = s.split(',').map(str::trim).collect();
+                if let Some(bad) = names.iter().find(|n| !WORKLOADS.contains(n)) {
+                    return Err(format!(
+                        "E2E_ONLY: unknown workload {bad:?} in {s:?}; use a comma list of {WORKLOADS:?}"
+                    )
+                    .into());
+                }
+                WORKLOADS.map(|w| names.contains(&w))
+            }
+            Err(_) => [true; 4],
         };
         let n = |base: usize, min: usize| ((base as f64 * scale) as usize).max(min);
         // Whole batches, so every INSERT carries exactly BATCH rows.
@@ -79,7 +109,8 @@ impl Workload {
                 .map(NewRow::from)
                 .collect(),
             select_rows: n(20_000, 100),
-            reps: 3,
+            reps,
+            enabled,
         })
     }
 }
@@ -824,19 +855,20 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
         c.select(w.select_rows)?;
     }
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
-    for _ in 0..w.reps {
+    let [rt, conc, insert, select] = w.enabled.map(|on| if on { w.reps } else { 0 });
+    for _ in 0..rt {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             let r = rate(c.round_trips(w.round_trips)?);
             best[i].round_trip = best[i].round_trip.max(r);
         }
     }
-    for _ in 0..w.reps {
+    for _ in 0..conc {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             let r = rate(c.concurrent(w.per_caller)?);
             best[i].concurrent = best[i].concurrent.max(r);
         }
     }
-    for _ in 0..w.reps {
+    for _ in 0..insert {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             admin.reset_table(&tables[i])?;
             let r = rate(c.insert(&tables[i], &w.insert_rows)?);
@@ -845,7 +877,7 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
             best[i].insert = best[i].insert.max(r);
         }
     }
-    for _ in 0..w.reps {
+    for _ in 0..select {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             let r = rate(c.select(w.select_rows)?);
             best[i].select = best[i].select.max(r);
@@ -907,7 +939,7 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
         "| operation | transport | floor | surql-smol | smol/floor | surql-blocking | blocking/floor | target |\n\
          |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (name, pick, target) in &ops {
+    for ((name, pick, target), _) in ops.iter().zip(w.enabled).filter(|(_, on)| *on) {
         for (transport, [floor, smol, blocking]) in results {
             let floor = pick(floor);
             let ratio = |r: &Rates| {

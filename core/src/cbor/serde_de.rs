@@ -210,6 +210,7 @@ impl<'de> De<'de> {
         // the remaining entries are read so the cursor stays in sync.
         while access.next_entry_start()? {
             access.de.d.value(access.de.depth)?;
+            access.de.d.value(access.de.depth)?;
         }
         self.depth -= 1;
         Ok(out)

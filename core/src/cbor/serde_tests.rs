@@ -494,3 +494,45 @@ fn foreign_payloads_of_magic_names_take_the_value_route() {
         ]))
     );
 }
+
+#[test]
+fn a_visitor_that_stops_early_leaves_the_cursor_in_sync() {
+    /// Reads only the first entry of a map.
+    #[derive(Debug, PartialEq)]
+    struct First(String, i64);
+    impl<'de> Deserialize<'de> for First {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = First;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<First, A::Error> {
+                    let (k, v) = m
+                        .next_entry::<String, i64>()?
+                        .ok_or_else(|| serde::de::Error::custom("empty"))?;
+                    Ok(First(k, v))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let v = Value::Array(vec![
+        obj(vec![("a", Value::Int(1)), ("b", Value::from("x"))]),
+        obj(vec![("c", Value::Int(2)), ("d", Value::Array(vec![]))]),
+    ]);
+    assert_eq!(
+        from_slice::<Vec<First>>(&encode(&v)),
+        Ok(vec![First("a".into(), 1), First("c".into(), 2)])
+    );
+    // The same with indefinite-length maps: {_ "a": 1, "b": 2} twice.
+    let b = hex("82 bf 61 61 01 61 62 02 ff bf 61 63 03 61 64 04 ff");
+    assert_eq!(
+        from_slice::<Vec<First>>(&b),
+        Ok(vec![First("a".into(), 1), First("c".into(), 3)])
+    );
+}

@@ -494,7 +494,8 @@ impl<'de> MapAccess<'de> for MapDe {
             return Ok(None);
         };
         let key = seed
-            .deserialize(ValueDeserializer(Value::String(k.clone())))
+            // Borrowed: a struct's field identifier needs no copy of the key.
+            .deserialize(de::value::StrDeserializer::<Error>::new(&k))
             .map_err(|e| e.at(Segment::Field(k.clone())))?;
         self.value = Some((k, v));
         Ok(Some(key))
@@ -525,7 +526,7 @@ impl<'de> EnumAccess<'de> for TaggedEnum {
         self,
         seed: V,
     ) -> Result<(V::Value, TaggedVariant), Error> {
-        let v = seed.deserialize(ValueDeserializer(Value::String(self.variant.clone())))?;
+        let v = seed.deserialize(de::value::StrDeserializer::<Error>::new(&self.variant))?;
         Ok((
             v,
             TaggedVariant {
@@ -589,7 +590,7 @@ impl<'de> EnumAccess<'de> for MagicEnum {
         self,
         seed: V,
     ) -> Result<(V::Value, ValueDeserializer), Error> {
-        let v = seed.deserialize(ValueDeserializer(Value::String(self.variant.to_owned())))?;
+        let v = seed.deserialize(de::value::StrDeserializer::<Error>::new(self.variant))?;
         Ok((v, ValueDeserializer(self.payload)))
     }
 }

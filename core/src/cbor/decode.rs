@@ -573,7 +573,7 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn datetime(&mut self) -> Result<Datetime> {
+    pub(super) fn datetime(&mut self) -> Result<Datetime> {
         let at = self.pos;
         let indef = self.open_tuple(2, "tag 12 (datetime) payload")?;
         let secs = self.int_item("datetime seconds")?;

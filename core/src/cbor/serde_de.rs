@@ -19,7 +19,7 @@ use serde::de::{
 
 use super::decode::{Decoder, Head};
 use super::{tags, DecodeError, MAX_DEPTH};
-use crate::value::magic::bridge;
+use crate::value::magic::{self, bridge};
 use crate::value::Value;
 
 /// A malformed input (reported as it is) or an item that does not fit the requested type
@@ -512,6 +512,20 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == magic::DATETIME {
+            let h = self.peek_head()?;
+            if h.major == 6 && h.arg == Some(tags::DATETIME) {
+                // The hottest typed scalar: its parts go to `Datetime`'s visitor as read.
+                self.d.head()?;
+                let d = self.d.datetime()?;
+                let mut seq =
+                    de::value::SeqDeserializer::new([d.secs, i64::from(d.nanos)].into_iter());
+                return visitor
+                    .visit_seq(&mut seq)
+                    .and_then(|out| seq.end().map(|()| out))
+                    .map_err(|e: Error| e.at_offset(h.start));
+            }
+        }
         if name.starts_with("$surql::") {
             // `Value` and the typed scalars: the decoder reads the item natively and the
             // `Value` deserializer hands it over in the agreed form (see `magic`).

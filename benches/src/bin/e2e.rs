@@ -48,6 +48,8 @@ const CONCURRENCY: usize = 32;
 /// Rows per `INSERT` statement.
 const BATCH: usize = 500;
 const ROUND_TRIP_SQL: &str = "RETURN $x";
+/// Largest HTTP body the raw floor accepts (the server's own message limit is 128 MiB).
+const MAX_BODY: usize = 128 << 20;
 
 /// Sizes of the four workloads (scaled by `E2E_SCALE`).
 struct Workload {
@@ -594,6 +596,9 @@ impl RawHttp {
                 let size = usize::from_str_radix(size_text, 16)
                     .map_err(|_| format!("bad chunk size {size_text:?}"))?;
                 let start = self.body.len();
+                ensure(size <= MAX_BODY - start.min(MAX_BODY), || {
+                    format!("a chunked HTTP body over {MAX_BODY} bytes (chunk of {size})")
+                })?;
                 self.body.resize(start + size, 0);
                 self.conn.read_exact(&mut self.body[start..])?;
                 self.read_line()?;
@@ -603,6 +608,9 @@ impl RawHttp {
             }
         } else {
             let n = length.ok_or("an HTTP response without Content-Length or chunking")?;
+            ensure(n <= MAX_BODY, || {
+                format!("an HTTP body of {n} bytes is over the {MAX_BODY}-byte limit")
+            })?;
             self.body.resize(n, 0);
             self.conn.read_exact(&mut self.body)?;
         }

@@ -1,4 +1,6 @@
-//! `Value` ⇄ CBOR bytes with SurrealDB's tags, in one pass with no intermediate tree.
+//! `Value` ⇄ CBOR bytes with SurrealDB's tags, in one pass with no intermediate tree;
+//! [`to_vec`] and [`from_slice`] do the same for any serde type, also without a `Value`
+//! tree in between.
 //!
 //! The encoder writes definite lengths only, integers in their shortest form, floats as
 //! 64-bit, datetimes as tag 12 `[secs, nanos]` and durations as tag 14 (the only shapes

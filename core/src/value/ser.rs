@@ -3,6 +3,12 @@
 //! Typed SurrealDB scalars travel through serde as newtype structs with the magic names in
 //! [`magic`]: [`to_value`] recognises them and rebuilds the typed value, while foreign
 //! serializers (serde_json) just see a transparent newtype around readable text.
+//!
+//! Inside a magic newtype, surql's serializers report `is_human_readable() == false`, and
+//! datetimes, durations, uuids, record ids and file references then hand over their
+//! native parts (`[secs, nanos]`, 16 bytes, `[table, key]`, …) instead of text, so no text
+//! is formatted and parsed again; their `Deserialize` accepts both forms. User types never
+//! see the flag change: only the payloads of surql's own types are serialized that way.
 
 use std::fmt;
 
@@ -13,25 +19,27 @@ use super::{
     RecordId, RecordIdKey, Table, Uuid, Value,
 };
 
-/// Newtype-struct names that mark typed values inside serde data. Every one wraps the
-/// value's text form except where noted.
+/// Newtype-struct names that mark typed values inside serde data. The typed scalars wrap
+/// their text form for human-readable formats and their native parts otherwise (noted
+/// after "or").
 #[doc(hidden)]
 pub mod magic {
     /// `Value` itself (used by `Value`'s `Deserialize` to ask for typed values).
     pub const VALUE: &str = "$surql::Value";
-    /// RFC 3339 UTC text.
+    /// RFC 3339 UTC text, or `(secs: i64, nanos: u32)`.
     pub const DATETIME: &str = "$surql::Datetime";
-    /// SurrealQL duration text (`1h30m`).
+    /// SurrealQL duration text (`1h30m`), or a sequence `[]`, `[secs]`, `[secs, nanos]`.
     pub const DURATION: &str = "$surql::Duration";
-    /// Hyphenated UUID text.
+    /// Hyphenated UUID text, or 16 bytes.
     pub const UUID: &str = "$surql::Uuid";
     /// Decimal text.
     pub const DECIMAL: &str = "$surql::Decimal";
     /// The raw table name.
     pub const TABLE: &str = "$surql::Table";
-    /// Record-id text as `escape::write_record_id` renders it.
+    /// Record-id text as `escape::write_record_id` renders it, or `(table, key)` with the
+    /// key as the value it is (a range key as a `RANGE` of key values).
     pub const RECORD_ID: &str = "$surql::RecordId";
-    /// `bucket:/key` text.
+    /// `bucket:/key` text, or `(bucket, key)`.
     pub const FILE: &str = "$surql::File";
     /// NONE: a unit struct.
     pub const NONE: &str = "$surql::None";

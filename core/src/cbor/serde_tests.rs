@@ -295,6 +295,9 @@ proptest! {
     #[test]
     fn direct_decoding_agrees_with_from_value(v in strategy::value()) {
         prop_assert_eq!(from_slice::<Value>(&encode(&v)), Ok(v.clone()));
+        // The Value bridge itself is lossless for every value CBOR can carry.
+        prop_assert_eq!(from_value::<Value>(v.clone()), Ok(v.clone()));
+        prop_assert_eq!(to_value(&v), Ok(v.clone()));
         same_outcome::<Vec<Value>>(&v)?;
         same_outcome::<Option<String>>(&v)?;
         same_outcome::<i64>(&v)?;

@@ -202,6 +202,10 @@ async fn drive(
     let mut streams: HashMap<RequestId, Sender<std::result::Result<StreamFrame, ConnError>>> =
         HashMap::new();
     let mut commands_open = true;
+    // One timer for the connection's life, re-armed only when the core's deadline moves:
+    // creating a timer per loop turn costs a reactor wake-up (a syscall) per request.
+    let mut timer = async_io::Timer::never();
+    let mut armed: Option<Instant> = None;
     let notify = |ev: &ConnectionEvent| {
         let hooks = hooks.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for h in hooks {
@@ -303,13 +307,15 @@ async fn drive(
         }
         // 3. wait for the next input
         let deadline = conn.poll_timeout();
-        let timer = async {
+        if deadline != armed {
             match deadline {
-                Some(t) => {
-                    async_io::Timer::at(t).await;
-                }
-                None => future::pending::<()>().await,
+                Some(t) => timer.set_at(t),
+                None => timer = async_io::Timer::never(),
             }
+            armed = deadline;
+        }
+        let timer = async {
+            (&mut timer).await;
             Wake::Timer
         };
         let cmd = async {
@@ -383,7 +389,10 @@ async fn drive(
                 ws = None;
                 conn.handle_disconnect(now);
             }
-            Wake::Timer => conn.handle_timeout(now),
+            Wake::Timer => {
+                armed = None; // a fired timer must be re-armed even for the same deadline
+                conn.handle_timeout(now);
+            }
         }
     }
 }

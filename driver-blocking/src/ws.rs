@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use polling::{Event as PollEvent, Events, PollMode, Poller};
 use proto::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
 use proto::rpc::{Method, Notification, Request, StreamFrame};
+
+/// How many `query_stream` frames may wait for their reader before the IO thread pauses.
+const STREAM_BUFFER: usize = 16;
 use proto::Value;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
@@ -60,7 +63,7 @@ enum Command {
     Stream {
         request: Request,
         reply: SyncSender<Result<RequestId, Error>>,
-        sink: Sender<StreamItem>,
+        sink: SyncSender<StreamItem>,
     },
     Unsubscribe(LiveHandle),
     /// A `query_stream` nobody reads any more: cancel it on the server.
@@ -86,7 +89,7 @@ enum Pending {
     },
     Stream {
         method: Method,
-        sink: Sender<StreamItem>,
+        sink: SyncSender<StreamItem>,
     },
     /// A request the driver sent on its own (`query_cancel` for a dropped stream); its
     /// answer, success or failure, changes nothing for anyone.
@@ -217,7 +220,10 @@ impl WsTransport {
     ) -> Result<(RequestId, Receiver<StreamItem>), Error> {
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
-        let (sink, frames) = mpsc::channel();
+        // Bounded: an unread stream makes the IO thread wait here, so it stops reading the
+        // socket and TCP pushes back on the server; client memory stays bounded. A dropped
+        // reader makes the wait end at once.
+        let (sink, frames) = mpsc::sync_channel(STREAM_BUFFER);
         self.submit(Command::Stream {
             request,
             reply,
@@ -773,7 +779,8 @@ impl Driver {
     fn stream_frame(&mut self, id: RequestId, frame: StreamFrame) {
         let end = frame.is_end();
         match self.pending.get(&id) {
-            // A dropped reader still gets frames until the server ends the stream.
+            // Waits while the reader's buffer is full (backpressure); fails at once when the
+            // reader was dropped, whose cancel is queued behind us.
             Some(Pending::Stream { sink, .. }) => {
                 let _ = sink.send(Ok(frame));
             }
@@ -832,8 +839,10 @@ impl Driver {
                 Pending::Live { reply, .. } => {
                     let _ = reply.send(Err(Error::Closed));
                 }
+                // Never wait on a full stream buffer while shutting down: when the reader
+                // gets past the buffered frames, the dropped sender reads as `Closed` anyway.
                 Pending::Stream { sink, .. } => {
-                    let _ = sink.send(Err(Error::Closed));
+                    let _ = sink.try_send(Err(Error::Closed));
                 }
                 Pending::Discard => {}
             }

@@ -26,7 +26,7 @@ async fn setup(scenario: &str) -> Surreal {
     };
     let db = w!(Surreal::connect(&url)).expect("connect to the test server");
     w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
-    let (ns, name) = crate::unique_names(super::INSTANCE, scenario);
+    let (ns, name) = crate::harness::unique_names(crate::PREFIX, super::INSTANCE, scenario);
     let define = format!(
         "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {name};"
     );

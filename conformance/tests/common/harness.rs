@@ -1,0 +1,81 @@
+// Shared scaffolding of the conformance test binaries (included with `#[path]`): fresh
+// namespace names, the `Resolve` bridge that lets one scenario text run on both drivers, and
+// the `instance!` macro that compiles a scenario file once per driver × transport.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_DB: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh `(namespace, database)` pair for one scenario; `prefix` tells the binaries apart.
+pub fn unique_names(prefix: &str, instance: &str, scenario: &str) -> (String, String) {
+    let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
+    (
+        format!("{prefix}_{}_{}", std::process::id(), n),
+        format!("{instance}_{scenario}"),
+    )
+}
+
+/// Turns a blocking call's outcome into a `Result`: builders run, results pass through.
+pub trait Resolve {
+    /// What the call produces.
+    type Output;
+    /// Runs (or passes through) the call.
+    fn resolve(self) -> Self::Output;
+}
+
+impl<T, E> Resolve for Result<T, E> {
+    type Output = Result<T, E>;
+    fn resolve(self) -> Self::Output {
+        self
+    }
+}
+
+impl<'a> Resolve for surql_blocking::Query<'a> {
+    type Output = surql_blocking::Result<surql_blocking::QueryResponse>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
+impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
+    type Output = surql_blocking::Result<surql_blocking::QueryStream>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
+/// `instance!(module, driver_crate, ws = bool, async = bool, "scenario file")` compiles the
+/// scenario file into `module`, where `super::drv` is the driver, `super::WS` the transport
+/// and `w!(expr)` resolves a call (`.await` for smol, [`Resolve`] for blocking).
+macro_rules! instance {
+    (@module $name:ident, $drv:ident, $ws:expr, $file:literal, $w:item) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use $drv as drv;
+            const WS: bool = $ws;
+            const INSTANCE: &str = stringify!($name);
+            $w
+            fn block_on<F: std::future::Future>(f: F) -> F::Output {
+                futures_lite::future::block_on(f)
+            }
+            #[allow(clippy::bool_assert_comparison)]
+            mod scenarios {
+                include!($file);
+            }
+        }
+    };
+    ($name:ident, $drv:ident, ws = $ws:expr, async = true, $file:literal) => {
+        instance!(@module $name, $drv, $ws, $file, macro_rules! w {
+            ($e:expr) => {
+                $e.await
+            };
+        });
+    };
+    ($name:ident, $drv:ident, ws = $ws:expr, async = false, $file:literal) => {
+        instance!(@module $name, $drv, $ws, $file, macro_rules! w {
+            ($e:expr) => {
+                $crate::harness::Resolve::resolve($e)
+            };
+        });
+    };
+}

@@ -22,6 +22,7 @@
 pub mod cbor;
 pub mod client;
 pub mod conn;
+pub mod endpoint;
 pub mod escape;
 pub mod live;
 pub mod query;

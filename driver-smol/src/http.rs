@@ -28,13 +28,15 @@ type Conn = BufReader<Box<dyn Io>>;
 pub(crate) struct HttpClient {
     host: String,
     port: u16,
+    /// The RPC path (`/rpc`, or `<prefix>/rpc` behind a proxy).
+    rpc_path: String,
     tls: Option<futures_rustls::TlsConnector>,
     pub(crate) session: Mutex<HttpSession>,
     idle: Mutex<Vec<Conn>>,
 }
 
 impl HttpClient {
-    pub(crate) fn new(host: String, port: u16, https: bool) -> Arc<Self> {
+    pub(crate) fn new(host: String, port: u16, https: bool, rpc_path: String) -> Arc<Self> {
         let tls = https.then(|| {
             let mut roots = futures_rustls::rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -46,6 +48,7 @@ impl HttpClient {
         Arc::new(HttpClient {
             host,
             port,
+            rpc_path,
             tls,
             session: Mutex::new(HttpSession::default()),
             idle: Mutex::new(Vec::new()),
@@ -76,7 +79,7 @@ impl HttpClient {
         let mut head = format!(
             "{} {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n",
             http.method,
-            http.path,
+            self.rpc_path,
             self.host,
             self.port,
             http.body.len()
@@ -207,7 +210,7 @@ async fn read_chunked(conn: &mut Conn) -> Result<Vec<u8>> {
 
 /// The status code of `GET path` on a fresh connection (used for `/health`).
 pub(crate) async fn get_status(host: &str, port: u16, tls: bool, path: &str) -> Result<u16> {
-    let client = HttpClient::new(host.to_owned(), port, tls);
+    let client = HttpClient::new(host.to_owned(), port, tls, String::new());
     let mut conn = client.open().await?;
     let head = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
     conn.get_mut().write_all(head.as_bytes()).await?;

@@ -84,66 +84,6 @@ impl std::fmt::Debug for Surreal {
     }
 }
 
-#[derive(Debug)]
-struct ParsedUrl {
-    scheme: &'static str,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-fn parse_url(url: &str) -> Result<ParsedUrl> {
-    let bad = |reason: &str| Error::Url {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected ws://, wss://, http:// or https://"))?;
-    let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
-        "ws" => ("ws", 80),
-        "wss" => ("wss", 443),
-        "http" => ("http", 80),
-        "https" => ("https", 443),
-        _ => {
-            return Err(bad(
-                "unsupported scheme: use ws://, wss://, http:// or https://",
-            ))
-        }
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| bad("the port is not a number 0-65535"))?,
-        ),
-        _ => (authority, default_port),
-    };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let path = path.trim_end_matches('/');
-    let path = if path.is_empty() || path == "/rpc" {
-        "/rpc".to_owned()
-    } else {
-        format!("{path}/rpc")
-    };
-    Ok(ParsedUrl {
-        scheme,
-        host,
-        port,
-        path,
-    })
-}
-
 fn random_uuid() -> Uuid {
     use std::hash::{BuildHasher, Hasher};
     let mut b = [0u8; 16];
@@ -171,20 +111,26 @@ impl Surreal {
 
     /// Connects with explicit options.
     pub async fn connect_with(url: &str, options: Options) -> Result<Surreal> {
-        let u = parse_url(url)?;
-        let tls = matches!(u.scheme, "wss" | "https");
-        let transport = match u.scheme {
-            "ws" | "wss" => {
-                let full = format!("{}://{}:{}{}", u.scheme, bracket(&u.host), u.port, u.path);
-                Transport::Ws(ws::WsClient::connect(full, options.config).await?)
-            }
-            _ => Transport::Http(http::HttpClient::new(u.host.clone(), u.port, tls)),
+        let e = surql::endpoint::Endpoint::parse(url).map_err(|e| Error::Url {
+            url: e.url,
+            reason: e.reason,
+        })?;
+        let tls = e.scheme.is_tls();
+        let transport = if e.scheme.is_ws() {
+            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.config).await?)
+        } else {
+            Transport::Http(http::HttpClient::new(
+                e.host.clone(),
+                e.port,
+                tls,
+                e.path.clone(),
+            ))
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
                 transport,
-                host: u.host,
-                port: u.port,
+                host: e.host,
+                port: e.port,
                 tls,
             }),
             session: None,
@@ -532,14 +478,6 @@ impl Surreal {
     /// The ids of the sessions attached to this connection.
     pub async fn sessions(&self) -> Result<Vec<Uuid>> {
         self.run_call(client::sessions()).await
-    }
-}
-
-fn bracket(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
     }
 }
 
@@ -932,27 +870,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
-        let u = parse_url("ws://127.0.0.1:8000").unwrap();
-        assert_eq!(
-            (u.scheme, u.host.as_str(), u.port, u.path.as_str()),
-            ("ws", "127.0.0.1", 8000, "/rpc")
+    fn bad_urls_are_refused_before_connecting() {
+        let err = futures_lite::future::block_on(Surreal::connect("ftp://x")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Url { url, .. } if url == "ftp://x"),
+            "{err:?}"
         );
-        let u = parse_url("https://db.example.com").unwrap();
-        assert_eq!((u.scheme, u.port, u.path.as_str()), ("https", 443, "/rpc"));
-        let u = parse_url("ws://localhost:1/rpc").unwrap();
-        assert_eq!(u.path, "/rpc");
-        let u = parse_url("ws://[::1]:9").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 9));
-        assert!(parse_url("ftp://x")
-            .unwrap_err()
-            .to_string()
-            .contains("unsupported scheme"));
-        assert!(parse_url("localhost:8000").is_err());
-        assert!(parse_url("ws://h:99999")
-            .unwrap_err()
-            .to_string()
-            .contains("port"));
+        assert!(err.to_string().contains("unsupported scheme"), "{err}");
+        let err = futures_lite::future::block_on(Surreal::connect("ws://h:99999")).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
     }
 
     #[test]

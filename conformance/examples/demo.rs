@@ -30,7 +30,7 @@ fn person(name: &str, age: i64, city: &str) -> Person {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
-        "Starting a local SurrealDB (the first run builds it from crates.io: ~11-15 minutes)..."
+        "Starting a local SurrealDB (the first run builds it from crates.io: roughly 25-30 minutes on 2 cores)..."
     );
     let server = Server::start(&Storage::Memory, None)?;
     println!("SurrealDB is up on {}", server.ws_url());

@@ -229,7 +229,7 @@ pub fn build_server(root: &Path) -> Result<(), String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("server");
     eprintln!(
         "surql: building the SurrealDB {SERVER_VERSION} server from crates.io into {} \
-         (first run only; about 11-15 minutes on 2 cores)...",
+         (first run only: about 46 CPU-minutes, roughly 25-30 minutes on an idle 2-core machine)...",
         root.display()
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());

@@ -129,7 +129,10 @@ impl Peer {
 }
 
 fn ok(id: RequestId, v: Value) -> Event {
-    Event::Response { id, result: Ok(v) }
+    Event::Response {
+        id,
+        result: Ok(v.into()),
+    }
 }
 
 #[test]

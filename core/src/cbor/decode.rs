@@ -889,10 +889,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads a map head whose keys are definite text strings, returning each key with the
     /// byte range of its value; `None` if the item at `pos` is not such a map.
-    pub(super) fn text_keyed_map(
-        mut self,
-        pos: usize,
-    ) -> Result<Option<(Vec<(&'a str, std::ops::Range<usize>)>, usize)>> {
+    pub(super) fn text_keyed_map(mut self, pos: usize) -> Result<Option<super::MapRanges<'a>>> {
         self.pos = pos;
         let h = self.head()?;
         if h.major != 5 {

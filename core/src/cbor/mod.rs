@@ -157,12 +157,13 @@ pub fn skip_item(bytes: &[u8], pos: usize) -> Result<usize, DecodeError> {
     Ok(d.pos)
 }
 
+/// A map's entries as (text key, byte range of the value), and the offset just past it.
+pub(crate) type MapRanges<'a> = (Vec<(&'a str, std::ops::Range<usize>)>, usize);
+
 /// The entries of the map at the start of `bytes` as (key, byte range of the value),
 /// plus the offset just past the map; `Ok(None)` if the item is not a map or has a key
 /// that is not one definite text string. Values are located with [`skip_item`], not built.
-pub(crate) fn map_ranges(
-    bytes: &[u8],
-) -> Result<Option<(Vec<(&str, std::ops::Range<usize>)>, usize)>, DecodeError> {
+pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeError> {
     decode::Decoder::new(bytes).text_keyed_map(0)
 }
 

@@ -717,7 +717,8 @@ impl Connection {
         let method = f.request.method;
         if let Purpose::User | Purpose::Stream = f.purpose {
             if let Ok(p) = &result {
-                // Only these read the result; the rest must not pay for a decode.
+                // `apply_session` reads the result only for these (a token, a transaction
+                // id); every other answer goes to the caller undecoded.
                 let v = match method {
                     Method::Begin | Method::Signin | Method::Signup => {
                         p.to_value().unwrap_or(Value::None)

@@ -40,7 +40,7 @@ fn round_trip(conn: &mut Connection, now: Instant, frame_for: impl Fn(u64) -> Ve
     let sent = conn.poll_transmit().map(|f| f.len()).unwrap_or(0);
     conn.handle_frame(&frame_for(id.0), now);
     match conn.poll_event() {
-        Some(Event::Response { result: Ok(v), .. }) => sent + usize::from(!v.is_none()),
+        Some(Event::Response { result: Ok(v), .. }) => sent + usize::from(v != Value::None),
         other => panic!("expected a response, got {other:?}"),
     }
 }

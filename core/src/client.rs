@@ -25,7 +25,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::rpc::{parse_query_results, Method, QueryResult, Request, ServerError};
+use crate::rpc::{parse_query_results, Method, Payload, QueryResult, Request, ServerError};
 use crate::value::{
     from_value, to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
 };
@@ -92,7 +92,9 @@ impl CallError {
 
 /// Turns a call's successful answer into its typed output. (Boxing a plain `fn` item or a
 /// capture-free closure allocates nothing: they are zero-sized.)
-pub type Decoder<T> = Box<dyn FnOnce(Value) -> Result<T, CallError> + Send>;
+///
+/// It takes the answer as a [`Payload`]: typed answers are read straight from its bytes.
+pub type Decoder<T> = Box<dyn FnOnce(Payload) -> Result<T, CallError> + Send>;
 
 /// One RPC round trip: the request to send and how to decode its answer.
 pub struct Call<T> {
@@ -109,9 +111,25 @@ impl<T> fmt::Debug for Call<T> {
 }
 
 impl<T: 'static> Call<T> {
+    /// A call whose answer is decoded from a [`Value`] tree.
     fn new(
         request: Request,
         decode: impl FnOnce(Value) -> Result<T, CallError> + Send + 'static,
+    ) -> Self {
+        let method = request.method.as_str();
+        Call {
+            request,
+            decode: Box::new(move |p: Payload| {
+                let v = p.into_value().map_err(|e| decode_error(method, &e))?;
+                decode(v)
+            }),
+        }
+    }
+
+    /// A call whose answer is read from the payload itself (straight from its bytes).
+    fn raw(
+        request: Request,
+        decode: impl FnOnce(Payload) -> Result<T, CallError> + Send + 'static,
     ) -> Self {
         Call {
             request,
@@ -146,9 +164,14 @@ impl<T: 'static> Call<T> {
         (self.request, self.decode)
     }
 
-    /// Decodes the server's successful answer.
+    /// Decodes the server's successful answer, given as a value tree.
     pub fn decode(self, v: Value) -> Result<T, CallError> {
-        (self.decode)(v)
+        (self.decode)(Payload::from(v))
+    }
+
+    /// Decodes the server's successful answer as it came off the wire.
+    pub fn decode_payload(self, p: Payload) -> Result<T, CallError> {
+        (self.decode)(p)
     }
 }
 
@@ -156,15 +179,22 @@ fn req(method: Method, params: Vec<Value>) -> Request {
     Request::new(method, params)
 }
 
+fn decode_error(method: &'static str, e: &crate::cbor::DecodeError) -> CallError {
+    CallError::Decode {
+        method,
+        source: DeError(Payload::describe_error(e)),
+    }
+}
+
 fn decode_as<T: DeserializeOwned + 'static>(
     method: &'static str,
-) -> impl Fn(Value) -> Result<T, CallError> {
-    move |v| from_value(v).map_err(|source| CallError::Decode { method, source })
+) -> impl Fn(Payload) -> Result<T, CallError> {
+    move |p| p.into_deserialized().map_err(|e| decode_error(method, &e))
 }
 
 macro_rules! decoder {
     ($method:literal) => {
-        |v| decode_as($method)(v)
+        |p| decode_as($method)(p)
     };
 }
 
@@ -490,7 +520,7 @@ pub fn revoke(token: &Token) -> Call<()> {
 
 /// `info`: the signed-in record user (NONE for system users).
 pub fn info<T: DeserializeOwned + 'static>() -> Call<T> {
-    Call::new(req(Method::Info, vec![]), decoder!("info"))
+    Call::raw(req(Method::Info, vec![]), decoder!("info"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +558,7 @@ pub fn ping() -> Call<()> {
 
 /// `version`: the server's version text, e.g. `surrealdb-3.3.5`.
 pub fn version() -> Call<String> {
-    Call::new(req(Method::Version, vec![]), decoder!("version"))
+    Call::raw(req(Method::Version, vec![]), decoder!("version"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -754,7 +784,7 @@ fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
 
 /// `select`: a table's records (`Vec<T>`), or one record (`Option<T>`; NONE if it is missing).
 pub fn select<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
-    Call::new(
+    Call::raw(
         req(Method::Select, vec![what.into().into_value()]),
         decoder!("select"),
     )
@@ -764,13 +794,13 @@ fn with_data<T: DeserializeOwned + 'static>(
     method: Method,
     what: Value,
     data: Option<&(impl Serialize + ?Sized)>,
-    decode: fn(Value) -> Result<T, CallError>,
+    decode: fn(Payload) -> Result<T, CallError>,
 ) -> Result<Call<T>, CallError> {
     let mut params = vec![what];
     if let Some(d) = data {
         params.push(encode("record data", d)?);
     }
-    Ok(Call::new(req(method, params), decode))
+    Ok(Call::raw(req(method, params), decode))
 }
 
 /// `create`: one record (given its id, or a random id when given a table).
@@ -791,15 +821,10 @@ pub fn create<T: DeserializeOwned + 'static>(
         }
     };
     let params = vec![what, encode("record data", data)?];
-    Ok(Call::new(req(Method::Create, params), move |v| {
+    Ok(Call::raw(req(Method::Create, params), move |v| {
         // CREATE either creates the record or fails ("already exists"); an empty answer
         // means the table's permissions silently refused it.
-        let empty = match &v {
-            Value::None | Value::Null => true,
-            Value::Array(a) => a.is_empty(),
-            _ => false,
-        };
-        if empty {
+        if v.is_empty() {
             return Err(CallError::NotAffected {
                 method: "create",
                 target,
@@ -927,7 +952,7 @@ impl PatchOp {
 /// `patch`: apply JSON-patch operations; returns the records after the change.
 pub fn patch<T: DeserializeOwned + 'static>(what: impl Into<Resource>, ops: &[PatchOp]) -> Call<T> {
     let ops = Value::Array(ops.iter().map(PatchOp::to_value).collect());
-    Call::new(
+    Call::raw(
         req(Method::Patch, vec![what.into().into_value(), ops]),
         decoder!("patch"),
     )
@@ -935,7 +960,7 @@ pub fn patch<T: DeserializeOwned + 'static>(what: impl Into<Resource>, ops: &[Pa
 
 /// `delete`: delete records; returns what was deleted (NONE for a missing record).
 pub fn delete<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
-    Call::new(
+    Call::raw(
         req(Method::Delete, vec![what.into().into_value()]),
         decoder!("delete"),
     )
@@ -956,7 +981,7 @@ pub fn relate<T: DeserializeOwned + 'static>(
     if let Some(d) = data {
         params.push(encode("edge data", d)?);
     }
-    Ok(Call::new(req(Method::Relate, params), decoder!("relate")))
+    Ok(Call::raw(req(Method::Relate, params), decoder!("relate")))
 }
 
 /// `run`: call a function (`fn::custom` or a builtin such as `string::len`) with arguments.
@@ -969,7 +994,7 @@ pub fn run<T: DeserializeOwned + 'static>(
         Value::None => Value::Array(vec![]),
         one => Value::Array(vec![one]),
     };
-    Ok(Call::new(
+    Ok(Call::raw(
         req(Method::Run, vec![Value::from(name), Value::None, args]),
         decoder!("run"),
     ))
@@ -977,7 +1002,7 @@ pub fn run<T: DeserializeOwned + 'static>(
 
 /// `graphql`: run a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
 pub fn graphql<T: DeserializeOwned + 'static>(query: &str, variables: Object) -> Call<T> {
-    Call::new(
+    Call::raw(
         req(
             Method::Graphql,
             vec![Value::from(query), Value::Object(variables)],
@@ -1103,7 +1128,7 @@ pub fn aggregate(agg: AggregateQuery) -> Result<Call<Value>, CallError> {
 /// The number of rows a [`QuerySet`] selects.
 pub fn count(qs: &QuerySet) -> Result<Call<u64>, CallError> {
     let (request, decode) = aggregate(qs.clone().count())?.into_parts();
-    Ok(Call::new(request, move |v| match decode(v)? {
+    Ok(Call::raw(request, move |p| match decode(p)? {
         Value::Int(n) if n >= 0 => Ok(n as u64),
         other => Err(CallError::Protocol {
             method: "query",

@@ -33,7 +33,8 @@ use crate::live::{live_id_from_result, LiveRegistry, Route};
 pub use crate::live::{LiveEndReason, LiveHandle};
 use crate::rpc::http::{apply_use_param, token_of};
 use crate::rpc::{
-    decode_incoming_with, Incoming, Method, Notification, Request, ServerError, StreamFrame,
+    decode_incoming_with, split_reply, Incoming, Method, Notification, Payload, Request,
+    ServerError, StreamFrame,
 };
 use crate::value::{Uuid, Value};
 
@@ -127,8 +128,9 @@ pub enum Event {
     Response {
         /// The request.
         id: RequestId,
-        /// Its result.
-        result: Result<Value, ConnError>,
+        /// Its result: for ordinary requests the `result` item's bytes, read into the
+        /// caller's type only when asked.
+        result: Result<Payload, ConnError>,
     },
     /// One frame of a `query_stream` answer; the stream is over after an
     /// [`StreamFrame::End`] frame (or a [`Event::Response`] error for the same id).
@@ -414,6 +416,19 @@ impl Connection {
             return;
         }
         self.last_rx = now;
+        // Replies to ordinary requests keep their `result` as bytes: the machine needs
+        // nothing from them (but a token or transaction id, decoded below), and the caller
+        // reads them straight into its own type, off this thread.
+        if let Some((id, payload)) = split_reply(bytes) {
+            if self
+                .in_flight
+                .get(&id)
+                .is_some_and(|f| f.purpose == Purpose::User)
+            {
+                self.on_response(id, Ok(payload), now);
+                return;
+            }
+        }
         let in_flight = &self.in_flight;
         let decoded = decode_incoming_with(bytes, |id| {
             in_flight
@@ -443,7 +458,7 @@ impl Connection {
                 id: Some(id),
                 result,
                 ..
-            }) => self.on_response(id, result, now),
+            }) => self.on_response(id, result.map(Payload::from), now),
         }
     }
 
@@ -686,8 +701,9 @@ impl Connection {
         }
     }
 
-    fn on_response(&mut self, id: u64, result: Result<Value, ServerError>, now: Instant) {
+    fn on_response(&mut self, id: u64, result: Result<Payload, ServerError>, now: Instant) {
         let Some(f) = self.in_flight.remove(&id) else {
+            let result = result.map(|p| p.into_value().unwrap_or(Value::None));
             if let Some(pos) = self.timed_out.iter().position(|(t, _)| *t == id) {
                 let purpose = self.timed_out.remove(pos).map(|(_, p)| p);
                 self.on_late_reply(purpose, result, now);
@@ -699,24 +715,37 @@ impl Connection {
             return;
         };
         let method = f.request.method;
-        match f.purpose {
-            Purpose::User | Purpose::Stream => {
-                if let Ok(v) = &result {
-                    self.apply_session(&f.request, v);
-                }
-                if self.barrier == Some(id) {
-                    self.barrier = None;
-                }
-                self.events.push_back(Event::Response {
-                    id: RequestId(id),
-                    result: result.map_err(ConnError::Server),
-                });
-                self.flush_queue(now);
+        if let Purpose::User | Purpose::Stream = f.purpose {
+            if let Ok(p) = &result {
+                // `apply_session` reads the result only for these (a token, a transaction
+                // id); every other answer goes to the caller undecoded.
+                let v = match method {
+                    Method::Begin | Method::Signin | Method::Signup => {
+                        p.to_value().unwrap_or(Value::None)
+                    }
+                    _ => Value::None,
+                };
+                self.apply_session(&f.request, &v);
             }
+            if self.barrier == Some(id) {
+                self.barrier = None;
+            }
+            self.events.push_back(Event::Response {
+                id: RequestId(id),
+                result: result.map_err(ConnError::Server),
+            });
+            self.flush_queue(now);
+            return;
+        }
+        // The machine's own replies were decoded by `handle_frame` (only user replies
+        // are split raw), so this conversion copies nothing.
+        let result = result.map(|p| p.into_value().unwrap_or(Value::None));
+        match f.purpose {
+            Purpose::User | Purpose::Stream => {}
             Purpose::Live(handle) => {
                 self.events.push_back(Event::Response {
                     id: RequestId(id),
-                    result: result.clone().map_err(ConnError::Server),
+                    result: result.clone().map(Payload::from).map_err(ConnError::Server),
                 });
                 self.on_live_answer(handle, method, result, false, now);
                 self.flush_queue(now);

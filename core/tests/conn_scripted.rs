@@ -129,7 +129,10 @@ impl Peer {
 }
 
 fn ok(id: RequestId, v: Value) -> Event {
-    Event::Response { id, result: Ok(v) }
+    Event::Response {
+        id,
+        result: Ok(v.into()),
+    }
 }
 
 #[test]
@@ -718,4 +721,53 @@ fn fuzz_seeds_do_not_panic() {
         surql::conn::fuzz_connection_ops(&s, std::time::Instant::now());
         surql::rpc::fuzz_decode_incoming(&s);
     }
+}
+
+#[test]
+fn user_replies_arrive_as_undecoded_bytes_and_read_into_any_type() {
+    let mut p = Peer::connected();
+    let id = p.send(Request::new(Method::Select, vec![Value::from("person")]));
+    let s = p.one();
+    let rows = Value::Array(vec![obj(vec![("age", Value::Int(3))])]);
+    p.reply(s.id, rows.clone());
+    let ev = p.events();
+    let [Event::Response {
+        id: got,
+        result: Ok(payload),
+    }] = ev.as_slice()
+    else {
+        panic!("expected one response, got {ev:?}");
+    };
+    assert_eq!(*got, id);
+    assert_eq!(
+        payload.raw_bytes(),
+        Some(&surql::cbor::encode(&rows)[..]),
+        "kept as the reply's bytes"
+    );
+    assert_eq!(payload.deserialize::<Vec<Object>>().map(|v| v.len()), Ok(1));
+    assert_eq!(payload.to_value(), Ok(rows));
+}
+
+#[test]
+fn a_user_reply_with_a_broken_result_fails_only_when_read() {
+    let mut p = Peer::connected();
+    let id = p.send(Request::new(Method::Version, vec![]));
+    let s = p.one();
+    // {id, result: "\xff"} — a text string that is not UTF-8.
+    let mut frame = vec![0xa2, 0x62, b'i', b'd'];
+    frame.push(u8::try_from(s.id).expect("small id"));
+    frame.extend_from_slice(&[0x66, b'r', b'e', b's', b'u', b'l', b't', 0x61, 0xff]);
+    p.conn.handle_frame(&frame, p.now);
+    let ev = p.events();
+    let [Event::Response {
+        id: got,
+        result: Ok(payload),
+    }] = ev.as_slice()
+    else {
+        panic!("expected one response, got {ev:?}");
+    };
+    assert_eq!(*got, id);
+    let e = payload.deserialize::<String>().expect_err("not UTF-8");
+    assert!(e.message.contains("UTF-8"), "{e}");
+    assert!(payload.to_value().is_err());
 }

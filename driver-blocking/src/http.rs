@@ -8,9 +8,8 @@ use std::io::ErrorKind as IoKind;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use proto::rpc::http::{decode_response, HttpRpcError, HttpSession};
-use proto::rpc::Request;
-use proto::Value;
+use proto::rpc::http::{decode_response_payload, HttpRpcError, HttpSession};
+use proto::rpc::{Payload, Request};
 
 use crate::endpoint::Endpoint;
 use crate::Error;
@@ -62,7 +61,7 @@ impl HttpTransport {
     }
 
     /// Sends `req` and returns the server's result.
-    pub(crate) fn call(&self, req: &Request) -> Result<Value, Error> {
+    pub(crate) fn call(&self, req: &Request) -> Result<Payload, Error> {
         let http = self
             .session()
             .encode_request(req)
@@ -81,8 +80,8 @@ impl HttpTransport {
             .limit(MAX_RESPONSE_BYTES)
             .read_to_vec()
             .map_err(|e| self.transport_error(req, e))?;
-        let result = decode_response(status, &body).map_err(|e| map_error(req, e))?;
-        self.session().apply(req, &result);
+        let result = decode_response_payload(status, &body).map_err(|e| map_error(req, e))?;
+        self.session().apply_payload(req, &result);
         Ok(result)
     }
 }

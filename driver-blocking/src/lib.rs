@@ -247,7 +247,7 @@ impl Surreal {
         }
     }
 
-    fn rpc(&self, mut request: Request) -> Result<Value> {
+    fn rpc(&self, mut request: Request) -> Result<proto::rpc::Payload> {
         if request.session.is_none() {
             request.session = self.session;
         }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Event as PollEvent, Events, PollMode, Poller};
 use proto::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
-use proto::rpc::{Method, Notification, Request, StreamFrame};
+use proto::rpc::{Method, Notification, Payload, Request, StreamFrame};
 
 /// How many `query_stream` frames may wait for their reader before the IO thread pauses.
 const STREAM_BUFFER: usize = 16;
@@ -53,7 +53,7 @@ pub(crate) type StreamItem = Result<StreamFrame, Error>;
 enum Command {
     Call {
         request: Request,
-        reply: SyncSender<Result<Value, Error>>,
+        reply: SyncSender<Result<Payload, Error>>,
     },
     Live {
         request: Request,
@@ -81,7 +81,7 @@ enum Listener {
 /// A caller waiting for the answer to one request.
 enum Pending {
     Call {
-        reply: SyncSender<Result<Value, Error>>,
+        reply: SyncSender<Result<Payload, Error>>,
     },
     Live {
         handle: LiveHandle,
@@ -187,7 +187,7 @@ impl WsTransport {
     }
 
     /// Sends `request` and waits for its answer.
-    pub(crate) fn call(&self, request: Request) -> Result<Value, Error> {
+    pub(crate) fn call(&self, request: Request) -> Result<Payload, Error> {
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
         self.submit(Command::Call { request, reply })?;
@@ -733,7 +733,7 @@ impl Driver {
         any
     }
 
-    fn respond(&mut self, id: RequestId, result: Result<Value, ConnError>) {
+    fn respond(&mut self, id: RequestId, result: Result<Payload, ConnError>) {
         let Some(pending) = self.pending.remove(&id) else {
             self.broadcast(ConnectionEvent::Error(format!(
                 "answer for request {} that nobody waits for",
@@ -748,8 +748,13 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Pending::Live { handle, reply } => match result {
-                Ok(value) => {
-                    if reply.send(Ok((handle, value))).is_err() {
+                Ok(payload) => {
+                    // The connection decoded the live answer to read its id: no copy here.
+                    let answer = payload
+                        .into_value()
+                        .map(|value| (handle, value))
+                        .map_err(|e| Error::Protocol(format!("live query answer: {e}")));
+                    if reply.send(answer).is_err() {
                         // Nobody will read this subscription: end it on the server too.
                         self.subscribers.remove(&handle);
                         self.conn.unsubscribe(handle, Instant::now());

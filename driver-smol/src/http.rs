@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use async_net::TcpStream;
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use futures_lite::{AsyncRead, AsyncWrite};
-use surql::rpc::http::{decode_response, HttpSession};
-use surql::rpc::Request;
-use surql::Value;
+use surql::rpc::http::{decode_response_payload, HttpSession};
+use surql::rpc::{Payload, Request};
 
 use crate::error::{Error, Result};
 
@@ -74,7 +73,7 @@ impl HttpClient {
     }
 
     /// Sends one RPC request and returns its `result`.
-    pub(crate) async fn call(&self, req: Request) -> Result<Value> {
+    pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
         let http = lock(&self.session).encode_request(&req)?;
         let mut head = format!(
             "{} {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n",
@@ -104,9 +103,9 @@ impl HttpClient {
         if let Some(conn) = conn {
             lock(&self.idle).push(conn);
         }
-        let value = decode_response(status, &body)?;
-        lock(&self.session).apply(&req, &value);
-        Ok(value)
+        let payload = decode_response_payload(status, &body)?;
+        lock(&self.session).apply_payload(&req, &payload);
+        Ok(payload)
     }
 }
 

@@ -153,7 +153,7 @@ impl Surreal {
         }
     }
 
-    async fn rpc(&self, mut req: Request) -> Result<Value> {
+    async fn rpc(&self, mut req: Request) -> Result<surql::rpc::Payload> {
         if req.session.is_none() {
             req.session = self.session;
         }

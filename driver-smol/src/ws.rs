@@ -17,7 +17,7 @@ use async_tungstenite::WebSocketStream;
 use futures_lite::{future, StreamExt};
 use surql::conn::{Config, ConnError, Connection, Event, LiveHandle, RequestId};
 use surql::live::LiveEndReason;
-use surql::rpc::{Method, Notification, Request, StreamFrame};
+use surql::rpc::{Method, Notification, Payload, Request, StreamFrame};
 use surql::Value;
 
 use crate::error::{Error, Result};
@@ -34,11 +34,11 @@ pub(crate) enum LiveMsg {
 pub(crate) enum Command {
     Request {
         req: Request,
-        reply: Sender<Result<Value, ConnError>>,
+        reply: Sender<Result<Payload, ConnError>>,
     },
     Live {
         req: Request,
-        reply: Sender<Result<Value, ConnError>>,
+        reply: Sender<Result<Payload, ConnError>>,
         handle_out: Sender<LiveHandle>,
         notifications: Sender<LiveMsg>,
     },
@@ -117,7 +117,7 @@ impl WsClient {
         })
     }
 
-    pub(crate) async fn call(&self, req: Request) -> Result<Value> {
+    pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
         let (reply, answer) = async_channel::bounded(1);
         self.commands
             .send(Command::Request { req, reply })
@@ -150,6 +150,10 @@ impl WsClient {
             Ok(r) => r.map_err(Error::from)?,
             Err(_) => return Err(Error::Closed),
         };
+        // The connection decoded the live answer to read its id, so this copies nothing.
+        let value = value.into_value().map_err(|e| {
+            Error::Connection(ConnError::Protocol(format!("live query answer: {e}")))
+        })?;
         Ok((value, handle, nrx))
     }
 }
@@ -197,7 +201,7 @@ async fn drive(
     let mut conn = Connection::new(config, Instant::now());
     conn.handle_connected(Instant::now());
     let mut ws = Some(ws);
-    let mut pending: HashMap<RequestId, Sender<Result<Value, ConnError>>> = HashMap::new();
+    let mut pending: HashMap<RequestId, Sender<Result<Payload, ConnError>>> = HashMap::new();
     let mut lives: HashMap<LiveHandle, Live> = HashMap::new();
     let mut streams: HashMap<RequestId, Sender<std::result::Result<StreamFrame, ConnError>>> =
         HashMap::new();

@@ -844,3 +844,89 @@ fn f16_to_f64(h: u16) -> f64 {
         _ => sign * (1.0 + mant / 1024.0) * f64::from(exp - 15).exp2(),
     }
 }
+
+impl<'a> Decoder<'a> {
+    /// Steps over one item without building it: heads and lengths are checked with the
+    /// same caps as [`Decoder::value`], contents (UTF-8, tag payloads) are not.
+    pub(super) fn skip(&mut self, depth: usize) -> Result<()> {
+        self.check_depth(depth)?;
+        let h = self.head()?;
+        match h.major {
+            2 | 3 => match h.arg {
+                Some(n) => {
+                    let n = self.len(h, n)?;
+                    self.take(n).map(drop)
+                }
+                // Chunk rules are the decoder's; reuse them rather than restate them.
+                None => self.string_body(h).map(drop),
+            },
+            4 | 5 => {
+                let per = if h.major == 5 { 2 } else { 1 };
+                match h.arg {
+                    Some(n) => {
+                        let n = self.len(h, n)?;
+                        for _ in 0..n {
+                            for _ in 0..per {
+                                self.skip(depth + 1)?;
+                            }
+                        }
+                    }
+                    None => {
+                        while !self.at_break()? {
+                            for _ in 0..per {
+                                self.skip(depth + 1)?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            6 => self.skip(depth + 1),
+            // Integers, simple values and floats are all head.
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a map head whose keys are definite text strings, returning each key with the
+    /// byte range of its value; `None` if the item at `pos` is not such a map.
+    pub(super) fn text_keyed_map(mut self, pos: usize) -> Result<Option<super::MapRanges<'a>>> {
+        self.pos = pos;
+        let h = self.head()?;
+        if h.major != 5 {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut entry = |d: &mut Self| -> Result<bool> {
+            let k = d.head()?;
+            if k.major != 3 || k.arg.is_none() {
+                return Ok(false);
+            }
+            let key = match d.text_slice(k)? {
+                std::borrow::Cow::Borrowed(s) => s,
+                std::borrow::Cow::Owned(_) => return Ok(false),
+            };
+            let start = d.pos;
+            d.skip(1)?;
+            out.push((key, start..d.pos));
+            Ok(true)
+        };
+        match h.arg {
+            Some(n) => {
+                let n = self.len(h, n)?;
+                for _ in 0..n {
+                    if !entry(&mut self)? {
+                        return Ok(None);
+                    }
+                }
+            }
+            None => {
+                while !self.at_break()? {
+                    if !entry(&mut self)? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(Some((out, self.pos)))
+    }
+}

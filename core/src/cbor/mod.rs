@@ -138,6 +138,35 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
     decode::Decoder::new(bytes).item()
 }
 
+/// Steps over the CBOR item starting at `pos` without building it and returns the offset
+/// just past it. Heads, lengths and nesting are checked with the same caps as [`decode`]
+/// (at most [`MAX_DEPTH`] levels, no length beyond the input); the contents are not (a
+/// text string's UTF-8, a tag's payload), so decoding the located bytes can still fail.
+///
+/// ```
+/// use surql::cbor;
+/// let bytes = [0x82, 0x01, 0x61, b'a', 0x07]; // [1, "a"] then 7
+/// assert_eq!(cbor::skip_item(&bytes, 0).unwrap(), 4);
+/// assert_eq!(cbor::skip_item(&bytes, 4).unwrap(), 5);
+/// assert!(cbor::skip_item(&bytes, 5).is_err());
+/// ```
+pub fn skip_item(bytes: &[u8], pos: usize) -> Result<usize, DecodeError> {
+    let mut d = decode::Decoder::new(bytes);
+    d.pos = pos;
+    d.skip(0)?;
+    Ok(d.pos)
+}
+
+/// A map's entries as (text key, byte range of the value), and the offset just past it.
+pub(crate) type MapRanges<'a> = (Vec<(&'a str, std::ops::Range<usize>)>, usize);
+
+/// The entries of the map at the start of `bytes` as (key, byte range of the value),
+/// plus the offset just past the map; `Ok(None)` if the item is not a map or has a key
+/// that is not one definite text string. Values are located with [`skip_item`], not built.
+pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map(0)
+}
+
 /// Serializes any `Serialize` type (a user struct, a map, a `Value`) to CBOR, straight
 /// into the output buffer (no intermediate [`Value`] tree).
 ///

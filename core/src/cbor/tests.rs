@@ -920,3 +920,90 @@ fn to_vec_refuses_what_surrealdb_cannot_hold() {
     let e = to_vec(&u64::MAX).unwrap_err();
     assert!(e.to_string().starts_with("cannot encode as CBOR: "), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// skip_item
+
+#[test]
+fn skip_item_steps_over_every_shape() {
+    // Each case: bytes, then the offset just past the first item.
+    let cases: &[(&str, usize)] = &[
+        ("00", 1),
+        ("18 ff", 2),
+        ("3b 00 00 00 00 00 00 00 01", 9),
+        ("63 61 62 63 00", 4),
+        ("42 01 02", 3),
+        ("5f 41 01 42 02 03 ff 00", 7),
+        ("7f 61 61 ff", 4),
+        ("83 01 82 02 03 61 78 00", 7),
+        ("9f 01 9f ff ff 00", 5),
+        ("a2 61 61 01 61 62 82 01 02", 9),
+        ("bf 61 61 01 ff", 5),
+        ("c6 f6 00", 2),
+        ("c8 82 61 74 01", 5),
+        ("fb 3f f0 00 00 00 00 00 00", 9),
+        ("f9 3c 00", 3),
+        ("f5", 1),
+    ];
+    for (bytes, end) in cases {
+        let b = hex(bytes);
+        assert_eq!(skip_item(&b, 0), Ok(*end), "{bytes}");
+    }
+    // From the middle of a buffer.
+    let b = hex("82 01 61 61 07");
+    assert_eq!(skip_item(&b, 1), Ok(2));
+    assert_eq!(skip_item(&b, 2), Ok(4));
+}
+
+#[test]
+fn skip_item_rejects_what_the_decoder_rejects_structurally() {
+    let bad: &[(&str, usize)] = &[
+        ("", 0),
+        ("62 61", 1),
+        ("83 01 02", 3),
+        ("9f 01", 2),
+        ("ff", 0),
+        ("1c", 0),
+        ("5f 61 61 ff", 1),
+        ("c6", 1),
+        ("7b ff ff ff ff ff ff ff ff", 9),
+    ];
+    for (bytes, offset) in bad {
+        let b = hex(bytes);
+        let e = skip_item(&b, 0).expect_err(bytes);
+        assert_eq!(e.offset, *offset, "{bytes}: {e}");
+    }
+    assert!(skip_item(&hex("01"), 5).is_err(), "a start past the end");
+}
+
+#[test]
+fn skip_item_keeps_the_depth_cap() {
+    let mut deep = vec![0x81; MAX_DEPTH + 1];
+    deep.push(0x00);
+    let e = skip_item(&deep, 0).expect_err("too deep");
+    assert!(e.message.contains("nesting deeper"), "{e}");
+    let mut ok = vec![0x81; MAX_DEPTH];
+    ok.push(0x00);
+    assert_eq!(skip_item(&ok, 0), Ok(ok.len()));
+    // The decoder agrees on both.
+    assert!(decode(&deep).is_err());
+    assert!(decode(&ok).is_ok());
+}
+
+proptest! {
+    #[test]
+    fn skip_item_ends_where_the_decoder_ends(v in strategy::value(), tail in proptest::collection::vec(any::<u8>(), 0..4)) {
+        let mut b = encode(&v);
+        let len = b.len();
+        b.extend_from_slice(&tail);
+        prop_assert_eq!(skip_item(&b, 0), Ok(len));
+        prop_assert_eq!(decode_prefix(&b).map(|(_, n)| n), Ok(len));
+    }
+
+    #[test]
+    fn skip_item_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), start in 0usize..66) {
+        if let Ok(end) = skip_item(&bytes, start) {
+            prop_assert!(end > start && end <= bytes.len());
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! HTTP `POST /rpc` as pure functions: what to send for a [`Request`], how to read the
 //! answer, and the session state a stateless client re-sends on every request.
 
-use super::{decode_incoming_with, Incoming, Method, Request, RpcDecodeError, ServerError};
+use super::{
+    decode_incoming_with, Incoming, Method, Payload, Request, RpcDecodeError, ServerError,
+};
 use crate::value::Value;
 
 /// The CBOR media type used for both `Content-Type` and `Accept`.
@@ -122,6 +124,20 @@ impl HttpSession {
     }
 }
 
+impl HttpSession {
+    /// [`HttpSession::apply`] for a result still in bytes: decodes it only for the
+    /// methods whose result carries a token.
+    pub fn apply_payload(&mut self, req: &Request, result: &Payload) {
+        let v = match req.method {
+            Method::Signin | Method::Signup | Method::Refresh => {
+                result.to_value().unwrap_or(Value::None)
+            }
+            _ => Value::None,
+        };
+        self.apply(req, &v);
+    }
+}
+
 /// `use` params: text = set, NULL = unset, NONE/absent = leave unchanged.
 pub(crate) fn apply_use_param(slot: &mut Option<String>, param: Option<&Value>) {
     match param {
@@ -161,6 +177,18 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Value, HttpRpcError> 
             "expected a reply, got a stream frame for request {id}"
         )))),
     }
+}
+
+/// [`decode_response`] that keeps a successful `result` as bytes, to be read straight
+/// into the caller's type ([`Payload::deserialize`]).
+#[allow(clippy::result_large_err)] // see `encode_request`
+pub fn decode_response_payload(status: u16, body: &[u8]) -> Result<Payload, HttpRpcError> {
+    if status == 200 {
+        if let Some((_, payload)) = super::split_envelope(body) {
+            return Ok(payload);
+        }
+    }
+    decode_response(status, body).map(Payload::from)
 }
 
 const MAX_BODY_IN_ERROR: usize = 500;

@@ -8,10 +8,12 @@ use crate::value::{Object, Uuid, Value};
 
 mod error;
 pub mod http;
+mod payload;
 #[cfg(test)]
 mod tests;
 
 pub use error::{codes, ErrorKind, ServerError};
+pub use payload::Payload;
 
 macro_rules! methods {
     ($($variant:ident => $wire:literal, $doc:literal;)*) => {
@@ -572,6 +574,43 @@ pub fn decode_incoming_with(
             })
         }
     }
+}
+
+/// Reads a successful reply `{id, result, session?}` without decoding its `result`: the
+/// request id and the `result` item's bytes. `None` for anything else (an error reply, a
+/// message without a non-negative integer id or without `result`, malformed or trailing
+/// bytes): [`decode_incoming_with`] classifies and reports those.
+///
+/// The `result` bytes are only located, not checked, so they can still fail to decode;
+/// a `{stream: ...}` result is not recognised here (the caller knows which ids stream).
+pub fn split_reply(bytes: &[u8]) -> Option<(u64, Payload)> {
+    match split_envelope(bytes)? {
+        (Some(id), payload) => Some((id, payload)),
+        (None, _) => None,
+    }
+}
+
+/// [`split_reply`] that also accepts a reply without `id` (or with a NONE one), as HTTP
+/// answers are.
+pub(crate) fn split_envelope(bytes: &[u8]) -> Option<(Option<u64>, Payload)> {
+    let (entries, end) = cbor::map_ranges(bytes).ok()??;
+    if end != bytes.len() || entries.iter().any(|(k, _)| *k == "error") {
+        return None;
+    }
+    // The last occurrence wins, as when the map is decoded into an object.
+    let field = |name: &str| {
+        entries
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, r)| bytes.get(r.clone()))
+    };
+    let id = match field("id").map(cbor::decode) {
+        None | Some(Ok(Value::None)) => None,
+        Some(Ok(Value::Int(n))) => Some(u64::try_from(n).ok()?),
+        Some(_) => return None,
+    };
+    Some((id, Payload::from_cbor(field("result")?)))
 }
 
 fn decode_notification(r: &Object, session: Option<Uuid>) -> Result<Notification, RpcDecodeError> {

@@ -510,3 +510,144 @@ fn malformed_query_rows_say_where() {
         "statement result 0: unknown status \"MAYBE\", expected \"OK\" or \"ERR\""
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw replies
+
+#[test]
+fn split_reply_keeps_the_result_as_bytes() {
+    let result = Value::Array(vec![obj(vec![("age", Value::Int(3))])]);
+    let frame = cbor::encode(&obj(vec![
+        ("id", Value::Int(7)),
+        ("result", result.clone()),
+        ("session", Value::Uuid(uuid(1))),
+    ]));
+    let (id, payload) = split_reply(&frame).expect("a plain reply");
+    assert_eq!(id, 7);
+    assert_eq!(payload.raw_bytes(), Some(&cbor::encode(&result)[..]));
+    assert_eq!(payload.to_value(), Ok(result.clone()));
+    assert_eq!(payload, result);
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Row {
+        age: i64,
+    }
+    assert_eq!(payload.deserialize::<Vec<Row>>(), Ok(vec![Row { age: 3 }]));
+    assert!(!payload.is_empty());
+}
+
+#[test]
+fn split_reply_leaves_everything_else_to_the_full_decoder() {
+    let frames = [
+        // An error reply.
+        obj(vec![
+            ("id", Value::Int(1)),
+            ("error", obj(vec![("code", Value::Int(-32000))])),
+        ]),
+        // No id (a notification, or an uncorrelated reply).
+        obj(vec![("result", Value::Int(1))]),
+        // A negative or non-integer id.
+        obj(vec![("id", Value::Int(-1)), ("result", Value::Int(1))]),
+        obj(vec![("id", s("1")), ("result", Value::Int(1))]),
+        // No result.
+        obj(vec![("id", Value::Int(1))]),
+        // Not a map.
+        Value::Array(vec![Value::Int(1)]),
+    ];
+    for f in frames {
+        assert!(split_reply(&cbor::encode(&f)).is_none(), "{f:?}");
+    }
+    let mut trailing = cbor::encode(&obj(vec![("id", Value::Int(1)), ("result", Value::Null)]));
+    trailing.push(0);
+    assert!(split_reply(&trailing).is_none(), "trailing bytes");
+    // A truncated result.
+    let mut cut = cbor::encode(&obj(vec![("id", Value::Int(1)), ("result", s("abc"))]));
+    cut.pop();
+    assert!(split_reply(&cut).is_none());
+}
+
+#[test]
+fn split_reply_finds_the_same_id_and_result_as_decode_incoming() {
+    // Keys in any order, an indefinite-length map, a duplicate key (the last wins).
+    let frame = hex_frame("bf 66 72 65 73 75 6c 74 01 62 69 64 05 66 72 65 73 75 6c 74 02 ff");
+    let (id, payload) = split_reply(&frame).expect("a reply");
+    let Ok(Incoming::Response {
+        id: full_id,
+        result: Ok(full),
+        ..
+    }) = decode_incoming(&frame)
+    else {
+        panic!("decode_incoming disagrees");
+    };
+    assert_eq!(Some(id), full_id);
+    assert_eq!(payload.to_value(), Ok(full));
+    assert_eq!(payload, Value::Int(2));
+}
+
+fn hex_frame(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn payload_reports_decode_failures_with_path_and_offset() {
+    let bytes = cbor::encode(&Value::Array(vec![obj(vec![("age", s("x"))])]));
+    let payload = Payload::from_cbor(bytes);
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Row {
+        age: i64,
+    }
+    let e = payload.deserialize::<Vec<Row>>().expect_err("wrong type");
+    let msg = Payload::describe_error(&e);
+    assert!(msg.contains("`[0].age`"), "{msg}");
+    assert!(msg.contains("expected i64"), "{msg}");
+    // The same message comes from a decoded value.
+    let from_value = Payload::from(payload.to_value().expect("valid"))
+        .deserialize::<Vec<Row>>()
+        .expect_err("wrong type");
+    assert_eq!(Payload::describe_error(&from_value), msg);
+    // Malformed bytes keep their CBOR framing (offset).
+    let broken = Payload::from_cbor(vec![0x62, 0x61]);
+    let e = broken.to_value().expect_err("truncated");
+    assert!(
+        Payload::describe_error(&e).contains("invalid CBOR at byte 1"),
+        "{e}"
+    );
+    assert!(broken.deserialize::<String>().is_err());
+}
+
+#[test]
+fn payload_emptiness_matches_the_value() {
+    for (v, empty) in [
+        (Value::None, true),
+        (Value::Null, true),
+        (Value::Array(vec![]), true),
+        (Value::Array(vec![Value::Null]), false),
+        (Value::Int(0), false),
+        (obj(vec![]), false),
+    ] {
+        assert_eq!(
+            Payload::from_cbor(cbor::encode(&v)).is_empty(),
+            empty,
+            "{v:?}"
+        );
+        assert_eq!(Payload::from(v.clone()).is_empty(), empty, "{v:?}");
+    }
+    assert!(Payload::from_cbor(hex_frame("9f ff")).is_empty());
+    assert!(Payload::from_cbor(hex_frame("c6 82 01 02")).is_empty());
+}
+
+#[test]
+fn http_payload_answers_match_value_answers() {
+    let body = cbor::encode(&obj(vec![("result", s("tok"))]));
+    let p = http::decode_response_payload(200, &body).expect("ok");
+    assert!(p.raw_bytes().is_some());
+    assert_eq!(p, s("tok"));
+    let err = cbor::encode(&obj(vec![(
+        "error",
+        obj(vec![("code", Value::Int(-32000)), ("message", s("bad"))]),
+    )]));
+    assert!(http::decode_response_payload(200, &err).is_err());
+    assert!(http::decode_response_payload(500, b"oops").is_err());
+}

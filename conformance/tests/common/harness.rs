@@ -58,6 +58,42 @@ macro_rules! instance {
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
+            /// What every scenario body returns.
+            type R = drv::Result<()>;
+            /// A client signed in as root on a fresh namespace/database of its own.
+            async fn setup(scenario: &str) -> drv::Surreal {
+                use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
+                let server = Server::shared();
+                let url = if WS { server.ws_url() } else { server.http_url() };
+                let db = w!(drv::Surreal::connect(&url)).expect("connect to the test server");
+                w!(db.signin(&drv::Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
+                let (ns, name) = $crate::harness::unique_names($crate::PREFIX, INSTANCE, scenario);
+                let define = format!(
+                    "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {name};"
+                );
+                w!(db.query(define))
+                    .expect("define ns/db")
+                    .check()
+                    .expect("define ns/db succeeded");
+                w!(db.use_ns_db(&ns, &name)).expect("use ns/db");
+                db
+            }
+            /// `scenario!(name, |db| { … })`: a test running the body on a fresh `setup`.
+            macro_rules! scenario {
+                ($sname:ident, |$sdb:ident| $sbody:block) => {
+                    #[test]
+                    fn $sname() {
+                        super::block_on(async {
+                            #[allow(unused_variables)]
+                            let $sdb = super::setup(stringify!($sname)).await;
+                            let outcome: super::R = async { $sbody }.await;
+                            if let Err(e) = outcome {
+                                panic!("scenario {} failed: {e} ({e:?})", stringify!($sname));
+                            }
+                        })
+                    }
+                };
+            }
             #[allow(clippy::bool_assert_comparison)]
             mod scenarios {
                 include!($file);

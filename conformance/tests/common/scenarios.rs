@@ -15,44 +15,7 @@ use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
 use super::drv::{self, Credentials, PatchOp, Surreal};
 use super::WS;
 
-type R = drv::Result<()>;
-
-async fn setup(scenario: &str) -> Surreal {
-    let server = Server::shared();
-    let url = if WS {
-        server.ws_url()
-    } else {
-        server.http_url()
-    };
-    let db = w!(Surreal::connect(&url)).expect("connect to the test server");
-    w!(db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))).expect("root signin");
-    let (ns, name) = crate::harness::unique_names(crate::PREFIX, super::INSTANCE, scenario);
-    let define = format!(
-        "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {name};"
-    );
-    w!(db.query(define))
-        .expect("define ns/db")
-        .check()
-        .expect("define ns/db succeeded");
-    w!(db.use_ns_db(&ns, &name)).expect("use ns/db");
-    db
-}
-
-macro_rules! scenario {
-    ($name:ident, |$db:ident| $body:block) => {
-        #[test]
-        fn $name() {
-            super::block_on(async {
-                #[allow(unused_variables)]
-                let $db = setup(stringify!($name)).await;
-                let outcome: R = async { $body }.await;
-                if let Err(e) = outcome {
-                    panic!("scenario {} failed: {e} ({e:?})", stringify!($name));
-                }
-            })
-        }
-    };
-}
+use super::R;
 
 /// `RETURN $v` and give back what the server returned.
 async fn echo(db: &Surreal, v: &Value) -> drv::Result<Value> {

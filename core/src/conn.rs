@@ -119,6 +119,15 @@ pub enum ConnError {
         /// The lost transaction.
         txn: Uuid,
     },
+    /// The session could not be restored after a reconnect, so the request was not sent
+    /// (it would have run with less authority than its caller had).
+    #[error("the session could not be restored after a reconnect (`{method}` failed): {error}")]
+    ReplayFailed {
+        /// The replay step that failed.
+        method: Method,
+        /// Why.
+        error: Box<ConnError>,
+    },
 }
 
 /// Something the driver must act on or deliver.

@@ -23,8 +23,10 @@ pub mod cbor;
 pub mod client;
 pub mod conn;
 pub mod endpoint;
+pub mod error;
 pub mod escape;
 pub mod live;
+pub mod options;
 pub mod query;
 pub mod rpc;
 pub mod txn;
@@ -33,6 +35,8 @@ pub mod value;
 #[doc(hidden)]
 pub mod internal;
 
+pub use error::{Error, Result};
+pub use options::{ClientCert, Options, TlsOptions};
 pub use value::{
     from_value, to_value, Bound, Datetime, Decimal, Duration, FileRef, Geometry, Object, Point,
     Range, RecordId, RecordIdKey, Table, Uuid, Value,

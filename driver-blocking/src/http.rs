@@ -120,7 +120,7 @@ pub(crate) fn health(base_url: &str) -> Result<(), Error> {
 
 fn map_error(req: &Request, e: HttpRpcError) -> Error {
     match e {
-        HttpRpcError::Unsupported(message) => Error::NotSupported {
+        HttpRpcError::Unsupported { message, .. } => Error::NotSupported {
             method: req.method.as_str().to_owned(),
             message,
         },

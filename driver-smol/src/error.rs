@@ -102,7 +102,7 @@ impl From<HttpRpcError> for Error {
     fn from(e: HttpRpcError) -> Self {
         match e {
             HttpRpcError::Server(s) => Error::Server(s),
-            HttpRpcError::Unsupported(m) => Error::NotSupported(m),
+            HttpRpcError::Unsupported { message, .. } => Error::NotSupported(message),
             other => Error::Http(other.to_string()),
         }
     }

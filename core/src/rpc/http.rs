@@ -27,8 +27,13 @@ pub struct HttpRequest {
 #[non_exhaustive]
 pub enum HttpRpcError {
     /// The request cannot work over stateless HTTP; nothing was sent.
-    #[error("{0}")]
-    Unsupported(String),
+    #[error("{message}")]
+    Unsupported {
+        /// The refused method.
+        method: Method,
+        /// What to do instead.
+        message: String,
+    },
     /// The server answered with a non-200 status (transport-level failure).
     #[error("HTTP {status} from /rpc: {message}")]
     Status {
@@ -65,16 +70,22 @@ impl HttpSession {
     #[allow(clippy::result_large_err)]
     pub fn encode_request(&self, req: &Request) -> Result<HttpRequest, HttpRpcError> {
         if !req.method.works_over_http() {
-            return Err(HttpRpcError::Unsupported(format!(
-                "`{}` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
-                req.method
-            )));
+            return Err(HttpRpcError::Unsupported {
+                method: req.method,
+                message: format!(
+                    "`{}` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
+                    req.method
+                ),
+            });
         }
         if req.txn.is_some() {
-            return Err(HttpRpcError::Unsupported(format!(
-                "`{}` inside an RPC transaction is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
-                req.method
-            )));
+            return Err(HttpRpcError::Unsupported {
+                method: req.method,
+                message: format!(
+                    "`{}` inside an RPC transaction is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
+                    req.method
+                ),
+            });
         }
         let mut headers = vec![
             ("Content-Type", CBOR_MEDIA_TYPE.to_owned()),

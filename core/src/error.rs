@@ -1,0 +1,366 @@
+//! `Error`: the one error type every surql call returns, in both drivers.
+//!
+//! The core's layer errors ([`CallError`] for building requests and decoding answers,
+//! [`ConnError`] for the WebSocket machine, [`HttpRpcError`] for HTTP `/rpc`) all convert
+//! into it, so `surql_smol::Error` and `surql_blocking::Error` are this very type and a
+//! scenario that matches on it behaves the same whichever driver runs it.
+//!
+//! Prefer the accessors (`is_timeout`, `as_server_error`, `is_conflict`, …) over matching:
+//! they keep working when variants are added.
+//!
+//! ```
+//! use std::time::Duration;
+//! use surql::Error;
+//!
+//! let e = Error::Timeout { what: "`query` answer".into(), after: Duration::from_secs(5) };
+//! assert!(e.is_timeout());
+//! assert_eq!(e.to_string(), "no `query` answer within 5s; the request may or may not have run on the server");
+//! ```
+
+use std::time::Duration;
+
+use crate::client::CallError;
+use crate::conn::ConnError;
+use crate::rpc::http::HttpRpcError;
+use crate::rpc::{codes, ServerError};
+use crate::value::Uuid;
+
+/// Everything a surql call, connection attempt or stream read can fail with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL given to `connect` could not be used.
+    #[error("invalid SurrealDB URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The connection (TCP, TLS, WebSocket upgrade) could not be opened.
+    #[error("could not connect to {url}: {reason}")]
+    Connect {
+        /// The URL that was tried.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The server answered with an error (its kind, code and details are kept).
+    #[error("{0}")]
+    Server(ServerError),
+    /// Nothing arrived in time: a request's answer, a connect step, a stream item.
+    #[error("no {what} within {after:?}; the request may or may not have run on the server")]
+    Timeout {
+        /// What was awaited (``"`query` answer"``, `"WebSocket upgrade"`, `"live notification"`).
+        what: String,
+        /// How long was waited.
+        after: Duration,
+    },
+    /// The connection was lost while the request was in flight.
+    #[error("the connection was lost before `{method}` was answered; it may or may not have run on the server: {reason}")]
+    Disconnected {
+        /// The RPC method in flight.
+        method: String,
+        /// Why the connection was lost.
+        reason: String,
+    },
+    /// The connection is closed (dropped, `close()`d, or lost with reconnecting off).
+    #[error("the connection is closed")]
+    Closed,
+    /// The method cannot work on this transport or server; nothing was sent.
+    #[error("{message}")]
+    NotSupported {
+        /// The refused method.
+        method: String,
+        /// What to do instead.
+        message: String,
+    },
+    /// An HTTP response that is not an RPC answer (non-200 status, malformed framing).
+    #[error("HTTP {status} from the server: {message}")]
+    Http {
+        /// The HTTP status (0 when the response had no readable status).
+        status: u16,
+        /// What was wrong.
+        message: String,
+    },
+    /// The server sent something this client cannot understand or match to a request.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// An answer could not be converted into the requested Rust type.
+    #[error("cannot decode {context}: {detail}")]
+    Decode {
+        /// Where: ``"the answer to `query`"``, with the statement when known.
+        context: String,
+        /// What did not fit, with the row/field path.
+        detail: String,
+    },
+    /// An input was refused before anything was sent.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which input (`variable name`, `namespace header`, `record data`, …).
+        what: String,
+        /// Why, naming the offending value.
+        reason: String,
+    },
+    /// A write that must affect a record affected none (SurrealDB reports a write denied by
+    /// table permissions as an empty result).
+    #[error("`{method}` of {target} affected no record: the write was denied by the table's permissions (SurrealDB reports a denied write as an empty result)")]
+    NotAffected {
+        /// The method.
+        method: String,
+        /// The record or table written.
+        target: String,
+    },
+    /// The request targets an RPC transaction that died with a previous socket.
+    #[error("RPC transaction {txn} was lost when the connection dropped; begin a new transaction and retry")]
+    TransactionLost {
+        /// The lost transaction.
+        txn: Uuid,
+    },
+    /// The session could not be restored after a reconnect; requests queued during the
+    /// outage fail with this instead of running with less authority.
+    #[error("the session could not be restored after a reconnect (`{method}` failed): {source}")]
+    ReplayFailed {
+        /// The replayed method (`authenticate`, `use`, `let`, `attach`).
+        method: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A stream's reader fell more than `limit` items behind: the stream ended and its
+    /// query was cancelled (live query killed) on the server.
+    #[error("the {what} reader was too slow: more than {limit} items waited unread, so the stream was ended and its query cancelled on the server")]
+    ReaderTooSlow {
+        /// `query_stream` or `live query`.
+        what: String,
+        /// The buffer limit from `Options`.
+        limit: usize,
+    },
+    /// A socket read or write failed outside any single request.
+    #[error("I/O error: {0}")]
+    Io(String),
+}
+
+/// Shorthand for results with surql's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A timeout waiting for `what`.
+    pub fn timeout(what: impl Into<String>, after: Duration) -> Self {
+        Error::Timeout {
+            what: what.into(),
+            after,
+        }
+    }
+
+    /// An input refused before sending.
+    pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the connection is closed: nothing sent on it will ever be answered.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed)
+    }
+
+    /// The server's error, when the server answered with one (also inside a failed replay).
+    pub fn as_server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) => Some(e),
+            Error::ReplayFailed { source, .. } => source.as_server_error(),
+            _ => None,
+        }
+    }
+
+    /// Whether something timed out: in the driver, or on the server (`QUERY_TIMEDOUT`).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Server(e) => e.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// Whether the method is not supported on this transport or server.
+    pub fn is_not_supported(&self) -> bool {
+        matches!(self, Error::NotSupported { .. })
+    }
+
+    /// Whether the connection was lost with the request in flight (it may have run).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Disconnected { .. })
+    }
+
+    /// Whether an input was refused before anything was sent.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Error::Invalid { .. } | Error::InvalidUrl { .. })
+    }
+
+    /// Whether a stream ended because its reader fell too far behind.
+    pub fn is_reader_too_slow(&self) -> bool {
+        matches!(self, Error::ReaderTooSlow { .. })
+    }
+
+    /// Whether this is a retryable transaction conflict, judged from the server's
+    /// structured error (`details.kind == "TransactionConflict"` or code -32009), never
+    /// from its message text (a user's `THROW "… can be retried"` is not a conflict).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Error::Server(e) => is_structured_conflict(e),
+            _ => false,
+        }
+    }
+}
+
+/// A transaction conflict as the server structures it: `details.kind` TransactionConflict
+/// or code -32009, and not "commit outcome unknown" (retrying that could apply it twice).
+pub fn is_structured_conflict(e: &ServerError) -> bool {
+    if e.is_commit_outcome_unknown() {
+        return false;
+    }
+    e.detail_kind() == Some("TransactionConflict")
+        || e.inner_detail_kind() == Some("TransactionConflict")
+        || e.code == Some(codes::QUERY_TRANSACTION_CONFLICT)
+}
+
+impl From<ServerError> for Error {
+    fn from(e: ServerError) -> Self {
+        Error::Server(e)
+    }
+}
+
+impl From<CallError> for Error {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Server(s) => Error::Server(s),
+            CallError::Decode { method, source } => Error::Decode {
+                context: format!("the answer to `{method}`"),
+                detail: source.to_string(),
+            },
+            CallError::Encode { what, source } => Error::Invalid {
+                what: what.to_owned(),
+                reason: format!("cannot be sent: {source}"),
+            },
+            CallError::Invalid { what, reason } => Error::Invalid {
+                what: what.to_owned(),
+                reason,
+            },
+            CallError::NotAffected { method, target } => Error::NotAffected {
+                method: method.to_owned(),
+                target,
+            },
+            CallError::Protocol { method, detail } => {
+                Error::Protocol(format!("unexpected answer to `{method}`: {detail}"))
+            }
+        }
+    }
+}
+
+impl From<ConnError> for Error {
+    fn from(e: ConnError) -> Self {
+        match e {
+            ConnError::Server(s) => Error::Server(s),
+            ConnError::Timeout { method, after } => Error::Timeout {
+                what: format!("`{method}` answer"),
+                after,
+            },
+            ConnError::Disconnected { method, reason } => Error::Disconnected {
+                method: method.as_str().to_owned(),
+                reason,
+            },
+            ConnError::Closed => Error::Closed,
+            ConnError::Protocol(m) => Error::Protocol(m),
+            ConnError::TransactionLost { txn } => Error::TransactionLost { txn },
+            ConnError::ReplayFailed { method, error } => Error::ReplayFailed {
+                method: method.as_str().to_owned(),
+                source: Box::new(Error::from(*error)),
+            },
+        }
+    }
+}
+
+impl From<HttpRpcError> for Error {
+    fn from(e: HttpRpcError) -> Self {
+        match e {
+            HttpRpcError::Server(s) => Error::Server(s),
+            HttpRpcError::Unsupported { method, message } => Error::NotSupported {
+                method: method.as_str().to_owned(),
+                message,
+            },
+            HttpRpcError::Status { status, message } => Error::Http { status, message },
+            HttpRpcError::Decode(d) => Error::Protocol(d.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::{ErrorKind, Method};
+    use crate::value::{Object, Value};
+
+    fn conflict() -> ServerError {
+        let mut e = ServerError::new(ErrorKind::Query, "Transaction conflict");
+        let mut d = Object::new();
+        d.insert("kind".into(), Value::from("TransactionConflict"));
+        e.details = Some(Value::Object(d));
+        e
+    }
+
+    #[test]
+    fn conflicts_come_from_the_structure_not_the_text() {
+        assert!(Error::Server(conflict()).is_conflict());
+        let mut by_code = ServerError::new(ErrorKind::Query, "x");
+        by_code.code = Some(codes::QUERY_TRANSACTION_CONFLICT);
+        assert!(Error::Server(by_code).is_conflict());
+        // a user's THROW with the magic words is not a conflict
+        let thrown = ServerError::new(
+            ErrorKind::Thrown,
+            "An error occurred: This transaction can be retried",
+        );
+        assert!(!Error::Server(thrown).is_conflict());
+        assert!(!Error::Closed.is_conflict());
+    }
+
+    #[test]
+    fn accessors_answer_for_their_variants_only() {
+        let t = Error::timeout("`query` answer", Duration::from_secs(1));
+        assert!(t.is_timeout() && !t.is_closed() && !t.is_disconnected());
+        assert!(Error::Closed.is_closed());
+        assert!(Error::invalid("namespace header", "contains CR").is_invalid_input());
+        let replay = Error::from(ConnError::ReplayFailed {
+            method: Method::Authenticate,
+            error: Box::new(ConnError::Server(ServerError::new(
+                ErrorKind::NotAllowed,
+                "token expired",
+            ))),
+        });
+        assert!(replay.as_server_error().is_some());
+        assert!(
+            replay.to_string().contains("`authenticate` failed"),
+            "{replay}"
+        );
+        assert!(std::error::Error::source(&replay).is_some());
+    }
+
+    #[test]
+    fn call_errors_keep_their_context() {
+        let e = Error::from(CallError::Invalid {
+            what: "variable name",
+            reason: "`a b` is not an identifier".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "invalid variable name: `a b` is not an identifier"
+        );
+        let e = Error::from(ConnError::Timeout {
+            method: Method::Query,
+            after: Duration::from_millis(250),
+        });
+        assert!(e.is_timeout());
+        assert!(e.to_string().contains("`query` answer within 250ms"), "{e}");
+    }
+}

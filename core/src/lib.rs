@@ -26,6 +26,8 @@ pub mod endpoint;
 pub mod error;
 pub mod escape;
 pub mod live;
+pub mod mux;
+pub mod op;
 pub mod options;
 pub mod query;
 pub mod rpc;

@@ -1011,6 +1011,24 @@ pub fn graphql<T: DeserializeOwned + 'static>(query: &str, variables: Object) ->
     )
 }
 
+/// `graphql` with variables from any serializable object (`()`/`None` for none).
+pub fn graphql_with<T: DeserializeOwned + 'static>(
+    query: &str,
+    variables: &(impl Serialize + ?Sized),
+) -> Result<Call<T>, CallError> {
+    let vars = match encode("GraphQL variables", variables)? {
+        Value::Object(o) => o,
+        Value::None | Value::Null => Object::new(),
+        other => {
+            return Err(CallError::Invalid {
+                what: "GraphQL variables",
+                reason: format!("expected an object, found {}", other.kind()),
+            })
+        }
+    };
+    Ok(graphql(query, vars))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Interactive transactions and sessions (WebSocket only)
 

@@ -226,6 +226,21 @@ pub fn is_structured_conflict(e: &ServerError) -> bool {
         || e.code == Some(codes::QUERY_TRANSACTION_CONFLICT)
 }
 
+impl From<crate::endpoint::EndpointError> for Error {
+    fn from(e: crate::endpoint::EndpointError) -> Self {
+        Error::InvalidUrl {
+            url: e.url,
+            reason: e.reason,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
 impl From<ServerError> for Error {
     fn from(e: ServerError) -> Self {
         Error::Server(e)

@@ -25,6 +25,7 @@
 //! [`Mux::poll_timeout`], a socket event or a command.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
@@ -57,6 +58,28 @@ pub trait ItemSink<T> {
     /// Ends the stream after the items already buffered: normally (`None`) or with `error`,
     /// which the reader sees once, after the buffered items.
     fn finish(self, error: Option<Error>);
+}
+
+/// How a reader learns why its stream ended. The driver's sink stores the outcome here
+/// when the mux finishes it and then closes its channel; the reader, finding the channel
+/// closed, asks [`EndSlot::outcome`]. A channel that closed without an outcome (the driver
+/// thread is gone) reads as [`Error::Closed`].
+#[derive(Debug, Clone, Default)]
+pub struct EndSlot(Arc<Mutex<Option<Option<Error>>>>);
+
+impl EndSlot {
+    /// Records how the stream ended (`None`: normally).
+    pub fn set(&self, outcome: Option<Error>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+    }
+
+    /// How the stream ended: `None` normally, else the error to report (once).
+    pub fn outcome(&self) -> Option<Error> {
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(outcome) => outcome,
+            None => Some(Error::Closed),
+        }
+    }
 }
 
 /// The driver's sink types.

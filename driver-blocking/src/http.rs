@@ -1,6 +1,6 @@
 //! The HTTP transport: one stateless `POST /rpc` per call over a keep-alive `ureq` agent.
 //!
-//! The pure `proto::rpc::http` functions decide the headers and read the answer; this file
+//! The pure `surql::rpc::http` functions decide the headers and read the answer; this file
 //! only moves bytes. What a stateless server forgets between calls (token, ns, db) is kept
 //! in an `HttpSession` and re-sent as headers on every request.
 
@@ -8,11 +8,11 @@ use std::io::ErrorKind as IoKind;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use proto::rpc::http::{decode_response_payload, HttpRpcError, HttpSession};
-use proto::rpc::{Payload, Request};
+use surql::rpc::http::{decode_response_payload, HttpRpcError, HttpSession};
+use surql::rpc::{Payload, Request};
 
-use crate::endpoint::Endpoint;
 use crate::Error;
+use surql::endpoint::Endpoint;
 
 /// Bodies larger than the server's own WebSocket message limit are refused rather than
 /// buffered without bound.
@@ -140,7 +140,7 @@ impl HttpTransport {
             // Every configured phase timeout but connect's is the request timeout (a
             // connect timeout is a request that could not even start: same answer).
             ureq::Error::Timeout(_) => Error::Timeout {
-                method,
+                what: format!("`{method}` answer"),
                 after: self.request_timeout,
             },
             ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Error::Connect {

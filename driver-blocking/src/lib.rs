@@ -35,107 +35,37 @@
 // and a boxed variant would make `match`ing on `Error::Server` clumsy for every caller.
 #![allow(clippy::result_large_err)]
 
-mod endpoint;
-mod error;
 mod http;
 mod live;
 mod ws;
 
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use error::{Error, Result};
 pub use live::{LiveStream, QueryStream};
-pub use proto::client::{CallError, Credentials, PatchOp, QueryResponse, Resource, Token};
-pub use proto::rpc::{Action, Notification, ServerError, StreamFrame};
-pub use proto::{RecordId, Uuid, Value};
+pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::mux::ConnectionEvent;
+pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
+pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
 
 /// The core crate, for everything not re-exported here.
-pub use proto;
+pub use surql;
 
-use proto::client::{self, Call};
-use proto::rpc::{Method, Request};
-use proto::Object;
+use surql::client;
+use surql::endpoint::Endpoint;
+use surql::op::{IntoOperation, Operation, Step};
+use surql::rpc::{Method, Request};
+use surql::Object;
 
-use endpoint::Endpoint;
 use http::HttpTransport;
 use ws::WsTransport;
 
-/// Connection options.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Options {
-    /// The core connection machine's settings: request timeout, keep-alive pings,
-    /// reconnect backoff (WebSocket). Over HTTP only `request_timeout` applies.
-    pub config: proto::conn::Config,
-    /// How long opening a connection (TCP, TLS, WebSocket upgrade) may take.
-    pub connect_timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            config: proto::conn::Config::default(),
-            connect_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Options {
-    /// Sets how long a request may wait for its answer.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.config.request_timeout = timeout;
-        self
-    }
-
-    /// Sets how long opening a connection may take.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Turns automatic reconnection (WebSocket) on or off.
-    pub fn reconnect(mut self, reconnect: bool) -> Self {
-        self.config.reconnect = reconnect;
-        self
-    }
-}
-
-/// A connection life-cycle event, reported to [`Surreal::on_reconnect`] hooks and
-/// [`Surreal::events`] receivers (WebSocket only).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ConnectionEvent {
-    /// The socket was lost (or could not be re-opened); a reconnect is planned unless
-    /// reconnecting is off. In-flight requests failed with [`Error::Disconnected`].
-    Disconnected(String),
-    /// A new socket is open and the session (auth, ns/db, variables, live queries) is
-    /// restored.
-    Reconnected,
-    /// A live query got a new server id after the reconnect.
-    LiveRemapped {
-        /// The id before the reconnect.
-        old: Uuid,
-        /// The id now.
-        new: Uuid,
-    },
-    /// One step of the session replay after a reconnect failed (e.g. an expired token);
-    /// the replay went on without it.
-    ReplayFailed {
-        /// The replayed method (`attach`, `authenticate`, `use`, `let`).
-        method: String,
-        /// Why it failed.
-        error: Error,
-    },
-    /// The server sent something that belongs to no request (an undecodable frame, an
-    /// answer to an unknown id), or the IO thread hit an error of its own.
-    Error(String),
-    /// The connection is closed for good.
-    Closed,
+/// Brings the extension traits into scope: `use surql_blocking::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AggregateExt, QuerySetExt};
 }
 
 /// A hook for [`Surreal::on_reconnect`].
@@ -176,17 +106,6 @@ impl std::fmt::Debug for Surreal {
     }
 }
 
-impl From<CallError> for Error {
-    fn from(e: CallError) -> Self {
-        match e {
-            CallError::Server(e) => Error::Server(e),
-            CallError::Decode { .. } => Error::Decode(e.to_string()),
-            CallError::Protocol { .. } => Error::Protocol(e.to_string()),
-            other => Error::Invalid(other.to_string()),
-        }
-    }
-}
-
 impl Surreal {
     /// Connects to `url` (`ws://`, `wss://`, `http://` or `https://`; the `/rpc` path is
     /// added when missing) with default [`Options`].
@@ -204,7 +123,7 @@ impl Surreal {
         } else {
             Transport::Http(HttpTransport::new(
                 &endpoint,
-                options.config.request_timeout,
+                options.request_timeout,
                 options.connect_timeout,
             ))
         };
@@ -231,7 +150,8 @@ impl Surreal {
     /// channel instead, or use [`events`](Self::events).
     pub fn on_reconnect(&self, hook: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
         if let Transport::Ws(ws) = &self.inner.transport {
-            ws.add_hook(Arc::new(hook));
+            // A closed connection has no more events to report.
+            let _ = ws.add_hook(Arc::new(hook));
         }
     }
 
@@ -247,7 +167,7 @@ impl Surreal {
         }
     }
 
-    fn rpc(&self, mut request: Request) -> Result<proto::rpc::Payload> {
+    fn rpc(&self, mut request: Request) -> Result<surql::rpc::Payload> {
         if request.session.is_none() {
             request.session = self.session;
         }
@@ -257,11 +177,35 @@ impl Surreal {
         }
     }
 
-    /// Runs any prepared [`Call`] from `surql::client` (the entry point every method uses).
-    pub fn run_call<T: 'static>(&self, call: Call<T>) -> Result<T> {
-        let (request, decode) = call.into_parts();
-        let value = self.rpc(request)?;
-        decode(value).map_err(Error::from)
+    /// Runs any operation of the core (a single [`surql::client::Call`] or a multi-step
+    /// [`surql::op::Operation`]): the one entry point every method uses. Each request it
+    /// emits runs on this client's session unless the operation chose one.
+    pub fn perform<O: IntoOperation>(&self, op: O) -> Result<<O::Op as Operation>::Output> {
+        let mut op = op.into_operation();
+        let mut answer = None;
+        loop {
+            match op.step(answer.take()) {
+                Step::Send(request) => answer = Some(self.rpc(request)),
+                Step::Done(output) => return output,
+            }
+        }
+    }
+
+    /// Signs in, then loads the signed-in record, as one two-step operation: the token and
+    /// the record (`None` for system users: use `Option<T>`).
+    pub fn signin_and_load<T: DeserializeOwned + 'static>(
+        &self,
+        creds: &Credentials,
+    ) -> Result<(Token, T)> {
+        self.perform(surql::op::signin_and_load::<T>(creds))
+    }
+
+    /// Closes the connection now (WebSocket): everything waiting fails with
+    /// [`Error::Closed`], every stream ends. Dropping the last handle does the same.
+    pub fn close(&self) {
+        if let Transport::Ws(ws) = &self.inner.transport {
+            ws.close();
+        }
     }
 
     fn ws(&self, method: Method) -> Result<&Arc<WsTransport>> {
@@ -280,64 +224,64 @@ impl Surreal {
 
     /// Signs in (root, namespace, database or record access) and returns the token.
     pub fn signin(&self, creds: &Credentials) -> Result<Token> {
-        self.run_call(client::signin(creds))
+        self.perform(client::signin(creds))
     }
 
     /// Signs up a record user (record access with SIGNUP) and returns the token.
     pub fn signup(&self, creds: &Credentials) -> Result<Token> {
-        self.run_call(client::signup(creds)?)
+        self.perform(client::signup(creds)?)
     }
 
     /// Authenticates with an access token.
     pub fn authenticate(&self, token: &str) -> Result<()> {
-        self.run_call(client::authenticate(token))
+        self.perform(client::authenticate(token))
     }
 
     /// Drops the session's authentication (and, on the server, its live queries).
     pub fn invalidate(&self) -> Result<()> {
-        self.run_call(client::invalidate())
+        self.perform(client::invalidate())
     }
 
     /// Trades a token pair for a new one (record access `WITH REFRESH`).
     pub fn refresh(&self, token: &Token) -> Result<Token> {
-        self.run_call(client::refresh(token)?)
+        self.perform(client::refresh(token)?)
     }
 
     /// Revokes the refresh grant of `token`.
     pub fn revoke(&self, token: &Token) -> Result<()> {
-        self.run_call(client::revoke(token))
+        self.perform(client::revoke(token))
     }
 
     /// The signed-in record user (`None`/NONE for system users).
     pub fn info<T: DeserializeOwned + 'static>(&self) -> Result<T> {
-        self.run_call(client::info())
+        self.perform(client::info())
     }
 
     // --- session ------------------------------------------------------------------------
 
     /// Selects the namespace (the database is left as it is).
     pub fn use_ns(&self, ns: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(Some(ns), None))
+        self.perform(client::use_ns_db(Some(ns), None))
     }
 
     /// Selects the database (the namespace is left as it is).
     pub fn use_db(&self, db: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(None, Some(db)))
+        self.perform(client::use_ns_db(None, Some(db)))
     }
 
     /// Selects namespace and database in one round trip.
     pub fn use_ns_db(&self, ns: &str, db: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(Some(ns), Some(db)))
+        self.perform(client::use_ns_db(Some(ns), Some(db)))
     }
 
     /// Defines the session variable `$key` (WebSocket only).
     pub fn set(&self, key: &str, value: impl Serialize) -> Result<()> {
-        self.run_call(client::set(key, &value)?)
+        self.perform(client::set(key, &value)?)
     }
 
     /// Removes the session variable `$key` (WebSocket only).
     pub fn unset(&self, key: &str) -> Result<()> {
-        self.run_call(client::unset(key)?)
+        self.perform(client::unset(key)?)
     }
 
     // --- queries ------------------------------------------------------------------------
@@ -362,14 +306,14 @@ impl Surreal {
     /// Cancels the streamed query started by request `request_id`
     /// ([`QueryStream::request_id`]).
     pub fn query_cancel(&self, request_id: u64) -> Result<()> {
-        self.run_call(client::query_cancel(request_id))
+        self.perform(client::query_cancel(request_id))
     }
 
     // --- records ------------------------------------------------------------------------
 
     /// A table's records (`Vec<T>`) or one record (`Option<T>`).
     pub fn select<T: DeserializeOwned + 'static>(&self, what: impl Into<Resource>) -> Result<T> {
-        self.run_call(client::select(what))
+        self.perform(client::select(what))
     }
 
     /// Creates one record.
@@ -378,7 +322,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::create(what, &data)?)
+        self.perform(client::create(what, &data)?)
     }
 
     /// Inserts one record or many (`data` a list) into `table`.
@@ -387,7 +331,7 @@ impl Surreal {
         table: &str,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::insert(table, &data)?)
+        self.perform(client::insert(table, &data)?)
     }
 
     /// Inserts edge records (each with `in` and `out`) into `table`.
@@ -396,7 +340,7 @@ impl Surreal {
         table: &str,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::insert_relation(table, &data)?)
+        self.perform(client::insert_relation(table, &data)?)
     }
 
     /// Creates or replaces records.
@@ -405,7 +349,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::upsert(what, &data)?)
+        self.perform(client::upsert(what, &data)?)
     }
 
     /// Replaces existing records' content (a missing record gives NONE).
@@ -414,7 +358,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::update(what, &data)?)
+        self.perform(client::update(what, &data)?)
     }
 
     /// Merges fields into existing records (a missing record gives NONE).
@@ -423,7 +367,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::merge(what, &data)?)
+        self.perform(client::merge(what, &data)?)
     }
 
     /// Applies JSON-patch operations.
@@ -432,12 +376,12 @@ impl Surreal {
         what: impl Into<Resource>,
         ops: &[PatchOp],
     ) -> Result<T> {
-        self.run_call(client::patch(what, ops))
+        self.perform(client::patch(what, ops))
     }
 
     /// Deletes records, returning what was deleted.
     pub fn delete<T: DeserializeOwned + 'static>(&self, what: impl Into<Resource>) -> Result<T> {
-        self.run_call(client::delete(what))
+        self.perform(client::delete(what))
     }
 
     /// Creates the edge `from ->edge-> to` with optional content.
@@ -448,7 +392,7 @@ impl Surreal {
         to: &RecordId,
         data: Option<impl Serialize>,
     ) -> Result<T> {
-        self.run_call(client::relate(from, edge, to, data.as_ref())?)
+        self.perform(client::relate(from, edge, to, data.as_ref())?)
     }
 
     /// Calls a function (`fn::custom` or a builtin) with arguments (a tuple/list, or one value).
@@ -457,7 +401,7 @@ impl Surreal {
         function: &str,
         args: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::run(function, &args)?)
+        self.perform(client::run(function, &args)?)
     }
 
     /// Runs a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`); `variables`
@@ -467,31 +411,19 @@ impl Surreal {
         query: &str,
         variables: impl Serialize,
     ) -> Result<T> {
-        let vars = match proto::to_value(&variables)
-            .map_err(|e| Error::Invalid(format!("GraphQL variables: {e}")))?
-        {
-            Value::Object(o) => o,
-            Value::None | Value::Null => Object::new(),
-            other => {
-                return Err(Error::Invalid(format!(
-                    "GraphQL variables must be an object, found {}",
-                    other.kind()
-                )))
-            }
-        };
-        self.run_call(client::graphql(query, vars))
+        self.perform(client::graphql_with(query, &variables)?)
     }
 
     // --- server -------------------------------------------------------------------------
 
     /// The server's version text, e.g. `surrealdb-3.3.5`.
     pub fn version(&self) -> Result<String> {
-        self.run_call(client::version())
+        self.perform(client::version())
     }
 
     /// An RPC `ping` round trip.
     pub fn ping(&self) -> Result<()> {
-        self.run_call(client::ping())
+        self.perform(client::ping())
     }
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
@@ -517,20 +449,16 @@ impl Surreal {
             request.session = self.session;
         }
         let ws = self.ws(request.method)?;
-        let method = request.method;
-        let (handle, value, items) = ws.live(request)?;
-        // The stream exists before the answer is checked so that, if the answer is an
-        // error row, dropping it ends the subscription the core registered.
-        let mut stream = LiveStream::new(ws.clone(), handle, items);
-        stream.set_id(live::live_id_of(method, value)?);
-        Ok(stream)
+        // The core's mux checks the answer and kills a subscription nobody will read.
+        let (handle, id, items) = ws.live(request)?;
+        Ok(LiveStream::new(ws.clone(), handle, id, items))
     }
 
     // --- transactions and sessions (WebSocket only) -------------------------------------
 
     /// Opens an interactive RPC transaction.
     pub fn begin(&self) -> Result<Transaction<'_>> {
-        let id = self.run_call(client::begin())?;
+        let id = self.perform(client::begin())?;
         Ok(Transaction { db: self, id })
     }
 
@@ -538,7 +466,7 @@ impl Surreal {
     /// session starts empty: sign in and select a namespace/database on it.
     pub fn attach(&self) -> Result<Surreal> {
         let id = random_uuid();
-        self.run_call(client::attach(id))?;
+        self.perform(client::attach(id))?;
         Ok(Surreal {
             inner: self.inner.clone(),
             session: Some(id),
@@ -548,12 +476,12 @@ impl Surreal {
     /// Drops this client's attached session (its live queries and transactions end).
     pub fn detach(&self) -> Result<()> {
         let Some(id) = self.session else {
-            return Err(Error::Invalid(
-                "this client is on the connection's default session, which cannot be detached"
-                    .into(),
+            return Err(Error::invalid(
+                "session",
+                "this client is on the connection's default session, which cannot be detached",
             ));
         };
-        self.run_call(client::detach(id))
+        self.perform(client::detach(id))
     }
 
     /// The attached session of this client, if any.
@@ -563,11 +491,11 @@ impl Surreal {
 
     /// The ids of the sessions attached to this connection.
     pub fn sessions(&self) -> Result<Vec<Uuid>> {
-        self.run_call(client::sessions())
+        self.perform(client::sessions())
     }
 }
 
-/// Runs [`QuerySet`](proto::query::QuerySet)s: `qs.all(&db)?`, `qs.first(&db)?`,
+/// Runs [`QuerySet`](surql::query::QuerySet)s: `qs.all(&db)?`, `qs.first(&db)?`,
 /// `qs.count_rows(&db)?`. (`qs.count()` itself builds the aggregate query; run any aggregate
 /// with [`AggregateExt::fetch`].)
 pub trait QuerySetExt {
@@ -579,17 +507,17 @@ pub trait QuerySetExt {
     fn count_rows(&self, db: &Surreal) -> Result<u64>;
 }
 
-impl QuerySetExt for proto::query::QuerySet {
+impl QuerySetExt for surql::query::QuerySet {
     fn all<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Vec<T>> {
-        db.run_call(client::fetch_all(self)?)
+        db.perform(client::fetch_all(self)?)
     }
 
     fn first<T: DeserializeOwned + Send + 'static>(&self, db: &Surreal) -> Result<Option<T>> {
-        db.run_call(client::fetch_first(self)?)
+        db.perform(client::fetch_first(self)?)
     }
 
     fn count_rows(&self, db: &Surreal) -> Result<u64> {
-        db.run_call(client::count(self)?)
+        db.perform(client::count(self)?)
     }
 }
 
@@ -600,22 +528,22 @@ pub trait AggregateExt {
     fn fetch(self, db: &Surreal) -> Result<Value>;
 }
 
-impl AggregateExt for proto::query::AggregateQuery {
+impl AggregateExt for surql::query::AggregateQuery {
     fn fetch(self, db: &Surreal) -> Result<Value> {
-        db.run_call(client::aggregate(self)?)
+        db.perform(client::aggregate(self)?)
     }
 }
 
 impl Surreal {
     /// Runs a compiled query (from the query compiler) and returns every statement's result;
     /// the answer is statement `q.result_index`.
-    pub fn execute(&self, q: proto::query::CompiledQuery) -> Result<QueryResponse> {
-        self.run_call(client::execute(q))
+    pub fn execute(&self, q: surql::query::CompiledQuery) -> Result<QueryResponse> {
+        self.perform(client::execute(q))
     }
 
     /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.
-    pub fn aggregate(&self, agg: proto::query::AggregateQuery) -> Result<Value> {
-        self.run_call(client::aggregate(agg)?)
+    pub fn aggregate(&self, agg: surql::query::AggregateQuery) -> Result<Value> {
+        self.perform(client::aggregate(agg)?)
     }
 }
 
@@ -675,7 +603,7 @@ impl<'a> Query<'a> {
 
     /// The `query` call, with its method replaced by `method` (`query_stream` takes the
     /// same params).
-    fn into_call(self, method: Method) -> Result<(&'a Surreal, Call<QueryResponse>)> {
+    fn into_call(self, method: Method) -> Result<(&'a Surreal, client::Call<QueryResponse>)> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -690,7 +618,7 @@ impl<'a> Query<'a> {
     /// Sends the query and waits for every statement's result.
     pub fn run(self) -> Result<QueryResponse> {
         let (db, call) = self.into_call(Method::Query)?;
-        db.run_call(call)
+        db.perform(call)
     }
 
     /// Runs a `LIVE SELECT …` query (its only statement) and returns its notification
@@ -721,7 +649,7 @@ impl StreamQuery<'_> {
             request.session = db.session;
         }
         let (id, frames) = ws.stream(request)?;
-        Ok(QueryStream::new(ws.clone(), id.0, frames))
+        Ok(QueryStream::new(ws.clone(), id, frames))
     }
 }
 
@@ -749,12 +677,12 @@ impl<'a> Transaction<'a> {
     /// Commits. A conflict is reported as a server error with
     /// `is_transaction_conflict() == true`.
     pub fn commit(self) -> Result<()> {
-        self.db.run_call(client::commit(self.id))
+        self.db.perform(client::commit(self.id))
     }
 
     /// Cancels (rolls back).
     pub fn cancel(self) -> Result<()> {
-        self.db.run_call(client::cancel(self.id))
+        self.db.perform(client::cancel(self.id))
     }
 }
 
@@ -807,7 +735,7 @@ mod tests {
     fn bad_bindings_are_reported_by_run() {
         let db = Surreal::connect("http://127.0.0.1:9").unwrap();
         let e = db.query("RETURN $x").bind(42).run().unwrap_err();
-        assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
         // The first bad binding wins; later ones do not hide it.
         let e = db
             .query("RETURN 1")
@@ -815,13 +743,13 @@ mod tests {
             .bind(("ok", 2))
             .run()
             .unwrap_err();
-        assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
     }
 
     #[test]
     fn detach_on_the_default_session_is_refused() {
         let db = Surreal::connect("http://127.0.0.1:9").unwrap();
-        assert!(matches!(db.detach(), Err(Error::Invalid(_))));
+        assert!(matches!(db.detach(), Err(Error::Invalid { .. })));
         assert_eq!(db.session_id(), None);
     }
 }

@@ -1,34 +1,36 @@
-//! The WebSocket transport: one IO thread per connection owns the socket and the core
-//! `Connection` state machine, and every caller talks to it through a channel.
+//! The WebSocket transport: one IO thread per connection owns the socket and the core's
+//! [`Mux`] (the connection machine plus the routing of answers, stream frames and live
+//! notifications to their callers); every caller talks to it through a channel.
 //!
 //! The IO thread runs the quinn-style driver loop: drain commands → read frames → fire due
-//! timers → deliver events → write frames → sleep in the OS poller until the socket is
-//! readable (or writable, when a write would have blocked), the core's next deadline, or a
-//! caller's `poller.notify()`. A request therefore leaves the process as soon as it is queued.
+//! timers → act on the mux's actions → write frames → sleep in the OS poller until the
+//! socket is readable (or writable, when a write would have blocked), the core's next
+//! deadline, or a caller's `poller.notify()`. A request therefore leaves the process as
+//! soon as it is queued. Everything that is not socket IO (who gets which answer, what a
+//! full or dropped stream means, when to close) is decided by the core's mux.
 
-use std::collections::HashMap;
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{
+    self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
+};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use polling::{Event as PollEvent, Events, PollMode, Poller};
-use proto::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
-use proto::rpc::{Method, Notification, Payload, Request, StreamFrame};
-
-/// How many `query_stream` frames may wait for their reader before the IO thread pauses.
-const STREAM_BUFFER: usize = 16;
-use proto::Value;
+use surql::conn::{LiveHandle, RequestId};
+use surql::mux::{Action, EndSlot, ItemSink, Mux, Offer, Outbox, Reply, ReplySink};
+use surql::rpc::{Method, Notification, Payload, Request, StreamFrame};
+use surql::{Options, TlsOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, Message, WebSocket};
 
-use crate::endpoint::Endpoint;
-use crate::{ConnectionEvent, Error, Options, ReconnectHook};
+use crate::{ConnectionEvent, Error, ReconnectHook};
+use surql::endpoint::Endpoint;
 
 /// The poller key of the connection's one socket.
 const SOCKET_KEY: usize = 1;
@@ -37,36 +39,82 @@ const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// What a live subscription's channel carries.
-#[derive(Debug)]
-pub(crate) enum LiveItem {
-    /// A notification for the subscription.
-    Notification(Notification),
-    /// The subscription ended: `None` after KILLED (a normal end), else why.
-    Ended(Option<Error>),
+/// The answer channel of one request.
+pub(crate) struct ReplyTx(SyncSender<Result<Reply, Error>>);
+
+impl ReplySink for ReplyTx {
+    fn deliver(self, answer: Result<Reply, Error>) -> bool {
+        // Capacity 1 and one answer: this never blocks.
+        self.0.send(answer).is_ok()
+    }
 }
 
-/// What a `query_stream` channel carries.
-pub(crate) type StreamItem = Result<StreamFrame, Error>;
+/// A reader's bounded buffer (stream frames or live notifications).
+pub(crate) struct Bounded<T> {
+    tx: SyncSender<T>,
+    end: EndSlot,
+}
+
+impl<T> ItemSink<T> for Bounded<T> {
+    fn offer(&mut self, item: T) -> Offer {
+        match self.tx.try_send(item) {
+            Ok(()) => Offer::Taken,
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Disconnected(_)) => Offer::Gone,
+        }
+    }
+
+    fn finish(self, error: Option<Error>) {
+        // The outcome is stored before the channel closes (when `self.tx` drops here), so
+        // a reader that finds it closed always finds the outcome.
+        self.end.set(error);
+    }
+}
+
+/// The reader's side of a [`Bounded`] buffer.
+pub(crate) struct BoundedRx<T> {
+    pub(crate) rx: Receiver<T>,
+    pub(crate) end: EndSlot,
+}
+
+/// A bounded buffer of `capacity` items: the IO thread's side and the reader's side.
+pub(crate) fn bounded<T>(capacity: usize) -> (Bounded<T>, BoundedRx<T>) {
+    let (tx, rx) = mpsc::sync_channel(capacity);
+    let end = EndSlot::default();
+    (
+        Bounded {
+            tx,
+            end: end.clone(),
+        },
+        BoundedRx { rx, end },
+    )
+}
+
+struct Io;
+
+impl Outbox for Io {
+    type Reply = ReplyTx;
+    type Stream = Bounded<StreamFrame>;
+    type Live = Bounded<Notification>;
+}
 
 /// What a caller asks the IO thread to do.
 enum Command {
     Call {
         request: Request,
-        reply: SyncSender<Result<Payload, Error>>,
+        reply: ReplyTx,
     },
     Live {
         request: Request,
-        reply: SyncSender<Result<(LiveHandle, Value), Error>>,
-        sink: Sender<LiveItem>,
+        reply: ReplyTx,
+        sink: Bounded<Notification>,
     },
     Stream {
         request: Request,
-        reply: SyncSender<Result<RequestId, Error>>,
-        sink: SyncSender<StreamItem>,
+        id: SyncSender<RequestId>,
+        sink: Bounded<StreamFrame>,
     },
     Unsubscribe(LiveHandle),
-    /// A `query_stream` nobody reads any more: cancel it on the server.
     CancelStream(RequestId),
     Listen(Listener),
     Close,
@@ -78,33 +126,17 @@ enum Listener {
     Hook(ReconnectHook),
 }
 
-/// A caller waiting for the answer to one request.
-enum Pending {
-    Call {
-        reply: SyncSender<Result<Payload, Error>>,
-    },
-    Live {
-        handle: LiveHandle,
-        reply: SyncSender<Result<(LiveHandle, Value), Error>>,
-    },
-    Stream {
-        method: Method,
-        sink: SyncSender<StreamItem>,
-    },
-    /// A request the driver sent on its own (`query_cancel` for a dropped stream); its
-    /// answer, success or failure, changes nothing for anyone.
-    Discard,
-}
-
 /// The callers' side of a WebSocket connection.
 pub(crate) struct WsTransport {
     commands: Sender<Command>,
     poller: Arc<Poller>,
     thread: Option<JoinHandle<()>>,
     io_thread: ThreadId,
-    /// How long a caller waits for the IO thread at most. The core times requests out
-    /// itself; this only guards against an IO thread that can no longer answer.
+    /// How long a caller waits for the IO thread at most: the core times requests out
+    /// itself; this guards against an IO thread that can no longer answer.
     wait_limit: Duration,
+    pub(crate) stream_buffer: usize,
+    pub(crate) live_buffer: usize,
 }
 
 impl WsTransport {
@@ -112,7 +144,7 @@ impl WsTransport {
     /// hands it to a new IO thread.
     pub(crate) fn connect(endpoint: Endpoint, options: Options) -> Result<WsTransport, Error> {
         let tls = if endpoint.scheme.is_tls() {
-            Some(tls_config(&endpoint)?)
+            Some(tls_config(&endpoint, &options.tls)?)
         } else {
             None
         };
@@ -121,15 +153,14 @@ impl WsTransport {
             Poller::new().map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))?,
         );
         let now = Instant::now();
-        let mut conn = Connection::new(options.config.clone(), now);
+        let mut mux = Mux::new(&options, now);
         let socket = Socket::register(ws, &poller).map_err(|e| Error::Connect {
             url: endpoint.rpc_url(),
             reason: e,
         })?;
-        conn.handle_connected(now);
+        mux.handle_connected(now);
         let (commands, receiver) = mpsc::channel();
         let wait_limit = options
-            .config
             .request_timeout
             .saturating_mul(2)
             .saturating_add(options.connect_timeout);
@@ -139,14 +170,11 @@ impl WsTransport {
             connect_timeout: options.connect_timeout,
             poller: poller.clone(),
             commands: receiver,
-            conn,
+            mux,
             socket: Some(socket),
             want_write: false,
-            pending: HashMap::new(),
-            subscribers: HashMap::new(),
             listeners: Vec::new(),
-            last_loss: None,
-            closed: false,
+            finished: false,
         };
         let thread = thread::Builder::new()
             .name("surql-ws".into())
@@ -158,14 +186,17 @@ impl WsTransport {
             io_thread: thread.thread().id(),
             thread: Some(thread),
             wait_limit,
+            stream_buffer: options.stream_buffer,
+            live_buffer: options.live_buffer,
         })
     }
 
     fn submit(&self, command: Command) -> Result<(), Error> {
         if thread::current().id() == self.io_thread {
-            // Only an `on_reconnect` hook runs there; waiting would wait for itself.
-            return Err(Error::Invalid(
-                "an on_reconnect hook cannot call its own connection (it runs on the connection's IO thread)".into(),
+            // Only a hook runs there; waiting would wait for itself.
+            return Err(Error::invalid(
+                "call from a connection hook",
+                "an on_reconnect hook cannot call its own connection (it runs on the connection's IO thread); send the event to a channel and act on it elsewhere",
             ));
         }
         self.commands.send(command).map_err(|_| Error::Closed)?;
@@ -179,10 +210,10 @@ impl WsTransport {
             Ok(result) => result,
             // The IO thread dropped the reply channel: it has ended.
             Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
-                method: method.as_str().to_owned(),
-                after: self.wait_limit,
-            }),
+            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
+                format!("`{method}` answer (the connection's IO thread did not respond)"),
+                self.wait_limit,
+            )),
         }
     }
 
@@ -190,51 +221,69 @@ impl WsTransport {
     pub(crate) fn call(&self, request: Request) -> Result<Payload, Error> {
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
-        self.submit(Command::Call { request, reply })?;
-        self.wait(method, &rx)
+        self.submit(Command::Call {
+            request,
+            reply: ReplyTx(reply),
+        })?;
+        match self.wait(method, &rx)? {
+            Reply::Payload(p) => Ok(p),
+            Reply::Live { .. } => Err(Error::Protocol(format!(
+                "`{method}` was answered as a live subscription"
+            ))),
+        }
     }
 
     /// Starts a live query (`live`, or a `query` whose only statement is LIVE SELECT) and
-    /// returns its handle, the server's answer and the channel its notifications arrive on.
+    /// returns its handle, its server id and the buffer its notifications arrive in.
     pub(crate) fn live(
         &self,
         request: Request,
-    ) -> Result<(LiveHandle, Value, Receiver<LiveItem>), Error> {
+    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<Notification>), Error> {
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
-        let (sink, items) = mpsc::channel();
+        let (sink, items) = bounded(self.live_buffer);
         self.submit(Command::Live {
             request,
-            reply,
+            reply: ReplyTx(reply),
             sink,
         })?;
-        let (handle, value) = self.wait(method, &rx)?;
-        Ok((handle, value, items))
+        match self.wait(method, &rx)? {
+            Reply::Live { handle, id } => Ok((handle, id, items)),
+            Reply::Payload(_) => Err(Error::Protocol(format!(
+                "`{method}` for a live query was answered without a live id"
+            ))),
+        }
     }
 
     /// Sends a `query_stream` request; returns its request id (for `query_cancel`) and the
-    /// channel its frames arrive on.
+    /// buffer its frames arrive in. A reader that falls `stream_buffer` frames behind
+    /// ends its stream with `Error::ReaderTooSlow` (the core's rule); nobody else waits.
     pub(crate) fn stream(
         &self,
         request: Request,
-    ) -> Result<(RequestId, Receiver<StreamItem>), Error> {
+    ) -> Result<(RequestId, BoundedRx<StreamFrame>), Error> {
         let method = request.method;
-        let (reply, rx) = mpsc::sync_channel(1);
-        // Bounded: an unread stream makes the IO thread wait here, so it stops reading the
-        // socket and TCP pushes back on the server; client memory stays bounded. A dropped
-        // reader makes the wait end at once.
-        let (sink, frames) = mpsc::sync_channel(STREAM_BUFFER);
+        let (id_tx, id_rx) = mpsc::sync_channel(1);
+        let (sink, frames) = bounded(self.stream_buffer);
         self.submit(Command::Stream {
             request,
-            reply,
+            id: id_tx,
             sink,
         })?;
-        let id = self.wait(method, &rx)?;
+        let id = match id_rx.recv_timeout(self.wait_limit) {
+            Ok(id) => id,
+            Err(RecvTimeoutError::Disconnected) => return Err(Error::Closed),
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(Error::timeout(
+                    format!("`{method}` start (the connection's IO thread did not respond)"),
+                    self.wait_limit,
+                ))
+            }
+        };
         Ok((id, frames))
     }
 
-    /// Queues the end of a live subscription. Never blocks and spawns nothing: the IO thread
-    /// sends the `kill` and consumes its answer.
+    /// Queues the end of a live subscription. Never blocks and spawns nothing.
     pub(crate) fn unsubscribe(&self, handle: LiveHandle) {
         // If the IO thread has ended, the subscription died with the socket: nothing to kill.
         let _ = self.submit(Command::Unsubscribe(handle));
@@ -254,9 +303,14 @@ impl WsTransport {
     }
 
     /// Registers a hook run on the IO thread for every connection event.
-    pub(crate) fn add_hook(&self, hook: ReconnectHook) {
-        // A closed connection has no more events to report.
-        let _ = self.submit(Command::Listen(Listener::Hook(hook)));
+    pub(crate) fn add_hook(&self, hook: ReconnectHook) -> Result<(), Error> {
+        self.submit(Command::Listen(Listener::Hook(hook)))
+    }
+
+    /// Closes the connection now: everything waiting fails with `Error::Closed`.
+    pub(crate) fn close(&self) {
+        // Fails only when the IO thread has already ended, which is what we want.
+        let _ = self.submit(Command::Close);
     }
 }
 
@@ -267,9 +321,11 @@ impl Drop for WsTransport {
             let _ = self.poller.notify();
         }
         if let Some(thread) = self.thread.take() {
-            // A panic on the IO thread already failed every caller (their reply channels
-            // closed); there is no one left to report it to here.
-            let _ = thread.join();
+            if thread.thread().id() != thread::current().id() {
+                // A panic on the IO thread already failed every caller (their reply
+                // channels closed); there is no one left to report it to here.
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -277,18 +333,47 @@ impl Drop for WsTransport {
 /// The rustls client config for `wss://`: ring as the crypto provider (named explicitly so
 /// the result never depends on which provider features other crates enable) and the
 /// webpki root certificates.
-fn tls_config(endpoint: &Endpoint) -> Result<Arc<rustls::ClientConfig>, Error> {
+pub(crate) fn tls_config(
+    endpoint: &Endpoint,
+    tls: &TlsOptions,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let fail = |reason: String| Error::Connect {
+        url: endpoint.rpc_url(),
+        reason: format!("TLS setup failed: {reason}"),
+    };
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !tls.no_public_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for (i, pem) in tls.extra_roots_pem.iter().enumerate() {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| fail(format!("extra root certificate #{i}: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| fail(format!("extra root certificate #{i}: {e}")))?;
+        }
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Connect {
-            url: endpoint.rpc_url(),
-            reason: format!("TLS setup failed: {e}"),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match &tls.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cert) => {
+            let chain = CertificateDer::pem_slice_iter(&cert.chain_pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(format!("client certificate chain: {e}")))?;
+            // The key's bytes never appear in the message.
+            let key = PrivateKeyDer::from_pem_slice(&cert.key_pem)
+                .map_err(|_| fail("the client private key is not a PEM private key".into()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| fail(format!("client certificate: {e}")))?
+        }
+    };
     Ok(Arc::new(config))
 }
 
@@ -464,16 +549,12 @@ struct Driver {
     connect_timeout: Duration,
     poller: Arc<Poller>,
     commands: Receiver<Command>,
-    conn: Connection,
+    mux: Mux<Io>,
     socket: Option<Socket>,
     /// A write hit `WouldBlock`: tungstenite holds the rest; flush when writable.
     want_write: bool,
-    pending: HashMap<RequestId, Pending>,
-    subscribers: HashMap<LiveHandle, Sender<LiveItem>>,
     listeners: Vec<Listener>,
-    /// Why the socket was lost last, reported with the core's `Disconnected` event.
-    last_loss: Option<String>,
-    closed: bool,
+    finished: bool,
 }
 
 impl Driver {
@@ -482,26 +563,29 @@ impl Driver {
         loop {
             self.drain_commands();
             self.read_socket();
-            let now = Instant::now();
-            if self.conn.poll_timeout().is_some_and(|at| at <= now) {
-                self.conn.handle_timeout(now);
-            }
-            // Delivering events can produce output (a reconnect opens a socket and queues
-            // the session replay) and writing can produce events (a failed write loses the
-            // socket): repeat until both are quiet.
+            self.mux.handle_timeout(Instant::now());
+            // Acting can produce output (a reconnect opens a socket and queues the session
+            // replay) and writing can produce actions (a failed write loses the socket):
+            // repeat until both are quiet.
             loop {
-                let delivered = self.deliver_events();
+                let acted = self.act();
                 let wrote = self.transmit();
-                if !delivered && !wrote {
+                if !acted && !wrote {
                     break;
                 }
             }
-            if self.closed {
+            if self.finished {
                 break;
             }
             self.wait(&mut events);
         }
-        self.shutdown();
+        if let Some(mut socket) = self.socket.take() {
+            // Best effort: a close frame that cannot be written now only costs the server a
+            // log line, and nobody is left to tell.
+            if socket.ws.close(None).is_ok() {
+                let _ = socket.ws.flush();
+            }
+        }
     }
 
     fn drain_commands(&mut self) {
@@ -511,7 +595,7 @@ impl Driver {
                 Err(TryRecvError::Empty) => return,
                 // Every handle is gone (normally `Close` arrives first).
                 Err(TryRecvError::Disconnected) => {
-                    self.conn.close();
+                    self.mux.handles_gone(Instant::now());
                     return;
                 }
             }
@@ -521,47 +605,22 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::Call { request, reply } => {
-                let id = self.conn.send(request, now);
-                self.pending.insert(id, Pending::Call { reply });
-            }
+            Command::Call { request, reply } => self.mux.call(request, reply, now),
             Command::Live {
                 request,
                 reply,
                 sink,
-            } => {
-                let (id, handle) = self.conn.send_live(request, now);
-                self.subscribers.insert(handle, sink);
-                self.pending.insert(id, Pending::Live { handle, reply });
+            } => self.mux.live(request, reply, sink, now),
+            Command::Stream { request, id, sink } => {
+                let request_id = self.mux.stream(request, sink, now);
+                // The caller waits for the id (bounded); if it gave up, the dropped frames
+                // buffer makes the mux cancel the stream at its first frame.
+                let _ = id.send(request_id);
             }
-            Command::Stream {
-                request,
-                reply,
-                sink,
-            } => {
-                let method = request.method;
-                let id = self.conn.send(request, now);
-                self.pending.insert(id, Pending::Stream { method, sink });
-                // The caller only waits for the id; it cannot have gone away meanwhile.
-                let _ = reply.send(Ok(id));
-            }
-            Command::Unsubscribe(handle) => {
-                // A subscription that already ended (KILLED) has nothing left to kill.
-                if self.subscribers.remove(&handle).is_some() {
-                    self.conn.unsubscribe(handle, now);
-                }
-            }
-            Command::CancelStream(id) => {
-                // Frames still on their way for it are dropped quietly until its end.
-                if let Some(p) = self.pending.get_mut(&id) {
-                    *p = Pending::Discard;
-                    let cancel = proto::client::query_cancel(id.0).into_parts().0;
-                    let cancel_id = self.conn.send(cancel, now);
-                    self.pending.insert(cancel_id, Pending::Discard);
-                }
-            }
+            Command::Unsubscribe(handle) => self.mux.unsubscribe(handle, now),
+            Command::CancelStream(id) => self.mux.cancel_stream(id, now),
             Command::Listen(sink) => self.listeners.push(sink),
-            Command::Close => self.conn.close(),
+            Command::Close => self.mux.close(now),
         }
     }
 
@@ -579,9 +638,9 @@ impl Driver {
         // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
         let lost = loop {
             match socket.ws.read() {
-                Ok(Message::Binary(bytes)) => self.conn.handle_frame(&bytes, now),
+                Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
                 // A CBOR connection never gets text; the core reports it as a protocol error.
-                Ok(Message::Text(text)) => self.conn.handle_frame(text.as_bytes(), now),
+                Ok(Message::Text(text)) => self.mux.handle_frame(text.as_bytes(), now),
                 Ok(Message::Close(frame)) => {
                     break Some(match frame {
                         Some(f) => format!(
@@ -606,8 +665,7 @@ impl Driver {
     fn lose_socket(&mut self, reason: String) {
         self.socket = None;
         self.want_write = false;
-        self.last_loss = Some(reason);
-        self.conn.handle_disconnect(Instant::now());
+        self.mux.handle_disconnect(reason, Instant::now());
     }
 
     /// Writes every queued frame and flushes; returns whether anything was queued.
@@ -618,7 +676,7 @@ impl Driver {
         };
         let mut wrote = false;
         let mut failure = None;
-        while let Some(frame) = self.conn.poll_transmit() {
+        while let Some(frame) = self.mux.poll_transmit() {
             wrote = true;
             match socket.ws.write(Message::Binary(frame.into())) {
                 Ok(()) => {}
@@ -654,7 +712,7 @@ impl Driver {
             }
         }
         let timeout = self
-            .conn
+            .mux
             .poll_timeout()
             .map(|at| at.saturating_duration_since(Instant::now()));
         events.clear();
@@ -675,132 +733,27 @@ impl Driver {
             Err(e) => {
                 // Without a poller the thread can neither read nor sleep: give up cleanly.
                 self.broadcast(ConnectionEvent::Error(format!("the OS poller failed: {e}")));
-                self.conn.close();
+                self.mux.close(Instant::now());
             }
         }
     }
 
-    /// Hands every core event to whoever waits for it; returns whether there was any.
-    fn deliver_events(&mut self) -> bool {
+    /// Does what the mux asks; returns whether there was anything.
+    fn act(&mut self) -> bool {
         let mut any = false;
-        while let Some(event) = self.conn.poll_event() {
+        while let Some(action) = self.mux.poll_action() {
             any = true;
-            match event {
-                Event::Response { id, result } => self.respond(id, result),
-                Event::Stream { id, frame } => self.stream_frame(id, frame),
-                Event::Notification {
-                    handle,
-                    notification,
-                } => {
-                    if let Some(sink) = self.subscribers.get(&handle) {
-                        // A dropped stream's unsubscribe is already queued behind us.
-                        let _ = sink.send(LiveItem::Notification(notification));
-                    }
-                }
-                Event::LiveEnded { handle, reason } => {
-                    if let Some(sink) = self.subscribers.remove(&handle) {
-                        let _ = sink.send(LiveItem::Ended(live_end_error(reason)));
-                    }
-                }
-                Event::LiveRemapped { old, new, .. } => {
-                    self.broadcast(ConnectionEvent::LiveRemapped { old, new })
-                }
-                Event::Reconnect => self.reconnect(),
-                Event::ReplayFailed { method, error } => {
-                    self.broadcast(ConnectionEvent::ReplayFailed {
-                        method: method.as_str().to_owned(),
-                        error: conn_error(error),
-                    })
-                }
-                Event::Reconnected => self.broadcast(ConnectionEvent::Reconnected),
-                Event::Disconnected { reason } => {
-                    // The core may decide the socket is dead (no pong in time) on its own.
+            match action {
+                Action::OpenSocket => self.reconnect(),
+                Action::DropSocket => {
                     self.socket = None;
                     self.want_write = false;
-                    let reason = match self.last_loss.take() {
-                        Some(cause) => format!("{cause} ({reason})"),
-                        None => reason,
-                    };
-                    self.broadcast(ConnectionEvent::Disconnected(reason));
                 }
-                Event::Closed => {
-                    self.closed = true;
-                    self.broadcast(ConnectionEvent::Closed);
-                }
-                Event::ProtocolError(message) => self.broadcast(ConnectionEvent::Error(message)),
+                Action::Notify(event) => self.broadcast(event),
+                Action::Finished => self.finished = true,
             }
         }
         any
-    }
-
-    fn respond(&mut self, id: RequestId, result: Result<Payload, ConnError>) {
-        let Some(pending) = self.pending.remove(&id) else {
-            self.broadcast(ConnectionEvent::Error(format!(
-                "answer for request {} that nobody waits for",
-                id.0
-            )));
-            return;
-        };
-        match pending {
-            Pending::Call { reply } => {
-                let result = result.map_err(conn_error);
-                // The caller gave up waiting (its own safety timeout): nobody to tell.
-                let _ = reply.send(result);
-            }
-            Pending::Live { handle, reply } => match result {
-                Ok(payload) => {
-                    // The connection decoded the live answer to read its id: no copy here.
-                    let answer = payload
-                        .into_value()
-                        .map(|value| (handle, value))
-                        .map_err(|e| Error::Protocol(format!("live query answer: {e}")));
-                    if reply.send(answer).is_err() {
-                        // Nobody will read this subscription: end it on the server too.
-                        self.subscribers.remove(&handle);
-                        self.conn.unsubscribe(handle, Instant::now());
-                    }
-                }
-                Err(e) => {
-                    self.subscribers.remove(&handle);
-                    let e = conn_error(e);
-                    let _ = reply.send(Err(e));
-                }
-            },
-            Pending::Discard => {}
-            Pending::Stream { method, sink } => {
-                // A stream normally ends with an `End` frame; a plain answer is either
-                // its failure or an answer without frames.
-                let item = match result {
-                    Ok(value) => Err(Error::Protocol(format!(
-                        "`{method}` answered with a plain result instead of stream frames: {value:?}"
-                    ))),
-                    Err(e) => Err(conn_error(e)),
-                };
-                let _ = sink.send(item);
-            }
-        }
-    }
-
-    fn stream_frame(&mut self, id: RequestId, frame: StreamFrame) {
-        let end = frame.is_end();
-        match self.pending.get(&id) {
-            // Waits while the reader's buffer is full (backpressure); fails at once when the
-            // reader was dropped, whose cancel is queued behind us.
-            Some(Pending::Stream { sink, .. }) => {
-                let _ = sink.send(Ok(frame));
-            }
-            Some(Pending::Discard) => {}
-            _ => {
-                self.broadcast(ConnectionEvent::Error(format!(
-                    "query_stream frame for request {} that is not a stream",
-                    id.0
-                )));
-                return;
-            }
-        }
-        if end {
-            self.pending.remove(&id);
-        }
     }
 
     fn reconnect(&mut self) {
@@ -813,11 +766,11 @@ impl Driver {
             Ok(socket) => {
                 self.socket = Some(socket);
                 self.want_write = false;
-                self.conn.handle_connected(Instant::now());
+                self.mux.handle_connected(Instant::now());
             }
             // The core reports it as `Disconnected("could not connect: …")`.
             Err(e) => self
-                .conn
+                .mux
                 .handle_connect_failed(Instant::now(), e.to_string()),
         }
     }
@@ -832,69 +785,5 @@ impl Driver {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_ok()
             }
         });
-    }
-
-    fn shutdown(&mut self) {
-        for (_, pending) in self.pending.drain() {
-            match pending {
-                // Callers that stopped waiting need no answer.
-                Pending::Call { reply, .. } => {
-                    let _ = reply.send(Err(Error::Closed));
-                }
-                Pending::Live { reply, .. } => {
-                    let _ = reply.send(Err(Error::Closed));
-                }
-                // Never wait on a full stream buffer while shutting down: when the reader
-                // gets past the buffered frames, the dropped sender reads as `Closed` anyway.
-                Pending::Stream { sink, .. } => {
-                    let _ = sink.try_send(Err(Error::Closed));
-                }
-                Pending::Discard => {}
-            }
-        }
-        for (_, sink) in self.subscribers.drain() {
-            let _ = sink.send(LiveItem::Ended(Some(Error::Closed)));
-        }
-        if let Some(mut socket) = self.socket.take() {
-            // Best effort: a close frame that cannot be written now only costs the server a
-            // log line, and nobody is left to tell.
-            if socket.ws.close(None).is_ok() {
-                let _ = socket.ws.flush();
-            }
-        }
-    }
-}
-
-/// Maps the core's error for one request to the driver's error.
-pub(crate) fn conn_error(e: ConnError) -> Error {
-    match e {
-        ConnError::Server(e) => Error::Server(e),
-        ConnError::Timeout { method, after } => Error::Timeout {
-            method: method.as_str().to_owned(),
-            after,
-        },
-        ConnError::Disconnected { method, reason } => Error::Disconnected {
-            method: method.as_str().to_owned(),
-            reason,
-        },
-        ConnError::Closed => Error::Closed,
-        ConnError::Protocol(message) => Error::Protocol(message),
-        ConnError::TransactionLost { txn } => Error::TransactionLost { txn },
-        other => Error::Protocol(other.to_string()),
-    }
-}
-
-/// Why a subscription ended, as the error its stream reports (`None`: a normal end).
-fn live_end_error(reason: LiveEndReason) -> Option<Error> {
-    match reason {
-        LiveEndReason::Killed | LiveEndReason::Unsubscribed => None,
-        LiveEndReason::SubscribeFailed(e) => Some(conn_error(e)),
-        LiveEndReason::RestoreFailed(e) => Some(match conn_error(e) {
-            Error::Server(e) => Error::Server(e),
-            other => Error::Protocol(format!(
-                "the live query could not be restored after a reconnect: {other}"
-            )),
-        }),
-        LiveEndReason::ConnectionClosed => Some(Error::Closed),
     }
 }

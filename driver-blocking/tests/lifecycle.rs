@@ -112,8 +112,8 @@ fn reconnects_after_the_server_restarts() {
     let storage = Storage::SurrealKv(dir.clone());
     let mut server = Server::start(&storage, Some(port)).unwrap();
     let mut options = Options::default().request_timeout(Duration::from_secs(5));
-    options.config.backoff_initial = Duration::from_millis(50);
-    options.config.backoff_max = Duration::from_millis(500);
+    options.backoff_initial = Duration::from_millis(50);
+    options.backoff_max = Duration::from_millis(500);
     let db = Surreal::connect_with(&server.ws_url(), options).unwrap();
     let events = db.events().unwrap();
     let (hook_tx, hook_events) = std::sync::mpsc::channel();

@@ -106,7 +106,7 @@ fn round_trip(db: &Surreal) {
 
     // A bad binding is reported by `run`, before anything is sent.
     let e = db.query("RETURN 1").bind(42).run().unwrap_err();
-    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
 
     let deleted: Option<Person> = db.delete(("person", "tobie")).unwrap();
     assert_eq!(deleted.map(|p| p.name), Some("Tobie".to_owned()));

@@ -14,7 +14,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use surql::rpc::http::{decode_response_payload, HttpSession};
 use surql::rpc::{Payload, Request};
 
-use crate::error::{Error, Result};
+use surql::{Error, Result};
 
 /// Largest response body accepted (the server caps WebSocket messages at 128 MiB too).
 const MAX_BODY: usize = 256 << 20;
@@ -62,7 +62,7 @@ impl HttpClient {
             Some(tls) => {
                 let name =
                     futures_rustls::rustls::pki_types::ServerName::try_from(self.host.clone())
-                        .map_err(|e| Error::Url {
+                        .map_err(|e| Error::InvalidUrl {
                             url: self.host.clone(),
                             reason: format!("not a valid TLS server name: {e}"),
                         })?;
@@ -131,7 +131,10 @@ async fn exchange(mut conn: Conn, head: &str, body: &[u8]) -> Result<(u16, Vec<u
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Http(format!("not an HTTP status line: {line:?}")))?;
+        .ok_or_else(|| Error::Http {
+            status: 0,
+            message: format!("not an HTTP status line: {line:?}"),
+        })?;
     let mut length: Option<usize> = None;
     let mut chunked = false;
     let mut close = false;
@@ -150,10 +153,10 @@ async fn exchange(mut conn: Conn, head: &str, body: &[u8]) -> Result<(u16, Vec<u
             let v = v.trim();
             match k.trim().to_ascii_lowercase().as_str() {
                 "content-length" => {
-                    length = Some(
-                        v.parse()
-                            .map_err(|_| Error::Http(format!("bad Content-Length {v:?}")))?,
-                    )
+                    length = Some(v.parse().map_err(|_| Error::Http {
+                        status: 0,
+                        message: format!("bad Content-Length {v:?}"),
+                    })?)
                 }
                 "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
                 "connection" => close = v.eq_ignore_ascii_case("close"),
@@ -165,9 +168,10 @@ async fn exchange(mut conn: Conn, head: &str, body: &[u8]) -> Result<(u16, Vec<u
         read_chunked(&mut conn).await?
     } else if let Some(n) = length {
         if n > MAX_BODY {
-            return Err(Error::Http(format!(
-                "response body of {n} bytes is over the {MAX_BODY}-byte limit"
-            )));
+            return Err(Error::Http {
+                status: 0,
+                message: format!("response body of {n} bytes is over the {MAX_BODY}-byte limit"),
+            });
         }
         let mut b = vec![0; n];
         conn.read_exact(&mut b).await?;
@@ -191,10 +195,15 @@ async fn read_chunked(conn: &mut Conn) -> Result<Vec<u8>> {
         line.clear();
         conn.read_line(&mut line).await?;
         let size_text = line.trim().split(';').next().unwrap_or("");
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| Error::Http(format!("bad chunk size {size_text:?}")))?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| Error::Http {
+            status: 0,
+            message: format!("bad chunk size {size_text:?}"),
+        })?;
         if body.len() + size > MAX_BODY {
-            return Err(Error::Http("chunked response body over the limit".into()));
+            return Err(Error::Http {
+                status: 0,
+                message: "chunked response body over the limit".into(),
+            });
         }
         let start = body.len();
         body.resize(start + size, 0);
@@ -219,5 +228,8 @@ pub(crate) async fn get_status(host: &str, port: u16, tls: bool, path: &str) -> 
     line.split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Http(format!("not an HTTP status line: {line:?}")))
+        .ok_or_else(|| Error::Http {
+            status: 0,
+            message: format!("not an HTTP status line: {line:?}"),
+        })
 }

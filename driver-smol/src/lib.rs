@@ -23,8 +23,8 @@
 // the cold path, so the size of `Result` does not matter here.
 #![allow(clippy::result_large_err)]
 
-mod error;
 mod http;
+mod tls;
 mod ws;
 
 use std::future::{Future, IntoFuture};
@@ -36,23 +36,26 @@ use std::time::Duration;
 use futures_lite::Stream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use surql::client::{self, Call};
-use surql::conn::{Config, LiveHandle};
-pub use surql::rpc::StreamFrame;
-use surql::rpc::{Notification, Request};
-use surql::{Object, Value};
+use surql::client;
+use surql::conn::{LiveHandle, RequestId};
+use surql::op::{IntoOperation, Operation, Step};
+use surql::rpc::Request;
+use surql::Object;
 
-pub use error::{Error, Result};
+pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::mux::ConnectionEvent;
+pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
+pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
+pub use ws::ReconnectHook;
+
+/// The core crate, for everything not re-exported here.
 pub use surql;
-pub use surql::client::{CallError, Credentials, PatchOp, QueryResponse, Resource, Token};
-pub use surql::{RecordId, Uuid};
-pub use ws::ConnectionEvent;
 
-/// Connection options.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// The core connection machine's settings (timeouts, pings, reconnect backoff).
-    pub config: Config,
+use ws::{BoundedRx, Listener, Next};
+
+/// Brings the extension traits into scope: `use surql_smol::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AggregateExt, QuerySetExt};
 }
 
 enum Transport {
@@ -111,13 +114,10 @@ impl Surreal {
 
     /// Connects with explicit options.
     pub async fn connect_with(url: &str, options: Options) -> Result<Surreal> {
-        let e = surql::endpoint::Endpoint::parse(url).map_err(|e| Error::Url {
-            url: e.url,
-            reason: e.reason,
-        })?;
+        let e = surql::endpoint::Endpoint::parse(url)?;
         let tls = e.scheme.is_tls();
         let transport = if e.scheme.is_ws() {
-            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.config).await?)
+            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options).await?)
         } else {
             Transport::Http(http::HttpClient::new(
                 e.host.clone(),
@@ -144,12 +144,39 @@ impl Surreal {
 
     /// Registers a hook called on connection life-cycle events (disconnect, reconnect, live
     /// id remaps). WebSocket only; a no-op over HTTP, which has no connection to lose.
+    ///
+    /// The hook runs on the connection's driver thread: keep it short, and do not call this
+    /// connection from it (such a call fails at once instead of waiting for itself). A hook
+    /// that panics is dropped; the connection goes on.
     pub fn on_reconnect(&self, hook: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {
         if let Transport::Ws(w) = &self.inner.transport {
-            w.hooks
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Arc::new(hook));
+            // A closed connection has no more events to report.
+            let _ = w.listen(Listener::Hook(Arc::new(hook)));
+        }
+    }
+
+    /// A receiver of every later [`ConnectionEvent`] (WebSocket only).
+    pub fn events(&self) -> Result<async_channel::Receiver<ConnectionEvent>> {
+        match &self.inner.transport {
+            Transport::Ws(w) => {
+                let (tx, rx) = async_channel::unbounded();
+                w.listen(Listener::Channel(tx))?;
+                Ok(rx)
+            }
+            Transport::Http(_) => Err(Error::NotSupported {
+                method: "events".into(),
+                message: "connection events exist only for WebSocket (ws:// or wss://) connections"
+                    .into(),
+            }),
+        }
+    }
+
+    /// Closes the connection now (WebSocket): everything waiting fails with
+    /// [`Error::Closed`], every stream ends. Dropping the last handle closes it once
+    /// nothing waits any more.
+    pub fn close(&self) {
+        if let Transport::Ws(w) = &self.inner.transport {
+            w.close();
         }
     }
 
@@ -163,75 +190,95 @@ impl Surreal {
         }
     }
 
-    /// Runs any prepared [`Call`] (the generic entry point every method uses).
-    pub async fn run_call<T: 'static>(&self, call: Call<T>) -> Result<T> {
-        let (req, decode) = call.into_parts();
-        let v = self.rpc(req).await?;
-        decode(v).map_err(Error::from)
+    /// Runs any operation of the core (a single [`surql::client::Call`] or a multi-step
+    /// [`surql::op::Operation`]): the one entry point every method uses. Each request it
+    /// emits runs on this client's session unless the operation chose one.
+    pub async fn perform<O>(&self, op: O) -> Result<<O::Op as Operation>::Output>
+    where
+        O: IntoOperation,
+        O::Op: Send,
+    {
+        let mut op = op.into_operation();
+        let mut answer = None;
+        loop {
+            match op.step(answer.take()) {
+                Step::Send(request) => answer = Some(self.rpc(request).await),
+                Step::Done(output) => return output,
+            }
+        }
+    }
+
+    /// Signs in, then loads the signed-in record, as one two-step operation: the token and
+    /// the record (`None` for system users: use `Option<T>`).
+    pub async fn signin_and_load<T: DeserializeOwned + Send + 'static>(
+        &self,
+        creds: &Credentials,
+    ) -> Result<(Token, T)> {
+        self.perform(surql::op::signin_and_load::<T>(creds)).await
     }
 
     // --- authentication -----------------------------------------------------------------
 
     /// Signs in (root, namespace, database or record access) and returns the token.
     pub async fn signin(&self, creds: &Credentials) -> Result<Token> {
-        self.run_call(client::signin(creds)).await
+        self.perform(client::signin(creds)).await
     }
 
     /// Signs up a record user (record access with SIGNUP) and returns the token.
     pub async fn signup(&self, creds: &Credentials) -> Result<Token> {
-        self.run_call(client::signup(creds)?).await
+        self.perform(client::signup(creds)?).await
     }
 
     /// Authenticates with an access token.
     pub async fn authenticate(&self, token: &str) -> Result<()> {
-        self.run_call(client::authenticate(token)).await
+        self.perform(client::authenticate(token)).await
     }
 
     /// Drops the session's authentication.
     pub async fn invalidate(&self) -> Result<()> {
-        self.run_call(client::invalidate()).await
+        self.perform(client::invalidate()).await
     }
 
     /// Trades a token pair for a new one (record access `WITH REFRESH`).
     pub async fn refresh(&self, token: &Token) -> Result<Token> {
-        self.run_call(client::refresh(token)?).await
+        self.perform(client::refresh(token)?).await
     }
 
     /// Revokes the refresh grant of `token`.
     pub async fn revoke(&self, token: &Token) -> Result<()> {
-        self.run_call(client::revoke(token)).await
+        self.perform(client::revoke(token)).await
     }
 
     /// The signed-in record user (`None`/NONE for system users).
     pub async fn info<T: DeserializeOwned + 'static>(&self) -> Result<T> {
-        self.run_call(client::info()).await
+        self.perform(client::info()).await
     }
 
     // --- session ------------------------------------------------------------------------
 
     /// Selects the namespace (the database is left as it is).
     pub async fn use_ns(&self, ns: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(Some(ns), None)).await
+        self.perform(client::use_ns_db(Some(ns), None)).await
     }
 
     /// Selects the database (the namespace is left as it is).
     pub async fn use_db(&self, db: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(None, Some(db))).await
+        self.perform(client::use_ns_db(None, Some(db))).await
     }
 
     /// Selects namespace and database in one round trip.
     pub async fn use_ns_db(&self, ns: &str, db: &str) -> Result<()> {
-        self.run_call(client::use_ns_db(Some(ns), Some(db))).await
+        self.perform(client::use_ns_db(Some(ns), Some(db))).await
     }
 
     /// Defines the session variable `$key` (WebSocket only).
     pub async fn set(&self, key: &str, value: impl Serialize) -> Result<()> {
-        self.run_call(client::set(key, &value)?).await
+        self.perform(client::set(key, &value)?).await
     }
 
     /// Removes the session variable `$key` (WebSocket only).
     pub async fn unset(&self, key: &str) -> Result<()> {
-        self.run_call(client::unset(key)?).await
+        self.perform(client::unset(key)?).await
     }
 
     // --- queries ------------------------------------------------------------------------
@@ -257,7 +304,7 @@ impl Surreal {
     /// Cancels the streamed query started by request `request_id` (see
     /// [`QueryStream::request_id`]); dropping the stream does the same.
     pub async fn query_cancel(&self, request_id: u64) -> Result<()> {
-        self.run_call(client::query_cancel(request_id)).await
+        self.perform(client::query_cancel(request_id)).await
     }
 
     /// A table's records (`Vec<T>`) or one record (`Option<T>`).
@@ -265,7 +312,7 @@ impl Surreal {
         &self,
         what: impl Into<Resource>,
     ) -> Result<T> {
-        self.run_call(client::select(what)).await
+        self.perform(client::select(what)).await
     }
 
     /// Creates one record.
@@ -274,7 +321,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::create(what, &data)?).await
+        self.perform(client::create(what, &data)?).await
     }
 
     /// Inserts one record or many (`data` a list) into `table`.
@@ -283,7 +330,7 @@ impl Surreal {
         table: &str,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::insert(table, &data)?).await
+        self.perform(client::insert(table, &data)?).await
     }
 
     /// Inserts edge records (each with `in` and `out`) into `table`.
@@ -292,7 +339,7 @@ impl Surreal {
         table: &str,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::insert_relation(table, &data)?).await
+        self.perform(client::insert_relation(table, &data)?).await
     }
 
     /// Creates or replaces records.
@@ -301,7 +348,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::upsert(what, &data)?).await
+        self.perform(client::upsert(what, &data)?).await
     }
 
     /// Replaces existing records' content (a missing record gives NONE).
@@ -310,7 +357,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::update(what, &data)?).await
+        self.perform(client::update(what, &data)?).await
     }
 
     /// Merges fields into existing records (a missing record gives NONE).
@@ -319,7 +366,7 @@ impl Surreal {
         what: impl Into<Resource>,
         data: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::merge(what, &data)?).await
+        self.perform(client::merge(what, &data)?).await
     }
 
     /// Applies JSON-patch operations.
@@ -328,7 +375,7 @@ impl Surreal {
         what: impl Into<Resource>,
         ops: &[PatchOp],
     ) -> Result<T> {
-        self.run_call(client::patch(what, ops)).await
+        self.perform(client::patch(what, ops)).await
     }
 
     /// Deletes records, returning what was deleted.
@@ -336,7 +383,7 @@ impl Surreal {
         &self,
         what: impl Into<Resource>,
     ) -> Result<T> {
-        self.run_call(client::delete(what)).await
+        self.perform(client::delete(what)).await
     }
 
     /// Creates the edge `from ->edge-> to` with optional content.
@@ -347,7 +394,7 @@ impl Surreal {
         to: &RecordId,
         data: Option<impl Serialize>,
     ) -> Result<T> {
-        self.run_call(client::relate(from, edge, to, data.as_ref())?)
+        self.perform(client::relate(from, edge, to, data.as_ref())?)
             .await
     }
 
@@ -357,7 +404,7 @@ impl Surreal {
         function: &str,
         args: impl Serialize,
     ) -> Result<T> {
-        self.run_call(client::run(function, &args)?).await
+        self.perform(client::run(function, &args)?).await
     }
 
     /// Runs a GraphQL query (the database must `DEFINE CONFIG GRAPHQL AUTO`).
@@ -366,30 +413,17 @@ impl Surreal {
         query: &str,
         variables: impl Serialize,
     ) -> Result<T> {
-        let vars = match surql::to_value(&variables).map_err(|e| CallError::Encode {
-            what: "GraphQL variables",
-            source: e,
-        })? {
-            Value::Object(o) => o,
-            Value::None | Value::Null => Object::new(),
-            other => {
-                return Err(Error::Call(CallError::Invalid {
-                    what: "GraphQL variables",
-                    reason: format!("expected an object, found {}", other.kind()),
-                }))
-            }
-        };
-        self.run_call(client::graphql(query, vars)).await
+        self.perform(client::graphql_with(query, &variables)?).await
     }
 
     /// The server's version text, e.g. `surrealdb-3.3.5`.
     pub async fn version(&self) -> Result<String> {
-        self.run_call(client::version()).await
+        self.perform(client::version()).await
     }
 
     /// An RPC `ping` round trip.
     pub async fn ping(&self) -> Result<()> {
-        self.run_call(client::ping()).await
+        self.perform(client::ping()).await
     }
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
@@ -399,7 +433,11 @@ impl Surreal {
         if status == 200 {
             Ok(())
         } else {
-            Err(Error::Http(format!("GET /health answered HTTP {status}")))
+            Err(Error::Http {
+                status,
+                message: "GET /health did not answer 200: the server's storage is not healthy"
+                    .into(),
+            })
         }
     }
 
@@ -422,17 +460,20 @@ impl Surreal {
             req.session = self.session;
         }
         let Transport::Ws(w) = &self.inner.transport else {
-            return Err(Error::NotSupported(format!(
-                "`{}` (live queries) is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
-                req.method
-            )));
+            return Err(Error::NotSupported {
+                method: req.method.as_str().to_owned(),
+                message: format!(
+                    "`{}` (live queries) is not supported over HTTP; use a WebSocket (ws:// or wss://) connection",
+                    req.method
+                ),
+            });
         };
-        let (value, handle, rx) = w.live(req).await?;
-        let id = live_id_of(&value)?;
+        // The core's mux checks the answer, and kills a subscription whose caller left.
+        let (handle, id, items) = w.live(req).await?;
         Ok(LiveStream {
             id,
             handle,
-            rx: Box::pin(rx),
+            items,
             commands: w.commands.clone(),
             done: false,
         })
@@ -442,7 +483,7 @@ impl Surreal {
 
     /// Opens an interactive RPC transaction.
     pub async fn begin(&self) -> Result<Transaction<'_>> {
-        let id = self.run_call(client::begin()).await?;
+        let id = self.perform(client::begin()).await?;
         Ok(Transaction { db: self, id })
     }
 
@@ -450,7 +491,7 @@ impl Surreal {
     /// session starts empty: sign in and select a namespace/database on it.
     pub async fn attach(&self) -> Result<Surreal> {
         let id = random_uuid();
-        self.run_call(client::attach(id)).await?;
+        self.perform(client::attach(id)).await?;
         Ok(Surreal {
             inner: self.inner.clone(),
             session: Some(id),
@@ -460,14 +501,12 @@ impl Surreal {
     /// Drops this client's attached session (its live queries and transactions end).
     pub async fn detach(&self) -> Result<()> {
         let Some(id) = self.session else {
-            return Err(Error::Call(CallError::Invalid {
-                what: "session",
-                reason:
-                    "this client is on the connection's default session, which cannot be detached"
-                        .into(),
-            }));
+            return Err(Error::invalid(
+                "session",
+                "this client is on the connection's default session, which cannot be detached",
+            ));
         };
-        self.run_call(client::detach(id)).await
+        self.perform(client::detach(id)).await
     }
 
     /// The attached session of this client, if any.
@@ -477,30 +516,7 @@ impl Surreal {
 
     /// The ids of the sessions attached to this connection.
     pub async fn sessions(&self) -> Result<Vec<Uuid>> {
-        self.run_call(client::sessions()).await
-    }
-}
-
-fn live_id_of(v: &Value) -> Result<Uuid> {
-    match v {
-        Value::Uuid(u) => Ok(*u),
-        // `query` with a LIVE SELECT answers with statement rows
-        Value::Array(rows) => rows
-            .iter()
-            .find_map(|r| match r.get("result") {
-                Some(Value::Uuid(u)) => Some(*u),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                Error::Call(CallError::Protocol {
-                    method: "live",
-                    detail: "the LIVE SELECT returned no live id (did the statement fail?)".into(),
-                })
-            }),
-        other => Err(Error::Call(CallError::Protocol {
-            method: "live",
-            detail: format!("expected a live id, found {}", other.kind()),
-        })),
+        self.perform(client::sessions()).await
     }
 }
 
@@ -547,7 +563,7 @@ impl<'a> IntoFuture for Query<'a> {
             if let Some(t) = self.txn {
                 call = call.in_transaction(t);
             }
-            self.db.run_call(call).await
+            self.db.perform(call).await
         })
     }
 }
@@ -581,15 +597,16 @@ impl<'a> IntoFuture for StreamQuery<'a> {
                 req.session = q.db.session;
             }
             let Transport::Ws(w) = &q.db.inner.transport else {
-                return Err(Error::NotSupported(
-                    "`query_stream` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection"
+                return Err(Error::NotSupported {
+                    method: "query_stream".into(),
+                    message: "`query_stream` is not supported over HTTP; use a WebSocket (ws:// or wss://) connection"
                         .into(),
-                ));
+                });
             };
             let (id, frames) = w.stream(req).await?;
             Ok(QueryStream {
                 id,
-                frames: Box::pin(frames),
+                frames,
                 commands: w.commands.clone(),
                 ended: false,
             })
@@ -598,12 +615,14 @@ impl<'a> IntoFuture for StreamQuery<'a> {
 }
 
 /// The frames of a streamed query (`Begin`, `Rows`…, `Finished` per statement, `End`).
-/// At most a few frames are buffered: an unread stream pauses the connection's reads.
-/// Dropping it before the end cancels the query on the server.
+///
+/// At most `Options::stream_buffer` frames wait for the reader: a reader further behind
+/// gets the buffered frames, then one `Error::ReaderTooSlow`, and the query is cancelled
+/// on the server; other callers of the connection are never held up. Dropping the stream
+/// before the end cancels the query on the server.
 pub struct QueryStream {
-    id: surql::conn::RequestId,
-    frames:
-        Pin<Box<async_channel::Receiver<std::result::Result<StreamFrame, surql::conn::ConnError>>>>,
+    id: RequestId,
+    frames: BoundedRx<StreamFrame>,
     commands: async_channel::Sender<ws::Command>,
     ended: bool,
 }
@@ -627,14 +646,13 @@ impl QueryStream {
         futures_lite::StreamExt::next(self).await
     }
 
-    /// The next frame, waiting at most `timeout`.
+    /// The next frame, waiting at most `timeout`: `Ok(None)` once the stream has ended,
+    /// `Err` with `is_timeout()` if nothing arrived in time (the stream goes on).
     pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StreamFrame>> {
         let next = async { self.next().await.transpose() };
         let timer = async {
             async_io::Timer::after(timeout).await;
-            Err(Error::Timeout(format!(
-                "no query_stream frame within {timeout:?}"
-            )))
+            Err(Error::timeout("query_stream frame", timeout))
         };
         futures_lite::future::or(next, timer).await
     }
@@ -647,20 +665,16 @@ impl Stream for QueryStream {
         if self.ended {
             return Poll::Ready(None);
         }
-        match self.frames.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
+        match self.frames.poll_item(cx) {
+            Poll::Ready(Next::Item(frame)) => {
                 if frame.is_end() {
                     self.ended = true;
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => {
+            Poll::Ready(Next::End(outcome)) => {
                 self.ended = true;
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                self.ended = true;
-                Poll::Ready(Some(Err(Error::Closed)))
+                Poll::Ready(outcome.map(Err))
             }
             Poll::Pending => Poll::Pending,
         }
@@ -700,21 +714,25 @@ impl<'a> Transaction<'a> {
     /// Commits. A conflict is reported as a server error with
     /// `is_transaction_conflict() == true`.
     pub async fn commit(self) -> Result<()> {
-        self.db.run_call(client::commit(self.id)).await
+        self.db.perform(client::commit(self.id)).await
     }
 
     /// Cancels (rolls back).
     pub async fn cancel(self) -> Result<()> {
-        self.db.run_call(client::cancel(self.id)).await
+        self.db.perform(client::cancel(self.id)).await
     }
 }
 
 /// A live query's notifications. Ends when the live query is killed; dropping it
 /// unsubscribes (the kill is queued on the connection, nothing is spawned).
+///
+/// At most `Options::live_buffer` notifications wait for the reader: a reader further
+/// behind gets the buffered ones, then one `Error::ReaderTooSlow`, and the live query is
+/// killed on the server.
 pub struct LiveStream {
     id: Uuid,
     handle: LiveHandle,
-    rx: Pin<Box<async_channel::Receiver<ws::LiveMsg>>>,
+    items: BoundedRx<Notification>,
     commands: async_channel::Sender<ws::Command>,
     done: bool,
 }
@@ -745,9 +763,7 @@ impl LiveStream {
         let next = async { self.next().await.transpose() };
         let timer = async {
             async_io::Timer::after(timeout).await;
-            Err(Error::Timeout(format!(
-                "no live notification within {timeout:?}"
-            )))
+            Err(Error::timeout("live notification", timeout))
         };
         futures_lite::future::or(next, timer).await
     }
@@ -760,28 +776,14 @@ impl Stream for LiveStream {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.rx.as_mut().poll_next(cx) {
-            Poll::Ready(Some(ws::LiveMsg::Notification(n))) => Poll::Ready(Some(Ok(n))),
-            Poll::Ready(Some(ws::LiveMsg::Ended(reason))) => {
+        match self.items.poll_item(cx) {
+            Poll::Ready(Next::Item(n)) => Poll::Ready(Some(Ok(n))),
+            Poll::Ready(Next::End(outcome)) => {
                 self.done = true;
-                Poll::Ready(live_end_error(reason).map(Err))
-            }
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Some(Err(Error::Closed)))
+                Poll::Ready(outcome.map(Err))
             }
             Poll::Pending => Poll::Pending,
         }
-    }
-}
-
-/// A live query that ended because of a failure becomes one last error item.
-fn live_end_error(reason: surql::live::LiveEndReason) -> Option<Error> {
-    use surql::live::LiveEndReason as R;
-    match reason {
-        R::Killed | R::Unsubscribed => None,
-        R::SubscribeFailed(e) | R::RestoreFailed(e) => Some(e.into()),
-        R::ConnectionClosed => Some(Error::Closed),
     }
 }
 
@@ -821,7 +823,7 @@ impl QuerySetExt for surql::query::QuerySet {
         db: &Surreal,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         let call = client::fetch_all(self);
-        async move { db.run_call(call?).await }
+        async move { db.perform(call?).await }
     }
 
     fn first<T: DeserializeOwned + Send + 'static>(
@@ -829,12 +831,12 @@ impl QuerySetExt for surql::query::QuerySet {
         db: &Surreal,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         let call = client::fetch_first(self);
-        async move { db.run_call(call?).await }
+        async move { db.perform(call?).await }
     }
 
     fn count_rows(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
         let call = client::count(self);
-        async move { db.run_call(call?).await }
+        async move { db.perform(call?).await }
     }
 }
 
@@ -848,7 +850,7 @@ pub trait AggregateExt {
 impl AggregateExt for surql::query::AggregateQuery {
     fn fetch(self, db: &Surreal) -> impl Future<Output = Result<Value>> + Send {
         let call = client::aggregate(self);
-        async move { db.run_call(call?).await }
+        async move { db.perform(call?).await }
     }
 }
 
@@ -856,12 +858,12 @@ impl Surreal {
     /// Runs a compiled query (from the query compiler) and returns every statement's result;
     /// the answer is statement `q.result_index`.
     pub async fn execute(&self, q: surql::query::CompiledQuery) -> Result<QueryResponse> {
-        self.run_call(client::execute(q)).await
+        self.perform(client::execute(q)).await
     }
 
     /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.
     pub async fn aggregate(&self, agg: surql::query::AggregateQuery) -> Result<Value> {
-        self.run_call(client::aggregate(agg)?).await
+        self.perform(client::aggregate(agg)?).await
     }
 }
 
@@ -873,7 +875,7 @@ mod tests {
     fn bad_urls_are_refused_before_connecting() {
         let err = futures_lite::future::block_on(Surreal::connect("ftp://x")).unwrap_err();
         assert!(
-            matches!(&err, Error::Url { url, .. } if url == "ftp://x"),
+            matches!(&err, Error::InvalidUrl { url, .. } if url == "ftp://x"),
             "{err:?}"
         );
         assert!(err.to_string().contains("unsupported scheme"), "{err}");

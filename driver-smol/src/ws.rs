@@ -1,181 +1,330 @@
-//! The WebSocket transport: one driver task per connection running the core's `Connection`
-//! (quinn-style loop: inputs → transmits → timer → events).
+//! The WebSocket transport: one driver task per connection running the core's [`Mux`]
+//! (the connection machine plus the routing of answers, stream frames and live
+//! notifications), quinn-style: inputs → transmits → actions → wait.
 //!
 //! The task runs on its own thread under `async_io::block_on`, so it needs no executor from
 //! the caller: the client works the same from smol, from tokio, or from any other runtime.
 //! Callers talk to it over channels; nothing here blocks a caller's executor.
+//!
+//! Nothing in the loop waits on one thing alone: a frame being written, a reconnect under
+//! way, a command, a frame arriving and the core's timer are raced together, so timeouts
+//! keep firing while a send or a reconnect is stuck, and both are bounded (a write by the
+//! request timeout, a reconnect by the connect timeout).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
-use async_channel::{Receiver, Sender};
+use async_channel::{Receiver, Sender, TrySendError};
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::HeaderValue;
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::Message;
-use async_tungstenite::WebSocketStream;
-use futures_lite::{future, StreamExt};
-use surql::conn::{Config, ConnError, Connection, Event, LiveHandle, RequestId};
-use surql::live::LiveEndReason;
+use async_tungstenite::{WebSocketReceiver, WebSocketSender, WebSocketStream};
+use futures_lite::{future, Stream, StreamExt};
+use surql::conn::{LiveHandle, RequestId};
+use surql::mux::{
+    Action, ConnectionEvent, EndSlot, ItemSink, Mux, Offer, Outbox, Reply, ReplySink,
+};
 use surql::rpc::{Method, Notification, Payload, Request, StreamFrame};
-use surql::Value;
+use surql::{Error, Options, Result};
 
-use crate::error::{Error, Result};
+type Io = async_tungstenite::smol::ConnectStream;
+type Ws = WebSocketStream<Io>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-type Ws = WebSocketStream<async_tungstenite::smol::ConnectStream>;
+/// The server accepts messages up to 128 MiB (protocol.md §1.1); accept as much back.
+const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
-/// What a live subscriber receives.
-#[derive(Debug)]
-pub(crate) enum LiveMsg {
-    Notification(Notification),
-    Ended(LiveEndReason),
+/// A hook for connection events.
+pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+
+/// The answer channel of one request.
+pub(crate) struct ReplyTx(Sender<Result<Reply>>);
+
+impl ReplySink for ReplyTx {
+    fn deliver(self, answer: Result<Reply>) -> bool {
+        // Capacity 1 and one answer: never full; fails only if the caller left.
+        self.0.try_send(answer).is_ok()
+    }
+}
+
+/// A reader's bounded buffer (stream frames or live notifications).
+pub(crate) struct Bounded<T> {
+    tx: Sender<T>,
+    end: EndSlot,
+}
+
+impl<T> ItemSink<T> for Bounded<T> {
+    fn offer(&mut self, item: T) -> Offer {
+        match self.tx.try_send(item) {
+            Ok(()) => Offer::Taken,
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
+
+    fn finish(self, error: Option<Error>) {
+        // The outcome is stored before the channel closes, so a reader that finds it
+        // closed always finds the outcome.
+        self.end.set(error);
+        self.tx.close();
+    }
+}
+
+/// The reader's side of a [`Bounded`] buffer: a stream of items, then its outcome.
+pub(crate) struct BoundedRx<T> {
+    rx: Pin<Box<Receiver<T>>>,
+    end: EndSlot,
+}
+
+/// What a buffer read gave.
+pub(crate) enum Next<T> {
+    Item(T),
+    /// Ended: `None` normally, else why.
+    End(Option<Error>),
+}
+
+impl<T> BoundedRx<T> {
+    pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Next<T>> {
+        match self.rx.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(Next::Item(item)),
+            Poll::Ready(None) => Poll::Ready(Next::End(self.end.outcome())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn bounded<T>(capacity: usize) -> (Bounded<T>, BoundedRx<T>) {
+    let (tx, rx) = async_channel::bounded(capacity);
+    let end = EndSlot::default();
+    (
+        Bounded {
+            tx,
+            end: end.clone(),
+        },
+        BoundedRx {
+            rx: Box::pin(rx),
+            end,
+        },
+    )
+}
+
+struct Sinks;
+
+impl Outbox for Sinks {
+    type Reply = ReplyTx;
+    type Stream = Bounded<StreamFrame>;
+    type Live = Bounded<Notification>;
+}
+
+/// Who hears about connection events.
+pub(crate) enum Listener {
+    Channel(Sender<ConnectionEvent>),
+    Hook(ReconnectHook),
 }
 
 pub(crate) enum Command {
-    Request {
+    Call {
         req: Request,
-        reply: Sender<Result<Payload, ConnError>>,
+        reply: ReplyTx,
     },
     Live {
         req: Request,
-        reply: Sender<Result<Payload, ConnError>>,
-        handle_out: Sender<LiveHandle>,
-        notifications: Sender<LiveMsg>,
+        reply: ReplyTx,
+        sink: Bounded<Notification>,
     },
-    Unsubscribe(LiveHandle),
     Stream {
         req: Request,
-        id_out: Sender<RequestId>,
-        frames: Sender<std::result::Result<StreamFrame, ConnError>>,
+        id: Sender<RequestId>,
+        sink: Bounded<StreamFrame>,
     },
+    Unsubscribe(LiveHandle),
     CancelStream(RequestId),
+    Listen(Listener),
+    Close,
 }
 
-/// How many `query_stream` frames may wait for the reader; when they are not read, the driver
-/// stops reading the socket, so client memory stays bounded (TCP pushes back on the server).
-pub(crate) const STREAM_BUFFER: usize = 16;
-
-/// Observer of connection life-cycle events (reconnects).
-pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
-
-/// A connection life-cycle event reported to [`crate::Surreal::on_reconnect`] hooks.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ConnectionEvent {
-    /// The socket was lost; a reconnect is planned.
-    Disconnected(String),
-    /// A new socket is open and the session (auth, ns/db, variables, live queries) is restored.
-    Reconnected,
-    /// A live query got a new server id after the reconnect.
-    LiveRemapped {
-        /// The id before the reconnect.
-        old: surql::Uuid,
-        /// The id now.
-        new: surql::Uuid,
-    },
-}
-
+/// The callers' side of a WebSocket connection.
 pub(crate) struct WsClient {
     pub(crate) commands: Sender<Command>,
-    pub(crate) hooks: Arc<Mutex<Vec<ReconnectHook>>>,
+    io_thread: ThreadId,
+    /// How long a caller waits at most: the core times requests out itself; this guards
+    /// against a driver thread that can no longer answer.
+    wait_limit: Duration,
+    stream_buffer: usize,
+    live_buffer: usize,
 }
 
 impl WsClient {
-    pub(crate) async fn stream(
-        &self,
-        req: Request,
-    ) -> Result<(
-        RequestId,
-        Receiver<std::result::Result<StreamFrame, ConnError>>,
-    )> {
-        let (id_out, id_in) = async_channel::bounded(1);
-        let (frames, rx) = async_channel::bounded(STREAM_BUFFER);
-        self.commands
-            .send(Command::Stream {
-                req,
-                id_out,
-                frames,
-            })
-            .await
-            .map_err(|_| Error::Closed)?;
-        let id = id_in.recv().await.map_err(|_| Error::Closed)?;
-        Ok((id, rx))
-    }
-
-    pub(crate) async fn connect(url: String, config: Config) -> Result<WsClient> {
-        let ws = open(&url).await?;
+    pub(crate) async fn connect(url: String, options: Options) -> Result<WsClient> {
+        let ws = open(&url, &options).await?;
         let (tx, rx) = async_channel::unbounded();
-        let hooks: Arc<Mutex<Vec<ReconnectHook>>> = Arc::default();
-        let task_hooks = hooks.clone();
-        std::thread::Builder::new()
+        let wait_limit = options
+            .request_timeout
+            .saturating_mul(2)
+            .saturating_add(options.connect_timeout);
+        let (stream_buffer, live_buffer) = (options.stream_buffer, options.live_buffer);
+        let thread = std::thread::Builder::new()
             .name("surql-smol-ws".into())
-            .spawn(move || async_io::block_on(drive(url, config, ws, rx, task_hooks)))
+            .spawn(move || async_io::block_on(Driver::new(url, options, ws, rx).run()))
             .map_err(|e| Error::Io(format!("cannot start the connection thread: {e}")))?;
         Ok(WsClient {
             commands: tx,
-            hooks,
+            io_thread: thread.thread().id(),
+            wait_limit,
+            stream_buffer,
+            live_buffer,
         })
     }
 
+    fn submit(&self, command: Command) -> Result<()> {
+        if std::thread::current().id() == self.io_thread {
+            // Only a hook runs there; waiting would wait for itself.
+            return Err(Error::invalid(
+                "call from a connection hook",
+                "an on_reconnect hook cannot call its own connection (it runs on the connection's driver thread); send the event to a channel and act on it elsewhere",
+            ));
+        }
+        // Unbounded: never waits.
+        self.commands.try_send(command).map_err(|_| Error::Closed)
+    }
+
+    /// Waits for `rx`, at most the wait limit.
+    async fn wait<T>(&self, method: Method, rx: Receiver<Result<T>>) -> Result<T> {
+        let limit = self.wait_limit;
+        let answer = async { rx.recv().await.unwrap_or(Err(Error::Closed)) };
+        let timer = async {
+            async_io::Timer::after(limit).await;
+            Err(Error::timeout(
+                format!("`{method}` answer (the connection's driver did not respond)"),
+                limit,
+            ))
+        };
+        future::or(answer, timer).await
+    }
+
     pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
-        let (reply, answer) = async_channel::bounded(1);
-        self.commands
-            .send(Command::Request { req, reply })
-            .await
-            .map_err(|_| Error::Closed)?;
-        match answer.recv().await {
-            Ok(r) => r.map_err(Error::from),
-            Err(_) => Err(Error::Closed),
+        let method = req.method;
+        let (reply, rx) = async_channel::bounded(1);
+        self.submit(Command::Call {
+            req,
+            reply: ReplyTx(reply),
+        })?;
+        match self.wait(method, rx).await? {
+            Reply::Payload(p) => Ok(p),
+            Reply::Live { .. } => Err(Error::Protocol(format!(
+                "`{method}` was answered as a live subscription"
+            ))),
         }
     }
 
     pub(crate) async fn live(
         &self,
         req: Request,
-    ) -> Result<(Value, LiveHandle, Receiver<LiveMsg>)> {
-        let (reply, answer) = async_channel::bounded(1);
-        let (handle_out, handle_in) = async_channel::bounded(1);
-        let (ntx, nrx) = async_channel::unbounded();
-        self.commands
-            .send(Command::Live {
-                req,
-                reply,
-                handle_out,
-                notifications: ntx,
-            })
-            .await
-            .map_err(|_| Error::Closed)?;
-        let handle = handle_in.recv().await.map_err(|_| Error::Closed)?;
-        let value = match answer.recv().await {
-            Ok(r) => r.map_err(Error::from)?,
-            Err(_) => return Err(Error::Closed),
-        };
-        // The connection decoded the live answer to read its id, so this copies nothing.
-        let value = value.into_value().map_err(|e| {
-            Error::Connection(ConnError::Protocol(format!("live query answer: {e}")))
+    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<Notification>)> {
+        let method = req.method;
+        let (reply, rx) = async_channel::bounded(1);
+        let (sink, items) = bounded(self.live_buffer);
+        self.submit(Command::Live {
+            req,
+            reply: ReplyTx(reply),
+            sink,
         })?;
-        Ok((value, handle, nrx))
+        // If this future is dropped now, the mux finds the reply channel closed when the
+        // answer arrives and kills the subscription: nothing leaks on the server.
+        match self.wait(method, rx).await? {
+            Reply::Live { handle, id } => Ok((handle, id, items)),
+            Reply::Payload(_) => Err(Error::Protocol(format!(
+                "`{method}` for a live query was answered without a live id"
+            ))),
+        }
+    }
+
+    pub(crate) async fn stream(&self, req: Request) -> Result<(RequestId, BoundedRx<StreamFrame>)> {
+        let method = req.method;
+        let (id_tx, id_rx) = async_channel::bounded(1);
+        let (sink, frames) = bounded(self.stream_buffer);
+        self.submit(Command::Stream {
+            req,
+            id: id_tx,
+            sink,
+        })?;
+        let (ok_tx, ok_rx) = async_channel::bounded(1);
+        let id = async {
+            let id = id_rx.recv().await.map_err(|_| Error::Closed);
+            // Reuse the bounded wait below for the id.
+            let _ = ok_tx.try_send(id);
+        };
+        let ((), id) = future::zip(id, self.wait(method, ok_rx)).await;
+        Ok((id?, frames))
+    }
+
+    pub(crate) fn listen(&self, listener: Listener) -> Result<()> {
+        self.submit(Command::Listen(listener))
+    }
+
+    pub(crate) fn close(&self) {
+        // If the driver has ended, it is closed already.
+        let _ = self.submit(Command::Close);
     }
 }
 
-async fn open(url: &str) -> Result<Ws> {
-    let mut request = url.into_client_request().map_err(|e| Error::Url {
+/// Opens TCP (+TLS) and performs the WebSocket upgrade offering only the `cbor`
+/// subprotocol, all within the connect timeout.
+async fn open(url: &str, options: &Options) -> Result<Ws> {
+    let limit = options.connect_timeout;
+    let attempt = open_unbounded(url, options);
+    let timer = async {
+        async_io::Timer::after(limit).await;
+        Err(Error::Connect {
+            url: url.to_owned(),
+            reason: format!(
+                "no connection (TCP, TLS and WebSocket upgrade) within the connect timeout of {limit:?}"
+            ),
+        })
+    };
+    future::or(attempt, timer).await
+}
+
+async fn open_unbounded(url: &str, options: &Options) -> Result<Ws> {
+    let fail = |reason: String| Error::Connect {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut request = url.into_client_request().map_err(|e| Error::InvalidUrl {
         url: url.to_owned(),
         reason: e.to_string(),
     })?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
-    let (ws, response) = async_tungstenite::smol::connect_async(request)
-        .await
-        .map_err(|e| Error::Io(format!("WebSocket connection to {url} failed: {e}")))?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let tls = if url.starts_with("wss://") {
+        Some(crate::tls::connector(url, &options.tls)?)
+    } else {
+        None
+    };
+    let (ws, response) = async_tungstenite::smol::connect_async_with_tls_connector_and_config(
+        request,
+        tls,
+        Some(config),
+    )
+    .await
+    .map_err(|e| fail(format!("WebSocket connection failed: {e}")))?;
     let proto = response
         .headers()
         .get("Sec-WebSocket-Protocol")
         .and_then(|v| v.to_str().ok());
     if proto != Some("cbor") {
-        return Err(Error::Io(format!(
-            "the server at {url} did not accept the `cbor` WebSocket subprotocol (got {proto:?})"
+        return Err(fail(format!(
+            "the server did not accept the `cbor` WebSocket subprotocol (got {proto:?}); is this a SurrealDB server?"
         )));
     }
     Ok(ws)
@@ -184,144 +333,219 @@ async fn open(url: &str) -> Result<Ws> {
 enum Wake {
     Command(Option<Command>),
     Frame(Option<std::result::Result<Message, async_tungstenite::tungstenite::Error>>),
+    Sent(WebSocketSender<Io>, std::result::Result<(), String>),
+    Connected(Result<Ws>),
     Timer,
 }
 
-struct Live {
-    notifications: Sender<LiveMsg>,
+struct Driver {
+    url: String,
+    options: Options,
+    mux: Mux<Sinks>,
+    commands: Receiver<Command>,
+    commands_open: bool,
+    /// The writing half while idle (`None` while a send holds it, or without a socket).
+    sender: Option<WebSocketSender<Io>>,
+    receiver: Option<WebSocketReceiver<Io>>,
+    /// Frames taken from the mux, not yet handed to a send.
+    outbox: VecDeque<Vec<u8>>,
+    sending: Option<BoxFuture<(WebSocketSender<Io>, std::result::Result<(), String>)>>,
+    connecting: Option<BoxFuture<Result<Ws>>>,
+    listeners: Vec<Listener>,
+    finished: bool,
 }
 
-async fn drive(
-    url: String,
-    config: Config,
-    ws: Ws,
-    commands: Receiver<Command>,
-    hooks: Arc<Mutex<Vec<ReconnectHook>>>,
-) {
-    let mut conn = Connection::new(config, Instant::now());
-    conn.handle_connected(Instant::now());
-    let mut ws = Some(ws);
-    let mut pending: HashMap<RequestId, Sender<Result<Payload, ConnError>>> = HashMap::new();
-    let mut lives: HashMap<LiveHandle, Live> = HashMap::new();
-    let mut streams: HashMap<RequestId, Sender<std::result::Result<StreamFrame, ConnError>>> =
-        HashMap::new();
-    let mut commands_open = true;
-    // One timer for the connection's life, re-armed only when the core's deadline moves:
-    // creating a timer per loop turn costs a reactor wake-up (a syscall) per request.
-    let mut timer = async_io::Timer::never();
-    let mut armed: Option<Instant> = None;
-    let notify = |ev: &ConnectionEvent| {
-        let hooks = hooks.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for h in hooks {
-            h(ev);
+impl Driver {
+    fn new(url: String, options: Options, ws: Ws, commands: Receiver<Command>) -> Driver {
+        let mut mux = Mux::new(&options, Instant::now());
+        mux.handle_connected(Instant::now());
+        let (sender, receiver) = ws.split();
+        Driver {
+            url,
+            options,
+            mux,
+            commands,
+            commands_open: true,
+            sender: Some(sender),
+            receiver: Some(receiver),
+            outbox: VecDeque::new(),
+            sending: None,
+            connecting: None,
+            listeners: Vec::new(),
+            finished: false,
         }
-    };
-    loop {
-        // 1. transmit everything the core queued
-        if let Some(sock) = ws.as_mut() {
-            let mut failed = false;
-            while let Some(frame) = conn.poll_transmit() {
-                if sock.send(Message::Binary(frame.into())).await.is_err() {
-                    failed = true;
-                    break;
-                }
+    }
+
+    async fn run(mut self) {
+        // One timer for the connection's life, re-armed only when the core's deadline
+        // moves: a new timer per loop turn costs a reactor wake-up per request.
+        let mut timer = async_io::Timer::never();
+        let mut armed: Option<Instant> = None;
+        loop {
+            self.act();
+            if self.finished {
+                break;
             }
-            if failed {
-                ws = None;
-                conn.handle_disconnect(Instant::now());
+            self.start_send();
+            let deadline = self.mux.poll_timeout();
+            if deadline != armed {
+                match deadline {
+                    Some(t) => timer.set_at(t),
+                    None => timer = async_io::Timer::never(),
+                }
+                armed = deadline;
             }
-        }
-        // 2. deliver events
-        let mut reconnect = false;
-        let mut closed = false;
-        while let Some(ev) = conn.poll_event() {
-            match ev {
-                Event::Response { id, result } => {
-                    if let Some(tx) = pending.remove(&id) {
-                        let _ = tx.try_send(result); // the caller may have stopped waiting
-                    } else if let Some(tx) = streams.remove(&id) {
-                        if let Err(e) = result {
-                            let _ = tx.send(Err(e)).await; // fails only if the reader left
+            let wake = self.wait(&mut timer).await;
+            let now = Instant::now();
+            match wake {
+                Wake::Command(Some(c)) => self.command(c, now),
+                Wake::Command(None) => {
+                    self.commands_open = false;
+                    self.mux.handles_gone(now);
+                }
+                Wake::Frame(Some(Ok(msg))) => match msg {
+                    Message::Binary(b) => self.mux.handle_frame(&b, now),
+                    Message::Text(t) => self.mux.handle_frame(t.as_bytes(), now),
+                    Message::Close(frame) => self.lose_socket(match frame {
+                        Some(f) => format!(
+                            "the server closed the connection (code {}: {})",
+                            f.code, f.reason
+                        ),
+                        None => "the server closed the connection".to_owned(),
+                    }),
+                    _ => {} // ping/pong are answered by tungstenite
+                },
+                Wake::Frame(Some(Err(e))) => {
+                    self.lose_socket(format!("reading from the socket failed: {e}"))
+                }
+                Wake::Frame(None) => self.lose_socket("the socket was closed".into()),
+                Wake::Sent(sender, Ok(())) => {
+                    self.sending = None;
+                    // The socket may have been dropped while the send ran.
+                    if self.receiver.is_some() {
+                        self.sender = Some(sender);
+                    }
+                }
+                Wake::Sent(_, Err(reason)) => {
+                    self.sending = None;
+                    if self.receiver.is_some() {
+                        self.lose_socket(reason);
+                    }
+                }
+                Wake::Connected(result) => {
+                    self.connecting = None;
+                    match result {
+                        Ok(ws) => {
+                            let (sender, receiver) = ws.split();
+                            self.sender = Some(sender);
+                            self.receiver = Some(receiver);
+                            self.mux.handle_connected(now);
                         }
+                        Err(e) => self.mux.handle_connect_failed(now, e.to_string()),
                     }
                 }
-                Event::Stream { id, frame } => {
-                    let end = frame.is_end();
-                    if let Some(tx) = streams.get(&id) {
-                        // Waiting here is the backpressure: an unread stream stops the
-                        // socket reads. A dropped reader makes the send fail at once.
-                        if tx.send(Ok(frame)).await.is_err() {
-                            streams.remove(&id);
-                        }
-                    }
-                    if end {
-                        streams.remove(&id);
-                    }
+                Wake::Timer => {
+                    armed = None; // a fired timer must be re-armed even for the same deadline
+                    self.mux.handle_timeout(now);
                 }
-                Event::Notification {
-                    handle,
-                    notification,
-                } => {
-                    if let Some(l) = lives.get(&handle) {
-                        if l.notifications
-                            .try_send(LiveMsg::Notification(notification))
-                            .is_err()
-                        {
-                            // the stream was dropped; its Drop already queued the unsubscribe
-                        }
-                    }
-                }
-                Event::LiveEnded { handle, reason } => {
-                    if let Some(l) = lives.remove(&handle) {
-                        let _ = l.notifications.try_send(LiveMsg::Ended(reason));
-                    }
-                }
-                Event::LiveRemapped { old, new, .. } => {
-                    notify(&ConnectionEvent::LiveRemapped { old, new })
-                }
-                Event::Reconnect => reconnect = true,
-                Event::Reconnected => notify(&ConnectionEvent::Reconnected),
-                Event::Disconnected { reason } => {
-                    ws = None;
-                    notify(&ConnectionEvent::Disconnected(reason));
-                }
-                Event::Closed => closed = true,
-                _ => {}
             }
         }
-        if closed {
-            if let Some(mut sock) = ws.take() {
-                let _ = sock.close(None).await; // best effort: we are leaving either way
+        if let Some(mut sender) = self.sender.take() {
+            // Best effort, bounded: we are leaving either way.
+            let close = async {
+                let _ = sender.close(None).await;
+            };
+            future::or(close, async {
+                async_io::Timer::after(Duration::from_secs(1)).await;
+            })
+            .await;
+        }
+    }
+
+    fn command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Call { req, reply } => self.mux.call(req, reply, now),
+            Command::Live { req, reply, sink } => self.mux.live(req, reply, sink, now),
+            Command::Stream { req, id, sink } => {
+                let request_id = self.mux.stream(req, sink, now);
+                // The caller waits for it (bounded); if it left, its dropped frame buffer
+                // makes the mux cancel the stream at the first frame.
+                let _ = id.try_send(request_id);
             }
+            Command::Unsubscribe(handle) => self.mux.unsubscribe(handle, now),
+            Command::CancelStream(id) => self.mux.cancel_stream(id, now),
+            Command::Listen(listener) => self.listeners.push(listener),
+            Command::Close => self.mux.close(now),
+        }
+    }
+
+    fn lose_socket(&mut self, reason: String) {
+        self.drop_socket();
+        self.mux.handle_disconnect(reason, Instant::now());
+    }
+
+    fn drop_socket(&mut self) {
+        self.sender = None;
+        self.receiver = None;
+        self.sending = None;
+        // Frames for the old socket: the machine fails their requests as disconnected.
+        self.outbox.clear();
+    }
+
+    fn act(&mut self) {
+        while let Some(action) = self.mux.poll_action() {
+            match action {
+                Action::OpenSocket => {
+                    let (url, options) = (self.url.clone(), self.options.clone());
+                    self.connecting = Some(Box::pin(async move { open(&url, &options).await }));
+                }
+                Action::DropSocket => self.drop_socket(),
+                Action::Notify(event) => self.broadcast(event),
+                Action::Finished => self.finished = true,
+            }
+        }
+    }
+
+    /// Hands every queued frame to one bounded send, if the writer is free.
+    fn start_send(&mut self) {
+        if self.receiver.is_none() {
+            return; // no socket: the machine holds its output until the next one
+        }
+        while let Some(frame) = self.mux.poll_transmit() {
+            self.outbox.push_back(frame);
+        }
+        if self.outbox.is_empty() || self.sending.is_some() {
             return;
         }
-        if reconnect {
-            match open(&url).await {
-                Ok(sock) => {
-                    ws = Some(sock);
-                    conn.handle_connected(Instant::now());
-                }
-                Err(e) => conn.handle_connect_failed(Instant::now(), e.to_string()),
-            }
-            continue;
-        }
-        if !commands_open && pending.is_empty() && lives.is_empty() && streams.is_empty() {
-            conn.close();
-            continue;
-        }
-        // 3. wait for the next input
-        let deadline = conn.poll_timeout();
-        if deadline != armed {
-            match deadline {
-                Some(t) => timer.set_at(t),
-                None => timer = async_io::Timer::never(),
-            }
-            armed = deadline;
-        }
-        let timer = async {
-            (&mut timer).await;
-            Wake::Timer
+        let Some(mut sender) = self.sender.take() else {
+            return;
         };
+        let frames: Vec<Vec<u8>> = self.outbox.drain(..).collect();
+        let limit = self.options.request_timeout;
+        self.sending = Some(Box::pin(async move {
+            let write = async {
+                for frame in frames {
+                    sender
+                        .send(Message::Binary(frame.into()))
+                        .await
+                        .map_err(|e| format!("writing to the socket failed: {e}"))?;
+                }
+                Ok(())
+            };
+            let timeout = async {
+                async_io::Timer::after(limit).await;
+                Err(format!(
+                    "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
+                ))
+            };
+            let result = future::or(write, timeout).await;
+            (sender, result)
+        }));
+    }
+
+    async fn wait(&mut self, timer: &mut async_io::Timer) -> Wake {
+        let commands_open = self.commands_open;
+        let commands = &self.commands;
         let cmd = async {
             if commands_open {
                 Wake::Command(commands.recv().await.ok())
@@ -329,74 +553,50 @@ async fn drive(
                 future::pending().await
             }
         };
-        let wake = match ws.as_mut() {
-            Some(sock) => {
-                let frame = async { Wake::Frame(sock.next().await) };
-                future::or(frame, future::or(cmd, timer)).await
+        let receiver = &mut self.receiver;
+        let frame = async {
+            match receiver.as_mut() {
+                Some(r) => Wake::Frame(r.next().await),
+                None => future::pending().await,
             }
-            None => future::or(cmd, timer).await,
         };
-        let now = Instant::now();
-        match wake {
-            Wake::Command(Some(c)) => match c {
-                Command::Request { req, reply } => {
-                    let id = conn.send(req, now);
-                    pending.insert(id, reply);
+        let sending = &mut self.sending;
+        let sent = async {
+            match sending.as_mut() {
+                Some(f) => {
+                    let (sender, result) = f.await;
+                    Wake::Sent(sender, result)
                 }
-                Command::Live {
-                    req,
-                    reply,
-                    handle_out,
-                    notifications,
-                } => {
-                    let (id, handle) = conn.send_live(req, now);
-                    pending.insert(id, reply);
-                    lives.insert(handle, Live { notifications });
-                    let _ = handle_out.try_send(handle); // the caller waits on it
-                }
-                Command::Stream {
-                    req,
-                    id_out,
-                    frames,
-                } => {
-                    let id = conn.send(req, now);
-                    streams.insert(id, frames);
-                    let _ = id_out.try_send(id); // the caller waits on it
-                }
-                Command::CancelStream(id) => {
-                    if streams.remove(&id).is_some() {
-                        // The answer (NONE, or "no such stream" if it just ended) is dropped
-                        // by the loop: there is no waiter for it.
-                        conn.send(
-                            Request::new(Method::QueryCancel, vec![Value::Int(id.0 as i64)]),
-                            now,
-                        );
-                    }
-                }
-                Command::Unsubscribe(handle) => {
-                    if lives.remove(&handle).is_some() {
-                        conn.unsubscribe(handle, now);
-                    }
-                }
-            },
-            Wake::Command(None) => commands_open = false,
-            Wake::Frame(Some(Ok(msg))) => match msg {
-                Message::Binary(b) => conn.handle_frame(&b, now),
-                Message::Text(t) => conn.handle_frame(t.as_bytes(), now),
-                Message::Close(_) => {
-                    ws = None;
-                    conn.handle_disconnect(now);
-                }
-                _ => {} // ping/pong are answered by tungstenite
-            },
-            Wake::Frame(Some(Err(_)) | None) => {
-                ws = None;
-                conn.handle_disconnect(now);
+                None => future::pending().await,
             }
-            Wake::Timer => {
-                armed = None; // a fired timer must be re-armed even for the same deadline
-                conn.handle_timeout(now);
+        };
+        let connecting = &mut self.connecting;
+        let connected = async {
+            match connecting.as_mut() {
+                Some(f) => Wake::Connected(f.await),
+                None => future::pending().await,
             }
-        }
+        };
+        let fired = async {
+            timer.await;
+            Wake::Timer
+        };
+        // Frames and sends first: draining the socket is what frees the server.
+        future::or(
+            future::or(frame, sent),
+            future::or(cmd, future::or(connected, fired)),
+        )
+        .await
+    }
+
+    fn broadcast(&mut self, event: ConnectionEvent) {
+        // A listener whose receiver is gone is forgotten; a hook that panics is dropped,
+        // and the driver, which every caller needs, does not die with it.
+        self.listeners.retain(|l| match l {
+            Listener::Channel(tx) => tx.try_send(event.clone()).is_ok(),
+            Listener::Hook(hook) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_ok()
+            }
+        });
     }
 }

@@ -1189,6 +1189,9 @@ scenario!(injection_through_table_names_is_bound, |db| {
 scenario!(injection_in_live_filters, |db| {
     w!(db.query("DEFINE TABLE people"))?.check()?;
     if !WS {
+        let err = w!(db.query("LIVE SELECT * FROM people WHERE name = $n").bind(("n", "'; DELETE people; --")).live())
+            .expect_err("refused over HTTP");
+        assert!(err.is_not_supported(), "{err:?}");
         return Ok(());
     }
     let before = tables(&db).await?;

@@ -425,6 +425,7 @@ scenario!(live_diff_reports_patches, |db| {
 scenario!(live_query_ends_on_kill, |db| {
     w!(db.query("DEFINE TABLE person"))?.check()?;
     if !WS {
+        assert_not_supported_over_http(w!(db.live("person")));
         return Ok(());
     }
     let mut live = w!(db.live("person"))?;
@@ -474,6 +475,7 @@ scenario!(transaction_commit_applies, |db| {
 
 scenario!(transaction_cancel_discards, |db| {
     if !WS {
+        assert_not_supported_over_http(w!(db.begin()).map(|_| ()));
         return Ok(());
     }
     w!(db.query("CREATE account:a SET balance = 10"))?.check()?;
@@ -487,6 +489,7 @@ scenario!(transaction_cancel_discards, |db| {
 
 scenario!(transaction_conflict_is_retryable, |db| {
     if !WS {
+        assert_not_supported_over_http(w!(db.begin()).map(|_| ()));
         return Ok(());
     }
     w!(db.query("CREATE k:1 SET n = 0"))?.check()?;
@@ -496,6 +499,7 @@ scenario!(transaction_conflict_is_retryable, |db| {
     w!(b.query("UPDATE k:1 SET n += 1"))?.check()?;
     w!(a.commit())?;
     let err = w!(b.commit()).expect_err("the second commit conflicts");
+    assert!(err.is_conflict(), "judged from the structured error: {err:?}");
     let server = err.as_server_error().expect("a server error");
     assert!(server.is_transaction_conflict(), "{server:?}");
     assert!(surql::txn::is_retryable(server));
@@ -1019,6 +1023,189 @@ scenario!(query_stream_delivers_rows_incrementally, |db| {
     );
     Ok(())
 });
+
+scenario!(an_unread_stream_never_blocks_other_callers, |db| {
+    if !WS {
+        assert_not_supported_over_http(w!(db.query_stream("RETURN 1")).map(|_| ()));
+        return Ok(());
+    }
+    w!(db.query("FOR $i IN 0..5000 { CREATE big SET n = $i, pad = string::repeat('x', 256) };"))?
+        .check()?;
+    // Nobody reads this stream while other requests run on the same connection.
+    let mut stream = w!(db.query_stream("SELECT n, pad FROM big"))?;
+    let started = std::time::Instant::now();
+    for i in 0..20 {
+        let mut res = w!(db.query("RETURN $i").bind(("i", i)))?;
+        assert_eq!(res.take::<i64>(0)?, i);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "requests beside an unread stream took {:?}",
+        started.elapsed()
+    );
+    // Reading it now: either it all fit in its buffer, or it ended with the documented
+    // "reader too slow" error after the buffered frames. Never a hang.
+    let mut frames = 0usize;
+    loop {
+        match w!(stream.next_timeout(Duration::from_secs(10))) {
+            Ok(Some(_)) => frames += 1,
+            Ok(None) => break,
+            Err(e) => {
+                assert!(e.is_reader_too_slow(), "{e:?}");
+                assert!(frames <= drv::Options::default().stream_buffer, "{frames}");
+                break;
+            }
+        }
+    }
+    // and the connection is still fine
+    w!(db.ping())?;
+    Ok(())
+});
+
+scenario!(a_dropped_live_stream_leaves_no_live_query_on_the_server, |db| {
+    w!(db.query("DEFINE TABLE person"))?.check()?;
+    if !WS {
+        assert_not_supported_over_http(w!(db.live("person")));
+        return Ok(());
+    }
+    let live = w!(db.live("person"))?;
+    let id = live.id();
+    drop(live);
+    // The kill is queued by Drop; any request after it on the same socket is answered after
+    // the kill was sent. KILL of an unknown id fails, which proves it is gone.
+    w!(db.ping())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = w!(db.query("KILL $id").bind(("id", Value::Uuid(id))))?.check();
+        match res {
+            Err(_) => break, // no such live query any more
+            Ok(_) if std::time::Instant::now() > deadline => {
+                panic!("live query {id:?} still existed 10 s after its stream was dropped")
+            }
+            // We killed it ourselves: it existed when we asked. Ask again to make sure the
+            // driver's own kill was not lost (the second KILL must fail).
+            Ok(_) => continue,
+        }
+    }
+    Ok(())
+});
+
+scenario!(options_with_duration_max_work, |db| {
+    let server = Server::shared();
+    let url = if WS { server.ws_url() } else { server.http_url() };
+    let options = drv::Options::default()
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .ping_interval(Duration::MAX)
+        .backoff(Duration::MAX, Duration::MAX);
+    let own = w!(Surreal::connect_with(&url, options))?;
+    w!(own.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    let mut res = w!(own.query("RETURN 6 * 7"))?;
+    assert_eq!(res.take::<i64>(0)?, 42);
+    drop(own);
+    w!(db.ping())?;
+    Ok(())
+});
+
+scenario!(signin_and_load_is_one_operation_in_two_round_trips, |db| {
+    // Root users have no record: the second step loads NONE.
+    let (token, user): (_, Option<Value>) =
+        w!(db.signin_and_load(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    assert_eq!(token.access.split('.').count(), 3);
+    assert_eq!(user, None);
+    // A record user gets its own record back from the same operation.
+    w!(db.query(
+        "DEFINE TABLE user SCHEMALESS PERMISSIONS FULL;
+         DEFINE ACCESS account ON DATABASE TYPE RECORD
+            SIGNUP (CREATE user SET name = $name, pass = crypto::argon2::generate($pass))
+            SIGNIN (SELECT * FROM user WHERE name = $name AND crypto::argon2::compare(pass, $pass))
+            DURATION FOR SESSION 1h;"
+    ))?
+    .check()?;
+    let names: Vec<String> = w!(db.query("RETURN [session::ns(), session::db()]"))?.take(0)?;
+    let creds = Credentials::record(
+        names[0].clone(),
+        names[1].clone(),
+        "account",
+        &BTreeMap::from([("name", "ada"), ("pass", "s3cret")]),
+    )?;
+    let server = Server::shared();
+    let url = if WS { server.ws_url() } else { server.http_url() };
+    let user_db = w!(Surreal::connect(&url))?;
+    w!(user_db.signup(&creds))?;
+    let (_, me): (_, Option<BTreeMap<String, Value>>) = w!(user_db.signin_and_load(&creds))?;
+    let me = me.expect("a record user has a record");
+    assert_eq!(me.get("name"), Some(&Value::from("ada")));
+    Ok(())
+});
+
+scenario!(
+    requests_queued_during_an_outage_fail_when_reauthentication_fails,
+    |db| {
+        use surql_conformance::server::{free_port, Storage};
+        let dir = std::env::temp_dir().join(format!(
+            "surql-reauth-{}-{}",
+            std::process::id(),
+            super::INSTANCE
+        ));
+        let _ = std::fs::remove_dir_all(&dir); // a leftover from an earlier run may exist
+        let storage = Storage::SurrealKv(dir.clone());
+        let port = free_port().expect("a free port");
+        let mut server = Server::start(&storage, Some(port)).expect("start a surrealkv server");
+        let url = if WS {
+            server.ws_url()
+        } else {
+            server.http_url()
+        };
+        let root = w!(Surreal::connect(&url))?;
+        w!(root.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+        w!(root.query(
+            "DEFINE NAMESPACE a; USE NS a; DEFINE DATABASE a; USE DB a;
+             DEFINE USER writer ON DATABASE PASSWORD 'pw' ROLES EDITOR DURATION FOR SESSION 1h;"
+        ))?
+        .check()?;
+        let own = w!(Surreal::connect(&url))?;
+        w!(own.signin(&Credentials::database("a", "a", "writer", "pw")))?;
+        w!(own.use_ns_db("a", "a"))?;
+        w!(own.query("CREATE note:1 SET by = 'writer'"))?.check()?;
+        // The user is removed: its token cannot authenticate a new session any more.
+        w!(root.query("USE NS a; USE DB a; REMOVE USER writer ON DATABASE;"))?.check()?;
+        drop(root);
+
+        server.stop();
+        let restarter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            Server::start(&storage, Some(port))
+        });
+        // Issued while the server is down: queued, then the replay's authenticate fails.
+        let res = w!(own.query("CREATE note:2 SET by = 'anonymous?'"))
+            .and_then(|r| r.check().map_err(drv::Error::from));
+        let mut server = restarter
+            .join()
+            .expect("restart thread")
+            .expect("restart on the same port");
+        let err = res.expect_err("must not run with less authority than its caller had");
+        if WS {
+            assert!(
+                matches!(&err, drv::Error::ReplayFailed { .. }),
+                "the replay's error, not an anonymous run: {err:?}"
+            );
+        } else {
+            assert!(err.as_server_error().is_some(), "{err:?}");
+        }
+        // Nothing was written by the queued request.
+        let check = w!(Surreal::connect(&url))?;
+        w!(check.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+        w!(check.use_ns_db("a", "a"))?;
+        let n: Option<Value> = w!(check.select(("note", 2)))?;
+        assert_eq!(n, None, "the queued write must not have run");
+        drop((own, check));
+        server.stop();
+        let _ = std::fs::remove_dir_all(&dir); // best effort clean-up of a temp dir
+        w!(db.ping())?;
+        Ok(())
+    }
+);
 
 scenario!(
     reconnects_after_server_restart_and_replays_the_session,

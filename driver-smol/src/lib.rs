@@ -476,6 +476,7 @@ impl Surreal {
             items,
             commands: w.commands.clone(),
             done: false,
+            error: None,
         })
     }
 
@@ -521,12 +522,24 @@ impl Surreal {
 }
 
 /// A query being built: bind variables, then `.await` it (or [`Query::live`] for a LIVE SELECT).
+#[must_use = "a query does nothing until it is `.await`ed"]
 pub struct Query<'a> {
     db: &'a Surreal,
     text: String,
     vars: Object,
     txn: Option<Uuid>,
     error: Option<Error>,
+}
+
+impl std::fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bound values may be secrets: only their names are shown.
+        f.debug_struct("Query")
+            .field("text", &self.text)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("txn", &self.txn)
+            .finish()
+    }
 }
 
 impl<'a> Query<'a> {
@@ -569,6 +582,8 @@ impl<'a> IntoFuture for Query<'a> {
 }
 
 /// A streamed query being built: bind variables, then `.await` it.
+#[must_use = "a query does nothing until it is `.await`ed"]
+#[derive(Debug)]
 pub struct StreamQuery<'a>(Query<'a>);
 
 impl<'a> StreamQuery<'a> {
@@ -735,6 +750,7 @@ pub struct LiveStream {
     items: BoundedRx<Notification>,
     commands: async_channel::Sender<ws::Command>,
     done: bool,
+    error: Option<Error>,
 }
 
 impl std::fmt::Debug for LiveStream {
@@ -748,6 +764,16 @@ impl LiveStream {
     /// reconnect; see [`ConnectionEvent::LiveRemapped`]).
     pub fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// Whether the stream has ended: nothing more will arrive.
+    pub fn is_ended(&self) -> bool {
+        self.done
+    }
+
+    /// Why the stream ended, when it did not end normally (by `KILLED`).
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
     }
 
     /// The next notification; `None` when the live query has ended normally (killed or
@@ -780,6 +806,7 @@ impl Stream for LiveStream {
             Poll::Ready(Next::Item(n)) => Poll::Ready(Some(Ok(n))),
             Poll::Ready(Next::End(outcome)) => {
                 self.done = true;
+                self.error = outcome.clone();
                 Poll::Ready(outcome.map(Err))
             }
             Poll::Pending => Poll::Pending,

@@ -16,6 +16,15 @@
 //!                                                   │
 //!                                              poll_timeout() ─▶ when to wake next
 //! ```
+//!
+//! Between the connection and the callers sits the [`mux::Mux`]: which answer goes to
+//! which caller, live ids, bounded stream and live buffers (a reader that falls behind
+//! gets [`Error::ReaderTooSlow`] and its query is cancelled on the server), when an idle
+//! connection closes, and the [`mux::ConnectionEvent`]s applications hear about. Every
+//! client action is an [`op::Operation`]: a pure value that emits requests and consumes
+//! answers until it yields its output, so a driver needs exactly one generic loop to run
+//! a single call or a multi-step action. Both drivers return this crate's [`Error`] and
+//! take its [`Options`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

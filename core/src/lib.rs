@@ -29,6 +29,7 @@ pub mod live;
 pub mod options;
 pub mod query;
 pub mod rpc;
+pub mod session;
 pub mod txn;
 pub mod value;
 

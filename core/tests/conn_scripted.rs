@@ -36,6 +36,7 @@ fn config() -> Config {
         reconnect: true,
         backoff_initial: Duration::from_secs(1),
         backoff_max: Duration::from_secs(4),
+        jitter_seed: Some(7),
     }
 }
 
@@ -126,6 +127,27 @@ impl Peer {
     fn send(&mut self, req: Request) -> RequestId {
         self.conn.send(req, self.now)
     }
+
+    /// How long until the machine wants `handle_timeout` (panics if never).
+    fn wait(&self) -> Duration {
+        let t = self.conn.poll_timeout().expect("a timer is armed");
+        assert!(t >= self.now, "poll_timeout in the past");
+        t - self.now
+    }
+
+    /// Asserts the reconnect delay is jittered within `[backoff/2, backoff]`, then lets it
+    /// pass and expects `Event::Reconnect`. Returns the delay.
+    fn reconnect_after(&mut self, backoff: Duration) -> Duration {
+        let d = self.wait();
+        assert!(
+            d >= backoff / 2 && d <= backoff,
+            "delay {d:?} outside [{:?}, {backoff:?}]",
+            backoff / 2
+        );
+        self.advance(d);
+        assert_eq!(self.events(), vec![Event::Reconnect]);
+        d
+    }
 }
 
 fn ok(id: RequestId, v: Value) -> Event {
@@ -212,46 +234,199 @@ fn timeout_then_late_reply_is_dropped_silently() {
     assert!(matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("999")));
 }
 
-#[test]
-fn garbage_frames_and_idless_errors() {
-    let mut p = Peer::connected();
-    let a = p.send(Request::ping());
-    let b = p.send(Request::new(Method::Version, vec![]));
-    let _ = p.sent();
-    p.conn.handle_frame(&[0xff, 0x00, 0x13], p.now);
-    assert!(
-        matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("frame ignored"))
-    );
-    assert_eq!(p.conn.pending_requests(), 2, "garbage changes nothing");
-
+fn idless_parse_error() -> Vec<u8> {
     let err = obj(vec![
         ("cause", Value::None),
         ("code", Value::Int(-32700)),
         ("kind", Value::from("Validation")),
         ("message", Value::from("Parse error")),
     ]);
-    p.conn
-        .handle_frame(&surql::cbor::encode(&obj(vec![("error", err)])), p.now);
+    surql::cbor::encode(&obj(vec![("error", err)]))
+}
+
+#[test]
+fn garbage_frames_change_nothing() {
+    let mut p = Peer::connected();
+    p.send(Request::ping());
+    p.send(Request::new(Method::Version, vec![]));
+    let _ = p.sent();
+    p.conn.handle_frame(&[0xff, 0x00, 0x13], p.now);
+    assert!(
+        matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("frame ignored"))
+    );
+    assert_eq!(p.conn.pending_requests(), 2, "garbage changes nothing");
+}
+
+#[test]
+fn idless_error_fails_only_the_requests_it_can_concern() {
+    let mut p = Peer::connected();
+    // In flight, without params: the server cannot have failed to decode these.
+    let ping = p.send(Request::ping());
+    let begin = p.send(Request::new(Method::Begin, vec![]));
+    // In flight with caller values: candidates.
+    let query = p.send(Request::query("SELECT 1", Object::new()));
+    let (live, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    // A barrier holds the next request back: it is not on the wire, so it is innocent.
+    let u = p.send(Request::use_ns_db("a", "b"));
+    let held = p.send(Request::query("SELECT 2", Object::new()));
+    let sent = p.sent();
+    assert_eq!(
+        sent.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(),
+        vec!["ping", "begin", "query", "live", "use"]
+    );
+    // Another caller's request was already answered: untouched.
+    p.reply(sent[0].id, Value::None);
+    assert_eq!(p.events(), vec![ok(ping, Value::None)]);
+
+    p.conn.handle_frame(&idless_parse_error(), p.now);
     let ev = p.events();
-    assert_eq!(ev.len(), 3, "{ev:?}");
-    assert!(matches!(&ev[0], Event::ProtocolError(m) if m.contains("could not decode")));
-    for (e, id) in ev[1..].iter().zip([a, b]) {
-        let Event::Response {
-            id: got,
-            result: Err(ConnError::Protocol(m)),
-        } = e
-        else {
-            panic!("expected a protocol failure, got {e:?}");
-        };
-        assert_eq!(*got, id);
-        assert!(m.contains("did not say which one"), "{m}");
-    }
-    assert_eq!(p.conn.pending_requests(), 0);
+    assert!(
+        matches!(&ev[0], Event::ProtocolError(m) if m.contains("could not decode")),
+        "{ev:?}"
+    );
+    let failed: Vec<RequestId> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response {
+                id,
+                result: Err(ConnError::Protocol(m)),
+            } if m.contains("did not say which one") => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![query, live, u]);
+    assert!(
+        ev.contains(&Event::LiveEnded {
+            handle: h,
+            reason: LiveEndReason::SubscribeFailed(ConnError::Protocol(format!(
+                "the server rejected a request it could not decode, and did not say which one: Parse error (Validation, code -32700)"
+            )))
+        }),
+        "{ev:?}"
+    );
+    assert!(!failed.contains(&begin) && !failed.contains(&held));
+    // The barrier failed, so the held request goes out now.
+    let s = p.one();
+    assert_eq!(s.method, "query");
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(held, Value::Array(vec![]))]);
+    p.reply(sent[1].id, Value::Uuid(uuid(9)));
+    assert_eq!(p.events(), vec![ok(begin, Value::Uuid(uuid(9)))]);
+
+    // Late answers of the innocent ones are reconciled: dropped, or the live query killed.
+    p.reply(sent[2].id, Value::Array(vec![]));
+    p.reply(sent[4].id, Value::None);
+    assert!(p.events().is_empty(), "late answers dropped silently");
+    assert!(p.sent().is_empty());
+    p.reply(sent[3].id, Value::Uuid(uuid(4)));
+    assert!(p.events().is_empty());
+    let k = p.one();
+    assert_eq!(
+        (k.method.as_str(), k.params.clone()),
+        ("kill", vec![Value::Uuid(uuid(4))])
+    );
+    p.notify(uuid(4), "CREATE");
+    assert!(
+        p.events().is_empty(),
+        "the killed query's stragglers are quiet"
+    );
     // Still usable.
     let c = p.send(Request::ping());
     let s = p.one();
     p.reply(s.id, Value::None);
     assert_eq!(p.events(), vec![ok(c, Value::None)]);
+}
+
+#[test]
+fn idless_error_with_no_candidate_is_only_reported() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let s = p.one();
+    p.conn.handle_frame(&idless_parse_error(), p.now);
+    assert!(matches!(p.events().as_slice(), [Event::ProtocolError(_)]));
+    assert_eq!(p.conn.pending_requests(), 1);
+    p.reply(s.id, Value::None);
+    assert_eq!(p.events(), vec![ok(a, Value::None)]);
+}
+
+#[test]
+fn late_begin_after_timeout_is_cancelled() {
+    let mut p = Peer::connected();
+    p.conn.send(
+        Request::new(Method::Begin, vec![]).with_session(uuid(3)),
+        p.now,
+    );
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Response {
+            result: Err(ConnError::Timeout {
+                method: Method::Begin,
+                ..
+            }),
+            ..
+        }]
+    ));
+    p.reply(s.id, Value::Uuid(uuid(8)));
+    assert!(p.events().is_empty());
+    let c = p.one();
+    assert_eq!(
+        (c.method.as_str(), c.params.clone(), c.session.clone()),
+        (
+            "cancel",
+            vec![Value::Uuid(uuid(8))],
+            Some(Value::Uuid(uuid(3)))
+        )
+    );
+    p.reply(c.id, Value::None);
+    assert!(p.events().is_empty(), "the cancel's answer is internal");
+    // A late failure of a begin needs nothing.
+    p.send(Request::new(Method::Begin, vec![]));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    let _ = p.events();
+    p.reply_err(s.id, "no");
+    assert!(p.events().is_empty());
+    assert!(p.sent().is_empty());
+}
+
+#[test]
+fn late_stream_frames_after_timeout_cancel_the_stream_once() {
+    let mut p = Peer::connected();
+    let id = p.send(Request::new(
+        Method::QueryStream,
+        vec![Value::from("SELECT * FROM t")],
+    ));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Response { id: i, result: Err(ConnError::Timeout { .. }) }] if *i == id
+    ));
+    let rows = obj(vec![
+        ("index", Value::Int(0)),
+        ("stream", Value::from("rows")),
+        ("values", Value::Array(vec![Value::Int(1)])),
+    ]);
+    p.reply(s.id, rows.clone());
+    p.reply(s.id, rows);
+    assert!(p.events().is_empty(), "late frames are dropped");
+    let c = p.one();
+    assert_eq!(
+        (c.method.as_str(), c.params.clone()),
+        ("query_cancel", vec![Value::Int(s.id)])
+    );
+    let end = obj(vec![
+        ("results", Value::Int(1)),
+        ("stream", Value::from("end")),
+        ("time", Value::from("1ms")),
+    ]);
+    p.reply(s.id, end);
+    assert!(p.events().is_empty());
+    assert!(p.sent().is_empty(), "cancelled once");
 }
 
 #[test]
@@ -294,25 +469,20 @@ fn disconnect_fails_in_flight_and_backoff_doubles() {
         e.to_string().contains("may or may not have executed"),
         "{e}"
     );
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(1)));
-    p.advance(Duration::from_secs(1));
-    assert_eq!(p.events(), vec![Event::Reconnect]);
+    p.reconnect_after(Duration::from_secs(1));
     assert_eq!(p.conn.state(), State::Connecting);
     p.conn.handle_connect_failed(p.now, "refused".into());
     assert!(
         matches!(p.events().as_slice(), [Event::Disconnected { reason }] if reason.contains("refused"))
     );
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(2)));
-    p.advance(Duration::from_secs(2));
+    p.reconnect_after(Duration::from_secs(2));
     p.conn.handle_connect_failed(p.now, "refused".into());
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(4)));
-    p.advance(Duration::from_secs(4));
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(4));
     p.conn.handle_connect_failed(p.now, "refused".into());
-    assert_eq!(
-        p.conn.poll_timeout(),
-        Some(p.now + Duration::from_secs(4)),
-        "capped"
-    );
+    let _ = p.events();
+    // Capped at `backoff_max`.
+    p.reconnect_after(Duration::from_secs(4));
 }
 
 #[test]
@@ -457,12 +627,13 @@ fn replay_failure_is_reported_and_replay_goes_on() {
     assert_eq!(s.method, "use");
     p.reply(s.id, Value::None);
     let s = p.one();
+    assert_eq!(s.method, "let");
     p.reply(s.id, Value::Null);
-    let s = p.one();
-    p.reply_err(s.id, "not allowed");
+    // The live query is not re-issued anonymously (it could see less, or nothing).
+    assert!(p.sent().is_empty());
     let ev = p.events();
     assert!(
-        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(_) } if *handle == h),
+        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(ConnError::ReplayFailed { method: Method::Authenticate, .. }) } if *handle == h),
         "{ev:?}"
     );
     assert_eq!(ev.last(), Some(&Event::Reconnected));

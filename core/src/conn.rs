@@ -11,16 +11,46 @@
 //! - **Ordering.** The server runs requests of one socket concurrently. A request that
 //!   changes session state (`use`, `signin`, `let`, ...) is therefore a barrier: requests
 //!   sent after it are held until it is answered, so they see its effect.
+//! - **Session state.** Each session's token pair, ns/db and variables are tracked in
+//!   one [`SessionState`] (the same type the HTTP transport sends as headers), updated
+//!   from successful `signin`, `signup`, `authenticate`, `refresh`, `revoke`, `use`,
+//!   `let`, `unset`, `invalidate` and `reset` calls; see [`Connection::session_state`].
 //! - **Replay.** After a reconnect the session is restored one request at a time, each
 //!   answered before the next: per session (default first, then attached ones in UUID
 //!   order) `attach`, `authenticate(token)`, `use(ns, db)`, each `let`; then every live
 //!   query is re-issued (emitting [`Event::LiveRemapped`]). Only then are held user
 //!   requests released and [`Event::Reconnected`] emitted. A failing step is reported as
 //!   [`Event::ReplayFailed`] and the replay goes on; a failed `authenticate` also forgets
-//!   the token (it will not work on the next reconnect either).
-//! - **Late replies.** A reply to a request that already timed out is dropped silently
-//!   (the caller was told [`ConnError::Timeout`]); if it was a live request that did
-//!   produce an id, that live query is killed so it does not leak on the server.
+//!   the token pair (it will not work on the next reconnect either), a failed `attach`
+//!   skips that session's other steps.
+//! - **A failed replay never downgrades a request.** Once a step of a session's replay
+//!   failed, the requests held for that session (queued during the outage, or sent while
+//!   the replay still runs) fail with [`ConnError::ReplayFailed`] naming the step, and
+//!   its live queries end with [`LiveEndReason::RestoreFailed`] instead of being
+//!   re-issued: run now, they would run with less authority (or in another namespace)
+//!   than their caller had. Other sessions are unaffected. Requests sent after
+//!   [`Event::Reconnected`] run on the session as it now is; the caller was told by
+//!   [`Event::ReplayFailed`].
+//! - **Reconnect delay.** Drawn at random from `[b/2, b]` for the current backoff `b`
+//!   (seeded by [`Config::jitter_seed`]), so clients that lost the same server do not
+//!   come back in lockstep; `b` doubles per attempt up to `backoff_max` and goes back to
+//!   `backoff_initial` only after a replay in which every step succeeded (a server that
+//!   accepts sockets and then fails or drops them is not hammered).
+//! - **Durations saturate.** Any [`Config`] duration may be `Duration::MAX` ("no limit"):
+//!   a deadline that cannot be represented is no deadline (no timeout, no ping, no
+//!   automatic reconnect), never a panic; [`Connection::poll_timeout`] never returns an
+//!   instant that `handle_timeout` leaves unresolved.
+//! - **Id-less errors.** The server answers without an id only when it could not decode
+//!   a frame's envelope, so only in-flight user requests whose params carry caller values
+//!   can be the culprit; they fail with [`ConnError::Protocol`], nothing else does (the
+//!   reasoning is on `on_uncorrelated_error`).
+//! - **Late replies.** A reply to a request whose caller was already answered (a
+//!   [`ConnError::Timeout`], or a failure by an id-less error) is reconciled silently:
+//!   a live query it started is killed, a transaction it began is cancelled, a
+//!   `query_stream` still sending frames is stopped with `query_cancel`; any other answer
+//!   is dropped.
+//! - **Secrets.** `Debug` of [`Connection`], [`SessionState`] and [`Request`] never shows
+//!   tokens or credentials.
 //! - **Keep-alive.** After `ping_interval` without any incoming frame an RPC `ping` is
 //!   sent; no answer within `request_timeout` means the connection is dead:
 //!   [`Event::Disconnected`] is emitted (the driver drops the socket) and the connection
@@ -255,7 +285,10 @@ fn deadline(now: Instant, d: Duration) -> Option<Instant> {
 
 /// `d * r / 2^64`, exact and without overflow for any `d`.
 fn scale(d: Duration, r: u64) -> Duration {
-    let nanos = d.as_nanos() * u128::from(r) >> 64;
+    let n = d.as_nanos();
+    let r = u128::from(r);
+    // n < 2^94: split it so no product exceeds 128 bits.
+    let nanos = (n >> 64) * r + (((n & u128::from(u64::MAX)) * r) >> 64);
     let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
     // The remainder is below 10^9, so it fits.
     let sub = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
@@ -1324,13 +1357,16 @@ pub fn fuzz_connection_ops(data: &[u8], start: Instant) {
     // The caller supplies the base instant (the core never reads a clock); everything
     // after it is simulated.
     let mut now = start;
+    // Some scripts run with "no limit" everywhere: `Duration::MAX` must never panic.
+    let unlimited = data.first().is_some_and(|b| b % 5 == 1);
+    let pick = |d: Duration| if unlimited { Duration::MAX } else { d };
     let mut conn = Connection::new(
         Config {
-            request_timeout: Duration::from_secs(5),
-            ping_interval: Duration::from_secs(3),
+            request_timeout: pick(Duration::from_secs(5)),
+            ping_interval: pick(Duration::from_secs(3)),
             reconnect: data.first().is_none_or(|b| b % 7 != 0),
             backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
+            backoff_max: pick(Duration::from_secs(2)),
             jitter_seed: Some(u64::from(data.get(1).copied().unwrap_or(0))),
         },
         now,
@@ -1420,9 +1456,29 @@ pub fn fuzz_connection_ops(data: &[u8], start: Instant) {
         if let Some(t) = conn.poll_timeout() {
             // A deadline in the past would make a driver spin.
             assert!(
-                t + Duration::from_secs(3600) > now,
+                now.checked_sub(Duration::from_secs(3600))
+                    .is_none_or(|floor| t > floor),
                 "poll_timeout far in the past"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_scaling_is_exact_and_never_overflows() {
+        let d = Duration::from_secs(8);
+        assert_eq!(scale(d, 0), Duration::ZERO);
+        assert_eq!(scale(d, 1 << 63), Duration::from_secs(4));
+        assert!(scale(d, u64::MAX) < d);
+        assert!(scale(Duration::MAX, u64::MAX) < Duration::MAX);
+        assert!(scale(Duration::MAX, 1 << 63) >= Duration::MAX / 2 - Duration::from_secs(1));
+        let mut seed = 3;
+        let a = next_random(&mut seed);
+        assert_ne!(a, next_random(&mut seed));
+        assert_eq!(deadline(Instant::now(), Duration::MAX), None);
     }
 }

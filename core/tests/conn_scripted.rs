@@ -300,9 +300,9 @@ fn idless_error_fails_only_the_requests_it_can_concern() {
     assert!(
         ev.contains(&Event::LiveEnded {
             handle: h,
-            reason: LiveEndReason::SubscribeFailed(ConnError::Protocol(format!(
-                "the server rejected a request it could not decode, and did not say which one: Parse error (Validation, code -32700)"
-            )))
+            reason: LiveEndReason::SubscribeFailed(ConnError::Protocol(
+                "the server rejected a request it could not decode, and did not say which one: Parse error (Validation, code -32700)".to_owned()
+            ))
         }),
         "{ev:?}"
     );
@@ -941,4 +941,423 @@ fn a_user_reply_with_a_broken_result_fails_only_when_read() {
     let e = payload.deserialize::<String>().expect_err("not UTF-8");
     assert!(e.message.contains("UTF-8"), "{e}");
     assert!(payload.to_value().is_err());
+}
+
+fn pair(access: &str, refresh: &str) -> Value {
+    obj(vec![
+        ("access", Value::from(access)),
+        ("refresh", Value::from(refresh)),
+    ])
+}
+
+#[test]
+fn duration_max_everywhere_never_panics_nor_spins() {
+    let max = Config {
+        request_timeout: Duration::MAX,
+        ping_interval: Duration::MAX,
+        reconnect: true,
+        backoff_initial: Duration::MAX,
+        backoff_max: Duration::MAX,
+        jitter_seed: Some(1),
+    };
+    let mut p = Peer::new(max.clone());
+    let a = p.send(Request::ping());
+    assert_eq!(p.conn.poll_timeout(), None, "no limit means no timer");
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    p.advance(Duration::from_secs(1_000_000_000));
+    assert!(p.events().is_empty(), "never times out");
+    assert!(p.sent().is_empty(), "never pings");
+    p.reply(s.id, Value::None);
+    assert_eq!(p.events(), vec![ok(a, Value::None)]);
+    // Streams refresh their deadline on every frame.
+    p.send(Request::new(Method::QueryStream, vec![Value::from("x")]));
+    let s = p.one();
+    p.reply(
+        s.id,
+        obj(vec![
+            ("index", Value::Int(0)),
+            ("stream", Value::from("rows")),
+            ("values", Value::Array(vec![])),
+        ]),
+    );
+    let _ = p.events();
+    // Reconnect: the delay cannot be represented, so no timer; the driver may still
+    // reconnect on its own.
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    assert_eq!(p.conn.state(), State::WaitingToReconnect);
+    assert_eq!(p.conn.poll_timeout(), None);
+    p.conn.handle_connected(p.now);
+    assert!(p.conn.is_connected());
+    p.conn
+        .handle_connect_failed(p.now, "ignored while connected".into());
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    assert_eq!(p.conn.poll_timeout(), None);
+
+    // A representable first delay with an unbounded cap: doubling saturates.
+    let mut q = Peer::new(Config {
+        backoff_initial: Duration::from_secs(1),
+        backoff_max: Duration::MAX,
+        request_timeout: Duration::from_secs(10),
+        ping_interval: Duration::MAX,
+        ..max
+    });
+    let b = q.send(Request::ping());
+    let mut delays = Vec::new();
+    for _ in 0..200 {
+        q.conn.handle_connect_failed(q.now, "refused".into());
+        let _ = q.events();
+        let Some(t) = q.conn.poll_timeout() else {
+            break;
+        };
+        assert!(t >= q.now);
+        delays.push(t - q.now);
+        // The queued request times out on its own schedule, never in a spin.
+        q.now = t;
+        q.conn.handle_timeout(q.now);
+    }
+    assert!(delays.len() > 20, "{delays:?}");
+    assert!(delays.windows(2).all(|w| w[1] >= w[0] / 2), "{delays:?}");
+    assert_eq!(q.conn.poll_timeout(), None, "eventually beyond any instant");
+    let ev = q.events();
+    assert!(ev.is_empty(), "{ev:?}");
+    let _ = b;
+
+    // A short timeout with MAX keep-alive still times out.
+    let mut r = Peer::new(Config {
+        request_timeout: Duration::from_secs(10),
+        ..Config {
+            ping_interval: Duration::MAX,
+            ..config()
+        }
+    });
+    r.conn.handle_connected(r.now);
+    let c = r.send(Request::ping());
+    let _ = r.sent();
+    assert_eq!(r.wait(), Duration::from_secs(10));
+    r.advance(Duration::from_secs(10));
+    assert!(matches!(
+        r.events().as_slice(),
+        [Event::Response { id, result: Err(ConnError::Timeout { .. }) }] if *id == c
+    ));
+    assert_eq!(r.conn.poll_timeout(), None);
+}
+
+#[test]
+fn backoff_resets_only_after_a_successful_replay() {
+    let (mut p, _h) = session_then_disconnect();
+    // The server accepts each socket and drops it during the replay: delays keep growing.
+    for backoff in [1, 2, 4, 4] {
+        p.reconnect_after(Duration::from_secs(backoff));
+        p.conn.handle_connected(p.now);
+        assert_eq!(p.one().method, "authenticate");
+        p.conn.handle_disconnect(p.now);
+        let _ = p.events();
+    }
+    // A replay with a failed step is not a success either.
+    p.reconnect_after(Duration::from_secs(4));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    p.reply_err(s.id, "The token has expired");
+    for _ in 0..3 {
+        let s = p.one();
+        let v = if s.method == "live" {
+            Value::Uuid(uuid(2))
+        } else {
+            Value::None
+        };
+        p.reply(s.id, v);
+        if p.conn.is_connected() {
+            break;
+        }
+    }
+    assert!(p.conn.is_connected());
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(4));
+    // A clean replay resets it.
+    p.conn.handle_connected(p.now);
+    loop {
+        let s = p.one();
+        p.reply(s.id, Value::None);
+        if p.conn.is_connected() {
+            break;
+        }
+    }
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(1));
+}
+
+#[test]
+fn reconnect_delays_are_jittered_per_seed() {
+    let delays = |seed: Option<u64>| -> Vec<Duration> {
+        let mut p = Peer::new(Config {
+            jitter_seed: seed,
+            backoff_initial: Duration::from_secs(8),
+            backoff_max: Duration::from_secs(8),
+            ..config()
+        });
+        (0..8)
+            .map(|_| {
+                p.conn.handle_connect_failed(p.now, "refused".into());
+                let _ = p.events();
+                p.reconnect_after(Duration::from_secs(8))
+            })
+            .collect()
+    };
+    let a = delays(Some(1));
+    assert_eq!(a, delays(Some(1)), "a fixed seed repeats");
+    assert_ne!(a, delays(Some(2)), "another seed differs");
+    assert!(
+        a.windows(2).any(|w| w[0] != w[1]),
+        "delays vary within one connection: {a:?}"
+    );
+    // Unseeded connections (as in two processes) do not move in lockstep.
+    assert_ne!(delays(None), delays(None));
+}
+
+#[test]
+fn refresh_updates_the_token_the_replay_sends() {
+    let mut p = Peer::connected();
+    p.send(Request::signin(Object::new()));
+    let s = p.one();
+    p.reply(s.id, pair("access-1", "refresh-1"));
+    let _ = p.events();
+    let r = p.send(Request::new(
+        Method::Refresh,
+        vec![pair("access-1", "refresh-1")],
+    ));
+    let q = p.send(Request::query("SELECT 1", Object::new()));
+    let s = p.one();
+    assert_eq!(
+        s.method, "refresh",
+        "refresh is a barrier: the query waits for it"
+    );
+    p.reply(s.id, pair("access-2", "refresh-2"));
+    assert_eq!(p.events(), vec![ok(r, pair("access-2", "refresh-2"))]);
+    let s = p.one();
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(q, Value::Array(vec![]))]);
+    let st = p
+        .conn
+        .session_state(None)
+        .expect("the default session is known");
+    assert_eq!(
+        (st.token.as_deref(), st.refresh.as_deref()),
+        (Some("access-2"), Some("refresh-2"))
+    );
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("authenticate", vec![Value::from("access-2")])
+    );
+}
+
+#[test]
+fn a_failed_replay_fails_the_requests_held_for_that_session() {
+    let mut p = Peer::connected();
+    p.send(Request::signin(Object::new()));
+    let s = p.one();
+    p.reply(s.id, Value::from("jwt-1"));
+    p.send(Request::new(Method::Attach, vec![]).with_session(uuid(7)));
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn
+        .send(Request::use_ns_db("a", "b").with_session(uuid(7)), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::Uuid(uuid(1)));
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    // Queued during the outage: two on the default session, one on the attached one.
+    let q1 = p.send(Request::query("SELECT secret FROM t", Object::new()));
+    let (q2, h2) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let other = p.conn.send(
+        Request::query("SELECT 1", Object::new()).with_session(uuid(7)),
+        p.now,
+    );
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(s.method, "authenticate");
+    p.reply_err(s.id, "The token has expired");
+    let ev = p.events();
+    let replay_err = |method| ConnError::ReplayFailed {
+        method,
+        error: Box::new(ConnError::Server({
+            let mut e = surql::rpc::ServerError::new(
+                surql::rpc::ErrorKind::from_wire("NotAllowed"),
+                "The token has expired",
+            );
+            e.code = Some(-32002);
+            e
+        })),
+    };
+    assert!(
+        matches!(
+            &ev[0],
+            Event::ReplayFailed {
+                method: Method::Authenticate,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&Event::Response {
+            id: q1,
+            result: Err(replay_err(Method::Authenticate))
+        }),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&Event::Response {
+            id: q2,
+            result: Err(replay_err(Method::Authenticate))
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::LiveEnded { handle, reason: LiveEndReason::SubscribeFailed(ConnError::ReplayFailed { .. }) } if *handle == h2)), "{ev:?}");
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(e, Event::Response { id, .. } if *id == other)));
+    // Sent while the replay still runs: refused the same way.
+    let late = p.send(Request::query("SELECT 2", Object::new()));
+    assert_eq!(
+        p.events(),
+        vec![Event::Response {
+            id: late,
+            result: Err(replay_err(Method::Authenticate))
+        }]
+    );
+    // The attached session restores fine; its request runs.
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("attach", Some(Value::Uuid(uuid(7))))
+    );
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    assert_eq!(s.method, "use");
+    p.reply(s.id, Value::None);
+    // The default session's live query is not re-issued anonymously.
+    let ev = p.events();
+    assert!(
+        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(ConnError::ReplayFailed { method: Method::Authenticate, .. }) } if *handle == h),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&Event::Reconnected));
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("query", Some(Value::Uuid(uuid(7))))
+    );
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(other, Value::Array(vec![]))]);
+    // After the replay the (now anonymous) default session accepts requests again; the
+    // caller was told through `Event::ReplayFailed`.
+    p.send(Request::ping());
+    assert_eq!(p.one().method, "ping");
+}
+
+#[test]
+fn a_failed_attach_skips_the_rest_of_that_session() {
+    let mut p = Peer::connected();
+    p.conn.send(
+        Request::new(Method::Attach, vec![]).with_session(uuid(7)),
+        p.now,
+    );
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn
+        .send(Request::use_ns_db("a", "b").with_session(uuid(7)), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn.send(
+        Request::let_var("v", Value::Int(1)).with_session(uuid(7)),
+        p.now,
+    );
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let held = p.conn.send(
+        Request::query("SELECT 1", Object::new()).with_session(uuid(7)),
+        p.now,
+    );
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(s.method, "attach");
+    p.reply_err(s.id, "too many sessions");
+    let ev = p.events();
+    assert!(
+        matches!(
+            &ev[0],
+            Event::ReplayFailed {
+                method: Method::Attach,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        matches!(&ev[1], Event::Response { id, result: Err(ConnError::ReplayFailed { method: Method::Attach, .. }) } if *id == held),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&Event::Reconnected));
+    assert!(
+        p.sent().is_empty(),
+        "no use/let on a session that does not exist"
+    );
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let mut p = Peer::connected();
+    let mut creds = Object::new();
+    creds.insert("user".into(), Value::from("root"));
+    creds.insert("pass".into(), Value::from("SECRETPASS"));
+    p.send(Request::signin(creds.clone()));
+    let s = p.one();
+    p.reply(s.id, Value::from("SECRETTOKEN"));
+    let _ = p.events();
+    // One in flight, one held behind it: both carry secrets.
+    p.send(Request::signup(creds.clone()));
+    p.send(Request::authenticate("SECRETTOKEN"));
+    p.send(Request::new(
+        Method::Refresh,
+        vec![pair("SECRETTOKEN", "SECRETTOKEN")],
+    ));
+    let text = format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        p.conn,
+        p.conn.session_state(None),
+        Request::signin(creds),
+        Request::authenticate("SECRETTOKEN"),
+        Request::new(Method::Revoke, vec![pair("SECRETTOKEN", "SECRETTOKEN")]),
+    );
+    for secret in ["SECRETPASS", "SECRETTOKEN"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("redacted"), "{text}");
+    // Ordinary params stay visible.
+    assert!(format!("{:?}", Request::use_ns_db("app", "main")).contains("app"));
 }

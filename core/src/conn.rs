@@ -47,8 +47,9 @@
 //! - **Late replies.** A reply to a request whose caller was already answered (a
 //!   [`ConnError::Timeout`], or a failure by an id-less error) is reconciled silently:
 //!   a live query it started is killed, a transaction it began is cancelled, a
-//!   `query_stream` still sending frames is stopped with `query_cancel`; any other answer
-//!   is dropped.
+//!   `query_stream` still sending frames is stopped with `query_cancel`, a session change
+//!   it made (`signin`, `use`, `let`, ...) is recorded so a replay restores what the
+//!   server has; any other answer is dropped.
 //! - **Secrets.** `Debug` of [`Connection`], [`SessionState`] and [`Request`] never shows
 //!   tokens or credentials.
 //! - **Keep-alive.** After `ping_interval` without any incoming frame an RPC `ping` is
@@ -264,12 +265,14 @@ struct Queued {
 
 /// A request whose caller was already answered (timeout, id-less error) while the server
 /// may still answer it; remembered so that answer is reconciled instead of reported.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Abandoned {
     id: u64,
     purpose: Purpose,
     method: Method,
     session: Option<Uuid>,
+    /// Kept for requests whose late success changes the tracked session or transactions.
+    request: Option<Request>,
     /// A late `query_stream` frame already triggered a `query_cancel`.
     cancelled: bool,
 }
@@ -904,6 +907,12 @@ impl Connection {
             purpose: f.purpose,
             method: f.request.method,
             session: f.request.session,
+            request: (f.request.method.changes_session()
+                || matches!(
+                    f.request.method,
+                    Method::Revoke | Method::Commit | Method::Cancel
+                ))
+            .then(|| f.request.clone()),
             cancelled: false,
         });
         if self.abandoned.len() > MAX_ABANDONED {
@@ -1006,6 +1015,13 @@ impl Connection {
                         a.session,
                         now,
                     );
+                }
+            }
+            Purpose::User => {
+                // The server did change the session (or ended a transaction) even though
+                // the caller gave up: track it, so a replay restores what the server had.
+                if let Some(req) = &a.request {
+                    self.apply_session(req, &v);
                 }
             }
             _ => {}

@@ -1361,3 +1361,23 @@ fn debug_output_never_shows_secrets() {
     // Ordinary params stay visible.
     assert!(format!("{:?}", Request::use_ns_db("app", "main")).contains("app"));
 }
+
+#[test]
+fn a_late_session_change_is_still_tracked_for_the_replay() {
+    let mut p = Peer::connected();
+    p.send(Request::use_ns_db("app", "main"));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    let _ = p.events();
+    // The server did switch, after the caller gave up.
+    p.reply(s.id, Value::None);
+    assert!(p.events().is_empty());
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("use", vec![Value::from("app"), Value::from("main")])
+    );
+}

@@ -993,7 +993,7 @@ impl Connection {
 
     /// The caller was already told (timeout, id-less error): what the server started
     /// for nobody is stopped so it does not leak there — a live query is killed, a
-    /// transaction cancelled; any other answer is dropped silently.
+    /// transaction cancelled; a session change is tracked; anything else is dropped.
     fn on_late_reply(&mut self, a: Abandoned, result: Result<Value, ServerError>, now: Instant) {
         let Ok(v) = result else {
             return;

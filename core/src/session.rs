@@ -56,7 +56,8 @@ impl SessionState {
 
     /// Remembers what a SUCCESSFUL call `req` (answered with `result`) changed:
     /// - `signin`/`signup`/`refresh`: the token (a JWT text, or the `{access, refresh}`
-    ///   pair, both kept); a result without a token changes nothing;
+    ///   pair, both kept); a result without a token changes nothing; a `signin`/`signup`
+    ///   whose credentials name `NS`/`DB` also selects them, as the server does;
     /// - `authenticate`: its token; the refresh token is dropped (it belonged to the
     ///   pair the session no longer uses);
     /// - `revoke`: forgets the refresh token when it is the one revoked;
@@ -69,6 +70,18 @@ impl SessionState {
                 if let Some((access, refresh)) = token_pair(result) {
                     self.token = Some(access);
                     self.refresh = refresh;
+                    if req.method != Method::Refresh {
+                        // The server selects the namespace/database it signed into
+                        // (`iam/signin.rs`); without this a replay's `use` would put
+                        // back the ones selected before.
+                        let creds = req.params.first();
+                        if let Some(ns) = credential(creds, "NS", "ns") {
+                            self.ns = Some(ns);
+                        }
+                        if let Some(db) = credential(creds, "DB", "db") {
+                            self.db = Some(db);
+                        }
+                    }
                 }
             }
             Method::Authenticate => {
@@ -143,6 +156,16 @@ impl SessionState {
         }
         out
     }
+}
+
+/// A text credential, the uppercase key first (as the server reads them).
+fn credential(creds: Option<&Value>, upper: &str, lower: &str) -> Option<String> {
+    let creds = creds?;
+    creds
+        .get(upper)
+        .or_else(|| creds.get(lower))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// `use` params: text = set, NULL = unset, NONE/absent = leave unchanged.
@@ -221,6 +244,32 @@ mod tests {
         assert_eq!(
             (s.token.as_deref(), s.refresh.as_deref()),
             (Some("plain"), None)
+        );
+    }
+
+    #[test]
+    fn signin_into_a_database_selects_it() {
+        let mut s = SessionState::default();
+        s.apply(&Request::use_ns_db("old", "olddb"), &Value::None);
+        let mut creds = Object::new();
+        creds.insert("NS".into(), "app".into());
+        creds.insert("db".into(), "main".into());
+        creds.insert("user".into(), "u".into());
+        s.apply(&Request::signin(creds.clone()), &Value::from("t"));
+        assert_eq!(
+            (s.ns.as_deref(), s.db.as_deref()),
+            (Some("app"), Some("main"))
+        );
+        // A failed (token-less) answer selects nothing.
+        let mut other = creds;
+        other.insert("NS".into(), "x".into());
+        s.apply(&Request::signin(other), &Value::None);
+        assert_eq!(s.ns.as_deref(), Some("app"));
+        // Root signin leaves the selection alone.
+        s.apply(&Request::signin(Object::new()), &Value::from("t2"));
+        assert_eq!(
+            (s.ns.as_deref(), s.db.as_deref()),
+            (Some("app"), Some("main"))
         );
     }
 

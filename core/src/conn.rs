@@ -11,31 +11,65 @@
 //! - **Ordering.** The server runs requests of one socket concurrently. A request that
 //!   changes session state (`use`, `signin`, `let`, ...) is therefore a barrier: requests
 //!   sent after it are held until it is answered, so they see its effect.
+//! - **Session state.** Each session's token pair, ns/db and variables are tracked in
+//!   one [`SessionState`] (the same type the HTTP transport sends as headers), updated
+//!   from successful `signin`, `signup`, `authenticate`, `refresh`, `revoke`, `use`,
+//!   `let`, `unset`, `invalidate` and `reset` calls; see [`Connection::session_state`].
 //! - **Replay.** After a reconnect the session is restored one request at a time, each
 //!   answered before the next: per session (default first, then attached ones in UUID
 //!   order) `attach`, `authenticate(token)`, `use(ns, db)`, each `let`; then every live
 //!   query is re-issued (emitting [`Event::LiveRemapped`]). Only then are held user
 //!   requests released and [`Event::Reconnected`] emitted. A failing step is reported as
 //!   [`Event::ReplayFailed`] and the replay goes on; a failed `authenticate` also forgets
-//!   the token (it will not work on the next reconnect either).
-//! - **Late replies.** A reply to a request that already timed out is dropped silently
-//!   (the caller was told [`ConnError::Timeout`]); if it was a live request that did
-//!   produce an id, that live query is killed so it does not leak on the server.
+//!   the token pair (it will not work on the next reconnect either), a failed `attach`
+//!   skips that session's other steps.
+//! - **A failed replay never downgrades a request.** Once a step of a session's replay
+//!   failed, the requests held for that session (queued during the outage, or sent while
+//!   the replay still runs) fail with [`ConnError::ReplayFailed`] naming the step, and
+//!   its live queries end with [`LiveEndReason::RestoreFailed`] instead of being
+//!   re-issued: run now, they would run with less authority (or in another namespace)
+//!   than their caller had. Other sessions are unaffected. Requests sent after
+//!   [`Event::Reconnected`] run on the session as it now is; the caller was told by
+//!   [`Event::ReplayFailed`].
+//! - **Reconnect delay.** Drawn at random from `[b/2, b]` for the current backoff `b`
+//!   (seeded by [`Config::jitter_seed`]), so clients that lost the same server do not
+//!   come back in lockstep; `b` doubles per attempt up to `backoff_max` and goes back to
+//!   `backoff_initial` only after a replay in which every step succeeded (a server that
+//!   accepts sockets and then fails or drops them is not hammered).
+//! - **Durations saturate.** Any [`Config`] duration may be `Duration::MAX` ("no limit"):
+//!   a deadline that cannot be represented is no deadline (no timeout, no ping, no
+//!   automatic reconnect), never a panic; [`Connection::poll_timeout`] never returns an
+//!   instant that `handle_timeout` leaves unresolved.
+//! - **Id-less errors.** The server answers without an id only when it could not decode
+//!   a frame's envelope, so only in-flight user requests whose params carry caller values
+//!   can be the culprit; they fail with [`ConnError::Protocol`], nothing else does (the
+//!   reasoning is on `on_uncorrelated_error`).
+//! - **Late replies.** A reply to a request whose caller was already answered (a
+//!   [`ConnError::Timeout`], or a failure by an id-less error) is reconciled silently:
+//!   a live query it started is killed, a transaction it began is cancelled, a
+//!   `query_stream` still sending frames is stopped with `query_cancel`, a session change
+//!   it made (`signin`, `use`, `let`, ...) is recorded so a replay restores what the
+//!   server has; any other answer is dropped.
+//! - **Secrets.** `Debug` of [`Connection`], [`SessionState`] and [`Request`] never shows
+//!   tokens or credentials.
 //! - **Keep-alive.** After `ping_interval` without any incoming frame an RPC `ping` is
 //!   sent; no answer within `request_timeout` means the connection is dead:
 //!   [`Event::Disconnected`] is emitted (the driver drops the socket) and the connection
 //!   behaves as after [`Connection::handle_disconnect`]. `ping_interval` zero disables it.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::live::{live_id_from_result, LiveRegistry, Route};
 pub use crate::live::{LiveEndReason, LiveHandle};
-use crate::rpc::http::{apply_use_param, token_of};
 use crate::rpc::{
     decode_incoming_with, split_reply, Incoming, Method, Notification, Payload, Request,
     ServerError, StreamFrame,
 };
+use crate::session::SessionState;
 use crate::value::{Uuid, Value};
 
 /// Connection settings.
@@ -51,6 +85,11 @@ pub struct Config {
     pub backoff_initial: Duration,
     /// The reconnect delay doubles after each failure up to this cap.
     pub backoff_max: Duration,
+    /// Seed of the reconnect jitter (each delay is drawn from `[d/2, d]` for the current
+    /// backoff `d`). `None` seeds from the process's random hasher keys, so processes
+    /// (and connections) that lost the same server do not reconnect in lockstep; tests
+    /// fix it to get repeatable delays.
+    pub jitter_seed: Option<u64>,
 }
 
 impl Default for Config {
@@ -61,6 +100,7 @@ impl Default for Config {
             reconnect: true,
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
+            jitter_seed: None,
         }
     }
 }
@@ -201,7 +241,8 @@ enum Purpose {
     Live(LiveHandle),
     Stream,
     Ping,
-    Kill,
+    /// The machine's own clean-up (`kill`, `cancel`, `query_cancel`): answer consumed.
+    Internal,
     ReplaySession,
     ReplayLive(LiveHandle),
 }
@@ -210,7 +251,8 @@ enum Purpose {
 struct InFlight {
     request: Request,
     purpose: Purpose,
-    deadline: Instant,
+    /// `None`: the timeout is too long to be represented, i.e. never.
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -218,22 +260,65 @@ struct Queued {
     id: u64,
     request: Request,
     purpose: Purpose,
-    deadline: Instant,
+    deadline: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-struct SessionState {
-    token: Option<String>,
-    ns: Option<String>,
-    db: Option<String>,
-    vars: BTreeMap<String, Value>,
+/// A request whose caller was already answered (timeout, id-less error) while the server
+/// may still answer it; remembered so that answer is reconciled instead of reported.
+#[derive(Debug, Clone)]
+struct Abandoned {
+    id: u64,
+    purpose: Purpose,
+    method: Method,
+    session: Option<Uuid>,
+    /// Kept for requests whose late success changes the tracked session or transactions.
+    request: Option<Request>,
+    /// A late `query_stream` frame already triggered a `query_cancel`.
+    cancelled: bool,
 }
 
-/// How many timed-out ids are remembered so their late replies are dropped silently.
-const MAX_TIMED_OUT: usize = 1024;
+/// How many abandoned ids are remembered so their late replies are reconciled.
+const MAX_ABANDONED: usize = 1024;
+
+/// `now + d`, or `None` ("never") when that instant cannot be represented: a
+/// `Duration::MAX` in [`Config`] means "no limit" and must not panic.
+fn deadline(now: Instant, d: Duration) -> Option<Instant> {
+    now.checked_add(d)
+}
+
+/// `d * r / 2^64`, exact and without overflow for any `d`.
+fn scale(d: Duration, r: u64) -> Duration {
+    let n = d.as_nanos();
+    let r = u128::from(r);
+    // n < 2^94: split it so no product exceeds 128 bits.
+    let nanos = (n >> 64) * r + (((n & u128::from(u64::MAX)) * r) >> 64);
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    // The remainder is below 10^9, so it fits.
+    let sub = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
+    Duration::new(secs, sub)
+}
+
+/// A random seed per call: `RandomState` keys are random per process and differ per
+/// instance, which is all the jitter needs (no dependency on a RNG crate).
+fn random_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(0x5eed);
+    h.finish()
+}
+
+/// splitmix64: small, fast, and good enough to spread reconnect delays.
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// The connection state machine. See the module docs for the contract.
-#[derive(Debug)]
+///
+/// `Debug` shows counts and state only: requests and session state carry credentials
+/// and tokens.
 pub struct Connection {
     config: Config,
     state: State,
@@ -253,15 +338,33 @@ pub struct Connection {
     ping: Option<u64>,
     reconnect_at: Option<Instant>,
     backoff: Duration,
-    timed_out: VecDeque<(u64, Purpose)>,
+    jitter: u64,
+    abandoned: VecDeque<Abandoned>,
     open_txns: HashSet<Uuid>,
     lost_txns: HashSet<Uuid>,
+    /// During a replay: the sessions whose restoration failed, with the first failure.
+    replay_failed: BTreeMap<Option<Uuid>, (Method, ConnError)>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("config", &self.config)
+            .field("in_flight", &self.in_flight.len())
+            .field("queued", &self.queue.len())
+            .field("sessions", &self.sessions.len())
+            .field("live", &self.live.len())
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
     /// A connection in state [`State::Connecting`]: the driver is opening the socket.
     pub fn new(config: Config, now: Instant) -> Self {
         let backoff = config.backoff_initial;
+        let jitter = config.jitter_seed.unwrap_or_else(random_seed);
         Connection {
             config,
             state: State::Connecting,
@@ -280,9 +383,11 @@ impl Connection {
             ping: None,
             reconnect_at: None,
             backoff,
-            timed_out: VecDeque::new(),
+            jitter,
+            abandoned: VecDeque::new(),
             open_txns: HashSet::new(),
             lost_txns: HashSet::new(),
+            replay_failed: BTreeMap::new(),
         }
     }
 
@@ -306,6 +411,12 @@ impl Connection {
     /// The live-query id currently assigned to `handle`, if known.
     pub fn live_id(&self, handle: LiveHandle) -> Option<Uuid> {
         self.live.live_id(handle)
+    }
+
+    /// What this client knows of a session (`None` = the default session): the state a
+    /// reconnect replays. `None` when nothing was ever set on it.
+    pub fn session_state(&self, session: Option<Uuid>) -> Option<&SessionState> {
+        self.sessions.get(&session)
     }
 
     /// How many requests wait for an answer (in flight or held).
@@ -390,10 +501,13 @@ impl Connection {
         self.last_rx = now;
         self.ping = None;
         self.reconnect_at = None;
-        self.backoff = self.config.backoff_initial;
+        self.replay_failed.clear();
+        // The backoff is reset only once the replay succeeded (`advance_replay`): a
+        // server that accepts sockets and then fails them must not be hammered.
         self.replay = self.plan_replay();
         if !reconnected && self.replay.is_empty() {
             self.state = State::Connected;
+            self.backoff = self.config.backoff_initial;
             self.flush_queue(now);
             return;
         }
@@ -439,10 +553,14 @@ impl Connection {
             }
         }
         let in_flight = &self.in_flight;
+        let abandoned = &self.abandoned;
         let decoded = decode_incoming_with(bytes, |id| {
             in_flight
                 .get(&id)
                 .is_some_and(|f| f.purpose == Purpose::Stream)
+                || abandoned
+                    .iter()
+                    .any(|a| a.id == id && a.purpose == Purpose::Stream)
         });
         match decoded {
             Err(e) => self
@@ -481,7 +599,7 @@ impl Connection {
         let mut expired: Vec<u64> = self
             .in_flight
             .iter()
-            .filter(|(_, f)| f.deadline <= now)
+            .filter(|(_, f)| f.deadline.is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         expired.sort_unstable();
@@ -501,14 +619,18 @@ impl Connection {
                 self.lose_socket(now, &reason);
                 return;
             }
-            self.remember_timed_out(id, f.purpose);
+            self.remember_abandoned(id, &f);
             let err = ConnError::Timeout {
                 method: f.request.method,
                 after: self.config.request_timeout,
             };
-            self.fail(id, f.request.method, f.purpose, err, now);
+            self.fail_in(id, f.request.method, f.request.session, f.purpose, err, now);
         }
-        while let Some(pos) = self.queue.iter().position(|q| q.deadline <= now) {
+        while let Some(pos) = self
+            .queue
+            .iter()
+            .position(|q| q.deadline.is_some_and(|d| d <= now))
+        {
             let Some(q) = self.queue.remove(pos) else {
                 break;
             };
@@ -521,7 +643,7 @@ impl Connection {
         if self.socket_open()
             && self.ping.is_none()
             && !self.config.ping_interval.is_zero()
-            && now >= self.last_rx + self.config.ping_interval
+            && deadline(self.last_rx, self.config.ping_interval).is_some_and(|t| now >= t)
         {
             let id = self.alloc_id();
             self.transmit(id, Request::ping(), Purpose::Ping, now);
@@ -556,7 +678,11 @@ impl Connection {
             return None;
         }
         let mut t = self.reconnect_at;
-        let mut consider = |x: Instant| t = Some(t.map_or(x, |t| t.min(x)));
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
         for f in self.in_flight.values() {
             consider(f.deadline);
         }
@@ -564,7 +690,7 @@ impl Connection {
             consider(q.deadline);
         }
         if self.socket_open() && self.ping.is_none() && !self.config.ping_interval.is_zero() {
-            consider(self.last_rx + self.config.ping_interval);
+            consider(deadline(self.last_rx, self.config.ping_interval));
         }
         t
     }
@@ -588,11 +714,15 @@ impl Connection {
             self.fail(id, req.method, purpose, ConnError::Closed, now);
             return RequestId(id);
         }
+        if let Some(err) = self.replay_error(req.session) {
+            self.fail(id, req.method, purpose, err, now);
+            return RequestId(id);
+        }
         self.queue.push_back(Queued {
             id,
             request: req,
             purpose,
-            deadline: now + self.config.request_timeout,
+            deadline: deadline(now, self.config.request_timeout),
         });
         self.flush_queue(now);
         RequestId(id)
@@ -600,7 +730,7 @@ impl Connection {
 
     fn transmit(&mut self, id: u64, request: Request, purpose: Purpose, now: Instant) {
         self.transmits.push_back(request.encode(Some(id)));
-        let deadline = now + self.config.request_timeout;
+        let deadline = deadline(now, self.config.request_timeout);
         self.in_flight.insert(
             id,
             InFlight {
@@ -636,17 +766,85 @@ impl Connection {
     }
 
     fn send_kill(&mut self, live_id: Uuid, session: Option<Uuid>, now: Instant) {
+        self.send_internal(Request::kill(live_id), session, now);
+    }
+
+    /// Sends a clean-up request whose answer is consumed here. Nothing to do without a
+    /// socket: the server dropped live queries, transactions and streams with it.
+    fn send_internal(&mut self, mut req: Request, session: Option<Uuid>, now: Instant) {
         if !self.socket_open() {
-            return; // the server dropped it with the socket
+            return;
         }
-        let mut req = Request::kill(live_id);
         req.session = session;
         let id = self.alloc_id();
-        self.transmit(id, req, Purpose::Kill, now);
+        self.transmit(id, req, Purpose::Internal, now);
+    }
+
+    /// While a replay is under way: the error for a request on a session whose
+    /// restoration failed (it must not run with less authority than its caller had).
+    fn replay_error(&self, session: Option<Uuid>) -> Option<ConnError> {
+        if self.state != State::Replaying {
+            return None;
+        }
+        let (method, error) = self.replay_failed.get(&session)?;
+        Some(ConnError::ReplayFailed {
+            method: *method,
+            error: Box::new(error.clone()),
+        })
+    }
+
+    /// A replay step of `session` failed: report it, remember it for the rest of this
+    /// replay, and fail the requests held for that session (see the module docs).
+    fn on_replay_step_failed(
+        &mut self,
+        method: Method,
+        session: Option<Uuid>,
+        error: ConnError,
+        now: Instant,
+    ) {
+        self.events.push_back(Event::ReplayFailed {
+            method,
+            error: error.clone(),
+        });
+        if method == Method::Authenticate {
+            // It will not work on the next reconnect either.
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.token = None;
+                s.refresh = None;
+            }
+        }
+        if method == Method::Attach {
+            // Every later step of this session would fail with "session not found".
+            self.replay
+                .retain(|(r, p)| !(*p == Purpose::ReplaySession && r.session == session));
+        }
+        self.replay_failed.entry(session).or_insert((method, error));
+        let (held, kept): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|q| q.request.session == session);
+        self.queue = kept.into();
+        for q in held {
+            if let Some(err) = self.replay_error(session) {
+                self.fail(q.id, q.request.method, q.purpose, err, now);
+            }
+        }
     }
 
     /// Reports a failed request to whoever waits for it.
     fn fail(&mut self, id: u64, method: Method, purpose: Purpose, err: ConnError, now: Instant) {
+        self.fail_in(id, method, None, purpose, err, now);
+    }
+
+    /// [`Connection::fail`] knowing the request's session (needed for replay steps).
+    fn fail_in(
+        &mut self,
+        id: u64,
+        method: Method,
+        session: Option<Uuid>,
+        purpose: Purpose,
+        err: ConnError,
+        now: Instant,
+    ) {
         if self.barrier == Some(id) {
             self.barrier = None;
         }
@@ -662,10 +860,10 @@ impl Connection {
                 });
                 self.end_live(handle, LiveEndReason::SubscribeFailed(err));
             }
-            Purpose::Ping | Purpose::Kill => {}
+            Purpose::Ping | Purpose::Internal => {}
             Purpose::ReplaySession => {
-                self.events
-                    .push_back(Event::ReplayFailed { method, error: err });
+                // Only the current replay step is in flight, so this is it.
+                self.on_replay_step_failed(method, session, err, now);
             }
             Purpose::ReplayLive(handle) => {
                 self.end_live(handle, LiveEndReason::RestoreFailed(err));
@@ -703,19 +901,32 @@ impl Connection {
         }
     }
 
-    fn remember_timed_out(&mut self, id: u64, purpose: Purpose) {
-        self.timed_out.push_back((id, purpose));
-        if self.timed_out.len() > MAX_TIMED_OUT {
-            self.timed_out.pop_front();
+    fn remember_abandoned(&mut self, id: u64, f: &InFlight) {
+        self.abandoned.push_back(Abandoned {
+            id,
+            purpose: f.purpose,
+            method: f.request.method,
+            session: f.request.session,
+            request: (f.request.method.changes_session()
+                || matches!(
+                    f.request.method,
+                    Method::Revoke | Method::Commit | Method::Cancel
+                ))
+            .then(|| f.request.clone()),
+            cancelled: false,
+        });
+        if self.abandoned.len() > MAX_ABANDONED {
+            self.abandoned.pop_front();
         }
     }
 
     fn on_response(&mut self, id: u64, result: Result<Payload, ServerError>, now: Instant) {
         let Some(f) = self.in_flight.remove(&id) else {
             let result = result.map(|p| p.into_value().unwrap_or(Value::None));
-            if let Some(pos) = self.timed_out.iter().position(|(t, _)| *t == id) {
-                let purpose = self.timed_out.remove(pos).map(|(_, p)| p);
-                self.on_late_reply(purpose, result, now);
+            if let Some(pos) = self.abandoned.iter().position(|a| a.id == id) {
+                if let Some(a) = self.abandoned.remove(pos) {
+                    self.on_late_reply(a, result, now);
+                }
             } else {
                 self.events.push_back(Event::ProtocolError(format!(
                     "response for unknown request id {id} ignored"
@@ -728,11 +939,10 @@ impl Connection {
             if let Ok(p) = &result {
                 // `apply_session` reads the result only for these (a token, a transaction
                 // id); every other answer goes to the caller undecoded.
-                let v = match method {
-                    Method::Begin | Method::Signin | Method::Signup => {
-                        p.to_value().unwrap_or(Value::None)
-                    }
-                    _ => Value::None,
+                let v = if method == Method::Begin || SessionState::reads_result(method) {
+                    p.to_value().unwrap_or(Value::None)
+                } else {
+                    Value::None
                 };
                 self.apply_session(&f.request, &v);
             }
@@ -760,18 +970,15 @@ impl Connection {
                 self.flush_queue(now);
             }
             Purpose::Ping => self.ping = None,
-            Purpose::Kill => {}
+            Purpose::Internal => {}
             Purpose::ReplaySession => {
                 if let Err(e) = result {
-                    if method == Method::Authenticate {
-                        if let Some(s) = self.sessions.get_mut(&f.request.session) {
-                            s.token = None;
-                        }
-                    }
-                    self.events.push_back(Event::ReplayFailed {
+                    self.on_replay_step_failed(
                         method,
-                        error: ConnError::Server(e),
-                    });
+                        f.request.session,
+                        ConnError::Server(e),
+                        now,
+                    );
                 }
                 self.replay_current = None;
                 self.advance_replay(now);
@@ -784,22 +991,63 @@ impl Connection {
         }
     }
 
-    /// The caller was already told about the timeout; only a live query that did start
-    /// needs action, so it does not leak on the server.
-    fn on_late_reply(
-        &mut self,
-        purpose: Option<Purpose>,
-        result: Result<Value, ServerError>,
-        now: Instant,
-    ) {
-        if let (Some(Purpose::Live(_) | Purpose::ReplayLive(_)), Ok(v)) = (purpose, result) {
-            let id = live_id_from_result(Method::Live, &v)
-                .or_else(|_| live_id_from_result(Method::Query, &v));
-            if let Ok(live_id) = id {
-                self.live.remember_dead(live_id);
-                self.send_kill(live_id, None, now);
+    /// The caller was already told (timeout, id-less error): what the server started
+    /// for nobody is stopped so it does not leak there — a live query is killed, a
+    /// transaction cancelled; a session change is tracked; anything else is dropped.
+    fn on_late_reply(&mut self, a: Abandoned, result: Result<Value, ServerError>, now: Instant) {
+        let Ok(v) = result else {
+            return;
+        };
+        match a.purpose {
+            Purpose::Live(_) | Purpose::ReplayLive(_) => {
+                let id = live_id_from_result(a.method, &v)
+                    .or_else(|_| live_id_from_result(Method::Live, &v))
+                    .or_else(|_| live_id_from_result(Method::Query, &v));
+                if let Ok(live_id) = id {
+                    self.live.remember_dead(live_id);
+                    self.send_kill(live_id, a.session, now);
+                }
             }
+            Purpose::User if a.method == Method::Begin => {
+                if let Value::Uuid(txn) = v {
+                    self.send_internal(
+                        Request::new(Method::Cancel, vec![Value::Uuid(txn)]),
+                        a.session,
+                        now,
+                    );
+                }
+            }
+            Purpose::User => {
+                // The server did change the session (or ended a transaction) even though
+                // the caller gave up: track it, so a replay restores what the server had.
+                if let Some(req) = &a.request {
+                    self.apply_session(req, &v);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// A frame of a `query_stream` whose caller was already answered: the first one
+    /// cancels the query on the server; all are dropped silently, up to the end frame.
+    fn on_late_stream_frame(&mut self, id: u64, end: bool, now: Instant) -> bool {
+        let Some(pos) = self.abandoned.iter().position(|a| a.id == id) else {
+            return false;
+        };
+        let Some(a) = self.abandoned.get_mut(pos) else {
+            return false;
+        };
+        let session = a.session;
+        let cancel = !a.cancelled && !end;
+        a.cancelled = true;
+        if end {
+            self.abandoned.remove(pos);
+        }
+        if cancel {
+            let param = Value::Int(i64::try_from(id).unwrap_or(i64::MAX));
+            self.send_internal(Request::new(Method::QueryCancel, vec![param]), session, now);
+        }
+        true
     }
 
     fn on_live_answer(
@@ -872,11 +1120,14 @@ impl Connection {
 
     fn on_stream_frame(&mut self, id: u64, frame: StreamFrame, now: Instant) {
         let end = frame.is_end();
+        if !self.in_flight.contains_key(&id) && self.on_late_stream_frame(id, end, now) {
+            return;
+        }
         if end {
             self.in_flight.remove(&id);
         } else if let Some(f) = self.in_flight.get_mut(&id) {
             // A stream is alive as long as frames keep coming.
-            f.deadline = now + self.config.request_timeout;
+            f.deadline = deadline(now, self.config.request_timeout);
         }
         self.events.push_back(Event::Stream {
             id: RequestId(id),
@@ -884,22 +1135,43 @@ impl Connection {
         });
     }
 
-    /// An error without id: the server could not decode one of our requests, and which
-    /// one is unknown. Fail everything in flight rather than leave it hanging.
+    /// An error without id. The server (3.x) answers without id only when it could
+    /// not decode a frame's envelope (`req_ws` failed), so the culprit is one of OUR
+    /// frames that is still unanswered, i.e. in flight on this socket now. Of those, a
+    /// request can be the culprit only if its params carry caller values that the
+    /// server may fail to decode (an unsupported tag, nesting deeper than its limit):
+    /// - the machine's own frames (`ping`, `kill`, `cancel`, `query_cancel`) hold only
+    ///   ids and UUIDs it encoded itself;
+    /// - replay steps re-send values the server already accepted on an earlier socket;
+    /// - a request without params is `{id, method, params: []}` plus UUIDs.
+    ///
+    /// So exactly the in-flight user requests (plain, stream, live) with params fail,
+    /// with [`ConnError::Protocol`]; requests of other callers that were merely queued,
+    /// or already answered, are untouched. Those failed innocently may still be answered:
+    /// such late answers are reconciled like answers after a timeout (see the module
+    /// docs). With no candidate the error is only reported.
     fn on_uncorrelated_error(&mut self, e: ServerError, now: Instant) {
         let msg = format!(
             "the server rejected a request it could not decode, and did not say which one: {e}"
         );
         self.events.push_back(Event::ProtocolError(msg.clone()));
-        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        let mut ids: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| {
+                matches!(
+                    f.purpose,
+                    Purpose::User | Purpose::Stream | Purpose::Live(_)
+                ) && !f.request.params.is_empty()
+            })
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort_unstable();
         for id in ids {
             let Some(f) = self.in_flight.remove(&id) else {
                 continue;
             };
-            if f.purpose == Purpose::Ping {
-                self.ping = None;
-            }
+            self.remember_abandoned(id, &f);
             self.fail(
                 id,
                 f.request.method,
@@ -937,46 +1209,10 @@ impl Connection {
             }
             _ => {}
         }
-        if !req.method.changes_session() {
+        if !req.method.changes_session() && req.method != Method::Revoke {
             return;
         }
-        let s = self.sessions.entry(key).or_default();
-        match req.method {
-            Method::Signin | Method::Signup => {
-                if let Some(t) = token_of(result) {
-                    s.token = Some(t);
-                }
-            }
-            Method::Authenticate => {
-                if let Some(Value::String(t)) = req.params.first() {
-                    s.token = Some(t.clone());
-                }
-            }
-            Method::Use => {
-                apply_use_param(&mut s.ns, req.params.first());
-                apply_use_param(&mut s.db, req.params.get(1));
-            }
-            Method::Let => {
-                if let Some(Value::String(name)) = req.params.first() {
-                    match req.params.get(1) {
-                        None | Some(Value::None) => {
-                            s.vars.remove(name);
-                        }
-                        Some(v) => {
-                            s.vars.insert(name.clone(), v.clone());
-                        }
-                    }
-                }
-            }
-            Method::Unset => {
-                if let Some(Value::String(name)) = req.params.first() {
-                    s.vars.remove(name);
-                }
-            }
-            Method::Invalidate => s.token = None,
-            Method::Reset => *s = SessionState::default(),
-            _ => {}
-        }
+        self.sessions.entry(key).or_default().apply(req, result);
     }
 
     fn plan_replay(&mut self) -> VecDeque<(Request, Purpose)> {
@@ -989,16 +1225,7 @@ impl Connection {
             if key.is_some() {
                 plan.push_back(on(Request::new(Method::Attach, Vec::new())));
             }
-            if let Some(t) = &s.token {
-                plan.push_back(on(Request::authenticate(t.clone())));
-            }
-            if s.ns.is_some() || s.db.is_some() {
-                let p = |x: &Option<String>| x.clone().map_or(Value::None, Value::String);
-                plan.push_back(on(Request::new(Method::Use, vec![p(&s.ns), p(&s.db)])));
-            }
-            for (name, v) in &s.vars {
-                plan.push_back(on(Request::let_var(name.clone(), v.clone())));
-            }
+            plan.extend(s.replay_requests().into_iter().map(on));
         }
         for handle in self.live.plan_restore() {
             if let Some(r) = self.live.request(handle) {
@@ -1017,6 +1244,11 @@ impl Connection {
                 if !self.live.contains(h) {
                     continue; // unsubscribed while waiting for its turn
                 }
+                if let Some(err) = self.replay_error(req.session) {
+                    // Re-issued with less authority it could see less, or nothing.
+                    self.end_live(h, LiveEndReason::RestoreFailed(err));
+                    continue;
+                }
             }
             let id = self.alloc_id();
             self.transmit(id, req, purpose, now);
@@ -1024,6 +1256,10 @@ impl Connection {
             return;
         }
         self.state = State::Connected;
+        if self.replay_failed.is_empty() {
+            self.backoff = self.config.backoff_initial;
+        }
+        self.replay_failed.clear();
         self.events.push_back(Event::Reconnected);
         self.flush_queue(now);
     }
@@ -1034,6 +1270,7 @@ impl Connection {
         self.barrier = None;
         self.replay.clear();
         self.replay_current = None;
+        self.replay_failed.clear();
         self.live.mark_all_inactive();
         self.lost_txns.extend(self.open_txns.drain());
         let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
@@ -1046,8 +1283,10 @@ impl Connection {
             };
             match f.purpose {
                 // Restored again on the next socket.
-                Purpose::ReplayLive(_) | Purpose::ReplaySession | Purpose::Ping | Purpose::Kill => {
-                }
+                Purpose::ReplayLive(_)
+                | Purpose::ReplaySession
+                | Purpose::Ping
+                | Purpose::Internal => {}
                 p => {
                     let err = ConnError::Disconnected {
                         method: f.request.method,
@@ -1068,10 +1307,17 @@ impl Connection {
         }
     }
 
+    /// Waits a random delay in `[backoff/2, backoff]`, then doubles the backoff (up to
+    /// `backoff_max`). A delay too long to represent means no automatic reconnect.
     fn schedule_reconnect(&mut self, now: Instant) {
         self.state = State::WaitingToReconnect;
-        self.reconnect_at = Some(now + self.backoff);
-        self.backoff = (self.backoff * 2).min(self.config.backoff_max);
+        let half = self.backoff / 2;
+        let delay = half.saturating_add(scale(
+            self.backoff.saturating_sub(half),
+            next_random(&mut self.jitter),
+        ));
+        self.reconnect_at = deadline(now, delay);
+        self.backoff = self.backoff.saturating_mul(2).min(self.config.backoff_max);
     }
 
     fn shut_down(&mut self, err: impl Fn(Method) -> ConnError) {
@@ -1080,6 +1326,7 @@ impl Connection {
         self.reconnect_at = None;
         self.replay.clear();
         self.replay_current = None;
+        self.replay_failed.clear();
         self.barrier = None;
         self.ping = None;
         let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
@@ -1126,13 +1373,17 @@ pub fn fuzz_connection_ops(data: &[u8], start: Instant) {
     // The caller supplies the base instant (the core never reads a clock); everything
     // after it is simulated.
     let mut now = start;
+    // Some scripts run with "no limit" everywhere: `Duration::MAX` must never panic.
+    let unlimited = data.first().is_some_and(|b| b % 5 == 1);
+    let pick = |d: Duration| if unlimited { Duration::MAX } else { d };
     let mut conn = Connection::new(
         Config {
-            request_timeout: Duration::from_secs(5),
-            ping_interval: Duration::from_secs(3),
+            request_timeout: pick(Duration::from_secs(5)),
+            ping_interval: pick(Duration::from_secs(3)),
             reconnect: data.first().is_none_or(|b| b % 7 != 0),
             backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
+            backoff_max: pick(Duration::from_secs(2)),
+            jitter_seed: Some(u64::from(data.get(1).copied().unwrap_or(0))),
         },
         now,
     );
@@ -1221,9 +1472,29 @@ pub fn fuzz_connection_ops(data: &[u8], start: Instant) {
         if let Some(t) = conn.poll_timeout() {
             // A deadline in the past would make a driver spin.
             assert!(
-                t + Duration::from_secs(3600) > now,
+                now.checked_sub(Duration::from_secs(3600))
+                    .is_none_or(|floor| t > floor),
                 "poll_timeout far in the past"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_scaling_is_exact_and_never_overflows() {
+        let d = Duration::from_secs(8);
+        assert_eq!(scale(d, 0), Duration::ZERO);
+        assert_eq!(scale(d, 1 << 63), Duration::from_secs(4));
+        assert!(scale(d, u64::MAX) < d);
+        assert!(scale(Duration::MAX, u64::MAX) < Duration::MAX);
+        assert!(scale(Duration::MAX, 1 << 63) >= Duration::MAX / 2 - Duration::from_secs(1));
+        let mut seed = 3;
+        let a = next_random(&mut seed);
+        assert_ne!(a, next_random(&mut seed));
+        assert_eq!(deadline(Instant::now(), Duration::MAX), None);
     }
 }

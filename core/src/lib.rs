@@ -40,6 +40,7 @@ pub mod op;
 pub mod options;
 pub mod query;
 pub mod rpc;
+pub mod session;
 pub mod txn;
 pub mod value;
 

@@ -124,6 +124,7 @@ impl Options {
             reconnect: self.reconnect,
             backoff_initial: self.backoff_initial,
             backoff_max: self.backoff_max,
+            jitter_seed: None,
         }
     }
 }

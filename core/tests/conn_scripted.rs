@@ -36,6 +36,7 @@ fn config() -> Config {
         reconnect: true,
         backoff_initial: Duration::from_secs(1),
         backoff_max: Duration::from_secs(4),
+        jitter_seed: Some(7),
     }
 }
 
@@ -126,6 +127,27 @@ impl Peer {
     fn send(&mut self, req: Request) -> RequestId {
         self.conn.send(req, self.now)
     }
+
+    /// How long until the machine wants `handle_timeout` (panics if never).
+    fn wait(&self) -> Duration {
+        let t = self.conn.poll_timeout().expect("a timer is armed");
+        assert!(t >= self.now, "poll_timeout in the past");
+        t - self.now
+    }
+
+    /// Asserts the reconnect delay is jittered within `[backoff/2, backoff]`, then lets it
+    /// pass and expects `Event::Reconnect`. Returns the delay.
+    fn reconnect_after(&mut self, backoff: Duration) -> Duration {
+        let d = self.wait();
+        assert!(
+            d >= backoff / 2 && d <= backoff,
+            "delay {d:?} outside [{:?}, {backoff:?}]",
+            backoff / 2
+        );
+        self.advance(d);
+        assert_eq!(self.events(), vec![Event::Reconnect]);
+        d
+    }
 }
 
 fn ok(id: RequestId, v: Value) -> Event {
@@ -212,46 +234,199 @@ fn timeout_then_late_reply_is_dropped_silently() {
     assert!(matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("999")));
 }
 
-#[test]
-fn garbage_frames_and_idless_errors() {
-    let mut p = Peer::connected();
-    let a = p.send(Request::ping());
-    let b = p.send(Request::new(Method::Version, vec![]));
-    let _ = p.sent();
-    p.conn.handle_frame(&[0xff, 0x00, 0x13], p.now);
-    assert!(
-        matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("frame ignored"))
-    );
-    assert_eq!(p.conn.pending_requests(), 2, "garbage changes nothing");
-
+fn idless_parse_error() -> Vec<u8> {
     let err = obj(vec![
         ("cause", Value::None),
         ("code", Value::Int(-32700)),
         ("kind", Value::from("Validation")),
         ("message", Value::from("Parse error")),
     ]);
-    p.conn
-        .handle_frame(&surql::cbor::encode(&obj(vec![("error", err)])), p.now);
+    surql::cbor::encode(&obj(vec![("error", err)]))
+}
+
+#[test]
+fn garbage_frames_change_nothing() {
+    let mut p = Peer::connected();
+    p.send(Request::ping());
+    p.send(Request::new(Method::Version, vec![]));
+    let _ = p.sent();
+    p.conn.handle_frame(&[0xff, 0x00, 0x13], p.now);
+    assert!(
+        matches!(p.events().as_slice(), [Event::ProtocolError(m)] if m.contains("frame ignored"))
+    );
+    assert_eq!(p.conn.pending_requests(), 2, "garbage changes nothing");
+}
+
+#[test]
+fn idless_error_fails_only_the_requests_it_can_concern() {
+    let mut p = Peer::connected();
+    // In flight, without params: the server cannot have failed to decode these.
+    let ping = p.send(Request::ping());
+    let begin = p.send(Request::new(Method::Begin, vec![]));
+    // In flight with caller values: candidates.
+    let query = p.send(Request::query("SELECT 1", Object::new()));
+    let (live, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    // A barrier holds the next request back: it is not on the wire, so it is innocent.
+    let u = p.send(Request::use_ns_db("a", "b"));
+    let held = p.send(Request::query("SELECT 2", Object::new()));
+    let sent = p.sent();
+    assert_eq!(
+        sent.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(),
+        vec!["ping", "begin", "query", "live", "use"]
+    );
+    // Another caller's request was already answered: untouched.
+    p.reply(sent[0].id, Value::None);
+    assert_eq!(p.events(), vec![ok(ping, Value::None)]);
+
+    p.conn.handle_frame(&idless_parse_error(), p.now);
     let ev = p.events();
-    assert_eq!(ev.len(), 3, "{ev:?}");
-    assert!(matches!(&ev[0], Event::ProtocolError(m) if m.contains("could not decode")));
-    for (e, id) in ev[1..].iter().zip([a, b]) {
-        let Event::Response {
-            id: got,
-            result: Err(ConnError::Protocol(m)),
-        } = e
-        else {
-            panic!("expected a protocol failure, got {e:?}");
-        };
-        assert_eq!(*got, id);
-        assert!(m.contains("did not say which one"), "{m}");
-    }
-    assert_eq!(p.conn.pending_requests(), 0);
+    assert!(
+        matches!(&ev[0], Event::ProtocolError(m) if m.contains("could not decode")),
+        "{ev:?}"
+    );
+    let failed: Vec<RequestId> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response {
+                id,
+                result: Err(ConnError::Protocol(m)),
+            } if m.contains("did not say which one") => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![query, live, u]);
+    assert!(
+        ev.contains(&Event::LiveEnded {
+            handle: h,
+            reason: LiveEndReason::SubscribeFailed(ConnError::Protocol(
+                "the server rejected a request it could not decode, and did not say which one: Parse error (Validation, code -32700)".to_owned()
+            ))
+        }),
+        "{ev:?}"
+    );
+    assert!(!failed.contains(&begin) && !failed.contains(&held));
+    // The barrier failed, so the held request goes out now.
+    let s = p.one();
+    assert_eq!(s.method, "query");
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(held, Value::Array(vec![]))]);
+    p.reply(sent[1].id, Value::Uuid(uuid(9)));
+    assert_eq!(p.events(), vec![ok(begin, Value::Uuid(uuid(9)))]);
+
+    // Late answers of the innocent ones are reconciled: dropped, or the live query killed.
+    p.reply(sent[2].id, Value::Array(vec![]));
+    p.reply(sent[4].id, Value::None);
+    assert!(p.events().is_empty(), "late answers dropped silently");
+    assert!(p.sent().is_empty());
+    p.reply(sent[3].id, Value::Uuid(uuid(4)));
+    assert!(p.events().is_empty());
+    let k = p.one();
+    assert_eq!(
+        (k.method.as_str(), k.params.clone()),
+        ("kill", vec![Value::Uuid(uuid(4))])
+    );
+    p.notify(uuid(4), "CREATE");
+    assert!(
+        p.events().is_empty(),
+        "the killed query's stragglers are quiet"
+    );
     // Still usable.
     let c = p.send(Request::ping());
     let s = p.one();
     p.reply(s.id, Value::None);
     assert_eq!(p.events(), vec![ok(c, Value::None)]);
+}
+
+#[test]
+fn idless_error_with_no_candidate_is_only_reported() {
+    let mut p = Peer::connected();
+    let a = p.send(Request::ping());
+    let s = p.one();
+    p.conn.handle_frame(&idless_parse_error(), p.now);
+    assert!(matches!(p.events().as_slice(), [Event::ProtocolError(_)]));
+    assert_eq!(p.conn.pending_requests(), 1);
+    p.reply(s.id, Value::None);
+    assert_eq!(p.events(), vec![ok(a, Value::None)]);
+}
+
+#[test]
+fn late_begin_after_timeout_is_cancelled() {
+    let mut p = Peer::connected();
+    p.conn.send(
+        Request::new(Method::Begin, vec![]).with_session(uuid(3)),
+        p.now,
+    );
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Response {
+            result: Err(ConnError::Timeout {
+                method: Method::Begin,
+                ..
+            }),
+            ..
+        }]
+    ));
+    p.reply(s.id, Value::Uuid(uuid(8)));
+    assert!(p.events().is_empty());
+    let c = p.one();
+    assert_eq!(
+        (c.method.as_str(), c.params.clone(), c.session.clone()),
+        (
+            "cancel",
+            vec![Value::Uuid(uuid(8))],
+            Some(Value::Uuid(uuid(3)))
+        )
+    );
+    p.reply(c.id, Value::None);
+    assert!(p.events().is_empty(), "the cancel's answer is internal");
+    // A late failure of a begin needs nothing.
+    p.send(Request::new(Method::Begin, vec![]));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    let _ = p.events();
+    p.reply_err(s.id, "no");
+    assert!(p.events().is_empty());
+    assert!(p.sent().is_empty());
+}
+
+#[test]
+fn late_stream_frames_after_timeout_cancel_the_stream_once() {
+    let mut p = Peer::connected();
+    let id = p.send(Request::new(
+        Method::QueryStream,
+        vec![Value::from("SELECT * FROM t")],
+    ));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    assert!(matches!(
+        p.events().as_slice(),
+        [Event::Response { id: i, result: Err(ConnError::Timeout { .. }) }] if *i == id
+    ));
+    let rows = obj(vec![
+        ("index", Value::Int(0)),
+        ("stream", Value::from("rows")),
+        ("values", Value::Array(vec![Value::Int(1)])),
+    ]);
+    p.reply(s.id, rows.clone());
+    p.reply(s.id, rows);
+    assert!(p.events().is_empty(), "late frames are dropped");
+    let c = p.one();
+    assert_eq!(
+        (c.method.as_str(), c.params.clone()),
+        ("query_cancel", vec![Value::Int(s.id)])
+    );
+    let end = obj(vec![
+        ("results", Value::Int(1)),
+        ("stream", Value::from("end")),
+        ("time", Value::from("1ms")),
+    ]);
+    p.reply(s.id, end);
+    assert!(p.events().is_empty());
+    assert!(p.sent().is_empty(), "cancelled once");
 }
 
 #[test]
@@ -294,25 +469,20 @@ fn disconnect_fails_in_flight_and_backoff_doubles() {
         e.to_string().contains("may or may not have executed"),
         "{e}"
     );
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(1)));
-    p.advance(Duration::from_secs(1));
-    assert_eq!(p.events(), vec![Event::Reconnect]);
+    p.reconnect_after(Duration::from_secs(1));
     assert_eq!(p.conn.state(), State::Connecting);
     p.conn.handle_connect_failed(p.now, "refused".into());
     assert!(
         matches!(p.events().as_slice(), [Event::Disconnected { reason }] if reason.contains("refused"))
     );
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(2)));
-    p.advance(Duration::from_secs(2));
+    p.reconnect_after(Duration::from_secs(2));
     p.conn.handle_connect_failed(p.now, "refused".into());
-    assert_eq!(p.conn.poll_timeout(), Some(p.now + Duration::from_secs(4)));
-    p.advance(Duration::from_secs(4));
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(4));
     p.conn.handle_connect_failed(p.now, "refused".into());
-    assert_eq!(
-        p.conn.poll_timeout(),
-        Some(p.now + Duration::from_secs(4)),
-        "capped"
-    );
+    let _ = p.events();
+    // Capped at `backoff_max`.
+    p.reconnect_after(Duration::from_secs(4));
 }
 
 #[test]
@@ -457,12 +627,13 @@ fn replay_failure_is_reported_and_replay_goes_on() {
     assert_eq!(s.method, "use");
     p.reply(s.id, Value::None);
     let s = p.one();
+    assert_eq!(s.method, "let");
     p.reply(s.id, Value::Null);
-    let s = p.one();
-    p.reply_err(s.id, "not allowed");
+    // The live query is not re-issued anonymously (it could see less, or nothing).
+    assert!(p.sent().is_empty());
     let ev = p.events();
     assert!(
-        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(_) } if *handle == h),
+        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(ConnError::ReplayFailed { method: Method::Authenticate, .. }) } if *handle == h),
         "{ev:?}"
     );
     assert_eq!(ev.last(), Some(&Event::Reconnected));
@@ -770,4 +941,443 @@ fn a_user_reply_with_a_broken_result_fails_only_when_read() {
     let e = payload.deserialize::<String>().expect_err("not UTF-8");
     assert!(e.message.contains("UTF-8"), "{e}");
     assert!(payload.to_value().is_err());
+}
+
+fn pair(access: &str, refresh: &str) -> Value {
+    obj(vec![
+        ("access", Value::from(access)),
+        ("refresh", Value::from(refresh)),
+    ])
+}
+
+#[test]
+fn duration_max_everywhere_never_panics_nor_spins() {
+    let max = Config {
+        request_timeout: Duration::MAX,
+        ping_interval: Duration::MAX,
+        reconnect: true,
+        backoff_initial: Duration::MAX,
+        backoff_max: Duration::MAX,
+        jitter_seed: Some(1),
+    };
+    let mut p = Peer::new(max.clone());
+    let a = p.send(Request::ping());
+    assert_eq!(p.conn.poll_timeout(), None, "no limit means no timer");
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    p.advance(Duration::from_secs(1_000_000_000));
+    assert!(p.events().is_empty(), "never times out");
+    assert!(p.sent().is_empty(), "never pings");
+    p.reply(s.id, Value::None);
+    assert_eq!(p.events(), vec![ok(a, Value::None)]);
+    // Streams refresh their deadline on every frame.
+    p.send(Request::new(Method::QueryStream, vec![Value::from("x")]));
+    let s = p.one();
+    p.reply(
+        s.id,
+        obj(vec![
+            ("index", Value::Int(0)),
+            ("stream", Value::from("rows")),
+            ("values", Value::Array(vec![])),
+        ]),
+    );
+    let _ = p.events();
+    // Reconnect: the delay cannot be represented, so no timer; the driver may still
+    // reconnect on its own.
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    assert_eq!(p.conn.state(), State::WaitingToReconnect);
+    assert_eq!(p.conn.poll_timeout(), None);
+    p.conn.handle_connected(p.now);
+    assert!(p.conn.is_connected());
+    p.conn
+        .handle_connect_failed(p.now, "ignored while connected".into());
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    assert_eq!(p.conn.poll_timeout(), None);
+
+    // A representable first delay with an unbounded cap: doubling saturates.
+    let mut q = Peer::new(Config {
+        backoff_initial: Duration::from_secs(1),
+        backoff_max: Duration::MAX,
+        request_timeout: Duration::from_secs(10),
+        ping_interval: Duration::MAX,
+        ..max
+    });
+    let b = q.send(Request::ping());
+    let mut delays = Vec::new();
+    for _ in 0..200 {
+        q.conn.handle_connect_failed(q.now, "refused".into());
+        let _ = q.events();
+        let Some(t) = q.conn.poll_timeout() else {
+            break;
+        };
+        assert!(t >= q.now);
+        delays.push(t - q.now);
+        // The queued request times out on its own schedule, never in a spin.
+        q.now = t;
+        q.conn.handle_timeout(q.now);
+    }
+    assert!(delays.len() > 20, "{delays:?}");
+    assert!(delays.windows(2).all(|w| w[1] >= w[0] / 2), "{delays:?}");
+    assert_eq!(q.conn.poll_timeout(), None, "eventually beyond any instant");
+    let ev = q.events();
+    assert!(ev.is_empty(), "{ev:?}");
+    let _ = b;
+
+    // A short timeout with MAX keep-alive still times out.
+    let mut r = Peer::new(Config {
+        request_timeout: Duration::from_secs(10),
+        ..Config {
+            ping_interval: Duration::MAX,
+            ..config()
+        }
+    });
+    r.conn.handle_connected(r.now);
+    let c = r.send(Request::ping());
+    let _ = r.sent();
+    assert_eq!(r.wait(), Duration::from_secs(10));
+    r.advance(Duration::from_secs(10));
+    assert!(matches!(
+        r.events().as_slice(),
+        [Event::Response { id, result: Err(ConnError::Timeout { .. }) }] if *id == c
+    ));
+    assert_eq!(r.conn.poll_timeout(), None);
+}
+
+#[test]
+fn backoff_resets_only_after_a_successful_replay() {
+    let (mut p, _h) = session_then_disconnect();
+    // The server accepts each socket and drops it during the replay: delays keep growing.
+    for backoff in [1, 2, 4, 4] {
+        p.reconnect_after(Duration::from_secs(backoff));
+        p.conn.handle_connected(p.now);
+        assert_eq!(p.one().method, "authenticate");
+        p.conn.handle_disconnect(p.now);
+        let _ = p.events();
+    }
+    // A replay with a failed step is not a success either.
+    p.reconnect_after(Duration::from_secs(4));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    p.reply_err(s.id, "The token has expired");
+    for _ in 0..3 {
+        let s = p.one();
+        let v = if s.method == "live" {
+            Value::Uuid(uuid(2))
+        } else {
+            Value::None
+        };
+        p.reply(s.id, v);
+        if p.conn.is_connected() {
+            break;
+        }
+    }
+    assert!(p.conn.is_connected());
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(4));
+    // A clean replay resets it.
+    p.conn.handle_connected(p.now);
+    loop {
+        let s = p.one();
+        p.reply(s.id, Value::None);
+        if p.conn.is_connected() {
+            break;
+        }
+    }
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    p.reconnect_after(Duration::from_secs(1));
+}
+
+#[test]
+fn reconnect_delays_are_jittered_per_seed() {
+    let delays = |seed: Option<u64>| -> Vec<Duration> {
+        let mut p = Peer::new(Config {
+            jitter_seed: seed,
+            backoff_initial: Duration::from_secs(8),
+            backoff_max: Duration::from_secs(8),
+            ..config()
+        });
+        (0..8)
+            .map(|_| {
+                p.conn.handle_connect_failed(p.now, "refused".into());
+                let _ = p.events();
+                p.reconnect_after(Duration::from_secs(8))
+            })
+            .collect()
+    };
+    let a = delays(Some(1));
+    assert_eq!(a, delays(Some(1)), "a fixed seed repeats");
+    assert_ne!(a, delays(Some(2)), "another seed differs");
+    assert!(
+        a.windows(2).any(|w| w[0] != w[1]),
+        "delays vary within one connection: {a:?}"
+    );
+    // Unseeded connections (as in two processes) do not move in lockstep.
+    assert_ne!(delays(None), delays(None));
+}
+
+#[test]
+fn refresh_updates_the_token_the_replay_sends() {
+    let mut p = Peer::connected();
+    p.send(Request::signin(Object::new()));
+    let s = p.one();
+    p.reply(s.id, pair("access-1", "refresh-1"));
+    let _ = p.events();
+    let r = p.send(Request::new(
+        Method::Refresh,
+        vec![pair("access-1", "refresh-1")],
+    ));
+    let q = p.send(Request::query("SELECT 1", Object::new()));
+    let s = p.one();
+    assert_eq!(
+        s.method, "refresh",
+        "refresh is a barrier: the query waits for it"
+    );
+    p.reply(s.id, pair("access-2", "refresh-2"));
+    assert_eq!(p.events(), vec![ok(r, pair("access-2", "refresh-2"))]);
+    let s = p.one();
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(q, Value::Array(vec![]))]);
+    let st = p
+        .conn
+        .session_state(None)
+        .expect("the default session is known");
+    assert_eq!(
+        (st.token.as_deref(), st.refresh.as_deref()),
+        (Some("access-2"), Some("refresh-2"))
+    );
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("authenticate", vec![Value::from("access-2")])
+    );
+}
+
+#[test]
+fn a_failed_replay_fails_the_requests_held_for_that_session() {
+    let mut p = Peer::connected();
+    p.send(Request::signin(Object::new()));
+    let s = p.one();
+    p.reply(s.id, Value::from("jwt-1"));
+    p.send(Request::new(Method::Attach, vec![]).with_session(uuid(7)));
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn
+        .send(Request::use_ns_db("a", "b").with_session(uuid(7)), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    let (_, h) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::Uuid(uuid(1)));
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let _ = p.events();
+    // Queued during the outage: two on the default session, one on the attached one.
+    let q1 = p.send(Request::query("SELECT secret FROM t", Object::new()));
+    let (q2, h2) = p
+        .conn
+        .send_live(Request::live(Table::new("t"), false), p.now);
+    let other = p.conn.send(
+        Request::query("SELECT 1", Object::new()).with_session(uuid(7)),
+        p.now,
+    );
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(s.method, "authenticate");
+    p.reply_err(s.id, "The token has expired");
+    let ev = p.events();
+    let replay_err = |method| ConnError::ReplayFailed {
+        method,
+        error: Box::new(ConnError::Server({
+            let mut e = surql::rpc::ServerError::new(
+                surql::rpc::ErrorKind::from_wire("NotAllowed"),
+                "The token has expired",
+            );
+            e.code = Some(-32002);
+            e
+        })),
+    };
+    assert!(
+        matches!(
+            &ev[0],
+            Event::ReplayFailed {
+                method: Method::Authenticate,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&Event::Response {
+            id: q1,
+            result: Err(replay_err(Method::Authenticate))
+        }),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&Event::Response {
+            id: q2,
+            result: Err(replay_err(Method::Authenticate))
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::LiveEnded { handle, reason: LiveEndReason::SubscribeFailed(ConnError::ReplayFailed { .. }) } if *handle == h2)), "{ev:?}");
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(e, Event::Response { id, .. } if *id == other)));
+    // Sent while the replay still runs: refused the same way.
+    let late = p.send(Request::query("SELECT 2", Object::new()));
+    assert_eq!(
+        p.events(),
+        vec![Event::Response {
+            id: late,
+            result: Err(replay_err(Method::Authenticate))
+        }]
+    );
+    // The attached session restores fine; its request runs.
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("attach", Some(Value::Uuid(uuid(7))))
+    );
+    p.reply(s.id, Value::None);
+    let s = p.one();
+    assert_eq!(s.method, "use");
+    p.reply(s.id, Value::None);
+    // The default session's live query is not re-issued anonymously.
+    let ev = p.events();
+    assert!(
+        matches!(&ev[0], Event::LiveEnded { handle, reason: LiveEndReason::RestoreFailed(ConnError::ReplayFailed { method: Method::Authenticate, .. }) } if *handle == h),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&Event::Reconnected));
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.session.clone()),
+        ("query", Some(Value::Uuid(uuid(7))))
+    );
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(other, Value::Array(vec![]))]);
+    // After the replay the (now anonymous) default session accepts requests again; the
+    // caller was told through `Event::ReplayFailed`.
+    p.send(Request::ping());
+    assert_eq!(p.one().method, "ping");
+}
+
+#[test]
+fn a_failed_attach_skips_the_rest_of_that_session() {
+    let mut p = Peer::connected();
+    p.conn.send(
+        Request::new(Method::Attach, vec![]).with_session(uuid(7)),
+        p.now,
+    );
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn
+        .send(Request::use_ns_db("a", "b").with_session(uuid(7)), p.now);
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    p.conn.send(
+        Request::let_var("v", Value::Int(1)).with_session(uuid(7)),
+        p.now,
+    );
+    let s = p.one();
+    p.reply(s.id, Value::None);
+    let _ = p.events();
+    p.conn.handle_disconnect(p.now);
+    let held = p.conn.send(
+        Request::query("SELECT 1", Object::new()).with_session(uuid(7)),
+        p.now,
+    );
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(s.method, "attach");
+    p.reply_err(s.id, "too many sessions");
+    let ev = p.events();
+    assert!(
+        matches!(
+            &ev[0],
+            Event::ReplayFailed {
+                method: Method::Attach,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        matches!(&ev[1], Event::Response { id, result: Err(ConnError::ReplayFailed { method: Method::Attach, .. }) } if *id == held),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&Event::Reconnected));
+    assert!(
+        p.sent().is_empty(),
+        "no use/let on a session that does not exist"
+    );
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let mut p = Peer::connected();
+    let mut creds = Object::new();
+    creds.insert("user".into(), Value::from("root"));
+    creds.insert("pass".into(), Value::from("SECRETPASS"));
+    p.send(Request::signin(creds.clone()));
+    let s = p.one();
+    p.reply(s.id, Value::from("SECRETTOKEN"));
+    let _ = p.events();
+    // One in flight, one held behind it: both carry secrets.
+    p.send(Request::signup(creds.clone()));
+    p.send(Request::authenticate("SECRETTOKEN"));
+    p.send(Request::new(
+        Method::Refresh,
+        vec![pair("SECRETTOKEN", "SECRETTOKEN")],
+    ));
+    let text = format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        p.conn,
+        p.conn.session_state(None),
+        Request::signin(creds),
+        Request::authenticate("SECRETTOKEN"),
+        Request::new(Method::Revoke, vec![pair("SECRETTOKEN", "SECRETTOKEN")]),
+    );
+    for secret in ["SECRETPASS", "SECRETTOKEN"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("redacted"), "{text}");
+    // Ordinary params stay visible.
+    assert!(format!("{:?}", Request::use_ns_db("app", "main")).contains("app"));
+}
+
+#[test]
+fn a_late_session_change_is_still_tracked_for_the_replay() {
+    let mut p = Peer::connected();
+    p.send(Request::use_ns_db("app", "main"));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    let _ = p.events();
+    // The server did switch, after the caller gave up.
+    p.reply(s.id, Value::None);
+    assert!(p.events().is_empty());
+    p.conn.handle_disconnect(p.now);
+    p.advance(Duration::from_secs(1));
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(
+        (s.method.as_str(), s.params.clone()),
+        ("use", vec![Value::from("app"), Value::from("main")])
+    );
 }

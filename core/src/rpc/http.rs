@@ -4,13 +4,15 @@
 use super::{
     decode_incoming_with, Incoming, Method, Payload, Request, RpcDecodeError, ServerError,
 };
+use crate::session::SessionState;
 use crate::value::Value;
 
 /// The CBOR media type used for both `Content-Type` and `Accept`.
 pub const CBOR_MEDIA_TYPE: &str = "application/cbor";
 
-/// An HTTP request to hand to an HTTP client as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP request to hand to an HTTP client as is. Its `Debug` hides the
+/// `Authorization` header's value and the body (which may carry credentials).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Always `POST`.
     pub method: &'static str,
@@ -20,6 +22,28 @@ pub struct HttpRequest {
     pub headers: Vec<(&'static str, String)>,
     /// The CBOR request envelope.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                if k.eq_ignore_ascii_case("authorization") {
+                    (*k, "<redacted>")
+                } else {
+                    (*k, v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// Why an HTTP RPC call failed.
@@ -48,23 +72,31 @@ pub enum HttpRpcError {
     /// The body could not be decoded.
     #[error("{0}")]
     Decode(RpcDecodeError),
+    /// A session value cannot be carried in an HTTP header unchanged; nothing was sent.
+    #[error("{message}")]
+    InvalidHeader {
+        /// The header (`surreal-ns`, `surreal-db` or `Authorization`).
+        name: &'static str,
+        /// What is wrong, naming the input (never a token's value).
+        message: String,
+    },
 }
 
-/// What a stateless HTTP client remembers between requests and re-sends as headers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpSession {
-    /// The bearer token (the `access` part of a token pair).
-    pub token: Option<String>,
-    /// The selected namespace.
-    pub ns: Option<String>,
-    /// The selected database.
-    pub db: Option<String>,
-}
+/// What a stateless HTTP client remembers between requests and re-sends as headers: the
+/// same session-state type the WebSocket connection replays (see [`crate::session`]).
+pub type HttpSession = SessionState;
 
-impl HttpSession {
+impl SessionState {
     /// Builds the HTTP request for `req`, or refuses it before anything is sent when it
     /// cannot work over HTTP (live queries, session variables, RPC transactions, streams,
-    /// attached sessions).
+    /// attached sessions), or when the token, namespace or database cannot be carried in
+    /// a header unchanged ([`HttpRpcError::InvalidHeader`]).
+    ///
+    /// Header values must be visible ASCII (spaces inside allowed): the server reads
+    /// `surreal-ns`/`surreal-db` with `HeaderValue::to_str`, which rejects anything else
+    /// and does no percent-decoding, and CR/LF would split the request. Leading or
+    /// trailing spaces are refused as well because HTTP strips them, which would select
+    /// another namespace than the one named. Such names work over WebSocket.
     // The error is large only because of `Server`; HTTP calls are not a hot path and the
     // drivers match on the unboxed `ServerError`.
     #[allow(clippy::result_large_err)]
@@ -92,12 +124,15 @@ impl HttpSession {
             ("Accept", CBOR_MEDIA_TYPE.to_owned()),
         ];
         if let Some(t) = &self.token {
+            check_header("Authorization", "the token", t, true)?;
             headers.push(("Authorization", format!("Bearer {t}")));
         }
         if let Some(ns) = &self.ns {
+            check_header("surreal-ns", "the namespace", ns, false)?;
             headers.push(("surreal-ns", ns.clone()));
         }
         if let Some(db) = &self.db {
+            check_header("surreal-db", "the database", db, false)?;
             headers.push(("surreal-db", db.clone()));
         }
         Ok(HttpRequest {
@@ -108,63 +143,49 @@ impl HttpSession {
             body: req.encode(None),
         })
     }
-
-    /// Remembers what a SUCCESSFUL call changed: the token after signin/signup/authenticate,
-    /// ns/db after `use` (text sets, NULL unsets, NONE leaves as is), nothing after
-    /// `invalidate` (token cleared) or `reset` (everything cleared).
-    pub fn apply(&mut self, req: &Request, result: &Value) {
-        match req.method {
-            Method::Signin | Method::Signup | Method::Refresh => {
-                if let Some(t) = token_of(result) {
-                    self.token = Some(t);
-                }
-            }
-            Method::Authenticate => {
-                if let Some(Value::String(t)) = req.params.first() {
-                    self.token = Some(t.clone());
-                }
-            }
-            Method::Use => {
-                apply_use_param(&mut self.ns, req.params.first());
-                apply_use_param(&mut self.db, req.params.get(1));
-            }
-            Method::Invalidate => self.token = None,
-            Method::Reset => *self = HttpSession::default(),
-            _ => {}
-        }
-    }
 }
 
-impl HttpSession {
-    /// [`HttpSession::apply`] for a result still in bytes: decodes it only for the
-    /// methods whose result carries a token.
-    pub fn apply_payload(&mut self, req: &Request, result: &Payload) {
-        let v = match req.method {
-            Method::Signin | Method::Signup | Method::Refresh => {
-                result.to_value().unwrap_or(Value::None)
-            }
-            _ => Value::None,
+/// Refuses a header value that HTTP would not carry unchanged (see
+/// [`SessionState::encode_request`]). A secret is described, never quoted.
+#[allow(clippy::result_large_err)] // see `encode_request`
+fn check_header(
+    name: &'static str,
+    what: &str,
+    value: &str,
+    secret: bool,
+) -> Result<(), HttpRpcError> {
+    let (quoted, hint) = if secret {
+        (String::new(), "")
+    } else {
+        (
+            format!(" {value:?}"),
+            " (such names work over a WebSocket connection)",
+        )
+    };
+    let bad = value
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_graphic() || *c == ' '));
+    let problem = if let Some((at, c)) = bad {
+        let kind = if c.is_ascii_control() {
+            "a control character"
+        } else {
+            "a non-ASCII character"
         };
-        self.apply(req, &v);
-    }
-}
-
-/// `use` params: text = set, NULL = unset, NONE/absent = leave unchanged.
-pub(crate) fn apply_use_param(slot: &mut Option<String>, param: Option<&Value>) {
-    match param {
-        Some(Value::String(s)) => *slot = Some(s.clone()),
-        Some(Value::Null) => *slot = None,
-        _ => {}
-    }
-}
-
-/// The access token of a signin/signup/refresh result: a JWT text or `{access, refresh}`.
-pub(crate) fn token_of(result: &Value) -> Option<String> {
-    match result {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("access").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    }
+        format!(
+            "contains {kind} ({:?}) at byte {at}",
+            c.escape_default().to_string()
+        )
+    } else if value.starts_with(' ') || value.ends_with(' ') {
+        "starts or ends with a space, which HTTP would strip".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(HttpRpcError::InvalidHeader {
+        name,
+        message: format!(
+            "{what}{quoted} cannot be sent in the `{name}` HTTP header: it {problem}; nothing was sent{hint}"
+        ),
+    })
 }
 
 /// Reads an HTTP `/rpc` answer: checks the status first (non-200 bodies are JSON or text),
@@ -294,6 +315,7 @@ mod tests {
             token: Some("jwt".into()),
             ns: Some("app".into()),
             db: Some("main".into()),
+            ..HttpSession::default()
         };
         let r = s
             .encode_request(&Request::ping())
@@ -311,6 +333,89 @@ mod tests {
             ]
         );
         assert_eq!(r.body, Request::ping().encode(None));
+    }
+
+    #[test]
+    fn header_values_are_checked_and_named() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("app\r\nX-Evil: 1", "surreal-ns", "control character"),
+            ("a\0b", "surreal-ns", "control character"),
+            ("tab\there", "surreal-ns", "control character"),
+            ("café", "surreal-ns", "non-ASCII"),
+            (" app", "surreal-ns", "space"),
+        ];
+        for (ns, name, problem) in cases {
+            let s = HttpSession {
+                ns: Some((*ns).to_owned()),
+                ..HttpSession::default()
+            };
+            let err = s.encode_request(&Request::ping()).expect_err(ns);
+            let HttpRpcError::InvalidHeader { name: got, message } = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(got, name);
+            assert!(message.contains(problem), "{message}");
+            assert!(
+                message.contains(&format!("{ns:?}")),
+                "names the input: {message}"
+            );
+        }
+        let s = HttpSession {
+            db: Some("main\n".into()),
+            ..HttpSession::default()
+        };
+        assert!(matches!(
+            s.encode_request(&Request::ping()),
+            Err(HttpRpcError::InvalidHeader {
+                name: "surreal-db",
+                ..
+            })
+        ));
+        let s = HttpSession {
+            token: Some("SECRETTOKEN\r\nX: y".into()),
+            ..HttpSession::default()
+        };
+        let err = s.encode_request(&Request::ping()).expect_err("CR LF");
+        assert!(matches!(
+            err,
+            HttpRpcError::InvalidHeader {
+                name: "Authorization",
+                ..
+            }
+        ));
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("SECRETTOKEN"), "{text}");
+        // Visible ASCII with inner spaces is fine.
+        let s = HttpSession {
+            ns: Some("my app-1.x".into()),
+            db: Some("d_b".into()),
+            token: Some("a.b-c_d".into()),
+            ..HttpSession::default()
+        };
+        assert!(s.encode_request(&Request::ping()).is_ok());
+    }
+
+    #[test]
+    fn debug_hides_tokens_and_credentials() {
+        let s = HttpSession {
+            token: Some("SECRETTOKEN".into()),
+            refresh: Some("SECRETREFRESH".into()),
+            ..HttpSession::default()
+        };
+        let mut creds = Object::new();
+        creds.insert("user".into(), "root".into());
+        creds.insert("pass".into(), "SECRETPASS".into());
+        let r = s
+            .encode_request(&Request::signin(creds))
+            .expect("signin works over HTTP");
+        let text = format!("{s:?} {r:?}");
+        for secret in ["SECRETTOKEN", "SECRETREFRESH", "SECRETPASS"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(
+            text.contains("surreal") || text.contains("Authorization"),
+            "{text}"
+        );
     }
 
     #[test]

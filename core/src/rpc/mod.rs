@@ -115,6 +115,7 @@ impl Method {
                 | Method::Signup
                 | Method::Signin
                 | Method::Authenticate
+                | Method::Refresh
                 | Method::Invalidate
                 | Method::Reset
                 | Method::Let
@@ -132,7 +133,10 @@ impl fmt::Display for Method {
 }
 
 /// One RPC request: method, positional params and the optional 3.x envelope fields.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` hides the params of `signin`, `signup`, `authenticate`, `refresh` and
+/// `revoke` (passwords, keys, tokens).
+#[derive(Clone, PartialEq)]
 pub struct Request {
     /// The method.
     pub method: Method,
@@ -142,6 +146,28 @@ pub struct Request {
     pub session: Option<Uuid>,
     /// The RPC transaction to run in (WebSocket only).
     pub txn: Option<Uuid>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Request");
+        d.field("method", &self.method);
+        if matches!(
+            self.method,
+            Method::Signin
+                | Method::Signup
+                | Method::Authenticate
+                | Method::Refresh
+                | Method::Revoke
+        ) {
+            d.field("params", &format_args!("<{} redacted>", self.params.len()));
+        } else {
+            d.field("params", &self.params);
+        }
+        d.field("session", &self.session)
+            .field("txn", &self.txn)
+            .finish()
+    }
 }
 
 impl Request {

@@ -103,10 +103,12 @@ pub struct Call<T> {
 }
 
 impl<T> fmt::Debug for Call<T> {
+    // The request's params may hold a password or a token (signin, authenticate, …): only
+    // the method is shown, so a logged call never leaks a secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
-            .field("request", &self.request)
-            .finish()
+            .field("method", &self.request.method.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -264,7 +266,10 @@ impl<K: Into<RecordIdKey>> From<(&str, K)> for Resource {
 // Authentication
 
 /// Who signs in.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows who (user, namespace, database, access method, parameter names) but
+/// never a password or any record-access parameter's value.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Credentials {
     /// A root user.
@@ -306,6 +311,64 @@ pub enum Credentials {
         /// The variables (an object).
         params: Object,
     },
+}
+
+/// What `Debug` prints in place of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// A record-access parameter map with its values hidden.
+struct RedactedParams<'a>(&'a Object);
+
+impl fmt::Debug for RedactedParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, REDACTED)))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    // Passwords, and every record-access parameter value (any of them may be a password, a
+    // one-time code or an API key), stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Root { user, pass: _ } => f
+                .debug_struct("Root")
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Namespace { ns, user, pass: _ } => f
+                .debug_struct("Namespace")
+                .field("ns", ns)
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Database {
+                ns,
+                db,
+                user,
+                pass: _,
+            } => f
+                .debug_struct("Database")
+                .field("ns", ns)
+                .field("db", db)
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Record {
+                ns,
+                db,
+                access,
+                params,
+            } => f
+                .debug_struct("Record")
+                .field("ns", ns)
+                .field("db", db)
+                .field("access", access)
+                .field("params", &RedactedParams(params))
+                .finish(),
+        }
+    }
 }
 
 impl Credentials {

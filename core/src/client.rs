@@ -1036,6 +1036,13 @@ fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
 // `$data`, and its answer is decoded exactly as the RPC's would be. Decimals the server
 // would round are refused before sending (`CallError::Invalid`, naming the value).
 
+/// Any RPC method with `params` as given, its answer as a [`Value`]: an escape hatch for
+/// methods this module has no constructor for, and for observing the server's own
+/// behaviour. Nothing is checked or rerouted (see [`check_sendable`]).
+pub fn raw(method: Method, params: Vec<Value>) -> Call<Value> {
+    Call::new(req(method, params), Ok)
+}
+
 /// `select`: a table's records (`Vec<T>`), or one record (`Option<T>`; NONE if it is missing).
 pub fn select<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
     Call::raw(

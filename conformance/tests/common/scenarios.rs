@@ -1159,23 +1159,23 @@ scenario!(open_range_through_every_write_reads_back, |db| {
     }))?;
     assert_eq!(fid_stored(&db, &rid("fid", "ins")).await?, want, "insert");
 
-    let _: Value = w!(db.upsert(&rid("fid", "ups"), data.clone()))?;
+    let _: Value = w!(db.upsert(rid("fid", "ups"), data.clone()))?;
     assert_eq!(fid_stored(&db, &rid("fid", "ups")).await?, want, "upsert");
 
-    let _: Value = w!(db.create(&rid("fid", "upd"), fid_data(Value::Int(0))))?;
-    let _: Value = w!(db.update(&rid("fid", "upd"), data.clone()))?;
+    let _: Value = w!(db.create(rid("fid", "upd"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.update(rid("fid", "upd"), data.clone()))?;
     assert_eq!(fid_stored(&db, &rid("fid", "upd")).await?, want, "update");
 
-    let _: Value = w!(db.create(&rid("fid", "mrg"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.create(rid("fid", "mrg"), fid_data(Value::Int(0))))?;
     let _: Value = w!(db.merge(
-        &rid("fid", "mrg"),
+        rid("fid", "mrg"),
         Value::Object(Object::from([("r".to_owned(), want.clone())]))
     ))?;
     assert_eq!(fid_stored(&db, &rid("fid", "mrg")).await?, want, "merge");
 
-    let _: Value = w!(db.create(&rid("fid", "pat"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.create(rid("fid", "pat"), fid_data(Value::Int(0))))?;
     let _: Value = w!(db.patch(
-        &rid("fid", "pat"),
+        rid("fid", "pat"),
         &[PatchOp::Replace("/r".into(), want.clone())]
     ))?;
     assert_eq!(fid_stored(&db, &rid("fid", "pat")).await?, want, "patch");
@@ -1196,7 +1196,7 @@ scenario!(open_range_through_every_write_reads_back, |db| {
 scenario!(decimal_beyond_28_digits_is_refused_naming_it, |db| {
     let tiny = "1e-30";
     let e =
-        w!(db.create::<Value>(&rid("fid", "d"), fid_data(fid_decimal(tiny)))).expect_err("refused");
+        w!(db.create::<Value>(rid("fid", "d"), fid_data(fid_decimal(tiny)))).expect_err("refused");
     assert!(
         e.to_string().contains(tiny),
         "the error names the value: {e}"
@@ -1209,7 +1209,7 @@ scenario!(decimal_beyond_28_digits_is_refused_naming_it, |db| {
     assert!(e.to_string().contains(tiny), "{e}");
     let long = "0.12345678901234567890123456789"; // 29 digits after the point
     let e =
-        w!(db.upsert::<Value>(&rid("fid", "d"), fid_data(fid_decimal(long)))).expect_err("refused");
+        w!(db.upsert::<Value>(rid("fid", "d"), fid_data(fid_decimal(long)))).expect_err("refused");
     assert!(e.to_string().contains(long), "{e}");
     // nothing was written
     let mut res = w!(db.query("SELECT VALUE id FROM fid"))?;

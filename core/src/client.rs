@@ -220,10 +220,11 @@ const DECIMAL_MAX_MANTISSA: &str = "79228162514264337593543950335";
 /// The most digits after the point the server's decimal type keeps.
 const DECIMAL_MAX_SCALE: u64 = 28;
 
-/// Refuses a value the server would store as something else, naming it: today a decimal
-/// the server's decimal type cannot hold exactly (more than 28 digits after the point, or
-/// more than 96 bits of mantissa; SurrealDB 3.3.5 rounds `1e-30` to `0` without a word).
-/// `what` names the argument in the error.
+/// Refuses a value the server would store as something else, or could not read, naming
+/// it: today a decimal the server's decimal type cannot hold exactly (more than 28 digits
+/// after the point, or more than 96 bits of mantissa: SurrealDB 3.3.5 rounds
+/// `0.000000000000000000000000000001` to `0` without a word, and cannot read `1e-30` at
+/// all). `what` names the argument in the error.
 ///
 /// Every call that encodes user data runs this (bound variables, record data, function
 /// arguments, record-access parameters); call it yourself for values you put in a request
@@ -247,9 +248,10 @@ pub fn check_sendable(what: &'static str, v: &Value) -> Result<(), CallError> {
                     what,
                     reason: format!(
                         "the decimal {} cannot be stored exactly: the server's decimal keeps at most \
-                         {DECIMAL_MAX_SCALE} digits after the point and a magnitude below \
-                         {DECIMAL_MAX_MANTISSA}.5, and would silently round it; round it yourself \
-                         or send it as a string or a float",
+                         {DECIMAL_MAX_SCALE} digits after the point (an exponent of at most \
+                         {DECIMAL_MAX_SCALE} either way) and a magnitude below \
+                         {DECIMAL_MAX_MANTISSA}.5, and would silently round it or fail to read it; \
+                         round it yourself or send it as a string or a float",
                         d.as_str()
                     ),
                 })
@@ -281,28 +283,39 @@ fn push_children<'a>(v: &'a Value, stack: &mut Vec<&'a Value>) {
     }
 }
 
-/// Whether the server's decimal (rust_decimal, parsed with rounding) holds the decimal
-/// written as `text` exactly: after dropping trailing zeros after the point, at most 28
-/// digits after it and a mantissa below 2^96.
+/// Whether the server's decimal holds the decimal written as `text` exactly, and can read
+/// it at all. The server (surrealdb-core 3.3.5, rust_decimal 1.43) parses plain text with
+/// rounding, so the value must need at most 28 digits after the point (after dropping
+/// trailing zeros) and a mantissa below 2^96. Text with an exponent is read by
+/// `from_scientific_lossy`: its base is parsed (and rounded) alone, and an exponent beyond
+/// 28 is an error there even for a value that fits, so those are refused too.
 fn decimal_is_exact_on_server(text: &str) -> bool {
     let t = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (num, exp) = match t.find(['e', 'E']) {
-        Some(i) => match t[i + 1..].parse::<i64>() {
-            Ok(e) => (&t[..i], e),
-            // an exponent beyond i64 is beyond any decimal, unless the number is zero
-            Err(_) => return t[..i].bytes().all(|b| matches!(b, b'0' | b'.')),
-        },
-        None => (t, 0),
+    let Some(i) = t.find(['e', 'E']) else {
+        return decimal_value_fits(t, 0);
     };
+    let (base, exp) = (&t[..i], &t[i + 1..]);
+    let Ok(exp) = exp.parse::<i64>() else {
+        return false; // beyond any exponent the server reads
+    };
+    // `from_scientific_lossy` refuses an exponent beyond the maximum scale either way
+    exp.unsigned_abs() <= DECIMAL_MAX_SCALE
+        && decimal_value_fits(base, 0)
+        && decimal_value_fits(base, exp)
+}
+
+/// Whether `num × 10^exp` (`num` plain digits with an optional point, no sign) is
+/// m × 10^-s with m < 2^96 and s ≤ 28.
+fn decimal_value_fits(num: &str, exp: i64) -> bool {
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     let digits: String = int.chars().chain(frac.chars()).collect();
     let digits = digits.trim_start_matches('0');
-    // value = digits × 10^-(frac.len() - exp)
-    let mut scale = frac.len() as i64 - exp;
-    let mut mantissa = digits;
-    if mantissa.is_empty() {
+    if digits.is_empty() {
         return true; // zero, whatever its scale
     }
+    // value = digits × 10^-(frac.len() - exp)
+    let mut scale = (frac.len() as i64).saturating_sub(exp);
+    let mut mantissa = digits;
     while scale > 0 && mantissa.ends_with('0') {
         mantissa = &mantissa[..mantissa.len() - 1];
         scale -= 1;
@@ -312,9 +325,11 @@ fn decimal_is_exact_on_server(text: &str) -> bool {
     }
     // a negative scale appends zeros to the mantissa
     let zeros = if scale < 0 { scale.unsigned_abs() } else { 0 };
-    let len = mantissa.len() as u64 + zeros;
     let max = DECIMAL_MAX_MANTISSA;
-    match len.cmp(&(max.len() as u64)) {
+    match (mantissa.len() as u64)
+        .saturating_add(zeros)
+        .cmp(&(max.len() as u64))
+    {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Greater => false,
         std::cmp::Ordering::Equal => {

@@ -266,7 +266,8 @@ fn decimals_the_server_would_round_are_refused_naming_them() {
         "7.9228162514264337593543950335",
         "1e28",
         "1e-28",
-        "0e-999999",
+        "1.5e-27",
+        "+2.5E+3",
         "0.00000000000000000000000000000000000",
         "12.5e-3",
     ] {
@@ -282,6 +283,8 @@ fn decimals_the_server_would_round_are_refused_naming_them() {
         "1e29",
         "1.23456789012345678901234567891",
         "1e999999999999999999999",
+        "0e-999999", // the server cannot read an exponent beyond 28, even for zero
+        "1.23e-27",  // the server would round it to 1.2e-27
         "-1e-29",
     ] {
         let data = obj(vec![("price", dec(bad))]);

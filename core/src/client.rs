@@ -343,22 +343,21 @@ fn decimal_value_fits(num: &str, exp: i64) -> bool {
 }
 
 /// Whether the data-carrying RPC methods (`create`, `insert`, `upsert`, `update`, `merge`,
-/// `patch`, `relate`) would store `data` as something else. They turn their data into a
-/// SurrealQL expression (surrealdb-expr `Expr::from_public_value`), which cannot write a
-/// range with an open end (`'a'..` became `NONE`), a record id with a range key, or a set
-/// (it becomes an array). A `query` with the data bound as a variable stores it as given.
+/// `patch`, `relate`) would store `data` as something else. Measured on SurrealDB 3.3.5:
+/// they keep a range only when its start is included and its end is bounded (`1..5`,
+/// `1..=5`); every other range is rewritten (`'a'..` becomes `'a'..NONE`, `1>..=5` becomes
+/// `1..5`, `..5` becomes `NONE..5`). Sets and record ids with range keys are kept. A `query`
+/// with the data bound as a variable stores every one of them as given.
 fn rpc_would_alter(data: &Value) -> bool {
     use crate::value::Bound;
     let mut stack = vec![data];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Set(_) => return true,
             Value::Range(r)
-                if matches!(r.end, Bound::Unbounded) && !matches!(r.start, Bound::Unbounded) =>
+                if !matches!(r.start, Bound::Included(_)) || matches!(r.end, Bound::Unbounded) =>
             {
                 return true
             }
-            Value::RecordId(rid) if matches!(rid.key, RecordIdKey::Range(_)) => return true,
             _ => push_children(v, &mut stack),
         }
     }
@@ -1046,7 +1045,7 @@ fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
 //
 // Writes (`create`, `insert`, `insert_relation`, `upsert`, `update`, `merge`, `patch`,
 // `relate`) store exactly what they are given: when the data holds something the RPC method
-// would store differently (a range with an open end, a set, a record id with a range key),
+// would store differently (a range whose start is not included or whose end is open),
 // the call is sent as a `query` running the RPC's own statement with the data bound as
 // `$data`, and its answer is decoded exactly as the RPC's would be. Decimals the server
 // would round are refused before sending (`CallError::Invalid`, naming the value).
@@ -1106,8 +1105,8 @@ fn with_data<T: DeserializeOwned + 'static>(
 
 /// `create`: one record (given its id, or a random id when given a table).
 ///
-/// Data the `create` RPC would alter (an open-ended range such as `'a'..`, which SurrealDB
-/// 3.3.5 stores as something else) is sent as `CREATE ONLY $what CONTENT $data` through
+/// Data the `create` RPC would alter (a range such as `'a'..`, which SurrealDB 3.3.5
+/// stores as `'a'..NONE`) is sent as `CREATE ONLY $what CONTENT $data` through
 /// `query` instead, with the same result and the same [`CallError::NotAffected`] check.
 pub fn create<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,

@@ -127,19 +127,29 @@ fn create_with_an_open_range_goes_through_query_with_the_data_bound() {
     );
 }
 
+fn range(start: Bound<Value>, end: Bound<Value>) -> Value {
+    Value::Range(Box::new(Range { start, end }))
+}
+
 #[test]
 fn data_the_rpc_keeps_still_uses_the_rpc() {
+    // measured on 3.3.5: included start and bounded end survive the RPC, as do sets and
+    // record ids with range keys
     let rid = RecordId::new("t", "a");
     for data in [
         data_with(closed_range()),
-        data_with(Value::Range(Box::new(Range {
-            start: Bound::Unbounded,
-            end: Bound::Included(Value::Int(3)),
-        }))),
-        data_with(Value::Range(Box::new(Range {
-            start: Bound::Unbounded,
-            end: Bound::Unbounded,
-        }))),
+        data_with(range(
+            Bound::Included(Value::Int(1)),
+            Bound::Included(Value::Int(5)),
+        )),
+        data_with(Value::Set(vec![Value::Int(1), Value::Int(2)])),
+        data_with(Value::RecordId(RecordId {
+            table: "t".into(),
+            key: surql::RecordIdKey::Range(Box::new(surql::value::KeyRange {
+                start: Bound::Included(surql::RecordIdKey::Int(1)),
+                end: Bound::Unbounded,
+            })),
+        })),
         data_with(dec("1.5")),
     ] {
         let call = client::create::<Value>(&rid, &data).expect("valid");
@@ -151,26 +161,24 @@ fn data_the_rpc_keeps_still_uses_the_rpc() {
 #[test]
 fn every_value_the_rpc_would_alter_is_routed() {
     let rid = RecordId::new("t", "a");
+    let one = || Value::Int(1);
+    let five = || Value::Int(5);
     for v in [
         open_range(),
-        Value::Range(Box::new(Range {
-            start: Bound::Excluded(Value::Int(1)),
-            end: Bound::Unbounded,
-        })),
-        Value::Set(vec![Value::Int(1), Value::Int(2)]),
-        Value::RecordId(RecordId {
-            table: "t".into(),
-            key: surql::RecordIdKey::Range(Box::new(surql::value::KeyRange {
-                start: Bound::Included(surql::RecordIdKey::Int(1)),
-                end: Bound::Unbounded,
-            })),
-        }),
-        // deep inside arrays and ranges
+        range(Bound::Included(one()), Bound::Unbounded),
+        range(Bound::Excluded(one()), Bound::Unbounded),
+        range(Bound::Excluded(one()), Bound::Excluded(five())),
+        range(Bound::Excluded(one()), Bound::Included(five())),
+        range(Bound::Unbounded, Bound::Excluded(five())),
+        range(Bound::Unbounded, Bound::Included(five())),
+        range(Bound::Unbounded, Bound::Unbounded),
+        // deep inside arrays, sets and ranges
         Value::Array(vec![Value::Array(vec![open_range()])]),
-        Value::Range(Box::new(Range {
-            start: Bound::Included(Value::Array(vec![open_range()])),
-            end: Bound::Excluded(Value::Array(vec![Value::Int(9)])),
-        })),
+        Value::Set(vec![open_range()]),
+        range(
+            Bound::Included(Value::Array(vec![open_range()])),
+            Bound::Excluded(Value::Array(vec![Value::Int(9)])),
+        ),
     ] {
         let call = client::create::<Value>(&rid, &data_with(v.clone())).expect("valid");
         assert_eq!(call.request().method, Method::Query, "{v:?}");

@@ -1110,21 +1110,55 @@ fn fid_decimal(s: &str) -> Value {
     Value::Decimal(Decimal::parse(s).expect("decimal text"))
 }
 
+/// Every shape of range, `1..5` to `..`: (given, what the `create` RPC stores on 3.3.5).
+fn fid_range_shapes() -> Vec<(Value, Value)> {
+    use surql::Bound::{Excluded as X, Included as I, Unbounded as U};
+    let r = |start, end| Value::Range(Box::new(surql::Range { start, end }));
+    let (one, five, none) = (|| Value::Int(1), || Value::Int(5), || Value::None);
+    vec![
+        (r(I(one()), I(five())), r(I(one()), I(five()))),
+        (r(I(one()), X(five())), r(I(one()), X(five()))),
+        (r(I(one()), U), r(I(one()), X(none()))),
+        (r(X(one()), I(five())), r(I(one()), X(five()))),
+        (r(X(one()), X(five())), r(I(one()), X(five()))),
+        (r(X(one()), U), r(I(one()), X(none()))),
+        (r(U, I(five())), r(I(none()), X(five()))),
+        (r(U, X(five())), r(I(none()), X(five()))),
+        (r(U, U), r(I(none()), X(none()))),
+    ]
+}
+
 scenario!(open_range_the_create_rpc_itself_alters, |db| {
-    // The server's own behaviour, which the client works around: the `create` RPC turns
-    // its data into an expression that cannot hold an open end.
+    // The server's own behaviour, which the client works around: the `create` RPC keeps a
+    // range only with an included start and a bounded end (`'a'..` becomes `'a'..NONE`).
     let rec = rid("fid", "raw");
     let call = surql::client::raw(
         surql::rpc::Method::Create,
         vec![Value::RecordId(rec.clone()), fid_data(fid_open_range())],
     );
     let _: Value = w!(db.run_call(call))?;
-    let stored = fid_stored(&db, &rec).await?;
-    assert_ne!(
-        stored,
-        fid_open_range(),
-        "the RPC kept the range: the workaround may go"
+    let a_to_none = Value::Range(Box::new(surql::Range {
+        start: surql::Bound::Included(Value::from("a")),
+        end: surql::Bound::Excluded(Value::None),
+    }));
+    assert_eq!(
+        fid_stored(&db, &rec).await?,
+        a_to_none,
+        "'a'.. is stored as 'a'..NONE"
     );
+    for (n, (given, stored)) in fid_range_shapes().into_iter().enumerate() {
+        let rec = rid("fid", n as i64);
+        let call = surql::client::raw(
+            surql::rpc::Method::Create,
+            vec![Value::RecordId(rec.clone()), fid_data(given.clone())],
+        );
+        let _: Value = w!(db.run_call(call))?;
+        assert_eq!(
+            fid_stored(&db, &rec).await?,
+            stored,
+            "the RPC stores {given}"
+        );
+    }
     Ok(())
 });
 
@@ -1140,6 +1174,13 @@ scenario!(open_range_through_create_reads_back_exactly, |db| {
         panic!("one record expected: {got:?}");
     };
     assert_eq!(fid_stored(&db, id).await?, fid_open_range());
+    // every shape of range is stored as given
+    for (n, (given, _)) in fid_range_shapes().into_iter().enumerate() {
+        let rec = rid("fid_all", n as i64);
+        let got: Value = w!(db.create(rec.clone(), fid_data(given.clone())))?;
+        assert_eq!(got.get("r"), Some(&given), "the answer for {given}");
+        assert_eq!(fid_stored(&db, &rec).await?, given, "stored {given}");
+    }
     // creating it again is the server's "already exists", as through the RPC
     let e = w!(db.create::<Value>(&rec, fid_data(fid_open_range()))).expect_err("exists");
     assert!(e.to_string().contains("already exists"), "{e}");
@@ -1194,6 +1235,7 @@ scenario!(open_range_through_every_write_reads_back, |db| {
 });
 
 scenario!(decimal_beyond_28_digits_is_refused_naming_it, |db| {
+    w!(db.query("DEFINE TABLE fid"))?.check()?;
     let plain = "0.000000000000000000000000000001"; // 1e-30, 30 digits after the point
     for tiny in ["1e-30", plain] {
         let e = w!(db.create::<Value>(rid("fid", "d"), fid_data(fid_decimal(tiny))))

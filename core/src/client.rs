@@ -103,10 +103,12 @@ pub struct Call<T> {
 }
 
 impl<T> fmt::Debug for Call<T> {
+    // The request's params may hold a password or a token (signin, authenticate, …): only
+    // the method is shown, so a logged call never leaks a secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
-            .field("request", &self.request)
-            .finish()
+            .field("method", &self.request.method.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -202,8 +204,206 @@ fn unit(_: Value) -> Result<(), CallError> {
     Ok(())
 }
 
+/// Encodes a caller's value for sending, refusing what the server would silently alter
+/// (see [`check_sendable`]). Every argument that carries user data passes here.
 fn encode<S: Serialize + ?Sized>(what: &'static str, v: &S) -> Result<Value, CallError> {
-    to_value(v).map_err(|source| CallError::Encode { what, source })
+    let v = to_value(v).map_err(|source| CallError::Encode { what, source })?;
+    check_sendable(what, &v)?;
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fidelity: nothing the caller gives is silently changed on the way to storage
+
+/// The largest mantissa of the server's decimal type (rust_decimal: 96 bits).
+const DECIMAL_MAX_MANTISSA: &str = "79228162514264337593543950335";
+/// The most digits after the point the server's decimal type keeps.
+const DECIMAL_MAX_SCALE: u64 = 28;
+
+/// Refuses a value the server would store as something else, or could not read, naming
+/// it: today a decimal the server's decimal type cannot hold exactly (more than 28 digits
+/// after the point, or more than 96 bits of mantissa: SurrealDB 3.3.5 rounds
+/// `0.000000000000000000000000000001` to `0` without a word, and cannot read `1e-30` at
+/// all). `what` names the argument in the error.
+///
+/// Every call that encodes user data runs this (bound variables, record data, function
+/// arguments, record-access parameters); call it yourself for values you put in a request
+/// by hand.
+///
+/// ```
+/// use surql::client::check_sendable;
+/// use surql::{Decimal, Value};
+/// let exact = Value::Decimal(Decimal::parse("0.1234567890123456789012345678").unwrap());
+/// assert!(check_sendable("price", &exact).is_ok());
+/// let rounded = Value::Decimal(Decimal::parse("1e-30").unwrap());
+/// let err = check_sendable("price", &rounded).unwrap_err();
+/// assert!(err.to_string().contains("1e-30"), "{err}");
+/// ```
+pub fn check_sendable(what: &'static str, v: &Value) -> Result<(), CallError> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Decimal(d) if !decimal_is_exact_on_server(d.as_str()) => {
+                return Err(CallError::Invalid {
+                    what,
+                    reason: format!(
+                        "the decimal {} cannot be stored exactly: the server's decimal keeps at most \
+                         {DECIMAL_MAX_SCALE} digits after the point (an exponent of at most \
+                         {DECIMAL_MAX_SCALE} either way) and a magnitude below \
+                         {DECIMAL_MAX_MANTISSA}.5, and would silently round it or fail to read it; \
+                         round it yourself or send it as a string or a float",
+                        d.as_str()
+                    ),
+                })
+            }
+            _ => push_children(v, &mut stack),
+        }
+    }
+    Ok(())
+}
+
+/// Pushes the values nested in `v` (no recursion, so nesting depth cannot overflow).
+fn push_children<'a>(v: &'a Value, stack: &mut Vec<&'a Value>) {
+    match v {
+        Value::Array(a) | Value::Set(a) => stack.extend(a),
+        Value::Object(o) => stack.extend(o.values()),
+        Value::Range(r) => {
+            for b in [&r.start, &r.end] {
+                if let crate::value::Bound::Included(x) | crate::value::Bound::Excluded(x) = b {
+                    stack.push(x);
+                }
+            }
+        }
+        Value::RecordId(rid) => match &rid.key {
+            RecordIdKey::Array(a) => stack.extend(a),
+            RecordIdKey::Object(o) => stack.extend(o.values()),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// Whether the server's decimal holds the decimal written as `text` exactly, and can read
+/// it at all. The server (surrealdb-core 3.3.5, rust_decimal 1.43) parses plain text with
+/// rounding, so the value must need at most 28 digits after the point (after dropping
+/// trailing zeros) and a mantissa below 2^96. Text with an exponent is read by
+/// `from_scientific_lossy`: its base is parsed (and rounded) alone, and an exponent beyond
+/// 28 is an error there even for a value that fits, so those are refused too.
+fn decimal_is_exact_on_server(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let Some(i) = t.find(['e', 'E']) else {
+        return decimal_value_fits(t, 0);
+    };
+    let (base, exp) = (&t[..i], &t[i + 1..]);
+    let Ok(exp) = exp.parse::<i64>() else {
+        return false; // beyond any exponent the server reads
+    };
+    // `from_scientific_lossy` refuses an exponent beyond the maximum scale either way
+    exp.unsigned_abs() <= DECIMAL_MAX_SCALE
+        && decimal_value_fits(base, 0)
+        && decimal_value_fits(base, exp)
+}
+
+/// Whether `num × 10^exp` (`num` plain digits with an optional point, no sign) is
+/// m × 10^-s with m < 2^96 and s ≤ 28.
+fn decimal_value_fits(num: &str, exp: i64) -> bool {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits: String = int.chars().chain(frac.chars()).collect();
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return true; // zero, whatever its scale
+    }
+    // value = digits × 10^-(frac.len() - exp)
+    let mut scale = (frac.len() as i64).saturating_sub(exp);
+    let mut mantissa = digits;
+    while scale > 0 && mantissa.ends_with('0') {
+        mantissa = &mantissa[..mantissa.len() - 1];
+        scale -= 1;
+    }
+    if scale > DECIMAL_MAX_SCALE as i64 {
+        return false;
+    }
+    // a negative scale appends zeros to the mantissa
+    let zeros = if scale < 0 { scale.unsigned_abs() } else { 0 };
+    let max = DECIMAL_MAX_MANTISSA;
+    match (mantissa.len() as u64)
+        .saturating_add(zeros)
+        .cmp(&(max.len() as u64))
+    {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => {
+            let full: String = mantissa
+                .chars()
+                .chain(std::iter::repeat_n('0', zeros as usize))
+                .collect();
+            full.as_str() <= max
+        }
+    }
+}
+
+/// Whether the data-carrying RPC methods (`create`, `insert`, `upsert`, `update`, `merge`,
+/// `patch`, `relate`) would store `data` as something else. Measured on SurrealDB 3.3.5:
+/// they keep a range only when its start is included and its end is bounded (`1..5`,
+/// `1..=5`); every other range is rewritten (`'a'..` becomes `'a'..NONE`, `1>..=5` becomes
+/// `1..5`, `..5` becomes `NONE..5`). Sets and record ids with range keys are kept. A `query`
+/// with the data bound as a variable stores every one of them as given.
+fn rpc_would_alter(data: &Value) -> bool {
+    use crate::value::Bound;
+    let mut stack = vec![data];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Range(r)
+                if !matches!(r.start, Bound::Included(_)) || matches!(r.end, Bound::Unbounded) =>
+            {
+                return true
+            }
+            _ => push_children(v, &mut stack),
+        }
+    }
+    false
+}
+
+/// Whether the server answers with one record (`ONLY`) rather than an array, as its RPC
+/// methods decide: for a record id that is not a range.
+fn singular(what: &Value) -> bool {
+    matches!(what, Value::RecordId(r) if !matches!(r.key, RecordIdKey::Range(_)))
+}
+
+/// The same write as an RPC method, as one `query` statement with `what` bound as `$what`
+/// and the data as `$data`, its single result decoded by `decode` exactly as the RPC's
+/// answer would be. `text` is the statement with those two parameters.
+fn write_via_query<T: 'static>(
+    method: &'static str,
+    text: &'static str,
+    vars: Vec<(&'static str, Value)>,
+    decode: impl FnOnce(Payload) -> Result<T, CallError> + Send + 'static,
+) -> Call<T> {
+    let vars: Object = vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Call::raw(
+        req(Method::Query, vec![Value::from(text), Value::Object(vars)]),
+        move |p| {
+            let v = p.into_value().map_err(|e| decode_error(method, &e))?;
+            let mut rows = parse_query_results(v).map_err(|e| CallError::Protocol {
+                method,
+                detail: e.to_string(),
+            })?;
+            if rows.len() != 1 {
+                return Err(CallError::Protocol {
+                    method,
+                    detail: format!("expected one statement result, found {}", rows.len()),
+                });
+            }
+            match rows.pop().map(|r| r.result) {
+                Some(Ok(v)) => decode(Payload::from(v)),
+                Some(Err(e)) => Err(CallError::Server(e)),
+                None => Err(CallError::Protocol {
+                    method,
+                    detail: "no statement result".into(),
+                }),
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +464,10 @@ impl<K: Into<RecordIdKey>> From<(&str, K)> for Resource {
 // Authentication
 
 /// Who signs in.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows who (user, namespace, database, access method, parameter names) but
+/// never a password or any record-access parameter's value.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Credentials {
     /// A root user.
@@ -306,6 +509,64 @@ pub enum Credentials {
         /// The variables (an object).
         params: Object,
     },
+}
+
+/// What `Debug` prints in place of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// A record-access parameter map with its values hidden.
+struct RedactedParams<'a>(&'a Object);
+
+impl fmt::Debug for RedactedParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, REDACTED)))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    // Passwords, and every record-access parameter value (any of them may be a password, a
+    // one-time code or an API key), stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Root { user, pass: _ } => f
+                .debug_struct("Root")
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Namespace { ns, user, pass: _ } => f
+                .debug_struct("Namespace")
+                .field("ns", ns)
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Database {
+                ns,
+                db,
+                user,
+                pass: _,
+            } => f
+                .debug_struct("Database")
+                .field("ns", ns)
+                .field("db", db)
+                .field("user", user)
+                .field("pass", &REDACTED)
+                .finish(),
+            Credentials::Record {
+                ns,
+                db,
+                access,
+                params,
+            } => f
+                .debug_struct("Record")
+                .field("ns", ns)
+                .field("db", db)
+                .field("access", access)
+                .field("params", &RedactedParams(params))
+                .finish(),
+        }
+    }
 }
 
 impl Credentials {
@@ -781,6 +1042,20 @@ fn decode_uuid(v: Value) -> Result<Uuid, CallError> {
 
 // ---------------------------------------------------------------------------------------------
 // CRUD
+//
+// Writes (`create`, `insert`, `insert_relation`, `upsert`, `update`, `merge`, `patch`,
+// `relate`) store exactly what they are given: when the data holds something the RPC method
+// would store differently (a range whose start is not included or whose end is open),
+// the call is sent as a `query` running the RPC's own statement with the data bound as
+// `$data`, and its answer is decoded exactly as the RPC's would be. Decimals the server
+// would round are refused before sending (`CallError::Invalid`, naming the value).
+
+/// Any RPC method with `params` as given, its answer as a [`Value`]: an escape hatch for
+/// methods this module has no constructor for, and for observing the server's own
+/// behaviour. Nothing is checked or rerouted (see [`check_sendable`]).
+pub fn raw(method: Method, params: Vec<Value>) -> Call<Value> {
+    Call::new(req(method, params), Ok)
+}
 
 /// `select`: a table's records (`Vec<T>`), or one record (`Option<T>`; NONE if it is missing).
 pub fn select<T: DeserializeOwned + 'static>(what: impl Into<Resource>) -> Call<T> {
@@ -796,14 +1071,43 @@ fn with_data<T: DeserializeOwned + 'static>(
     data: Option<&(impl Serialize + ?Sized)>,
     decode: fn(Payload) -> Result<T, CallError>,
 ) -> Result<Call<T>, CallError> {
-    let mut params = vec![what];
-    if let Some(d) = data {
-        params.push(encode("record data", d)?);
+    let data = data.map(|d| encode("record data", d)).transpose()?;
+    if let Some(d) = data.as_ref().filter(|d| rpc_would_alter(d)) {
+        let only = singular(&what);
+        // The RPC's own statement (surrealdb-core rpc/protocol.rs), with the data bound.
+        let (name, text) = match (method, only) {
+            (Method::Insert, _) => ("insert", "INSERT INTO $what $data"),
+            (Method::InsertRelation, _) => ("insert_relation", "INSERT RELATION INTO $what $data"),
+            (Method::Upsert, true) => ("upsert", "UPSERT ONLY $what CONTENT $data"),
+            (Method::Upsert, false) => ("upsert", "UPSERT $what CONTENT $data"),
+            (Method::Update, true) => ("update", "UPDATE ONLY $what CONTENT $data"),
+            (Method::Update, false) => ("update", "UPDATE $what CONTENT $data"),
+            (Method::Merge, true) => ("merge", "UPDATE ONLY $what MERGE $data"),
+            (Method::Merge, false) => ("merge", "UPDATE $what MERGE $data"),
+            (other, _) => {
+                return Err(CallError::Protocol {
+                    method: "write",
+                    detail: format!("`{}` has no query form", other.as_str()),
+                })
+            }
+        };
+        return Ok(write_via_query(
+            name,
+            text,
+            vec![("what", what), ("data", d.clone())],
+            decode,
+        ));
     }
+    let mut params = vec![what];
+    params.extend(data);
     Ok(Call::raw(req(method, params), decode))
 }
 
 /// `create`: one record (given its id, or a random id when given a table).
+///
+/// Data the `create` RPC would alter (a range such as `'a'..`, which SurrealDB 3.3.5
+/// stores as `'a'..NONE`) is sent as `CREATE ONLY $what CONTENT $data` through
+/// `query` instead, with the same result and the same [`CallError::NotAffected`] check.
 pub fn create<T: DeserializeOwned + 'static>(
     what: impl Into<Resource>,
     data: &(impl Serialize + ?Sized),
@@ -820,8 +1124,8 @@ pub fn create<T: DeserializeOwned + 'static>(
             (Value::RecordId(r), target)
         }
     };
-    let params = vec![what, encode("record data", data)?];
-    Ok(Call::raw(req(Method::Create, params), move |v| {
+    let data = encode("record data", data)?;
+    let decode = move |v: Payload| {
         // CREATE either creates the record or fails ("already exists"); an empty answer
         // means the table's permissions silently refused it.
         if v.is_empty() {
@@ -831,7 +1135,23 @@ pub fn create<T: DeserializeOwned + 'static>(
             });
         }
         decode_as("create")(v)
-    }))
+    };
+    if rpc_would_alter(&data) {
+        // The RPC's statement (`CREATE ONLY` for a table name or a record id), with the
+        // data bound so that it is stored as given.
+        let (what, text) = match what {
+            Value::String(t) => (Value::Table(Table(t)), "CREATE ONLY $what CONTENT $data"),
+            rid if singular(&rid) => (rid, "CREATE ONLY $what CONTENT $data"),
+            other => (other, "CREATE $what CONTENT $data"),
+        };
+        return Ok(write_via_query(
+            "create",
+            text,
+            vec![("what", what), ("data", data)],
+            decode,
+        ));
+    }
+    Ok(Call::raw(req(Method::Create, vec![what, data]), decode))
 }
 
 /// `insert`: one record or many (`data` an array) into `table`.
@@ -952,10 +1272,21 @@ impl PatchOp {
 /// `patch`: apply JSON-patch operations; returns the records after the change.
 pub fn patch<T: DeserializeOwned + 'static>(what: impl Into<Resource>, ops: &[PatchOp]) -> Call<T> {
     let ops = Value::Array(ops.iter().map(PatchOp::to_value).collect());
-    Call::raw(
-        req(Method::Patch, vec![what.into().into_value(), ops]),
-        decoder!("patch"),
-    )
+    let what = what.into().into_value();
+    if rpc_would_alter(&ops) {
+        let text = if singular(&what) {
+            "UPDATE ONLY $what PATCH $data"
+        } else {
+            "UPDATE $what PATCH $data"
+        };
+        return write_via_query(
+            "patch",
+            text,
+            vec![("what", what), ("data", ops)],
+            decoder!("patch"),
+        );
+    }
+    Call::raw(req(Method::Patch, vec![what, ops]), decoder!("patch"))
 }
 
 /// `delete`: delete records; returns what was deleted (NONE for a missing record).
@@ -973,14 +1304,30 @@ pub fn relate<T: DeserializeOwned + 'static>(
     to: &RecordId,
     data: Option<&(impl Serialize + ?Sized)>,
 ) -> Result<Call<T>, CallError> {
-    let mut params = vec![
-        Value::RecordId(from.clone()),
-        Value::Table(Table::new(edge)),
-        Value::RecordId(to.clone()),
-    ];
-    if let Some(d) = data {
-        params.push(encode("edge data", d)?);
+    let from = Value::RecordId(from.clone());
+    let to = Value::RecordId(to.clone());
+    let edge = Value::Table(Table::new(edge));
+    let data = data.map(|d| encode("edge data", d)).transpose()?;
+    if let Some(d) = data.as_ref().filter(|d| rpc_would_alter(d)) {
+        let text = if singular(&from) && singular(&to) {
+            "RELATE ONLY $from->$edge->$to CONTENT $data"
+        } else {
+            "RELATE $from->$edge->$to CONTENT $data"
+        };
+        return Ok(write_via_query(
+            "relate",
+            text,
+            vec![
+                ("from", from),
+                ("edge", edge),
+                ("to", to),
+                ("data", d.clone()),
+            ],
+            decoder!("relate"),
+        ));
     }
+    let mut params = vec![from, edge, to];
+    params.extend(data);
     Ok(Call::raw(req(Method::Relate, params), decoder!("relate")))
 }
 

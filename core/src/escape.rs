@@ -876,7 +876,7 @@ pub fn geometry_from_object(o: &Object) -> Option<Geometry> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {input:?}: {allowed}")]
 pub struct IdentError {
-    /// "identifier" or "field path".
+    /// "identifier", "name" or "field path".
     pub what: &'static str,
     /// The rejected text.
     pub input: String,
@@ -885,18 +885,33 @@ pub struct IdentError {
 }
 
 const IDENT_RULE: &str = "expected a letter or `_` followed by letters, digits or `_` (ASCII only)";
+const NAME_RULE: &str = "expected a non-empty name";
 const PATH_RULE: &str =
-    "expected identifiers (a letter or `_` then letters, digits, `_`) separated by \
-     `.`, each optionally followed by `[N]` indexes or `[*]`, or a whole part `*`";
+    "expected non-empty field names separated by `.` (a name holding `.`, `[`, `]` or a \
+     backtick is written in backticks), each optionally followed by `[N]` indexes or `[*]`, \
+     or a whole part `*` after the first";
 
-fn is_ident(s: &str) -> bool {
+/// Whether `s` is a plain identifier, `^[A-Za-z_][A-Za-z0-9_]*$`: the one definition every
+/// check in the crate uses. A plain identifier may still need backticks in SurrealQL text
+/// (a keyword, `NaN`, `Infinity`): [`escape_ident`] decides that.
+pub fn is_plain_ident(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && s.chars().all(is_plain_char)
 }
 
-/// Checks a name spliced into SurrealQL as-is (field, table, index or edge name):
-/// it must match `^[A-Za-z_][A-Za-z0-9_]*$`. Returns the name on success.
+/// Whether `s` is a word the server may read as a keyword where an identifier is expected
+/// (the server's own list, common:`keywords.rs`, compared ASCII-case-insensitively), so it
+/// must be written in backticks.
+pub fn is_reserved_word(s: &str) -> bool {
+    is_reserved(s)
+}
+
+/// Checks a name the client writes itself after `$` (a query variable): it must be a
+/// plain identifier, `^[A-Za-z_][A-Za-z0-9_]*$`. Returns the name on success.
+///
+/// Field, table, index and alias names are not checked this way: any non-empty name is
+/// legitimate there and is written through [`escape_ident`] (see [`validate_name`]).
 pub fn validate_ident(s: &str) -> Result<&str, IdentError> {
-    if is_ident(s) {
+    if is_plain_ident(s) {
         Ok(s)
     } else {
         Err(IdentError {
@@ -907,38 +922,192 @@ pub fn validate_ident(s: &str) -> Result<&str, IdentError> {
     }
 }
 
-/// Checks a field path spliced into SurrealQL as-is. Accepted: identifiers separated by `.`
-/// (`address.city`); each identifier may be followed by any number of `[N]` (decimal index)
-/// or `[*]` (all elements) parts (`tags[0]`, `items[*].price`); a whole part may be `*`
-/// (`address.*`) except the first one. Nothing else (no spaces, quotes, `->`, negative
-/// indexes or expressions). Returns the path on success.
-pub fn validate_field_path(s: &str) -> Result<&str, IdentError> {
+/// Checks one table, edge, index or alias name: any non-empty text (SurrealDB accepts any
+/// name in backticks). Write it with [`escape_ident`], which adds the backticks when the
+/// name needs them.
+pub fn validate_name(s: &str) -> Result<&str, IdentError> {
+    if s.is_empty() {
+        Err(IdentError {
+            what: "name",
+            input: String::new(),
+            allowed: NAME_RULE,
+        })
+    } else {
+        Ok(s)
+    }
+}
+
+/// One part of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart<'a> {
+    /// A field name (unquoted: a backtick-quoted part of the path is given without its
+    /// backticks and escapes).
+    Field(Cow<'a, str>),
+    /// `[N]`: the element at index `N`.
+    Index(u64),
+    /// `[*]`: every element.
+    AllElements,
+    /// `.*`: every field.
+    AllFields,
+}
+
+/// Splits a field path into its parts: field names separated by `.`, each followed by any
+/// number of `[N]` or `[*]`; a part after the first may be `*`. A field name is any
+/// non-empty text without `.`, `[`, `]` or a backtick (`first-name`, `名前`, `NaN`,
+/// `a b`), or any non-empty text in backticks, with `` \` `` and `\\` escaping a backtick
+/// and a backslash (`` `a.b` `` is the one field named `a.b`).
+///
+/// ```
+/// use std::borrow::Cow;
+/// use surql::escape::{parse_field_path, PathPart};
+/// assert_eq!(
+///     parse_field_path("tags[0].first-name").unwrap(),
+///     vec![
+///         PathPart::Field(Cow::Borrowed("tags")),
+///         PathPart::Index(0),
+///         PathPart::Field(Cow::Borrowed("first-name")),
+///     ]
+/// );
+/// assert_eq!(
+///     parse_field_path("`tags[0]`").unwrap(),
+///     vec![PathPart::Field(Cow::Borrowed("tags[0]"))]
+/// );
+/// ```
+pub fn parse_field_path(s: &str) -> Result<Vec<PathPart<'_>>, IdentError> {
     let err = || IdentError {
         what: "field path",
         input: s.to_owned(),
         allowed: PATH_RULE,
     };
-    for (n, part) in s.split('.').enumerate() {
-        if part == "*" && n > 0 {
-            continue;
-        }
-        let (name, mut idx) = part.split_at(part.find('[').unwrap_or(part.len()));
-        if !is_ident(name) {
-            return Err(err());
-        }
-        while !idx.is_empty() {
-            let close = idx.find(']').ok_or_else(err)?;
-            let inner = idx.get(1..close).ok_or_else(err)?;
-            if !idx.starts_with('[')
-                || !(inner == "*"
-                    || (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit())))
-            {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    let mut first = true;
+    loop {
+        // one `.`-separated part: `*`, or a name followed by indexes
+        if rest.starts_with('*') && matches!(rest.as_bytes().get(1), None | Some(b'.' | b'[')) {
+            // `*` is the wildcard, never a name (a field named `*` is written `` `*` ``)
+            if first {
                 return Err(err());
             }
-            idx = &idx[close + 1..];
+            parts.push(PathPart::AllFields);
+            rest = &rest[1..];
+        } else if let Some(quoted) = rest.strip_prefix('`') {
+            let mut name = String::new();
+            let mut chars = quoted.char_indices();
+            let close = loop {
+                match chars.next() {
+                    None => return Err(err()),
+                    Some((i, '`')) => break i,
+                    Some((_, '\\')) => match chars.next() {
+                        // the escapes `escape_ident` writes, so its output reads back
+                        Some((_, 'n')) => name.push('\n'),
+                        Some((_, 't')) => name.push('\t'),
+                        Some((_, 'r')) => name.push('\r'),
+                        Some((_, '0')) => name.push('\0'),
+                        Some((_, 'f')) => name.push('\x0C'),
+                        Some((_, 'u')) => {
+                            let hex: String = chars
+                                .by_ref()
+                                .map(|(_, c)| c)
+                                .skip_while(|c| *c == '{')
+                                .take_while(|c| *c != '}')
+                                .collect();
+                            let c = u32::from_str_radix(&hex, 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .ok_or_else(err)?;
+                            name.push(c);
+                        }
+                        Some((_, c)) => name.push(c),
+                        None => return Err(err()),
+                    },
+                    Some((_, c)) => name.push(c),
+                }
+            };
+            if name.is_empty() {
+                return Err(err());
+            }
+            parts.push(PathPart::Field(Cow::Owned(name)));
+            rest = &quoted[close + 1..];
+        } else {
+            let end = rest.find(['.', '[', ']', '`']).unwrap_or(rest.len());
+            if end == 0 {
+                return Err(err());
+            }
+            parts.push(PathPart::Field(Cow::Borrowed(&rest[..end])));
+            rest = &rest[end..];
+        }
+        // indexes, only after a name
+        while let Some(after) = rest.strip_prefix('[') {
+            if matches!(parts.last(), Some(PathPart::AllFields)) {
+                return Err(err());
+            }
+            let close = after.find(']').ok_or_else(err)?;
+            let inner = &after[..close];
+            parts.push(if inner == "*" {
+                PathPart::AllElements
+            } else if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                PathPart::Index(inner.parse().map_err(|_| err())?)
+            } else {
+                return Err(err());
+            });
+            rest = &after[close + 1..];
+        }
+        match rest.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if rest.is_empty() => return Ok(parts),
+            None => return Err(err()),
+        }
+        first = false;
+    }
+}
+
+/// Checks a field path (the syntax of [`parse_field_path`]). Returns the path on success.
+pub fn validate_field_path(s: &str) -> Result<&str, IdentError> {
+    parse_field_path(s).map(|_| s)
+}
+
+/// Appends a field path as SurrealQL: each field name through [`escape_ident`] (so
+/// `first-name`, `名前`, `NaN` and `select` get backticks, `age` does not), indexes as
+/// `[N]` / `[*]`.
+///
+/// ```
+/// use surql::escape::write_field_path;
+/// let mut out = String::new();
+/// write_field_path(&mut out, "meta.first-name.tags[0].NaN").unwrap();
+/// assert_eq!(out, "meta.`first-name`.tags[0].`NaN`");
+/// ```
+pub fn write_field_path(out: &mut String, path: &str) -> Result<(), IdentError> {
+    let parts = parse_field_path(path)?;
+    write_path_parts(out, &parts);
+    Ok(())
+}
+
+/// The SurrealQL text of a field path (see [`write_field_path`]).
+pub fn escape_field_path(path: &str) -> Result<String, IdentError> {
+    let mut out = String::with_capacity(path.len() + 2);
+    write_field_path(&mut out, path)?;
+    Ok(out)
+}
+
+fn write_path_parts(out: &mut String, parts: &[PathPart<'_>]) {
+    for (i, part) in parts.iter().enumerate() {
+        match part {
+            PathPart::Field(name) => {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(&escape_ident(name));
+            }
+            PathPart::AllFields => out.push_str(".*"),
+            PathPart::Index(n) => {
+                out.push('[');
+                out.push_str(&n.to_string());
+                out.push(']');
+            }
+            PathPart::AllElements => out.push_str("[*]"),
         }
     }
-    Ok(s)
 }
 
 #[cfg(test)]
@@ -1171,15 +1340,108 @@ mod tests {
             "a.*",
             "m[1][2].x",
             "_a._b",
+            "first-name",
+            "名前",
+            "NaN",
+            "a b",
+            "a.1",
+            "`a.b`",
+            "`tags[0]`[1]",
+            "`a\\`b`",
         ] {
             assert_eq!(validate_field_path(ok), Ok(ok));
         }
         for bad in [
-            "", ".a", "a.", "a..b", "*", "*.a", "a[", "a[]", "a[-1]", "a[x]", "a]", "a[0]b", "a b",
-            "a->b", "a.1",
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "*",
+            "*.a",
+            "a[",
+            "a[]",
+            "a[-1]",
+            "a[x]",
+            "a]",
+            "a[0]b",
+            "a`b",
+            "``",
+            "`a",
+            "`a`b",
+            "a.*[0]",
+            "a[99999999999999999999999]",
         ] {
             assert!(validate_field_path(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every tricky name, through the one escaper and through the path writer, gives the
+    /// same text.
+    #[test]
+    fn tricky_names_escape_the_same_everywhere() {
+        let cases = [
+            ("age", "age"),
+            ("NaN", "`NaN`"),
+            ("Infinity", "`Infinity`"),
+            ("nan", "nan"),
+            ("first-name", "`first-name`"),
+            ("名前", "`名前`"),
+            ("select", "`select`"),
+            ("Value", "`Value`"),
+            ("1a", "`1a`"),
+            ("a b", "`a b`"),
+            ("$x", "`$x`"),
+            ("a;DELETE x", "`a;DELETE x`"),
+            ("a)--", "`a)--`"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(escape_ident(name), want, "escape_ident({name:?})");
+            assert_eq!(
+                escape_field_path(name).as_deref(),
+                Ok(want),
+                "escape_field_path({name:?})"
+            );
+        }
+        // names holding path syntax are given in backticks and escaped the same way
+        for (path, name) in [
+            ("`tags[0]`", "tags[0]"),
+            ("`a.b`", "a.b"),
+            ("`a\\`b`", "a`b"),
+        ] {
+            assert_eq!(
+                escape_field_path(path).as_deref(),
+                Ok(&*escape_ident(name)),
+                "{path}"
+            );
+        }
+        assert_eq!(escape_field_path("tags[0]").as_deref(), Ok("tags[0]"));
+        assert_eq!(
+            escape_field_path("items[*].NaN.*").as_deref(),
+            Ok("items[*].`NaN`.*")
+        );
+        assert_eq!(
+            escape_field_path("`a\\\\b`").as_deref(),
+            Ok("`a\\\\b`"),
+            "a backslash stays escaped"
+        );
+        // the written text reads back as the same parts
+        for path in ["a.`b-c`[3].`NaN`", "x.`名前`[*].*", "`a\nb\u{1}\t`.c"] {
+            let once = escape_field_path(path).unwrap();
+            assert_eq!(escape_field_path(&once).unwrap(), once, "{path}");
+        }
+    }
+
+    #[test]
+    fn names_and_reserved_words() {
+        assert_eq!(validate_name("first-name"), Ok("first-name"));
+        assert!(validate_name("").is_err());
+        for w in ["select", "SELECT", "Value", "none", "tb"] {
+            assert!(is_reserved_word(w), "{w}");
+            assert!(escape_ident(w).starts_with('`'), "{w}");
+        }
+        assert!(!is_reserved_word("user"));
+        assert!(is_plain_ident("NaN") && is_plain_ident("_x"));
+        assert!(!is_plain_ident("first-name") && !is_plain_ident("名前"));
     }
 
     mod props {

@@ -2,15 +2,20 @@
 //! wait before the next try, and a clear error once the tries are used up.
 //!
 //! The server reports a retryable conflict as `kind: "Query"` with
-//! `details.kind: "TransactionConflict"` (RPC code -32009), message ending in
-//! `This transaction can be retried` (surrealdb-kvs `err.rs`). An error whose commit outcome is
-//! unknown is NOT retried: running the transaction again could apply it twice.
+//! `details.kind: "TransactionConflict"` (RPC code -32009). Only that structure counts: the
+//! message (which ends in `This transaction can be retried`) is never read, because a user's
+//! `THROW` can say the same words. An error whose commit outcome is unknown is NOT retried:
+//! running the transaction again could apply it twice.
+//!
+//! The jitter's seed is random unless [`RetryPolicy::seed`] fixes it, so processes (and
+//! transactions within one process) that conflicted together do not retry in lockstep.
+//! Every duration saturates: `Duration::MAX` delays or a huge factor never panic.
 //!
 //! ```
 //! use std::time::Duration;
 //! use surql::txn::{RetryPolicy, Retry};
 //!
-//! let policy = RetryPolicy::default().max_retries(2).jitter(0.0);
+//! let policy = RetryPolicy::default().max_retries(2).jitter(0.0).seed(42);
 //! let mut retry = policy.start();
 //! // first try failed with a conflict: wait, then try again
 //! assert_eq!(retry.on_conflict(), Ok(Duration::from_millis(10)));
@@ -20,6 +25,9 @@
 //! assert_eq!(err.tries, 3);
 //! ```
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::rpc::ServerError;
@@ -32,11 +40,12 @@ pub struct RetryPolicy {
     factor: f64,
     max_delay: Duration,
     jitter: f64,
-    seed: u64,
+    /// `None`: a fresh random seed for every [`RetryPolicy::start`].
+    seed: Option<u64>,
 }
 
 impl Default for RetryPolicy {
-    /// 5 retries, 10 ms doubling up to 1 s, ±50 % jitter.
+    /// 5 retries, 10 ms doubling up to 1 s, ±50 % jitter from a random seed.
     fn default() -> Self {
         RetryPolicy {
             max_retries: 5,
@@ -44,7 +53,7 @@ impl Default for RetryPolicy {
             factor: 2.0,
             max_delay: Duration::from_secs(1),
             jitter: 0.5,
-            seed: 0x9E37_79B9_7F4A_7C15,
+            seed: None,
         }
     }
 }
@@ -84,9 +93,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Seed of the jitter's pseudo-random sequence, so runs are reproducible.
+    /// Fixes the seed of the jitter's pseudo-random sequence, so runs are reproducible (for
+    /// tests). Without it every [`RetryPolicy::start`] draws a random seed.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.seed = Some(seed);
         self
     }
 
@@ -95,22 +105,39 @@ impl RetryPolicy {
         self.max_retries
     }
 
-    /// The delay before retry number `retry` (1-based), before jitter.
+    /// The delay before retry number `retry` (1-based), before jitter. Saturates at the cap
+    /// (`max_delay`) instead of overflowing.
     pub fn nominal_delay(&self, retry: u32) -> Duration {
+        if self.base_delay.is_zero() {
+            // 0 × an infinite growth would be NaN; no delay stays no delay
+            return Duration::ZERO;
+        }
+        // Above 1024 steps a factor > 1 has long reached infinity; the cap decides anyway.
         let exp = self.factor.powi(retry.saturating_sub(1).min(1024) as i32);
-        let secs = self.base_delay.as_secs_f64() * exp;
-        let capped = secs.min(self.max_delay.as_secs_f64());
-        Duration::try_from_secs_f64(capped).unwrap_or(self.max_delay)
+        let secs = self.base_delay.as_secs_f64() * exp; // finite or +inf, never NaN
+        let nominal = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        nominal.min(self.max_delay)
     }
 
     /// Begins the retry bookkeeping of one transaction.
     pub fn start(&self) -> Retry {
+        let seed = self.seed.unwrap_or_else(random_seed);
         Retry {
             policy: self.clone(),
             tries: 1,
-            rng: self.seed | 1,
+            // xorshift must not start at 0 (it would stay there)
+            rng: seed | 1,
         }
     }
+}
+
+/// A seed that differs between processes and between calls: std's `RandomState` keys are
+/// drawn from the OS once per thread and then stepped, and the counter separates calls.
+fn random_seed() -> u64 {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    h.finish()
 }
 
 /// The retry state of one transaction: call [`Retry::on_conflict`] each time a try fails with
@@ -153,7 +180,7 @@ impl Retry {
             });
         }
         let nominal = self.policy.nominal_delay(self.tries);
-        self.tries += 1;
+        self.tries = self.tries.saturating_add(1);
         Ok(self.apply_jitter(nominal))
     }
 
@@ -168,7 +195,10 @@ impl Retry {
         let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let unit = (r >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
         let scale = 1.0 + self.policy.jitter * (2.0 * unit - 1.0);
-        Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(d)
+        // the cap holds after jitter too; near `Duration::MAX` the product may not fit
+        Duration::try_from_secs_f64(d.as_secs_f64() * scale)
+            .unwrap_or(d)
+            .min(self.policy.max_delay)
     }
 }
 
@@ -245,6 +275,154 @@ mod tests {
         let mut r = p.start();
         for _ in 0..10 {
             assert!(r.on_conflict().is_ok());
+        }
+    }
+
+    #[test]
+    fn durations_saturate() {
+        // Duration::MAX base and cap, a huge factor: the delay saturates at the cap
+        let p = RetryPolicy::default()
+            .base_delay(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .factor(1e300)
+            .jitter(0.0)
+            .seed(1)
+            .max_retries(u32::MAX);
+        assert_eq!(p.nominal_delay(1), Duration::MAX);
+        assert_eq!(p.nominal_delay(u32::MAX), Duration::MAX);
+        let mut r = p.start();
+        for _ in 0..5 {
+            assert_eq!(r.on_conflict(), Ok(Duration::MAX));
+        }
+        // with jitter the delay stays within the cap
+        let mut r = p.clone().jitter(1.0).start();
+        for _ in 0..50 {
+            assert!(r.on_conflict().is_ok_and(|d| d <= Duration::MAX));
+        }
+        // a huge factor from a small base reaches the cap, not infinity or a panic
+        let p = RetryPolicy::default()
+            .base_delay(Duration::from_millis(1))
+            .max_delay(Duration::from_secs(30))
+            .factor(f64::MAX)
+            .jitter(0.0);
+        assert_eq!(p.nominal_delay(1), Duration::from_millis(1));
+        assert_eq!(p.nominal_delay(2), Duration::from_secs(30));
+        assert_eq!(p.nominal_delay(u32::MAX), Duration::from_secs(30));
+        // zero base × infinite growth is zero, not NaN turned into the cap
+        let p = RetryPolicy::default()
+            .base_delay(Duration::ZERO)
+            .factor(f64::MAX)
+            .jitter(0.0);
+        assert_eq!(p.nominal_delay(u32::MAX), Duration::ZERO);
+        // the cap holds after jitter
+        let mut r = RetryPolicy::default()
+            .base_delay(Duration::from_secs(1))
+            .max_delay(Duration::from_secs(1))
+            .jitter(1.0)
+            .seed(3)
+            .max_retries(100)
+            .start();
+        for _ in 0..100 {
+            assert!(r.on_conflict().is_ok_and(|d| d <= Duration::from_secs(1)));
+        }
+    }
+
+    #[test]
+    fn tries_saturate() {
+        let mut r = RetryPolicy::default()
+            .max_retries(u32::MAX)
+            .jitter(0.0)
+            .start();
+        r.tries = u32::MAX - 1;
+        assert!(r.on_conflict().is_ok());
+        assert!(r.on_conflict().is_ok());
+        assert_eq!(r.tries(), u32::MAX);
+    }
+
+    #[test]
+    fn unseeded_jitter_differs_between_starts() {
+        // Two transactions that conflicted together must not retry in lockstep: without
+        // a fixed seed each start draws its own sequence.
+        let p = RetryPolicy::default()
+            .base_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_secs(10))
+            .factor(1.0)
+            .max_retries(20);
+        let draw = |p: &RetryPolicy| -> Vec<Duration> {
+            let mut r = p.start();
+            (0..20).map(|_| r.on_conflict().unwrap()).collect()
+        };
+        let a = draw(&p);
+        let b = draw(&p);
+        assert_ne!(a, b, "unseeded starts share a jitter sequence");
+        // and neither is the sequence of the constant seed used before
+        let fixed = draw(&p.clone().seed(0x9E37_79B9_7F4A_7C15));
+        assert_ne!(a, fixed);
+        assert_ne!(b, fixed);
+        assert_ne!(random_seed(), random_seed());
+    }
+
+    fn server_error(v: &[(&str, crate::value::Value)]) -> ServerError {
+        let mut o = crate::value::Object::new();
+        for (k, val) in v {
+            o.insert((*k).into(), val.clone());
+        }
+        ServerError::from_value(&crate::value::Value::Object(o))
+    }
+
+    #[test]
+    fn retryable_only_from_the_structure() {
+        use crate::value::Value;
+        let s = |t: &str| Value::String(t.into());
+        let detail = |k: &str| {
+            let mut o = crate::value::Object::new();
+            o.insert("kind".into(), s(k));
+            Value::Object(o)
+        };
+        let conflict = server_error(&[
+            ("kind", s("Query")),
+            ("message", s("Transaction conflict")),
+            ("details", detail("TransactionConflict")),
+        ]);
+        assert!(is_retryable(&conflict));
+        let by_code = server_error(&[
+            ("code", Value::Int(-32009)),
+            ("kind", s("Query")),
+            ("message", s("conflict")),
+        ]);
+        assert!(is_retryable(&by_code));
+        // a user's THROW with the magic words, as an RPC error and as a query row
+        let thrown = server_error(&[
+            ("code", Value::Int(-32006)),
+            ("kind", s("Thrown")),
+            (
+                "message",
+                s("An error occurred: This transaction can be retried"),
+            ),
+        ]);
+        assert!(!is_retryable(&thrown));
+        let row = server_error(&[
+            ("kind", s("Query")),
+            (
+                "message",
+                s("Transaction conflict. This transaction can be retried"),
+            ),
+        ]);
+        assert!(!is_retryable(&row));
+        // another detail kind is not a conflict
+        let not_executed = server_error(&[
+            ("kind", s("Query")),
+            ("message", s("This transaction can be retried")),
+            ("details", detail("NotExecuted")),
+        ]);
+        assert!(!is_retryable(&not_executed));
+        // the same answer as the one rule in `error`
+        for e in [&conflict, &by_code, &thrown, &row, &not_executed] {
+            assert_eq!(is_retryable(e), crate::error::is_structured_conflict(e));
+            assert_eq!(
+                is_retryable(e),
+                crate::Error::Server((*e).clone()).is_conflict()
+            );
         }
     }
 }

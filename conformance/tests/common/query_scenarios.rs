@@ -931,11 +931,14 @@ scenario!(with_index_and_with_noindex, |db| {
     assert_eq!(keys(&db, &qs).await?, set(&["ann"]));
     let plan = plan_text(&run(&db, qs.explain().compile().expect("compiles")).await?);
     assert!(!plan.contains("by_age"), "no index with NOINDEX: {plan}");
+    // any non-empty index name is written escaped; only the empty name is refused
+    let c = people().with_index(["by age"]).compile().expect("compiles");
+    assert!(c.text.contains("WITH INDEX `by age`"), "{}", c.text);
     let err = people()
-        .with_index(["by age"])
+        .with_index([""])
         .compile()
-        .expect_err("bad index name");
-    assert!(err.to_string().contains("by age"), "{err}");
+        .expect_err("empty index name");
+    assert!(err.to_string().contains("index \"\""), "{err}");
     Ok(())
 });
 
@@ -1226,18 +1229,8 @@ fn assert_invalid(r: Result<CompiledQuery, QueryError>, input: &str) {
 scenario!(invalid_identifiers_are_refused_naming_them, |db| {
     fixture(&db).await?;
     let before = tables(&db).await?;
-    for bad in [
-        "name; DELETE people",
-        "a`b",
-        "a b",
-        "1a",
-        "",
-        "$x",
-        "name--",
-        "a.",
-        "ä",
-        "a)OR(true",
-    ] {
+    // Malformed field paths: refused wherever a field path goes.
+    for bad in ["", "a.", "a..b", ".a", "a[x]", "a`b", "a[0]b"] {
         assert_invalid(people().filter(F::new(bad).eq(1)).compile(), bad);
         assert_invalid(
             people()
@@ -1249,35 +1242,115 @@ scenario!(invalid_identifiers_are_refused_naming_them, |db| {
         assert_invalid(people().select([bad]).compile(), bad);
         assert_invalid(people().select_value(bad).compile(), bad);
         assert_invalid(people().fetch([bad]).compile(), bad);
-        assert_invalid(people().with_index([bad]).compile(), bad);
-        assert_invalid(people().search_score(0, bad).compile(), bad);
         assert_invalid(people().search(bad, "x").compile(), bad);
-        assert_invalid(
-            QuerySet::record(rid("people", "ann"))
-                .traverse(Path::new().out(bad))
-                .compile(),
-            bad,
-        );
         assert_invalid(people().values([bad]).compile(), bad);
-        assert_invalid(
-            people()
-                .values(["role"])
-                .annotate(bad, Aggregate::Count)
-                .compile(),
-            bad,
-        );
+        assert_invalid(people().filter(F::new(bad).gt(1)).live(), bad);
+        let err = w!(people().filter(F::new(bad).eq(1)).all::<Value>(&db)).expect_err("refused");
+        assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+    }
+    // Names (index, alias, graph table): only the empty name is malformed.
+    assert_invalid(people().with_index([""]).compile(), "");
+    assert_invalid(people().search_score(0, "").compile(), "");
+    assert_invalid(
+        QuerySet::record(rid("people", "ann"))
+            .traverse(Path::new().out(""))
+            .compile(),
+        "",
+    );
+    assert_invalid(
+        people()
+            .values(["role"])
+            .annotate("", Aggregate::Count)
+            .compile(),
+        "",
+    );
+    // Variables are written after `$` by the client: plain identifiers only.
+    for bad in [
+        "name; DELETE people",
+        "a b",
+        "1a",
+        "",
+        "$x",
+        "ä",
+        "first-name",
+    ] {
         assert_invalid(
             people()
                 .filter(F::new("age").eq(surql::query::Var::new(bad)))
                 .compile(),
             bad,
         );
-        assert_invalid(people().filter(F::new(bad).gt(1)).live(), bad);
-        let err = w!(people().filter(F::new(bad).eq(1)).all::<Value>(&db)).expect_err("refused");
-        assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
     }
     assert_eq!(tables(&db).await?, before);
     assert_eq!(count(&db, &people()).await?, 5);
+    Ok(())
+});
+
+scenario!(hostile_identifiers_are_escaped_and_harmless, |db| {
+    // Any non-empty field name is legitimate; hostile ones are written in backticks by the
+    // one escaper, so they name a (missing) field and change nothing.
+    fixture(&db).await?;
+    let before = tables(&db).await?;
+    for name in [
+        "name; DELETE people",
+        "a b",
+        "1a",
+        "$x",
+        "name--",
+        "ä",
+        "a)OR(true",
+        "age) OR (true",
+        "x->people",
+    ] {
+        assert_eq!(
+            count(&db, &people().filter(F::new(name).eq(1))).await?,
+            0,
+            "{name:?}"
+        );
+        assert_eq!(
+            count(&db, &people().filter(F::new(name).is_null(true))).await?,
+            5,
+            "{name:?}: every row lacks the field"
+        );
+        let rows: Vec<Value> = w!(people().order_by([name]).select([name]).all::<Value>(&db))?;
+        assert_eq!(rows.len(), 5, "{name:?}");
+    }
+    assert_eq!(tables(&db).await?, before);
+    assert_eq!(count(&db, &people()).await?, 5);
+    Ok(())
+});
+
+scenario!(tricky_field_names_match_the_stored_fields, |db| {
+    // Fields named NaN, Infinity, first-name, 名前, select, tags[0] and a.b are found by
+    // the compiler exactly as the server stores them.
+    w!(db.query(
+        r#"CREATE odd:one CONTENT { "NaN": 1, "Infinity": 2, "first-name": 'ann', "名前": 'アン', "select": 3, "tags[0]": 4, "a.b": 5, tags: [7, 8] };
+         CREATE odd:two CONTENT { "NaN": 0, "Infinity": 0, "first-name": 'bob', "名前": 'ボブ', "select": 0, "tags[0]": 0, "a.b": 0, tags: [0] };"#
+    ))?
+    .check()?;
+    let odd = || QuerySet::table("odd");
+    for (path, value) in [
+        ("NaN", Value::Int(1)),
+        ("Infinity", Value::Int(2)),
+        ("first-name", Value::from("ann")),
+        ("名前", Value::from("アン")),
+        ("select", Value::Int(3)),
+        ("`tags[0]`", Value::Int(4)),
+        ("`a.b`", Value::Int(5)),
+        ("tags[0]", Value::Int(7)),
+        ("tags[1]", Value::Int(8)),
+    ] {
+        let rows: Vec<Value> = w!(odd()
+            .filter(F::new(path).eq(value.clone()))
+            .all::<Value>(&db))?;
+        let keys: Vec<String> = rows.iter().map(key_of).collect();
+        assert_eq!(keys, vec!["one".to_owned()], "{path:?} = {value:?}");
+        let got: Vec<Value> = w!(odd()
+            .filter(F::new(path).eq(value.clone()))
+            .select_value(path)
+            .all::<Value>(&db))?;
+        assert_eq!(got, vec![value], "{path:?}");
+    }
     Ok(())
 });
 

@@ -1265,3 +1265,216 @@ scenario!(
         Ok(())
     }
 );
+
+// --------------------------------------------------------------------------------------
+// Fidelity (issue #7, "nothing silently changed"; appended by the core2 helper): what is
+// stored is what the caller gave, and what the server would silently alter is refused
+// before sending with an error naming the value. Pinned on SurrealDB 3.3.5.
+
+fn fid_open_range() -> Value {
+    Value::Range(Box::new(surql::Range {
+        start: surql::Bound::Included(Value::from("a")),
+        end: surql::Bound::Unbounded,
+    }))
+}
+
+fn fid_data(v: Value) -> Value {
+    Value::Object(Object::from([
+        ("name".to_owned(), Value::from("x")),
+        ("r".to_owned(), v),
+    ]))
+}
+
+/// The stored field `r` of `record`, read with a plain query.
+async fn fid_stored(db: &Surreal, record: &RecordId) -> drv::Result<Value> {
+    let mut res = w!(db
+        .query("SELECT VALUE r FROM ONLY $rid")
+        .bind(("rid", record.clone())))?;
+    Ok(res.take::<Value>(0)?)
+}
+
+fn fid_decimal(s: &str) -> Value {
+    Value::Decimal(Decimal::parse(s).expect("decimal text"))
+}
+
+/// Every shape of range, `1..5` to `..`: (given, what the `create` RPC stores on 3.3.5).
+fn fid_range_shapes() -> Vec<(Value, Value)> {
+    use surql::Bound::{Excluded as X, Included as I, Unbounded as U};
+    let r = |start, end| Value::Range(Box::new(surql::Range { start, end }));
+    let (one, five, none) = (|| Value::Int(1), || Value::Int(5), || Value::None);
+    vec![
+        (r(I(one()), I(five())), r(I(one()), I(five()))),
+        (r(I(one()), X(five())), r(I(one()), X(five()))),
+        (r(I(one()), U), r(I(one()), X(none()))),
+        (r(X(one()), I(five())), r(I(one()), X(five()))),
+        (r(X(one()), X(five())), r(I(one()), X(five()))),
+        (r(X(one()), U), r(I(one()), X(none()))),
+        (r(U, I(five())), r(I(none()), X(five()))),
+        (r(U, X(five())), r(I(none()), X(five()))),
+        (r(U, U), r(I(none()), X(none()))),
+    ]
+}
+
+scenario!(open_range_the_create_rpc_itself_alters, |db| {
+    // The server's own behaviour, which the client works around: the `create` RPC keeps a
+    // range only with an included start and a bounded end (`'a'..` becomes `'a'..NONE`).
+    let rec = rid("fid", "raw");
+    let call = surql::client::raw(
+        surql::rpc::Method::Create,
+        vec![Value::RecordId(rec.clone()), fid_data(fid_open_range())],
+    );
+    let _: Value = w!(db.run_call(call))?;
+    let a_to_none = Value::Range(Box::new(surql::Range {
+        start: surql::Bound::Included(Value::from("a")),
+        end: surql::Bound::Excluded(Value::None),
+    }));
+    assert_eq!(
+        fid_stored(&db, &rec).await?,
+        a_to_none,
+        "'a'.. is stored as 'a'..NONE"
+    );
+    for (n, (given, stored)) in fid_range_shapes().into_iter().enumerate() {
+        let rec = rid("fid", n as i64);
+        let call = surql::client::raw(
+            surql::rpc::Method::Create,
+            vec![Value::RecordId(rec.clone()), fid_data(given.clone())],
+        );
+        let _: Value = w!(db.run_call(call))?;
+        assert_eq!(
+            fid_stored(&db, &rec).await?,
+            stored,
+            "the RPC stores {given}"
+        );
+    }
+    Ok(())
+});
+
+scenario!(open_range_through_create_reads_back_exactly, |db| {
+    let rec = rid("fid", "c");
+    let got: Value = w!(db.create(&rec, fid_data(fid_open_range())))?;
+    assert_eq!(got.get("r"), Some(&fid_open_range()), "the answer: {got:?}");
+    assert_eq!(got.get("id"), Some(&Value::RecordId(rec.clone())));
+    assert_eq!(fid_stored(&db, &rec).await?, fid_open_range());
+    // a table name gives one record with a random id
+    let got: Value = w!(db.create("fid", fid_data(fid_open_range())))?;
+    let Some(Value::RecordId(id)) = got.get("id") else {
+        panic!("one record expected: {got:?}");
+    };
+    assert_eq!(fid_stored(&db, id).await?, fid_open_range());
+    // every shape of range is stored as given
+    for (n, (given, _)) in fid_range_shapes().into_iter().enumerate() {
+        let rec = rid("fid_all", n as i64);
+        let got: Value = w!(db.create(rec.clone(), fid_data(given.clone())))?;
+        assert_eq!(got.get("r"), Some(&given), "the answer for {given}");
+        assert_eq!(fid_stored(&db, &rec).await?, given, "stored {given}");
+    }
+    // creating it again is the server's "already exists", as through the RPC
+    let e = w!(db.create::<Value>(&rec, fid_data(fid_open_range()))).expect_err("exists");
+    assert!(e.to_string().contains("already exists"), "{e}");
+    Ok(())
+});
+
+scenario!(open_range_through_every_write_reads_back, |db| {
+    let want = fid_open_range();
+    let data = fid_data(want.clone());
+
+    let _: Value = w!(db.insert("fid", {
+        let mut d = data.clone();
+        if let Value::Object(o) = &mut d {
+            o.insert("id".into(), Value::RecordId(rid("fid", "ins")));
+        }
+        d
+    }))?;
+    assert_eq!(fid_stored(&db, &rid("fid", "ins")).await?, want, "insert");
+
+    let _: Value = w!(db.upsert(rid("fid", "ups"), data.clone()))?;
+    assert_eq!(fid_stored(&db, &rid("fid", "ups")).await?, want, "upsert");
+
+    let _: Value = w!(db.create(rid("fid", "upd"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.update(rid("fid", "upd"), data.clone()))?;
+    assert_eq!(fid_stored(&db, &rid("fid", "upd")).await?, want, "update");
+
+    let _: Value = w!(db.create(rid("fid", "mrg"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.merge(
+        rid("fid", "mrg"),
+        Value::Object(Object::from([("r".to_owned(), want.clone())]))
+    ))?;
+    assert_eq!(fid_stored(&db, &rid("fid", "mrg")).await?, want, "merge");
+
+    let _: Value = w!(db.create(rid("fid", "pat"), fid_data(Value::Int(0))))?;
+    let _: Value = w!(db.patch(
+        rid("fid", "pat"),
+        &[PatchOp::Replace("/r".into(), want.clone())]
+    ))?;
+    assert_eq!(fid_stored(&db, &rid("fid", "pat")).await?, want, "patch");
+
+    let edge: Value = w!(db.relate(
+        &rid("fid", "ins"),
+        "fid_edge",
+        &rid("fid", "ups"),
+        Some(data.clone())
+    ))?;
+    let Some(Value::RecordId(edge_id)) = edge.get("id") else {
+        panic!("one edge expected: {edge:?}");
+    };
+    assert_eq!(fid_stored(&db, edge_id).await?, want, "relate");
+    Ok(())
+});
+
+scenario!(decimal_beyond_28_digits_is_refused_naming_it, |db| {
+    w!(db.query("DEFINE TABLE fid"))?.check()?;
+    let plain = "0.000000000000000000000000000001"; // 1e-30, 30 digits after the point
+    for tiny in ["1e-30", plain] {
+        let e = w!(db.create::<Value>(rid("fid", "d"), fid_data(fid_decimal(tiny))))
+            .expect_err("refused");
+        assert!(
+            e.to_string().contains(tiny),
+            "the error names the value: {e}"
+        );
+        assert!(
+            e.as_server_error().is_none(),
+            "refused before sending: {e:?}"
+        );
+        let e = w!(db.query("RETURN $d").bind(("d", fid_decimal(tiny)))).expect_err("refused");
+        assert!(e.to_string().contains(tiny), "{e}");
+    }
+    let long = "0.12345678901234567890123456789"; // 29 digits after the point
+    let e =
+        w!(db.upsert::<Value>(rid("fid", "d"), fid_data(fid_decimal(long)))).expect_err("refused");
+    assert!(e.to_string().contains(long), "{e}");
+    // nothing was written
+    let mut res = w!(db.query("SELECT VALUE id FROM fid"))?;
+    assert_eq!(res.take::<Vec<Value>>(0)?, Vec::<Value>::new());
+    // What the client protects against: the server itself rounds it to 0, silently.
+    let call = surql::client::raw(
+        surql::rpc::Method::Query,
+        vec![
+            Value::from("RETURN $d"),
+            Value::Object(Object::from([("d".to_owned(), fid_decimal(plain))])),
+        ],
+    );
+    let rows = w!(db.run_call(call))?;
+    let first = surql::rpc::parse_query_results(rows).expect("query rows")[0]
+        .result
+        .clone()
+        .expect("the server accepts it");
+    assert_eq!(first, fid_decimal("0"), "the server rounds {plain} to 0");
+    Ok(())
+});
+
+scenario!(decimal_of_28_digits_round_trips_exactly, |db| {
+    for text in [
+        "0.1234567890123456789012345678",
+        "-7.9228162514264337593543950335",
+        "79228162514264337593543950335",
+        "0.0000000000000000000000000001",
+    ] {
+        let want = fid_decimal(text);
+        let rec = rid("fid", text);
+        let got: Value = w!(db.create(&rec, fid_data(want.clone())))?;
+        assert_eq!(got.get("r"), Some(&want), "{text}: the answer");
+        assert_eq!(fid_stored(&db, &rec).await?, want, "{text}: stored");
+        assert_eq!(echo(&db, &want).await?, want, "{text}: bound");
+    }
+    Ok(())
+});

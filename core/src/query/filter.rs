@@ -3,7 +3,7 @@
 
 use std::ops::{BitAnd, BitOr, Not};
 
-use super::ident::{check_ident, check_path, push_path};
+use super::ident::{check_path, check_var, push_path};
 use super::writer::Writer;
 use super::{QueryError, QuerySet};
 use crate::value::Value;
@@ -565,7 +565,7 @@ fn write_operand(w: &mut Writer, c: &Cond, ctx: CondCtx) -> Result<(), QueryErro
             Ok(())
         }
         Operand::Var(v) => {
-            check_ident("variable", &v.0)?;
+            check_var("variable", &v.0)?;
             w.sql("$");
             w.sql(&v.0);
             Ok(())

@@ -1,72 +1,52 @@
-//! Identifier checks for the query compiler: every name spliced into SurrealQL text passes here.
+//! Identifier checks for the query compiler: every name spliced into SurrealQL text passes
+//! here, and every rule lives in [`crate::escape`] (one validator, one reserved-word list,
+//! one escaper), so the compiler and the escaper can never disagree about a name.
 //!
-//! Field paths, edge and table names in graph steps, index names and aliases are
-//! validated against `[A-Za-z_][A-Za-z0-9_]*` per segment (a clear error naming the
-//! input beats a surprising escape), then rendered with backticks when the segment is
-//! a SurrealQL keyword, so a field named `select` or `value` still works.
+//! - Field paths follow [`crate::escape::parse_field_path`]: any non-empty field names
+//!   separated by `.`, with `[N]` / `[*]` indexes and `.*`; a name holding `.`, `[`, `]`
+//!   or a backtick is given in backticks. Each field name is written by
+//!   [`crate::escape::escape_ident`], so `first-name`, `名前`, `NaN`, `Infinity` and
+//!   keywords such as `select` get backticks and no name is ever spliced raw.
+//! - Table, edge, index and alias names may be any non-empty text, written the same way.
+//! - Variable names (written after `$` by the client itself) must be plain identifiers.
+
+use crate::escape::{self, escape_ident, IdentError};
 
 use super::QueryError;
 
-/// Keywords the server formatter quotes (common:`keywords.rs`); quoting them is always safe.
-const RESERVED: &[&str] = &[
-    "ALTER", "BEGIN", "BREAK", "CANCEL", "COMMIT", "CONTINUE", "CREATE", "DEFINE", "DELETE", "FOR",
-    "IF", "INFO", "INSERT", "KILL", "LIVE", "OPTION", "REBUILD", "RETURN", "RELATE", "REMOVE",
-    "SELECT", "LET", "SHOW", "SLEEP", "THROW", "UPDATE", "UPSERT", "USE", "DIFF", "RAND", "NONE",
-    "NULL", "AFTER", "BEFORE", "VALUE", "BY", "ALL", "TRUE", "FALSE", "WHERE", "TABLE", "TB",
-    "SEQUENCE", "FUNCTION",
-];
-
-fn is_plain_ident(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        _ => return false,
+fn invalid(context: &'static str, e: IdentError) -> QueryError {
+    QueryError::InvalidIdent {
+        context,
+        input: e.input,
     }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Checks one identifier (a table, edge, index or alias name).
+/// Checks one name (a table, edge, index or alias name): any non-empty text.
 pub(crate) fn check_ident<'a>(context: &'static str, s: &'a str) -> Result<&'a str, QueryError> {
-    if is_plain_ident(s) {
-        Ok(s)
-    } else {
-        Err(QueryError::InvalidIdent {
-            context,
-            input: s.to_owned(),
-        })
-    }
+    escape::validate_name(s).map_err(|e| invalid(context, e))
 }
 
-/// Checks a dotted field path such as `address.city`.
+/// Checks a variable name, written after `$`: a plain identifier only.
+pub(crate) fn check_var<'a>(context: &'static str, s: &'a str) -> Result<&'a str, QueryError> {
+    escape::validate_ident(s).map_err(|e| invalid(context, e))
+}
+
+/// Checks a field path such as `address.city`, `tags[0]` or `` meta.`first-name` ``.
 pub(crate) fn check_path<'a>(context: &'static str, s: &'a str) -> Result<&'a str, QueryError> {
-    if !s.is_empty() && s.split('.').all(is_plain_ident) {
-        Ok(s)
-    } else {
-        Err(QueryError::InvalidIdent {
-            context,
-            input: s.to_owned(),
-        })
-    }
+    escape::validate_field_path(s).map_err(|e| invalid(context, e))
 }
 
-/// Writes one already-checked identifier, quoting keywords.
+/// Writes one checked name, with backticks when it needs them.
 pub(crate) fn push_ident(out: &mut String, s: &str) {
-    if RESERVED.iter().any(|k| k.eq_ignore_ascii_case(s)) {
-        out.push('`');
-        out.push_str(s);
-        out.push('`');
-    } else {
-        out.push_str(s);
-    }
+    out.push_str(&escape_ident(s));
 }
 
-/// Writes one already-checked field path, quoting keyword segments.
+/// Writes one checked field path, each field name with backticks when it needs them.
 pub(crate) fn push_path(out: &mut String, s: &str) {
-    for (i, seg) in s.split('.').enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        push_ident(out, seg);
+    if escape::write_field_path(out, s).is_err() {
+        // Unreachable after `check_path`; should a caller skip the check, the whole text
+        // becomes one escaped name rather than raw SurrealQL.
+        out.push_str(&escape_ident(s));
     }
 }
 
@@ -75,40 +55,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_identifiers_pass() {
-        for ok in ["a", "_", "age", "Age_2", "_private"] {
+    fn names_pass_unless_empty() {
+        for ok in ["a", "_", "age", "Age_2", "first-name", "名前", "NaN", "a b"] {
             assert_eq!(check_ident("field", ok), Ok(ok));
         }
+        assert_eq!(
+            check_ident("index", ""),
+            Err(QueryError::InvalidIdent {
+                context: "index",
+                input: String::new()
+            })
+        );
     }
 
     #[test]
-    fn hostile_identifiers_fail_naming_input() {
+    fn variables_must_be_plain() {
+        assert_eq!(check_var("variable", "x_1"), Ok("x_1"));
         for bad in [
             "", "1a", "a b", "a;DROP", "a-b", "a`b", "ä", "a.b", "$x", "a)",
         ] {
-            let err = check_ident("field", bad).unwrap_err();
             assert_eq!(
-                err,
-                QueryError::InvalidIdent {
-                    context: "field",
+                check_var("variable", bad),
+                Err(QueryError::InvalidIdent {
+                    context: "variable",
                     input: bad.to_owned()
-                }
+                })
             );
         }
     }
 
     #[test]
     fn paths() {
-        assert!(check_path("field", "address.city").is_ok());
-        for bad in ["", ".", "a.", ".a", "a..b", "a.1b", "a.b c"] {
+        for ok in ["address.city", "tags[0]", "a.`b.c`", "名前.x"] {
+            assert_eq!(check_path("field", ok), Ok(ok));
+        }
+        for bad in ["", ".", "a.", ".a", "a..b", "a[x]", "a`b"] {
             assert!(check_path("field", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn keywords_are_quoted() {
+    fn names_are_escaped_by_the_one_escaper() {
         let mut s = String::new();
-        push_path(&mut s, "meta.value.select.x");
-        assert_eq!(s, "meta.`value`.`select`.x");
+        push_path(&mut s, "meta.value.select.x.NaN.first-name[2]");
+        assert_eq!(s, "meta.`value`.`select`.x.`NaN`.`first-name`[2]");
+        let mut s = String::new();
+        push_ident(&mut s, "Infinity");
+        assert_eq!(s, "`Infinity`");
+        // an unchecked, invalid path is still never raw
+        let mut s = String::new();
+        push_path(&mut s, "a..b; DELETE x");
+        assert_eq!(s, "`a..b; DELETE x`");
     }
 }

@@ -26,10 +26,14 @@
 //!   Exceptions required by the 3.3 grammar are numbers the API types as integers or
 //!   checked floats: KNN `<|K,EF|>`, full-text reference numbers `@N@`, and geo
 //!   coordinates (the server refuses parameters inside a point tuple).
-//! - **Identifiers are validated**: fields (dotted paths), graph tables, index names,
-//!   aliases and variable names must match `[A-Za-z_][A-Za-z0-9_]*` per segment;
-//!   anything else is a [`QueryError::InvalidIdent`] naming the input. Keyword names
-//!   (`value`, `select`, …) are written in backticks.
+//! - **Identifiers are never spliced raw**: field paths follow
+//!   [`crate::escape::parse_field_path`] (`address.city`, `tags[0]`, `items[*].price`,
+//!   `` `a.b` `` for a name holding path syntax); table, edge, index and alias names are
+//!   any non-empty text; each name is written by [`crate::escape::escape_ident`], the
+//!   server's own rule, so `first-name`, `名前`, `NaN`, `Infinity` and keywords (`value`,
+//!   `select`, …) get backticks. Variable names must be plain identifiers
+//!   (`[A-Za-z_][A-Za-z0-9_]*`). Anything else (an empty name, a malformed path) is a
+//!   [`QueryError::InvalidIdent`] naming the input.
 //! - **Subqueries** used as filter values are hoisted into `LET $sN = (…);` preludes,
 //!   innermost first; the main statement comes last and its index is
 //!   [`CompiledQuery::result_index`]. A set lookup (`in`, `containsany`, …) compares
@@ -117,8 +121,9 @@ impl CompiledQuery {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// A name spliced into the text is not a plain identifier.
-    #[error("invalid {context} {input:?}: only ASCII letters, digits and `_` are allowed (not starting with a digit), with `.` between nested field names")]
+    /// A name for the text is not acceptable: empty, a malformed field path, or a variable
+    /// name that is not a plain identifier.
+    #[error("invalid {context} {input:?}: names must be non-empty; a field path is names separated by `.`, each optionally followed by `[N]` or `[*]` (a name holding `.`, `[`, `]` or a backtick is written in backticks); a variable name is ASCII letters, digits and `_`, not starting with a digit")]
     InvalidIdent {
         /// What the name was used as ("field", "graph table", "index", …).
         context: &'static str,

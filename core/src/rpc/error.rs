@@ -210,16 +210,15 @@ impl ServerError {
         self.details.as_ref()?.get("details")?.get("kind")?.as_str()
     }
 
-    /// A retryable transaction conflict (protocol.md §8.3): `details.kind == TransactionConflict`,
-    /// or code -32009, or the message says `This transaction can be retried` — but never an
-    /// error whose commit outcome is unknown (retrying those could apply the writes twice).
+    /// A retryable transaction conflict (protocol.md §8.3), judged from the structure only:
+    /// `details.kind` (or the nested `details.details.kind`) is `TransactionConflict`, or the
+    /// code is -32009. The message text is never consulted, so a user's
+    /// `THROW "… This transaction can be retried"` is not a conflict. An error whose commit
+    /// outcome is unknown is never one either: retrying it could apply the writes twice.
+    ///
+    /// The same rule as [`crate::error::is_structured_conflict`] (this delegates to it).
     pub fn is_transaction_conflict(&self) -> bool {
-        if self.is_commit_outcome_unknown() {
-            return false;
-        }
-        self.detail_kind() == Some("TransactionConflict")
-            || self.code == Some(codes::QUERY_TRANSACTION_CONFLICT)
-            || self.message.contains("This transaction can be retried")
+        crate::error::is_structured_conflict(self)
     }
 
     /// The server could not tell whether a commit happened: never retry blindly.

@@ -154,18 +154,51 @@ fn error_classification() {
     );
     assert!(std::error::Error::source(&c).is_some());
 
-    // 2.x: only code + message.
+    // Only the structure counts: a message saying "can be retried" (a 2.x server's
+    // unstructured error, or a user's THROW) is not a conflict.
     let old = ServerError::from_value(&obj(vec![
         ("code", Value::Int(-32000)),
         ("message", s("Failed to commit transaction due to a read or write conflict. This transaction can be retried")),
     ]));
     assert_eq!(old.kind, ErrorKind::Internal);
-    assert!(old.is_transaction_conflict());
+    assert!(!old.is_transaction_conflict());
+    let thrown = ServerError::from_value(&obj(vec![
+        ("code", Value::Int(-32006)),
+        ("kind", s("Thrown")),
+        (
+            "message",
+            s("An error occurred: This transaction can be retried"),
+        ),
+    ]));
+    assert!(!thrown.is_transaction_conflict());
+    assert!(!crate::txn::is_retryable(&thrown));
+    // the code alone, or the kind nested one level down, is enough
+    let by_code = ServerError::from_value(&obj(vec![
+        ("code", Value::Int(-32009)),
+        ("kind", s("Query")),
+        ("message", s("whatever")),
+    ]));
+    assert!(by_code.is_transaction_conflict());
+    let nested = ServerError::from_value(&obj(vec![
+        ("kind", s("Query")),
+        ("message", s("whatever")),
+        (
+            "details",
+            obj(vec![
+                ("kind", s("Kvs")),
+                ("details", obj(vec![("kind", s("TransactionConflict"))])),
+            ]),
+        ),
+    ]));
+    assert!(nested.is_transaction_conflict());
+    assert!(crate::txn::is_retryable(&nested));
 
-    let unknown = ServerError::new(
+    // even with the conflict code, an unknown commit outcome is never retried
+    let mut unknown = ServerError::new(
         ErrorKind::Query,
         "The transaction's commit outcome is unknown. This transaction can be retried",
     );
+    unknown.code = Some(-32009);
     assert!(!unknown.is_transaction_conflict());
 
     let expired = ServerError::from_value(&obj(vec![

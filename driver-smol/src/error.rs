@@ -41,6 +41,10 @@ pub enum Error {
     /// No answer arrived in time.
     #[error("{0}")]
     Timeout(String),
+    /// An error in the shared `surql::Error` shape (the HTTP transport's; a bridge until this
+    /// type is replaced by `surql::Error`).
+    #[error("{0}")]
+    Surql(surql::Error),
 }
 
 impl Error {
@@ -50,32 +54,45 @@ impl Error {
             Error::Server(e) => Some(e),
             Error::Call(c) => c.as_server_error(),
             Error::Connection(ConnError::Server(e)) => Some(e),
+            Error::Surql(e) => e.as_server_error(),
             _ => None,
         }
     }
 
     /// `true` if the connection is closed for good.
     pub fn is_closed(&self) -> bool {
-        matches!(self, Error::Closed | Error::Connection(ConnError::Closed))
+        match self {
+            Error::Surql(e) => e.is_closed(),
+            _ => matches!(self, Error::Closed | Error::Connection(ConnError::Closed)),
+        }
     }
 
     /// `true` if the request timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
-            Error::Timeout(_) | Error::Connection(ConnError::Timeout { .. })
-        )
+        match self {
+            Error::Surql(e) => e.is_timeout(),
+            _ => matches!(
+                self,
+                Error::Timeout(_) | Error::Connection(ConnError::Timeout { .. })
+            ),
+        }
     }
 
     /// `true` if the method cannot work over this transport.
     pub fn is_not_supported(&self) -> bool {
-        matches!(self, Error::NotSupported(_))
+        match self {
+            Error::Surql(e) => e.is_not_supported(),
+            _ => matches!(self, Error::NotSupported(_)),
+        }
     }
 
     /// `true` if the connection dropped while the request was in flight (it may or may not
     /// have run).
     pub fn is_disconnected(&self) -> bool {
-        matches!(self, Error::Connection(ConnError::Disconnected { .. }))
+        match self {
+            Error::Surql(e) => e.is_disconnected(),
+            _ => matches!(self, Error::Connection(ConnError::Disconnected { .. })),
+        }
     }
 }
 
@@ -114,6 +131,43 @@ impl From<std::io::Error> for Error {
             Error::Timeout(e.to_string())
         } else {
             Error::Io(e.to_string())
+        }
+    }
+}
+
+impl From<surql::Error> for Error {
+    fn from(e: surql::Error) -> Self {
+        match e {
+            surql::Error::Server(s) => Error::Server(s),
+            other => Error::Surql(other),
+        }
+    }
+}
+
+/// The shared error shape of this error, so that code written against `surql::Error`
+/// (the type this one is being replaced by) works with both.
+impl From<Error> for surql::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Surql(e) => e,
+            Error::Server(s) => surql::Error::Server(s),
+            Error::Call(c) => c.into(),
+            Error::Connection(c) => c.into(),
+            Error::Http(m) => surql::Error::Http {
+                status: 0,
+                message: m,
+            },
+            Error::NotSupported(m) => surql::Error::NotSupported {
+                method: String::new(),
+                message: m,
+            },
+            Error::Url { url, reason } => surql::Error::InvalidUrl { url, reason },
+            Error::Io(m) => surql::Error::Io(m),
+            Error::Closed => surql::Error::Closed,
+            Error::Timeout(m) => surql::Error::Timeout {
+                what: m,
+                after: std::time::Duration::ZERO,
+            },
         }
     }
 }

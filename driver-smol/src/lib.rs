@@ -25,6 +25,8 @@
 
 mod error;
 mod http;
+#[doc(hidden)]
+pub mod internal;
 mod ws;
 
 use std::future::{Future, IntoFuture};
@@ -37,7 +39,7 @@ use futures_lite::Stream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use surql::client::{self, Call};
-use surql::conn::{Config, LiveHandle};
+use surql::conn::LiveHandle;
 pub use surql::rpc::StreamFrame;
 use surql::rpc::{Notification, Request};
 use surql::{Object, Value};
@@ -48,12 +50,7 @@ pub use surql::client::{CallError, Credentials, PatchOp, QueryResponse, Resource
 pub use surql::{RecordId, Uuid};
 pub use ws::ConnectionEvent;
 
-/// Connection options.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// The core connection machine's settings (timeouts, pings, reconnect backoff).
-    pub config: Config,
-}
+pub use surql::Options;
 
 enum Transport {
     Ws(ws::WsClient),
@@ -65,6 +62,7 @@ struct Inner {
     host: String,
     port: u16,
     tls: bool,
+    options: Options,
 }
 
 /// A SurrealDB client. Cheap to clone; clones share the connection.
@@ -117,14 +115,9 @@ impl Surreal {
         })?;
         let tls = e.scheme.is_tls();
         let transport = if e.scheme.is_ws() {
-            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.config).await?)
+            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.conn_config()).await?)
         } else {
-            Transport::Http(http::HttpClient::new(
-                e.host.clone(),
-                e.port,
-                tls,
-                e.path.clone(),
-            ))
+            Transport::Http(http::HttpClient::new(&e, &options)?)
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
@@ -132,6 +125,7 @@ impl Surreal {
                 host: e.host,
                 port: e.port,
                 tls,
+                options,
             }),
             session: None,
         })
@@ -159,7 +153,7 @@ impl Surreal {
         }
         match &self.inner.transport {
             Transport::Ws(w) => w.call(req).await,
-            Transport::Http(h) => h.call(req).await,
+            Transport::Http(h) => Ok(h.call(req).await?),
         }
     }
 
@@ -394,8 +388,14 @@ impl Surreal {
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
     pub async fn health(&self) -> Result<()> {
-        let status =
-            http::get_status(&self.inner.host, self.inner.port, self.inner.tls, "/health").await?;
+        let status = http::get_status(
+            &self.inner.host,
+            self.inner.port,
+            self.inner.tls,
+            "/health",
+            &self.inner.options,
+        )
+        .await?;
         if status == 200 {
             Ok(())
         } else {

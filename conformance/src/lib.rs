@@ -3,4 +3,5 @@
 //! and both transports).
 #![warn(missing_docs)]
 
+pub mod fake_http;
 pub mod server;

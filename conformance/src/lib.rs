@@ -5,3 +5,6 @@
 
 pub mod fake_http;
 pub mod server;
+
+/// The core, under its own name for tests whose driver names it otherwise.
+pub use surql;

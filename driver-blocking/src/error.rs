@@ -140,6 +140,69 @@ impl From<ServerError> for Error {
     }
 }
 
+/// The HTTP transport's errors are already in the shared `proto::Error` shape (the type this
+/// one is being replaced by).
+impl From<proto::Error> for Error {
+    fn from(e: proto::Error) -> Self {
+        match e {
+            proto::Error::InvalidUrl { url, reason } => Error::InvalidUrl { url, reason },
+            proto::Error::Connect { url, reason } => Error::Connect { url, reason },
+            proto::Error::Server(s) => Error::Server(s),
+            proto::Error::Timeout { what, after } => Error::Timeout {
+                method: what,
+                after,
+            },
+            proto::Error::Disconnected { method, reason } => Error::Disconnected { method, reason },
+            proto::Error::Closed => Error::Closed,
+            proto::Error::NotSupported { method, message } => {
+                Error::NotSupported { method, message }
+            }
+            proto::Error::Http { status, message } => Error::Http { status, message },
+            proto::Error::Protocol(m) => Error::Protocol(m),
+            proto::Error::Decode { context, detail } => {
+                Error::Decode(format!("{context}: {detail}"))
+            }
+            proto::Error::Invalid { what, reason } => Error::Invalid(format!("{what}: {reason}")),
+            proto::Error::TransactionLost { txn } => Error::TransactionLost { txn },
+            other => Error::Io(other.to_string()),
+        }
+    }
+}
+
+/// This error in the shared `proto::Error` shape, so that code written against it works
+/// with both.
+impl From<Error> for proto::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidUrl { url, reason } => proto::Error::InvalidUrl { url, reason },
+            Error::Connect { url, reason } => proto::Error::Connect { url, reason },
+            Error::Server(s) => proto::Error::Server(s),
+            Error::Timeout { method, after } => proto::Error::Timeout {
+                what: method,
+                after,
+            },
+            Error::NothingWithin { what, after } => proto::Error::Timeout { what, after },
+            Error::Disconnected { method, reason } => proto::Error::Disconnected { method, reason },
+            Error::TransactionLost { txn } => proto::Error::TransactionLost { txn },
+            Error::Closed => proto::Error::Closed,
+            Error::NotSupported { method, message } => {
+                proto::Error::NotSupported { method, message }
+            }
+            Error::Http { status, message } => proto::Error::Http { status, message },
+            Error::Protocol(m) => proto::Error::Protocol(m),
+            Error::Decode(d) => proto::Error::Decode {
+                context: "the answer".into(),
+                detail: d,
+            },
+            Error::Invalid(m) => {
+                let (what, reason) = m.split_once(": ").unwrap_or((m.as_str(), ""));
+                proto::Error::invalid(what, reason)
+            }
+            Error::Io(m) => proto::Error::Io(m),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,6 +150,8 @@ struct Inner {
     transport: Transport,
     /// The server's base URL (the RPC URL without `/rpc`), for `/health` and `Debug`.
     base_url: String,
+    /// The HTTP transport's (and `/health`'s) timeouts and TLS settings.
+    http_options: proto::Options,
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
@@ -199,19 +201,19 @@ impl Surreal {
     pub fn connect_with(url: &str, options: Options) -> Result<Surreal> {
         let endpoint = Endpoint::parse(url)?;
         let base_url = endpoint.base_url();
+        let http_options = proto::Options::default()
+            .request_timeout(options.config.request_timeout)
+            .connect_timeout(options.connect_timeout);
         let transport = if endpoint.scheme.is_ws() {
             Transport::Ws(Arc::new(WsTransport::connect(endpoint, options)?))
         } else {
-            Transport::Http(HttpTransport::new(
-                &endpoint,
-                options.config.request_timeout,
-                options.connect_timeout,
-            ))
+            Transport::Http(HttpTransport::new(&endpoint, &http_options)?)
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
                 transport,
                 base_url,
+                http_options,
             }),
             session: None,
         })
@@ -253,7 +255,7 @@ impl Surreal {
         }
         match &self.inner.transport {
             Transport::Ws(ws) => ws.call(request),
-            Transport::Http(http) => http.call(&request),
+            Transport::Http(http) => http.call(&request).map_err(Error::from),
         }
     }
 
@@ -496,7 +498,7 @@ impl Surreal {
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
     pub fn health(&self) -> Result<()> {
-        http::health(&self.inner.base_url)
+        http::health(&self.inner.base_url, &self.inner.http_options).map_err(Error::from)
     }
 
     // --- live queries -------------------------------------------------------------------

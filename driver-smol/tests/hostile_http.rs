@@ -86,6 +86,19 @@ fn a_hang_up_before_the_reply_is_disconnected_and_never_resent() {
 }
 
 #[test]
+fn a_trickling_answer_is_cut_at_the_request_timeout() {
+    // A valid answer, one byte a millisecond: it would take over a minute.
+    let mut reply = b"HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n".to_vec();
+    reply.resize(reply.len() + 65536, 0xf6);
+    let server = FakeHttp::start(vec![Act::Drip(reply)]);
+    let db = connect(&server);
+    let e = fails_fast(db.ping());
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(server.count(), 1);
+    next_call_works(&db);
+}
+
+#[test]
 fn a_garbage_status_line_is_an_http_error() {
     let server = FakeHttp::start(vec![Act::Raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec())]);
     let db = connect(&server);

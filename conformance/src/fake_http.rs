@@ -46,11 +46,33 @@ pub struct FakeHttp {
 }
 
 impl FakeHttp {
-    /// Starts a server that plays `script`, one act per request received (any connection).
+    /// Starts a server on 127.0.0.1 that plays `script`, one act per request received (on
+    /// any connection).
     pub fn start(script: Vec<Act>) -> FakeHttp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        FakeHttp::start_on("127.0.0.1:0", script)
+    }
+
+    /// [`FakeHttp::start`] on `addr` (e.g. `[::1]:0`).
+    pub fn start_on(addr: &str, script: Vec<Act>) -> FakeHttp {
+        FakeHttp::spawn(addr, script, None)
+    }
+
+    /// An `https://` server on 127.0.0.1 with the test certificate of [`tls`] (for
+    /// `127.0.0.1` and `localhost`, issued by [`tls::CA`]); with `client_auth`, it requires
+    /// a client certificate issued by that CA.
+    pub fn start_https(script: Vec<Act>, client_auth: bool) -> FakeHttp {
+        FakeHttp::spawn(
+            "127.0.0.1:0",
+            script,
+            Some(Arc::new(tls::server_config(client_auth))),
+        )
+    }
+
+    fn spawn(addr: &str, script: Vec<Act>, tls: Option<Arc<rustls::ServerConfig>>) -> FakeHttp {
+        let listener = TcpListener::bind(addr).expect("bind the fake server");
         let url = format!(
-            "http://{}",
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
             listener.local_addr().expect("the listener's address")
         );
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -64,7 +86,31 @@ impl FakeHttp {
                 }
                 let Ok(stream) = stream else { return };
                 let (reqs, script, stopped) = (reqs.clone(), script.clone(), stopped.clone());
-                thread::spawn(move || serve(stream, &reqs, &script, &stopped));
+                let tls = tls.clone();
+                thread::spawn(move || {
+                    // Short read timeouts let an idle connection notice that the test is over.
+                    if stream
+                        .set_read_timeout(Some(Duration::from_millis(100)))
+                        .is_err()
+                        || stream.set_nodelay(true).is_err()
+                    {
+                        return;
+                    }
+                    match tls {
+                        None => serve(stream, &reqs, &script, &stopped),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(
+                                rustls::StreamOwned::new(conn, stream),
+                                &reqs,
+                                &script,
+                                &stopped,
+                            )
+                        }
+                    }
+                });
             }
         });
         FakeHttp {
@@ -89,7 +135,7 @@ impl Drop for FakeHttp {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees `stop`.
-        if let Some(addr) = self.url.strip_prefix("http://") {
+        if let Some((_, addr)) = self.url.split_once("://") {
             drop(TcpStream::connect(addr));
         }
     }
@@ -128,7 +174,7 @@ pub fn good_reply() -> Vec<u8> {
 }
 
 /// Reads one request (head and `Content-Length` body); `None` when the client closed.
-fn read_request(s: &mut TcpStream, stop: &AtomicBool) -> Option<Vec<u8>> {
+fn read_request<S: Read>(s: &mut S, stop: &AtomicBool) -> Option<Vec<u8>> {
     let mut req = Vec::new();
     let mut byte = [0u8; 1];
     while !req.ends_with(b"\r\n\r\n") {
@@ -158,14 +204,7 @@ fn read_request(s: &mut TcpStream, stop: &AtomicBool) -> Option<Vec<u8>> {
     Some(req)
 }
 
-fn serve(mut s: TcpStream, reqs: &Mutex<Vec<Vec<u8>>>, script: &[Act], stop: &AtomicBool) {
-    // Short read timeouts let an idle connection notice that the test is over.
-    if s.set_read_timeout(Some(Duration::from_millis(100)))
-        .is_err()
-        || s.set_nodelay(true).is_err()
-    {
-        return;
-    }
+fn serve<S: Read + Write>(mut s: S, reqs: &Mutex<Vec<Vec<u8>>>, script: &[Act], stop: &AtomicBool) {
     while let Some(req) = read_request(&mut s, stop) {
         let n = {
             let Ok(mut r) = reqs.lock() else { return };
@@ -225,5 +264,55 @@ fn serve(mut s: TcpStream, reqs: &Mutex<Vec<Vec<u8>>>, script: &[Act], stop: &At
                 return;
             }
         }
+    }
+}
+
+/// The test PKI (`conformance/testdata/tls`, made with openssl, valid until 2126): a CA, a
+/// server certificate for `127.0.0.1` and `localhost`, and a client certificate. Test keys:
+/// they protect nothing.
+pub mod tls {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    /// The CA certificate (PEM) that issued the server and client certificates.
+    pub const CA: &[u8] = include_bytes!("../testdata/tls/ca.pem");
+    /// The server's certificate (PEM).
+    pub const SERVER_CERT: &[u8] = include_bytes!("../testdata/tls/server.pem");
+    /// The server's private key (PKCS#8 PEM).
+    pub const SERVER_KEY: &[u8] = include_bytes!("../testdata/tls/server-key.pem");
+    /// The client's certificate (PEM).
+    pub const CLIENT_CERT: &[u8] = include_bytes!("../testdata/tls/client.pem");
+    /// The client's private key (PKCS#8 PEM).
+    pub const CLIENT_KEY: &[u8] = include_bytes!("../testdata/tls/client-key.pem");
+
+    pub(crate) fn server_config(client_auth: bool) -> rustls::ServerConfig {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_CERT)
+            .collect::<Result<_, _>>()
+            .expect("the test server certificate");
+        let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).expect("the test server key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = if client_auth {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(CA) {
+                roots.add(c.expect("the test CA")).expect("the test CA");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        builder
+            .with_single_cert(certs, key)
+            .expect("the test server certificate and key")
     }
 }

@@ -391,6 +391,42 @@ mod tests {
     }
 
     #[test]
+    fn https_trusts_the_extra_root_and_presents_the_client_certificate() {
+        use surql_conformance::fake_http::{tls, FakeHttp, VERSION};
+        let server = FakeHttp::start_https(vec![], true);
+        let endpoint = Endpoint::parse(&server.url).expect("url");
+        let version = |options: &Options| {
+            let transport = HttpTransport::new(&endpoint, options)?;
+            let (req, decode) = proto::client::version().into_parts();
+            let payload = transport.call(&req)?;
+            decode(payload).map_err(Error::from)
+        };
+        let trusted = Options::default()
+            .request_timeout(Duration::from_secs(5))
+            .tls(
+                TlsOptions::default()
+                    .only_extra_roots()
+                    .add_root_pem(tls::CA),
+            );
+        let with_cert = trusted.clone().tls(
+            trusted
+                .tls
+                .clone()
+                .client_cert(tls::CLIENT_CERT, tls::CLIENT_KEY),
+        );
+        assert_eq!(version(&with_cert).expect("mutual TLS"), VERSION);
+        // With TLS 1.3 the server's refusal comes after the request was written.
+        let e = version(&trusted).expect_err("no client certificate");
+        assert!(
+            matches!(e, Error::Disconnected { .. } | Error::Connect { .. }),
+            "{e:?}"
+        );
+        let e = version(&Options::default()).expect_err("unknown issuer");
+        assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+        assert_eq!(server.count(), 1);
+    }
+
+    #[test]
     fn tls_settings_are_checked_without_quoting_the_key() {
         let o = TlsOptions::default()
             .only_extra_roots()

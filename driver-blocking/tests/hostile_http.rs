@@ -215,3 +215,17 @@ fn health_is_bounded_by_the_options() {
     let e = fails_fast(|| db.health());
     assert!(e.is_timeout(), "{e:?}");
 }
+
+#[test]
+fn an_ipv6_host_is_bracketed_in_the_host_header() {
+    let server = FakeHttp::start_on("[::1]:0", vec![]);
+    assert!(server.url.starts_with("http://[::1]:"), "{}", server.url);
+    let db = Surreal::connect_with(&server.url, options()).expect("connect");
+    next_call_works(&db);
+    let head = String::from_utf8_lossy(&server.requests()[0]).to_ascii_lowercase();
+    let authority = server.url.trim_start_matches("http://");
+    assert!(
+        head.contains(&format!("\r\nhost: {authority}\r\n")),
+        "{head}"
+    );
+}

@@ -763,6 +763,41 @@ mod tests {
     }
 
     #[test]
+    fn mangled_responses_never_panic() {
+        let seeds: [&[u8]; 4] = [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;x=y\r\na\r\n0\r\nT: v\r\n\r\n",
+            b"HTTP/1.0 500 Internal\r\nConnection: keep-alive\r\n\r\n{\"description\":\"x\"}",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        ];
+        // xorshift: deterministic, so a failure replays.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..5_000 {
+            let mut b = seeds[i % seeds.len()].to_vec();
+            for _ in 0..=next() % 4 {
+                let at = (next() as usize) % (b.len() + 1);
+                match next() % 5 {
+                    0 if at < b.len() => b[at] = next() as u8,
+                    1 => b.truncate(at),
+                    2 => b.insert(at, next() as u8),
+                    3 => b.insert(at, [b'\r', b'\n', b':', b';', b'0', b'f'][at % 6]),
+                    _ => {
+                        let tail = b[at..].to_vec();
+                        b.extend(tail);
+                    }
+                }
+            }
+            fuzz_response(&b);
+        }
+    }
+
+    #[test]
     fn tls_settings_are_checked() {
         let o = Options::default().tls(TlsOptions::default().add_root_pem(&b"not pem"[..]));
         let e = HttpClient::from_parts("localhost", 443, true, "/rpc", &o)

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use futures_lite::future::block_on;
-use surql_conformance::fake_http::{Act, FakeHttp, VERSION};
+use surql::TlsOptions;
+use surql_conformance::fake_http::{tls, Act, FakeHttp, VERSION};
 use surql_smol::{Options, Surreal};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -223,4 +224,61 @@ fn health_is_bounded_by_the_options() {
     let db = connect(&server);
     let e = fails_fast(db.health());
     assert!(e.is_timeout(), "{e:?}");
+}
+
+#[test]
+fn an_ipv6_host_is_bracketed_in_the_host_header() {
+    let server = FakeHttp::start_on("[::1]:0", vec![]);
+    assert!(server.url.starts_with("http://[::1]:"), "{}", server.url);
+    let db = block_on(Surreal::connect_with(&server.url, options())).expect("connect");
+    next_call_works(&db);
+    let head = String::from_utf8_lossy(&server.requests()[0]).to_ascii_lowercase();
+    let authority = server.url.trim_start_matches("http://");
+    assert!(
+        head.contains(&format!("\r\nhost: {authority}\r\n")),
+        "{head}"
+    );
+}
+
+#[test]
+fn https_trusts_the_extra_root_and_presents_the_client_certificate() {
+    let server = FakeHttp::start_https(vec![], true);
+    let trust = TlsOptions::default()
+        .only_extra_roots()
+        .add_root_pem(tls::CA)
+        .client_cert(tls::CLIENT_CERT, tls::CLIENT_KEY);
+    let db = block_on(Surreal::connect_with(&server.url, options().tls(trust))).expect("connect");
+    next_call_works(&db);
+    next_call_works(&db);
+    assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn https_refuses_an_unknown_issuer_and_a_missing_client_certificate() {
+    let server = FakeHttp::start_https(vec![], true);
+    // The public roots do not know the test CA.
+    let db = connect(&server);
+    let e = fails_fast(db.version());
+    match &e {
+        surql::Error::Connect { reason, .. } => {
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}")
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    // Trusting the CA but presenting no client certificate: the server refuses.
+    let trust = TlsOptions::default()
+        .only_extra_roots()
+        .add_root_pem(tls::CA);
+    let db = block_on(Surreal::connect_with(&server.url, options().tls(trust))).expect("connect");
+    let e = fails_fast(db.version());
+    // With TLS 1.3 the refusal arrives after the client has sent its request.
+    assert!(
+        matches!(
+            &e,
+            surql::Error::Disconnected { .. } | surql::Error::Connect { .. }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("Certificate"), "{e}");
+    assert_eq!(server.count(), 0, "no request may get through");
 }

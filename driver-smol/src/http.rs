@@ -681,6 +681,15 @@ mod tests {
     }
 
     #[test]
+    fn calls_can_be_spawned_on_multi_threaded_executors() {
+        fn send<T: Send>(_: T) {}
+        let c = client("localhost");
+        let (req, _) = surql::client::ping().into_parts();
+        send(c.call(req));
+        send(c.get_status("/health"));
+    }
+
+    #[test]
     fn an_ipv6_host_header_is_bracketed() {
         let (wire, _) = client("::1")
             .encode("POST", "/rpc", &[], b"x")

@@ -5,8 +5,9 @@
 //! Response framing (status line, headers, `Content-Length` / chunked / close-delimited
 //! bodies) is parsed by `ureq-proto`, the sans-IO HTTP/1.1 core of ureq 3 that the blocking
 //! driver already uses, instead of a hand-written parser: it is maintained and fuzzed
-//! upstream, and being sans-IO it is driven from async code by handing it byte slices. This
-//! file adds the limits it leaves to its caller: the response head is at most
+//! upstream, and being sans-IO it is driven from async code by handing it byte slices (no
+//! runtime, no IO traits; 5 small crates, `http` and `httparse` among them). This file adds
+//! the limits it leaves to its caller: the response head is at most
 //! [`MAX_HEAD`] bytes, the body at most [`MAX_BODY`] (a `Content-Length` is checked before
 //! anything is allocated for it), and a response with both `Content-Length` and
 //! `Transfer-Encoding` is refused.

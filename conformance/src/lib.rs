@@ -3,4 +3,8 @@
 //! and both transports).
 #![warn(missing_docs)]
 
+pub mod fake_http;
 pub mod server;
+
+/// The core, under its own name for tests whose driver names it otherwise.
+pub use surql;

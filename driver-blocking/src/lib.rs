@@ -80,6 +80,8 @@ struct Inner {
     transport: Transport,
     /// The server's base URL (the RPC URL without `/rpc`), for `/health` and `Debug`.
     base_url: String,
+    /// The HTTP transport's (and `/health`'s) timeouts and TLS settings.
+    options: Options,
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
@@ -119,18 +121,15 @@ impl Surreal {
         let endpoint = Endpoint::parse(url)?;
         let base_url = endpoint.base_url();
         let transport = if endpoint.scheme.is_ws() {
-            Transport::Ws(Arc::new(WsTransport::connect(endpoint, options)?))
+            Transport::Ws(Arc::new(WsTransport::connect(endpoint, options.clone())?))
         } else {
-            Transport::Http(HttpTransport::new(
-                &endpoint,
-                options.request_timeout,
-                options.connect_timeout,
-            ))
+            Transport::Http(HttpTransport::new(&endpoint, &options)?)
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
                 transport,
                 base_url,
+                options,
             }),
             session: None,
         })
@@ -173,7 +172,7 @@ impl Surreal {
         }
         match &self.inner.transport {
             Transport::Ws(ws) => ws.call(request),
-            Transport::Http(http) => http.call(&request),
+            Transport::Http(http) => http.call(&request).map_err(Error::from),
         }
     }
 
@@ -428,7 +427,7 @@ impl Surreal {
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
     pub fn health(&self) -> Result<()> {
-        http::health(&self.inner.base_url)
+        http::health(&self.inner.base_url, &self.inner.options)
     }
 
     // --- live queries -------------------------------------------------------------------

@@ -25,6 +25,8 @@
 
 mod http;
 mod tls;
+#[doc(hidden)]
+pub mod internal;
 mod ws;
 
 use std::future::{Future, IntoFuture};
@@ -68,6 +70,7 @@ struct Inner {
     host: String,
     port: u16,
     tls: bool,
+    options: Options,
 }
 
 /// A SurrealDB client. Cheap to clone; clones share the connection.
@@ -117,14 +120,9 @@ impl Surreal {
         let e = surql::endpoint::Endpoint::parse(url)?;
         let tls = e.scheme.is_tls();
         let transport = if e.scheme.is_ws() {
-            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options).await?)
+            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.clone()).await?)
         } else {
-            Transport::Http(http::HttpClient::new(
-                e.host.clone(),
-                e.port,
-                tls,
-                e.path.clone(),
-            ))
+            Transport::Http(http::HttpClient::new(&e, &options)?)
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
@@ -132,6 +130,7 @@ impl Surreal {
                 host: e.host,
                 port: e.port,
                 tls,
+                options,
             }),
             session: None,
         })
@@ -186,7 +185,7 @@ impl Surreal {
         }
         match &self.inner.transport {
             Transport::Ws(w) => w.call(req).await,
-            Transport::Http(h) => h.call(req).await,
+            Transport::Http(h) => Ok(h.call(req).await?),
         }
     }
 
@@ -428,8 +427,14 @@ impl Surreal {
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
     pub async fn health(&self) -> Result<()> {
-        let status =
-            http::get_status(&self.inner.host, self.inner.port, self.inner.tls, "/health").await?;
+        let status = http::get_status(
+            &self.inner.host,
+            self.inner.port,
+            self.inner.tls,
+            "/health",
+            &self.inner.options,
+        )
+        .await?;
         if status == 200 {
             Ok(())
         } else {

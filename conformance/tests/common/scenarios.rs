@@ -1323,7 +1323,7 @@ scenario!(open_range_the_create_rpc_itself_alters, |db| {
         surql::rpc::Method::Create,
         vec![Value::RecordId(rec.clone()), fid_data(fid_open_range())],
     );
-    let _: Value = w!(db.run_call(call))?;
+    let _: Value = w!(db.perform(call))?;
     let a_to_none = Value::Range(Box::new(surql::Range {
         start: surql::Bound::Included(Value::from("a")),
         end: surql::Bound::Excluded(Value::None),
@@ -1339,7 +1339,7 @@ scenario!(open_range_the_create_rpc_itself_alters, |db| {
             surql::rpc::Method::Create,
             vec![Value::RecordId(rec.clone()), fid_data(given.clone())],
         );
-        let _: Value = w!(db.run_call(call))?;
+        let _: Value = w!(db.perform(call))?;
         assert_eq!(
             fid_stored(&db, &rec).await?,
             stored,
@@ -1453,7 +1453,7 @@ scenario!(decimal_beyond_28_digits_is_refused_naming_it, |db| {
             Value::Object(Object::from([("d".to_owned(), fid_decimal(plain))])),
         ],
     );
-    let rows = w!(db.run_call(call))?;
+    let rows = w!(db.perform(call))?;
     let first = surql::rpc::parse_query_results(rows).expect("query rows")[0]
         .result
         .clone()

@@ -439,7 +439,7 @@ fn open_socket(
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
     let (ws, response) =
         tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
-            .map_err(|e| fail(handshake_failure(e)))?;
+            .map_err(|e| fail(handshake_failure(e, timeout)))?;
     let protocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -462,12 +462,22 @@ fn open_socket(
 
 /// Explains a failed WebSocket upgrade; a subprotocol mismatch means the peer does not
 /// speak SurrealDB's CBOR RPC.
-fn handshake_failure<S>(e: tungstenite::HandshakeError<S>) -> String
+fn handshake_failure<S>(e: tungstenite::HandshakeError<S>, timeout: Duration) -> String
 where
     S: tungstenite::handshake::HandshakeRole,
 {
     use tungstenite::error::ProtocolError;
+    let expired =
+        || format!("no WebSocket upgrade answer within the connect timeout of {timeout:?}");
     match e {
+        // The socket's read/write timeout (the connect timeout) expired mid-handshake:
+        // tungstenite reports a blocking socket's timeout as an interrupted handshake.
+        tungstenite::HandshakeError::Interrupted(_) => expired(),
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Io(e))
+            if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) =>
+        {
+            expired()
+        }
         tungstenite::HandshakeError::Failure(tungstenite::Error::Protocol(
             ProtocolError::SecWebSocketSubProtocolError(p),
         )) => format!(

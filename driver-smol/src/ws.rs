@@ -355,6 +355,19 @@ struct Driver {
     finished: bool,
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // A command queued after the loop's last look would otherwise wait forever: an
+        // async channel keeps its queue while any sender (every `WsClient`) lives.
+        // Dropping it drops its reply channel, so its caller gets `Error::Closed` now. This
+        // also runs if the loop panicked.
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            drop(command);
+        }
+    }
+}
+
 impl Driver {
     fn new(url: String, options: Options, ws: Ws, commands: Receiver<Command>) -> Driver {
         let mut mux = Mux::new(&options, Instant::now());

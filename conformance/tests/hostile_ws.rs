@@ -156,11 +156,22 @@ pub mod fake {
 
         /// Completes the WebSocket upgrade, accepting the `cbor` subprotocol.
         pub fn upgrade(&self, stream: TcpStream) -> Option<Peer> {
+            self.upgrade_with(stream, Some("cbor"))
+        }
+
+        /// Completes the WebSocket upgrade answering with `subprotocol` (or none).
+        pub fn upgrade_with(
+            &self,
+            stream: TcpStream,
+            subprotocol: Option<&'static str>,
+        ) -> Option<Peer> {
             // The handshake itself is bounded; afterwards reads wake up every tick.
             stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-            let callback = |_req: &Request, mut resp: Response| {
-                resp.headers_mut()
-                    .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
+            let callback = move |_req: &Request, mut resp: Response| {
+                if let Some(p) = subprotocol {
+                    resp.headers_mut()
+                        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
+                }
                 Ok(resp)
             };
             let ws = tungstenite::accept_hdr(stream, callback).ok()?;

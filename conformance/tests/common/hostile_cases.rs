@@ -96,6 +96,39 @@ case!(a_peer_that_never_completes_the_upgrade_fails_connect_within_the_timeout, 
     assert!(server.log().is_empty(), "{:?}", server.log());
 });
 
+case!(a_peer_without_the_cbor_subprotocol_is_refused, {
+    let server = FakeServer::start(|stream, ctx| {
+        // Upgrades without naming a subprotocol, then waits for the client to leave.
+        if let Some(mut peer) = ctx.upgrade_with(stream, None) {
+            while peer.next_request().is_some() {}
+        }
+    });
+    let started = Instant::now();
+    match w!(drv::Surreal::connect_with(server.url(), options())) {
+        Err(drv::Error::Connect { reason, .. }) => assert!(reason.contains("cbor"), "{reason}"),
+        other => panic!("expected Error::Connect for a peer without `cbor`, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(server.log().is_empty(), "a request went to a refused peer: {:?}", server.log());
+});
+
+case!(a_peer_that_is_not_http_is_a_handshake_error, {
+    let server = FakeServer::start(|mut stream, ctx| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 1024];
+        // Whatever the client sent, the answer is not HTTP; the client may already be gone.
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+        ctx.hold(stream);
+    });
+    let started = Instant::now();
+    let e = w!(drv::Surreal::connect_with(server.url(), options()))
+        .expect_err("an SSH banner is no WebSocket upgrade");
+    assert!(matches!(e, drv::Error::Connect { .. }), "{e:?}");
+    assert!(e.to_string().contains("handshake"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+});
+
 case!(an_unanswered_request_times_out_once_and_the_connection_goes_on, {
     // The first request is never answered in time; its answer arrives late, just before
     // the answer to the next request, which must still get its own answer.
@@ -175,6 +208,40 @@ case!(a_hang_up_before_the_answer_is_disconnected_and_nothing_is_resent, {
         seen.iter().any(|e| matches!(e, ConnectionEvent::Disconnected(_))),
         "{seen:?}"
     );
+});
+
+case!(a_hang_up_without_reconnecting_closes_for_good, {
+    // Garbage instead of an answer, then the peer hangs up; with reconnecting off the
+    // connection is closed for good and says so.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if peer.next_request().is_some() {
+            peer.send_raw(vec![0xff, 0x00, 0x13]);
+        }
+    });
+    let db = connect(&server, options().reconnect(false)).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("the peer hangs up instead of answering");
+    assert!(e.is_disconnected() || e.is_closed(), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            *e == ConnectionEvent::Closed
+        }),
+        "no Closed event: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e, ConnectionEvent::Error(_))),
+        "the garbage frame was not reported: {seen:?}"
+    );
+    let e = w!(db.ping()).expect_err("closed for good");
+    assert!(e.is_closed(), "{e:?}");
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+    assert!(server.log().iter().all(|r| r.conn == 0), "it reconnected: {:?}", server.log());
 });
 
 /// A server that, before answering the first request, sends `noise(request)` frames.

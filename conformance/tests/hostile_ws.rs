@@ -146,6 +146,11 @@ pub mod fake {
     }
 
     impl Ctx {
+        /// Whether the server is stopping (scripts that loop on their own check it).
+        pub fn stopped(&self) -> bool {
+            self.shared.stopped()
+        }
+
         /// Keeps the TCP connection open and silent (no upgrade) until the server stops.
         pub fn hold(&self, stream: TcpStream) {
             while !self.shared.stopped() {

@@ -393,6 +393,7 @@ fn open_socket(
     tls: Option<&Arc<rustls::ClientConfig>>,
     timeout: Duration,
 ) -> Result<Ws, Error> {
+    let started = Instant::now();
     let url = endpoint.rpc_url();
     let fail = |reason: String| Error::Connect {
         url: url.clone(),
@@ -437,9 +438,17 @@ fn open_socket(
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let (ws, response) =
-        tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
-            .map_err(|e| fail(handshake_failure(e, timeout)))?;
+    // Each read and write is bounded by the timeouts above; the cutoff bounds the whole
+    // upgrade, which a peer dribbling bytes could otherwise stretch without end.
+    let cutoff = Cutoff::arm(&tcp, timeout.saturating_sub(started.elapsed()))
+        .map_err(|e| io("cannot bound the WebSocket upgrade", e))?;
+    let upgrade = tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector));
+    if cutoff.disarm() {
+        return Err(fail(format!(
+            "no WebSocket upgrade within the connect timeout of {timeout:?}"
+        )));
+    }
+    let (ws, response) = upgrade.map_err(|e| fail(handshake_failure(e, timeout)))?;
     let protocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -458,6 +467,38 @@ fn open_socket(
     tcp.set_nonblocking(true)
         .map_err(|e| io("cannot make the socket nonblocking", e))?;
     Ok(ws)
+}
+
+/// Shuts a socket down when a deadline passes (a blocking handshake has no other bound on
+/// its total time).
+struct Cutoff {
+    disarm: mpsc::Sender<()>,
+    thread: JoinHandle<bool>,
+}
+
+impl Cutoff {
+    fn arm(tcp: &TcpStream, within: Duration) -> std::io::Result<Cutoff> {
+        let socket = tcp.try_clone()?;
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("surql-ws-connect".into())
+            .spawn(move || match disarmed.recv_timeout(within) {
+                Err(RecvTimeoutError::Timeout) => {
+                    // The handshake fails at its next read or write; reported as the timeout.
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    true
+                }
+                _ => false,
+            })?;
+        Ok(Cutoff { disarm, thread })
+    }
+
+    /// Stops the cutoff; `true` if it fired (the socket is shut down).
+    fn disarm(self) -> bool {
+        drop(self.disarm);
+        // A panic there is impossible (no code that can panic); treat it as not fired.
+        self.thread.join().unwrap_or(false)
+    }
 }
 
 /// Explains a failed WebSocket upgrade; a subprotocol mismatch means the peer does not

@@ -129,6 +129,42 @@ case!(a_peer_that_is_not_http_is_a_handshake_error, {
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 });
 
+case!(a_peer_that_trickles_its_upgrade_answer_fails_connect_within_the_timeout, {
+    // Every read gets bytes well within the timeout (in chunks big enough not to look
+    // like an attack to tungstenite), so only a bound on the whole upgrade ends it.
+    let server = FakeServer::start(|mut stream, ctx| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 1024];
+        if stream.read(&mut buf).is_err() {
+            return;
+        }
+        let mut chunk = b"HTTP/1.1 101 Switching Protocols\r\nX-Padding: ".to_vec();
+        while !ctx.stopped() {
+            chunk.resize(256, b'a');
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+            chunk.clear();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let limit = Duration::from_millis(300);
+    let started = Instant::now();
+    let outcome = w!(drv::Surreal::connect_with(
+        server.url(),
+        options().connect_timeout(limit)
+    ));
+    let took = started.elapsed();
+    match outcome {
+        Err(drv::Error::Connect { reason, .. }) => assert!(
+            mentions_timeout(&reason),
+            "the connect error does not say the timeout expired: {reason}"
+        ),
+        other => panic!("expected Error::Connect for a trickling peer, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(2), "connect took {took:?} (timeout {limit:?})");
+});
+
 case!(an_unanswered_request_times_out_once_and_the_connection_goes_on, {
     // The first request is never answered in time; its answer arrives late, just before
     // the answer to the next request, which must still get its own answer.

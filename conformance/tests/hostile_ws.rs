@@ -34,6 +34,13 @@ impl<T, E> Resolve for Result<T, E> {
     }
 }
 
+impl<'a> Resolve for surql_blocking::Query<'a> {
+    type Output = surql_blocking::Result<surql_blocking::QueryResponse>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
 impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
     type Output = surql_blocking::Result<surql_blocking::QueryStream>;
     fn resolve(self) -> Self::Output {
@@ -246,6 +253,13 @@ pub mod fake {
                         ) => {}
                     Err(_) => return None,
                 }
+            }
+        }
+
+        /// Stops reading (and answering) until the server stops; the connection stays open.
+        pub fn stop_reading(self) {
+            while !self.shared.stopped() {
+                thread::sleep(TICK);
             }
         }
 

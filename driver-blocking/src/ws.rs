@@ -168,11 +168,13 @@ impl WsTransport {
             endpoint,
             tls,
             connect_timeout: options.connect_timeout,
+            request_timeout: options.request_timeout,
             poller: poller.clone(),
             commands: receiver,
             mux,
             socket: Some(socket),
             want_write: false,
+            write_blocked_since: None,
             listeners: Vec::new(),
             finished: false,
         };
@@ -604,6 +606,10 @@ struct Driver {
     socket: Option<Socket>,
     /// A write hit `WouldBlock`: tungstenite holds the rest; flush when writable.
     want_write: bool,
+    /// Since when the writes are blocked: a peer that reads nothing for a request timeout
+    /// is dead (as in the smol driver), or every later request would wait behind it.
+    write_blocked_since: Option<Instant>,
+    request_timeout: Duration,
     listeners: Vec<Listener>,
     finished: bool,
 }
@@ -716,6 +722,7 @@ impl Driver {
     fn lose_socket(&mut self, reason: String) {
         self.socket = None;
         self.want_write = false;
+        self.write_blocked_since = None;
         self.mux.handle_disconnect(reason, Instant::now());
     }
 
@@ -741,9 +748,19 @@ impl Driver {
         }
         if failure.is_none() {
             match socket.ws.flush() {
-                Ok(()) => self.want_write = false,
+                Ok(()) => {
+                    self.want_write = false;
+                    self.write_blocked_since = None;
+                }
                 Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
-                    self.want_write = true
+                    self.want_write = true;
+                    let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
+                    let limit = self.request_timeout;
+                    if since.elapsed() >= limit {
+                        failure = Some(format!(
+                            "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
+                        ));
+                    }
                 }
                 Err(e) => failure = Some(format!("writing to the socket failed: {e}")),
             }
@@ -762,10 +779,14 @@ impl Driver {
                 return;
             }
         }
-        let timeout = self
-            .mux
-            .poll_timeout()
-            .map(|at| at.saturating_duration_since(Instant::now()));
+        let write_deadline = self
+            .write_blocked_since
+            .and_then(|since| since.checked_add(self.request_timeout));
+        let deadline = match (self.mux.poll_timeout(), write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
         events.clear();
         match self.poller.wait(events, timeout) {
             Ok(_) => {
@@ -799,6 +820,7 @@ impl Driver {
                 Action::DropSocket => {
                     self.socket = None;
                     self.want_write = false;
+                    self.write_blocked_since = None;
                 }
                 Action::Notify(event) => self.broadcast(event),
                 Action::Finished => self.finished = true,
@@ -817,6 +839,7 @@ impl Driver {
             Ok(socket) => {
                 self.socket = Some(socket);
                 self.want_write = false;
+                self.write_blocked_since = None;
                 self.mux.handle_connected(Instant::now());
             }
             // The core reports it as `Disconnected("could not connect: …")`.

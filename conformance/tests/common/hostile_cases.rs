@@ -280,6 +280,47 @@ case!(a_hang_up_without_reconnecting_closes_for_good, {
     assert!(server.log().iter().all(|r| r.conn == 0), "it reconnected: {:?}", server.log());
 });
 
+case!(a_peer_that_stops_reading_costs_one_request_and_the_socket, {
+    // The first connection never reads, so a large request cannot be written out; the
+    // request fails within its timeout and the stuck socket is replaced.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            peer.stop_reading();
+        } else {
+            peer.serve(|_, _| false);
+        }
+    });
+    let limit = Duration::from_millis(500);
+    let db = connect(&server, options().request_timeout(limit)).await;
+    let events = db.events().expect("events");
+    // More than the kernel's socket buffers on both sides hold.
+    let text = format!("RETURN '{}'", "x".repeat(48 * 1024 * 1024));
+    let started = Instant::now();
+    let e = w!(db.query(text)).expect_err("the peer reads nothing");
+    let took = started.elapsed();
+    assert!(e.is_timeout() || e.is_disconnected(), "{e:?}");
+    assert!(took < Duration::from_secs(3), "failed after {took:?} (timeout {limit:?})");
+    // The stuck socket is declared dead within the request timeout and replaced (a
+    // request sent meanwhile may be caught in it: it was queued behind the stuck write).
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(3), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "the socket nobody reads was never replaced: {seen:?}"
+    );
+    let started = Instant::now();
+    let version = w!(db.version()).expect("the next request, on a socket that is read");
+    assert_eq!(version, VERSION);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the next request took {took:?}");
+    assert_eq!(server.count("query"), 0, "the stuck query was re-sent: {:?}", server.log());
+    assert_eq!(requests(&server, "version", 1).len(), 1, "{:?}", server.log());
+});
+
 /// A server that, before answering the first request, sends `noise(request)` frames.
 fn noisy_server(noise: fn(&Req) -> Vec<Vec<u8>>) -> FakeServer {
     FakeServer::start(move |stream, ctx| {

@@ -263,6 +263,17 @@ pub mod fake {
             }
         }
 
+        /// Sends a close frame with `code` and `reason`, then hangs up.
+        pub fn close_with(mut self, code: u16, reason: &'static str) {
+            let frame = tungstenite::protocol::CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            };
+            // The client may be gone already; hanging up follows either way.
+            let _ = self.ws.close(Some(frame));
+            let _ = self.ws.flush();
+        }
+
         /// Sends one binary frame as it is.
         pub fn send_raw(&mut self, bytes: Vec<u8>) {
             // A client that left makes the script end at its next read.

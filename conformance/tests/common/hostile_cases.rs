@@ -321,6 +321,83 @@ case!(a_peer_that_stops_reading_costs_one_request_and_the_socket, {
     assert_eq!(requests(&server, "version", 1).len(), 1, "{:?}", server.log());
 });
 
+case!(a_close_frame_before_the_answer_is_disconnected_with_its_code, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            if peer.next_request().is_some() {
+                peer.close_with(1011, "going for coffee");
+            }
+            return;
+        }
+        peer.serve(|_, _| false);
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("the peer closes instead of answering");
+    assert!(e.is_disconnected(), "expected Error::Disconnected, got {e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            matches!(e, ConnectionEvent::Disconnected(why) if why.contains("1011"))
+        }),
+        "no Disconnected event naming the close code: {seen:?}"
+    );
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(requests(&server, "ping", 1).len(), 0, "re-sent: {:?}", server.log());
+});
+
+case!(a_live_request_answered_without_a_uuid_is_a_protocol_error, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "live" {
+                return false;
+            }
+            peer.reply(req.id, Value::from("not a uuid"));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    match w!(db.live("t")) {
+        Err(drv::Error::Protocol(why)) => assert!(why.contains("uuid"), "{why}"),
+        other => panic!("expected Error::Protocol, got {other:?}"),
+    }
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(server.count("live"), 1, "{:?}", server.log());
+    // Nothing to kill: the server named no live query.
+    assert_eq!(server.count("kill"), 0, "{:?}", server.log());
+});
+
+case!(a_query_stream_answered_with_a_plain_result_is_a_protocol_error, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "query_stream" {
+                return false;
+            }
+            peer.reply(req.id, Value::Array(vec![Value::Int(1)]));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    let mut stream = w!(db.query_stream("SELECT * FROM t")).expect("query_stream");
+    match w!(stream.next_timeout(Duration::from_secs(2))) {
+        Err(drv::Error::Protocol(why)) => assert!(why.contains("query_stream"), "{why}"),
+        other => panic!("expected Error::Protocol, got {other:?}"),
+    }
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(server.count("query_stream"), 1, "{:?}", server.log());
+});
+
 /// A server that, before answering the first request, sends `noise(request)` frames.
 fn noisy_server(noise: fn(&Req) -> Vec<Vec<u8>>) -> FakeServer {
     FakeServer::start(move |stream, ctx| {
@@ -384,6 +461,16 @@ case!(an_answer_to_an_unknown_id_is_an_error_event_and_the_real_answer_wins, {
             Some(stray),
             Value::from("an answer nobody asked for"),
         ))]
+    }))
+    .await;
+});
+
+case!(an_answer_with_a_malformed_id_is_an_error_event_and_the_real_answer_wins, {
+    survives_noise(noisy_server(|_| {
+        vec![surql::cbor::encode(&object(&[
+            ("id", Value::from("not-a-number")),
+            ("result", Value::from("an answer nobody can own")),
+        ]))]
     }))
     .await;
 });

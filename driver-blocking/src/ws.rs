@@ -168,11 +168,13 @@ impl WsTransport {
             endpoint,
             tls,
             connect_timeout: options.connect_timeout,
+            request_timeout: options.request_timeout,
             poller: poller.clone(),
             commands: receiver,
             mux,
             socket: Some(socket),
             want_write: false,
+            write_blocked_since: None,
             listeners: Vec::new(),
             finished: false,
         };
@@ -393,6 +395,7 @@ fn open_socket(
     tls: Option<&Arc<rustls::ClientConfig>>,
     timeout: Duration,
 ) -> Result<Ws, Error> {
+    let started = Instant::now();
     let url = endpoint.rpc_url();
     let fail = |reason: String| Error::Connect {
         url: url.clone(),
@@ -437,9 +440,17 @@ fn open_socket(
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let (ws, response) =
-        tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
-            .map_err(|e| fail(handshake_failure(e)))?;
+    // Each read and write is bounded by the timeouts above; the cutoff bounds the whole
+    // upgrade, which a peer dribbling bytes could otherwise stretch without end.
+    let cutoff = Cutoff::arm(&tcp, timeout.saturating_sub(started.elapsed()))
+        .map_err(|e| io("cannot bound the WebSocket upgrade", e))?;
+    let upgrade = tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector));
+    if cutoff.disarm() {
+        return Err(fail(format!(
+            "no WebSocket upgrade within the connect timeout of {timeout:?}"
+        )));
+    }
+    let (ws, response) = upgrade.map_err(|e| fail(handshake_failure(e, timeout)))?;
     let protocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -460,14 +471,56 @@ fn open_socket(
     Ok(ws)
 }
 
+/// Shuts a socket down when a deadline passes (a blocking handshake has no other bound on
+/// its total time).
+struct Cutoff {
+    disarm: mpsc::Sender<()>,
+    thread: JoinHandle<bool>,
+}
+
+impl Cutoff {
+    fn arm(tcp: &TcpStream, within: Duration) -> std::io::Result<Cutoff> {
+        let socket = tcp.try_clone()?;
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("surql-ws-connect".into())
+            .spawn(move || match disarmed.recv_timeout(within) {
+                Err(RecvTimeoutError::Timeout) => {
+                    // The handshake fails at its next read or write; reported as the timeout.
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    true
+                }
+                _ => false,
+            })?;
+        Ok(Cutoff { disarm, thread })
+    }
+
+    /// Stops the cutoff; `true` if it fired (the socket is shut down).
+    fn disarm(self) -> bool {
+        drop(self.disarm);
+        // A panic there is impossible (no code that can panic); treat it as not fired.
+        self.thread.join().unwrap_or(false)
+    }
+}
+
 /// Explains a failed WebSocket upgrade; a subprotocol mismatch means the peer does not
 /// speak SurrealDB's CBOR RPC.
-fn handshake_failure<S>(e: tungstenite::HandshakeError<S>) -> String
+fn handshake_failure<S>(e: tungstenite::HandshakeError<S>, timeout: Duration) -> String
 where
     S: tungstenite::handshake::HandshakeRole,
 {
     use tungstenite::error::ProtocolError;
+    let expired =
+        || format!("no WebSocket upgrade answer within the connect timeout of {timeout:?}");
     match e {
+        // The socket's read/write timeout (the connect timeout) expired mid-handshake:
+        // tungstenite reports a blocking socket's timeout as an interrupted handshake.
+        tungstenite::HandshakeError::Interrupted(_) => expired(),
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Io(e))
+            if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) =>
+        {
+            expired()
+        }
         tungstenite::HandshakeError::Failure(tungstenite::Error::Protocol(
             ProtocolError::SecWebSocketSubProtocolError(p),
         )) => format!(
@@ -553,6 +606,10 @@ struct Driver {
     socket: Option<Socket>,
     /// A write hit `WouldBlock`: tungstenite holds the rest; flush when writable.
     want_write: bool,
+    /// Since when the writes are blocked: a peer that reads nothing for a request timeout
+    /// is dead (as in the smol driver), or every later request would wait behind it.
+    write_blocked_since: Option<Instant>,
+    request_timeout: Duration,
     listeners: Vec<Listener>,
     finished: bool,
 }
@@ -665,6 +722,7 @@ impl Driver {
     fn lose_socket(&mut self, reason: String) {
         self.socket = None;
         self.want_write = false;
+        self.write_blocked_since = None;
         self.mux.handle_disconnect(reason, Instant::now());
     }
 
@@ -690,9 +748,19 @@ impl Driver {
         }
         if failure.is_none() {
             match socket.ws.flush() {
-                Ok(()) => self.want_write = false,
+                Ok(()) => {
+                    self.want_write = false;
+                    self.write_blocked_since = None;
+                }
                 Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
-                    self.want_write = true
+                    self.want_write = true;
+                    let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
+                    let limit = self.request_timeout;
+                    if since.elapsed() >= limit {
+                        failure = Some(format!(
+                            "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
+                        ));
+                    }
                 }
                 Err(e) => failure = Some(format!("writing to the socket failed: {e}")),
             }
@@ -711,10 +779,14 @@ impl Driver {
                 return;
             }
         }
-        let timeout = self
-            .mux
-            .poll_timeout()
-            .map(|at| at.saturating_duration_since(Instant::now()));
+        let write_deadline = self
+            .write_blocked_since
+            .and_then(|since| since.checked_add(self.request_timeout));
+        let deadline = match (self.mux.poll_timeout(), write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
         events.clear();
         match self.poller.wait(events, timeout) {
             Ok(_) => {
@@ -748,6 +820,7 @@ impl Driver {
                 Action::DropSocket => {
                     self.socket = None;
                     self.want_write = false;
+                    self.write_blocked_since = None;
                 }
                 Action::Notify(event) => self.broadcast(event),
                 Action::Finished => self.finished = true,
@@ -766,6 +839,7 @@ impl Driver {
             Ok(socket) => {
                 self.socket = Some(socket);
                 self.want_write = false;
+                self.write_blocked_since = None;
                 self.mux.handle_connected(Instant::now());
             }
             // The core reports it as `Disconnected("could not connect: …")`.

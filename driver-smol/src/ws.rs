@@ -317,7 +317,7 @@ async fn open_unbounded(url: &str, options: &Options) -> Result<Ws> {
         Some(config),
     )
     .await
-    .map_err(|e| fail(format!("WebSocket connection failed: {e}")))?;
+    .map_err(|e| fail(connect_failure(e)))?;
     let proto = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -328,6 +328,26 @@ async fn open_unbounded(url: &str, options: &Options) -> Result<Ws> {
         )));
     }
     Ok(ws)
+}
+
+/// Explains a failed connection attempt the way the blocking driver does: a subprotocol
+/// mismatch means the peer does not speak SurrealDB's CBOR RPC, and anything after TCP
+/// connected is a failed handshake.
+fn connect_failure(e: async_tungstenite::tungstenite::Error) -> String {
+    use async_tungstenite::tungstenite::error::ProtocolError;
+    use async_tungstenite::tungstenite::Error as WsError;
+    match e {
+        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(p)) => format!(
+            "the server did not accept the `cbor` subprotocol ({p}); is this a SurrealDB server?"
+        ),
+        WsError::Http(response) => format!(
+            "WebSocket handshake failed: the server answered HTTP {}",
+            response.status()
+        ),
+        WsError::Io(e) => format!("WebSocket connection failed: {e}"),
+        WsError::Tls(e) => format!("TLS failed: {e}"),
+        other => format!("WebSocket handshake failed: {other}"),
+    }
 }
 
 enum Wake {
@@ -353,6 +373,19 @@ struct Driver {
     connecting: Option<BoxFuture<Result<Ws>>>,
     listeners: Vec<Listener>,
     finished: bool,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // A command queued after the loop's last look would otherwise wait forever: an
+        // async channel keeps its queue while any sender (every `WsClient`) lives.
+        // Dropping it drops its reply channel, so its caller gets `Error::Closed` now. This
+        // also runs if the loop panicked.
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            drop(command);
+        }
+    }
 }
 
 impl Driver {

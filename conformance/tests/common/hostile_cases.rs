@@ -1,0 +1,679 @@
+// The hostile-peer cases, compiled once per driver by `suite!` in `hostile_ws.rs`: `drv` is
+// the driver, `w!(expr)` resolves a call (`.await` / plain call or `.run()`), `s!(expr)`
+// resolves one synchronously (from inside a connection hook).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use surql::mux::ConnectionEvent;
+use surql::value::Value;
+
+use crate::fake::{object, reply, FakeServer, Peer, Req, LIVE_ID, VERSION};
+use crate::{mentions_timeout, wait_event};
+
+/// Every case's upper bound on the whole run (the watchdog).
+const CASE_LIMIT: Duration = Duration::from_secs(30);
+
+/// `case!(name, { body })`: a test running the async body under the watchdog.
+macro_rules! case {
+    ($n:ident, $body:block) => {
+        #[test]
+        fn $n() {
+            crate::watchdog(
+                concat!(module_path!(), "::", stringify!($n)),
+                CASE_LIMIT,
+                move || futures_lite::future::block_on(async move { $body }),
+            )
+        }
+    };
+}
+
+/// Bounded options for a fake server: no keep-alive pings (they would show up in the
+/// request counts), quick reconnects.
+fn options() -> drv::Options {
+    drv::Options::default()
+        .connect_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(2))
+        .ping_interval(Duration::ZERO)
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+}
+
+/// A script that upgrades and answers everything properly.
+fn well_behaved(stream: std::net::TcpStream, ctx: &crate::fake::Ctx) {
+    if let Some(mut peer) = ctx.upgrade(stream) {
+        peer.serve(|_, _| false);
+    }
+}
+
+/// A script whose first connection hangs up right after reading its first request (before
+/// answering it); later connections behave.
+fn hang_up_on_first_request(stream: std::net::TcpStream, ctx: &crate::fake::Ctx) {
+    let Some(mut peer) = ctx.upgrade(stream) else {
+        return;
+    };
+    if ctx.conn == 0 {
+        // Dropping the peer closes the TCP connection without a close frame.
+        peer.next_request();
+        return;
+    }
+    peer.serve(|_, _| false);
+}
+
+fn requests(server: &FakeServer, method: &str, conn: usize) -> Vec<Req> {
+    server
+        .log()
+        .into_iter()
+        .filter(|r| r.method == method && r.conn == conn)
+        .collect()
+}
+
+async fn connect(server: &FakeServer, options: drv::Options) -> drv::Surreal {
+    w!(drv::Surreal::connect_with(server.url(), options)).expect("connect to the fake server")
+}
+
+case!(a_peer_that_never_completes_the_upgrade_fails_connect_within_the_timeout, {
+    let server = FakeServer::start(|stream, ctx| ctx.hold(stream));
+    let limit = Duration::from_millis(300);
+    let started = Instant::now();
+    let outcome = w!(drv::Surreal::connect_with(
+        server.url(),
+        options().connect_timeout(limit)
+    ));
+    let took = started.elapsed();
+    match outcome {
+        Err(drv::Error::Connect { reason, .. }) => assert!(
+            mentions_timeout(&reason),
+            "the connect error does not say the timeout expired: {reason}"
+        ),
+        other => panic!("expected Error::Connect for a silent peer, got {other:?}"),
+    }
+    assert!(
+        took >= limit.saturating_sub(Duration::from_millis(20)),
+        "gave up after {took:?}, before the connect timeout of {limit:?}"
+    );
+    assert!(took < Duration::from_secs(2), "connect took {took:?} (timeout {limit:?})");
+    assert!(server.log().is_empty(), "{:?}", server.log());
+});
+
+case!(a_peer_without_the_cbor_subprotocol_is_refused, {
+    let server = FakeServer::start(|stream, ctx| {
+        // Upgrades without naming a subprotocol, then waits for the client to leave.
+        if let Some(mut peer) = ctx.upgrade_with(stream, None) {
+            while peer.next_request().is_some() {}
+        }
+    });
+    let started = Instant::now();
+    match w!(drv::Surreal::connect_with(server.url(), options())) {
+        Err(drv::Error::Connect { reason, .. }) => assert!(reason.contains("cbor"), "{reason}"),
+        other => panic!("expected Error::Connect for a peer without `cbor`, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(server.log().is_empty(), "a request went to a refused peer: {:?}", server.log());
+});
+
+case!(a_peer_that_is_not_http_is_a_handshake_error, {
+    let server = FakeServer::start(|mut stream, ctx| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 1024];
+        // Whatever the client sent, the answer is not HTTP; the client may already be gone.
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+        ctx.hold(stream);
+    });
+    let started = Instant::now();
+    let e = w!(drv::Surreal::connect_with(server.url(), options()))
+        .expect_err("an SSH banner is no WebSocket upgrade");
+    assert!(matches!(e, drv::Error::Connect { .. }), "{e:?}");
+    assert!(e.to_string().contains("handshake"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+});
+
+case!(a_peer_that_trickles_its_upgrade_answer_fails_connect_within_the_timeout, {
+    // Every read gets bytes well within the timeout (in chunks big enough not to look
+    // like an attack to tungstenite), so only a bound on the whole upgrade ends it.
+    let server = FakeServer::start(|mut stream, ctx| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 1024];
+        if stream.read(&mut buf).is_err() {
+            return;
+        }
+        let mut chunk = b"HTTP/1.1 101 Switching Protocols\r\nX-Padding: ".to_vec();
+        while !ctx.stopped() {
+            chunk.resize(256, b'a');
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+            chunk.clear();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let limit = Duration::from_millis(300);
+    let started = Instant::now();
+    let outcome = w!(drv::Surreal::connect_with(
+        server.url(),
+        options().connect_timeout(limit)
+    ));
+    let took = started.elapsed();
+    match outcome {
+        Err(drv::Error::Connect { reason, .. }) => assert!(
+            mentions_timeout(&reason),
+            "the connect error does not say the timeout expired: {reason}"
+        ),
+        other => panic!("expected Error::Connect for a trickling peer, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(2), "connect took {took:?} (timeout {limit:?})");
+});
+
+case!(an_unanswered_request_times_out_once_and_the_connection_goes_on, {
+    // The first request is never answered in time; its answer arrives late, just before
+    // the answer to the next request, which must still get its own answer.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let mut ignored: Option<Option<i64>> = None;
+        peer.serve(|peer, req| match ignored {
+            None => {
+                ignored = Some(req.id);
+                true
+            }
+            Some(late) => {
+                peer.reply(late, Value::from("a late answer to the timed-out request"));
+                false
+            }
+        });
+    });
+    let limit = Duration::from_millis(300);
+    let db = connect(&server, options().request_timeout(limit)).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("nobody answers this ping");
+    let took = started.elapsed();
+    assert!(e.is_timeout(), "expected a timeout, got {e:?}");
+    assert!(
+        took >= limit.saturating_sub(Duration::from_millis(20)),
+        "failed after {took:?}, before the request timeout of {limit:?}: {e:?}"
+    );
+    assert!(took < Duration::from_secs(2), "timed out after {took:?} (timeout {limit:?})");
+    let version = w!(db.version()).expect("the next request on the same handle");
+    assert_eq!(version, VERSION, "the late answer went to the wrong caller");
+    assert_eq!(server.count("ping"), 1, "the timed-out ping was re-sent: {:?}", server.log());
+    assert_eq!(server.count("version"), 1, "{:?}", server.log());
+    // A late answer to a timed-out request is dropped silently (conn.rs, "Late replies"),
+    // and the timeout cost nothing but that request.
+    let mut seen = Vec::new();
+    wait_event(|| events.try_recv().ok(), Duration::ZERO, &mut seen, |_| false);
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            ConnectionEvent::Error(_) | ConnectionEvent::Disconnected(_)
+        )),
+        "{seen:?}"
+    );
+});
+
+case!(a_hang_up_before_the_answer_is_disconnected_and_nothing_is_resent, {
+    let server = FakeServer::start(hang_up_on_first_request);
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("the peer hangs up instead of answering");
+    let took = started.elapsed();
+    assert!(e.is_disconnected(), "expected Error::Disconnected, got {e:?}");
+    assert!(took < Duration::from_secs(2), "noticed the hang-up after {took:?}");
+    // The next request on the same handle waits for the reconnect and runs there.
+    let version = w!(db.version()).expect("the next request, on the new connection");
+    assert_eq!(version, VERSION);
+    assert_eq!(requests(&server, "ping", 0).len(), 1, "{:?}", server.log());
+    assert_eq!(
+        requests(&server, "ping", 1).len(),
+        0,
+        "the ping that may have run was re-sent on the new socket: {:?}",
+        server.log()
+    );
+    assert_eq!(requests(&server, "version", 1).len(), 1, "{:?}", server.log());
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "no Reconnected event: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e, ConnectionEvent::Disconnected(_))),
+        "{seen:?}"
+    );
+});
+
+case!(a_hang_up_without_reconnecting_closes_for_good, {
+    // Garbage instead of an answer, then the peer hangs up; with reconnecting off the
+    // connection is closed for good and says so.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if peer.next_request().is_some() {
+            peer.send_raw(vec![0xff, 0x00, 0x13]);
+        }
+    });
+    let db = connect(&server, options().reconnect(false)).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("the peer hangs up instead of answering");
+    assert!(e.is_disconnected() || e.is_closed(), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            *e == ConnectionEvent::Closed
+        }),
+        "no Closed event: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e, ConnectionEvent::Error(_))),
+        "the garbage frame was not reported: {seen:?}"
+    );
+    let e = w!(db.ping()).expect_err("closed for good");
+    assert!(e.is_closed(), "{e:?}");
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+    assert!(server.log().iter().all(|r| r.conn == 0), "it reconnected: {:?}", server.log());
+});
+
+case!(a_peer_that_stops_reading_costs_one_request_and_the_socket, {
+    // The first connection never reads, so a large request cannot be written out; the
+    // request fails within its timeout and the stuck socket is replaced.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            peer.stop_reading();
+        } else {
+            peer.serve(|_, _| false);
+        }
+    });
+    let limit = Duration::from_millis(500);
+    let db = connect(&server, options().request_timeout(limit)).await;
+    let events = db.events().expect("events");
+    // More than the kernel's socket buffers on both sides hold (a few MiB each by
+    // default; 32 MiB covers generously tuned hosts too).
+    let text = format!("RETURN '{}'", "x".repeat(32 * 1024 * 1024));
+    let started = Instant::now();
+    let e = w!(db.query(text)).expect_err("the peer reads nothing");
+    let took = started.elapsed();
+    assert!(e.is_timeout() || e.is_disconnected(), "{e:?}");
+    assert!(took < Duration::from_secs(3), "failed after {took:?} (timeout {limit:?})");
+    // The stuck socket is declared dead within the request timeout and replaced (a
+    // request sent meanwhile may be caught in it: it was queued behind the stuck write).
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(3), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "the socket nobody reads was never replaced: {seen:?}"
+    );
+    let started = Instant::now();
+    let version = w!(db.version()).expect("the next request, on a socket that is read");
+    assert_eq!(version, VERSION);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the next request took {took:?}");
+    assert_eq!(server.count("query"), 0, "the stuck query was re-sent: {:?}", server.log());
+    assert_eq!(requests(&server, "version", 1).len(), 1, "{:?}", server.log());
+});
+
+case!(a_close_frame_before_the_answer_is_disconnected_with_its_code, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            if peer.next_request().is_some() {
+                peer.close_with(1011, "going for coffee");
+            }
+            return;
+        }
+        peer.serve(|_, _| false);
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("the peer closes instead of answering");
+    assert!(e.is_disconnected(), "expected Error::Disconnected, got {e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            matches!(e, ConnectionEvent::Disconnected(why) if why.contains("1011"))
+        }),
+        "no Disconnected event naming the close code: {seen:?}"
+    );
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(requests(&server, "ping", 1).len(), 0, "re-sent: {:?}", server.log());
+});
+
+case!(a_live_request_answered_without_a_uuid_is_a_protocol_error, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "live" {
+                return false;
+            }
+            peer.reply(req.id, Value::from("not a uuid"));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    match w!(db.live("t")) {
+        Err(drv::Error::Protocol(why)) => assert!(why.contains("uuid"), "{why}"),
+        other => panic!("expected Error::Protocol, got {other:?}"),
+    }
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(server.count("live"), 1, "{:?}", server.log());
+    // Nothing to kill: the server named no live query.
+    assert_eq!(server.count("kill"), 0, "{:?}", server.log());
+});
+
+case!(a_query_stream_answered_with_a_plain_result_is_a_protocol_error, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "query_stream" {
+                return false;
+            }
+            peer.reply(req.id, Value::Array(vec![Value::Int(1)]));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    let mut stream = w!(db.query_stream("SELECT * FROM t")).expect("query_stream");
+    match w!(stream.next_timeout(Duration::from_secs(2))) {
+        Err(drv::Error::Protocol(why)) => assert!(why.contains("query_stream"), "{why}"),
+        other => panic!("expected Error::Protocol, got {other:?}"),
+    }
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    assert_eq!(server.count("query_stream"), 1, "{:?}", server.log());
+});
+
+/// A server that, before answering the first request, sends `noise(request)` frames.
+fn noisy_server(noise: fn(&Req) -> Vec<Vec<u8>>) -> FakeServer {
+    FakeServer::start(move |stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let mut first = true;
+        peer.serve(|peer: &mut Peer, req| {
+            if std::mem::take(&mut first) {
+                for frame in noise(req) {
+                    peer.send_raw(frame);
+                }
+            }
+            false
+        });
+    })
+}
+
+/// Checks that the noise before the first answer was reported as an `Error` event and
+/// that the connection stayed usable.
+async fn survives_noise(server: FakeServer) {
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    let version = w!(db.version()).expect("the answer after the noise");
+    assert_eq!(version, VERSION);
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            matches!(e, ConnectionEvent::Error(_))
+        }),
+        "the bad frame was not reported as an Error event: {seen:?}"
+    );
+    w!(db.ping()).expect("the next request on the same connection");
+    wait_event(|| events.try_recv().ok(), Duration::ZERO, &mut seen, |_| false);
+    assert!(
+        !seen.iter().any(|e| matches!(e, ConnectionEvent::Disconnected(_))),
+        "a bad frame must not cost the connection: {seen:?}"
+    );
+    assert_eq!(server.count("version"), 1, "{:?}", server.log());
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+    assert!(server.log().iter().all(|r| r.conn == 0), "{:?}", server.log());
+}
+
+case!(a_garbage_frame_is_an_error_event_and_the_connection_stays_usable, {
+    survives_noise(noisy_server(|_| vec![vec![0xff, 0x00, 0x13, 0x37]])).await;
+});
+
+case!(a_truncated_frame_is_an_error_event_and_the_connection_stays_usable, {
+    survives_noise(noisy_server(|req| {
+        // A valid prefix of the very answer the caller waits for, cut short.
+        let full = surql::cbor::encode(&reply(req.id, Value::from(VERSION)));
+        vec![full[..full.len() - 4].to_vec()]
+    }))
+    .await;
+});
+
+case!(an_answer_to_an_unknown_id_is_an_error_event_and_the_real_answer_wins, {
+    survives_noise(noisy_server(|req| {
+        let stray = req.id.map_or(1_000_000, |id| id + 1_000_000);
+        vec![surql::cbor::encode(&reply(
+            Some(stray),
+            Value::from("an answer nobody asked for"),
+        ))]
+    }))
+    .await;
+});
+
+case!(an_answer_with_a_malformed_id_is_an_error_event_and_the_real_answer_wins, {
+    survives_noise(noisy_server(|_| {
+        vec![surql::cbor::encode(&object(&[
+            ("id", Value::from("not-a-number")),
+            ("result", Value::from("an answer nobody can own")),
+        ]))]
+    }))
+    .await;
+});
+
+case!(a_panicking_hook_is_dropped_and_the_connection_survives, {
+    let server = FakeServer::start(hang_up_on_first_request);
+    let db = connect(&server, options()).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    db.on_reconnect(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        panic!("this hook panics on purpose (hostile_ws)");
+    });
+    let events = db.events().expect("events");
+    let e = w!(db.ping()).expect_err("the peer hangs up instead of answering");
+    assert!(e.is_disconnected(), "{e:?}");
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(3), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "the connection did not come back after the hook panicked: {seen:?}"
+    );
+    // Called for the Disconnected event, then dropped: not called for Reconnected.
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "{seen:?}");
+    let version = w!(db.version()).expect("a request after the panic");
+    assert_eq!(version, VERSION);
+    w!(db.ping()).expect("and another one");
+});
+
+case!(a_hook_calling_its_own_connection_fails_at_once, {
+    let server = FakeServer::start(hang_up_on_first_request);
+    let db = connect(&server, options()).await;
+    // The hook reaches the connection through a slot emptied at the end, so it does not
+    // keep the connection alive after the case.
+    let slot = Arc::new(Mutex::new(Some(db.clone())));
+    let (tx, outcomes) = mpsc::channel();
+    let hook_slot = slot.clone();
+    db.on_reconnect(move |event| {
+        if !matches!(event, ConnectionEvent::Disconnected(_)) {
+            return;
+        }
+        let own = hook_slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(own) = own {
+            let started = Instant::now();
+            let outcome = s!(own.ping());
+            // The receiver lives until the case ends.
+            let _ = tx.send((outcome, started.elapsed()));
+        }
+    });
+    let e = w!(db.ping()).expect_err("the peer hangs up instead of answering");
+    assert!(e.is_disconnected(), "{e:?}");
+    let (outcome, took) = outcomes
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the hook ran and its call returned (no deadlock)");
+    let e = outcome.expect_err("a hook cannot call its own connection");
+    assert!(e.is_invalid_input(), "expected Error::Invalid, got {e:?}");
+    assert!(took < Duration::from_secs(1), "the refusal took {took:?}");
+    let version = w!(db.version()).expect("the connection goes on");
+    assert_eq!(version, VERSION);
+    assert_eq!(server.count("ping"), 1, "the hook's ping went out: {:?}", server.log());
+    *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+});
+
+case!(every_duration_at_max_connects_answers_and_closes, {
+    let server = FakeServer::start(well_behaved);
+    let options = drv::Options::default()
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .ping_interval(Duration::MAX)
+        .backoff(Duration::MAX, Duration::MAX);
+    let db = connect(&server, options).await;
+    w!(db.ping()).expect("a request with Duration::MAX timeouts");
+    assert_eq!(w!(db.version()).expect("version"), VERSION);
+    db.close();
+    let e = w!(db.ping()).expect_err("closed");
+    assert!(e.is_closed(), "{e:?}");
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+});
+
+case!(a_request_right_after_close_fails_closed_at_once, {
+    let server = FakeServer::start(well_behaved);
+    let db = connect(&server, options()).await;
+    w!(db.ping()).expect("a request before the close");
+    db.close();
+    // Queued behind the close: the driver must answer it, not leave it waiting for the
+    // caller's own bound (2 × request timeout + connect timeout).
+    let started = Instant::now();
+    let e = w!(db.ping()).expect_err("closed");
+    let took = started.elapsed();
+    assert!(e.is_closed(), "expected Error::Closed, got {e:?}");
+    assert!(took < Duration::from_secs(1), "the refusal took {took:?}");
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+});
+
+/// Frames the fake server floods an unread stream with.
+const FLOOD: usize = 40;
+
+case!(an_unread_query_stream_overflows_is_cancelled_and_blocks_nobody, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "query_stream" {
+                return false;
+            }
+            let id = req.id;
+            let frame = |v: Value| reply(id, v);
+            for _ in 0..FLOOD {
+                peer.send_value(&frame(object(&[
+                    ("stream", Value::from("rows")),
+                    ("index", Value::Int(0)),
+                    ("values", Value::Array(vec![Value::Int(1)])),
+                ])));
+            }
+            peer.send_value(&frame(object(&[
+                ("stream", Value::from("end")),
+                ("results", Value::Int(1)),
+                ("time", Value::from("1ms")),
+            ])));
+            true
+        });
+    });
+    let buffer = 4;
+    let db = connect(&server, options().stream_buffer(buffer)).await;
+    let mut stream = w!(db.query_stream("SELECT * FROM t")).expect("query_stream");
+    let request_id = Value::Int(stream.request_id() as i64);
+    // Nobody reads the stream; other callers are not held up by it.
+    let started = Instant::now();
+    w!(db.ping()).expect("a ping next to the unread stream");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the ping took {took:?}");
+    let cancelled = server.wait_until(Duration::from_secs(3), |log| {
+        log.iter()
+            .any(|r| r.method == "query_cancel" && r.params.first() == Some(&request_id))
+    });
+    assert!(cancelled, "no query_cancel for {request_id:?}: {:?}", server.log());
+    let mut frames = 0;
+    let e = loop {
+        match w!(stream.next_timeout(Duration::from_secs(2))) {
+            Ok(Some(_)) => frames += 1,
+            Ok(None) => panic!("the overflowed stream ended normally after {frames} frames"),
+            Err(e) => break e,
+        }
+    };
+    assert!(e.is_reader_too_slow(), "expected ReaderTooSlow, got {e:?}");
+    assert!(frames <= buffer, "{frames} frames read, buffer {buffer}");
+    assert_eq!(server.count("query_stream"), 1, "{:?}", server.log());
+    assert_eq!(server.count("query_cancel"), 1, "{:?}", server.log());
+    w!(db.ping()).expect("the connection goes on");
+});
+
+case!(an_unread_live_query_overflows_is_killed_and_blocks_nobody, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "live" {
+                return false;
+            }
+            peer.reply(req.id, Value::Uuid(LIVE_ID));
+            for n in 0..FLOOD {
+                let record = format!("t:{n}");
+                peer.send_value(&object(&[(
+                    "result",
+                    object(&[
+                        ("action", Value::from("CREATE")),
+                        ("id", Value::Uuid(LIVE_ID)),
+                        ("record", Value::from(record.as_str())),
+                        ("result", object(&[("n", Value::Int(n as i64))])),
+                    ]),
+                )]));
+            }
+            true
+        });
+    });
+    let buffer = 4;
+    let db = connect(&server, options().live_buffer(buffer)).await;
+    let mut live = w!(db.live("t")).expect("live");
+    assert_eq!(live.id(), LIVE_ID);
+    let started = Instant::now();
+    w!(db.ping()).expect("a ping next to the unread live query");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the ping took {took:?}");
+    let killed = server.wait_until(Duration::from_secs(3), |log| {
+        log.iter()
+            .any(|r| r.method == "kill" && r.params.first() == Some(&Value::Uuid(LIVE_ID)))
+    });
+    assert!(killed, "no kill for the overflowed live query: {:?}", server.log());
+    let mut items = 0;
+    let e = loop {
+        match w!(live.next_timeout(Duration::from_secs(2))) {
+            Ok(Some(_)) => items += 1,
+            Ok(None) => panic!("the overflowed live query ended normally after {items} items"),
+            Err(e) => break e,
+        }
+    };
+    assert!(e.is_reader_too_slow(), "expected ReaderTooSlow, got {e:?}");
+    assert!(items <= buffer, "{items} notifications read, buffer {buffer}");
+    assert_eq!(server.count("live"), 1, "{:?}", server.log());
+    assert_eq!(server.count("kill"), 1, "{:?}", server.log());
+    w!(db.ping()).expect("the connection goes on");
+});

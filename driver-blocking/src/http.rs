@@ -371,7 +371,8 @@ fn map_error(req: &Request, e: HttpRpcError) -> Error {
         HttpRpcError::Decode(e) => {
             Error::Protocol(format!("answer to `{}`: {}", req.method, e.message))
         }
-        other => Error::Protocol(format!("answer to `{}`: {other}", req.method)),
+        // Refused inputs (an invalid header value) and any later kind: the core's mapping.
+        other => Error::from(other),
     }
 }
 

@@ -24,6 +24,10 @@
 //! [`Mux::poll_transmit`] frame, act on every [`Mux::poll_action`], and sleep until
 //! [`Mux::poll_timeout`], a socket event or a command.
 
+// `Error` carries the server's error by value so callers can match on it; errors are the
+// cold path, so the size of `Result` does not matter here.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -24,9 +24,9 @@
 #![allow(clippy::result_large_err)]
 
 mod http;
-mod tls;
 #[doc(hidden)]
 pub mod internal;
+mod tls;
 mod ws;
 
 use std::future::{Future, IntoFuture};

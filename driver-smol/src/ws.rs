@@ -36,6 +36,8 @@ use surql::{Error, Options, Result};
 type Io = async_tungstenite::smol::ConnectStream;
 type Ws = WebSocketStream<Io>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// A send in progress: it owns the writer and gives it back with the outcome.
+type Sending = BoxFuture<(WebSocketSender<Io>, std::result::Result<(), String>)>;
 
 /// The server accepts messages up to 128 MiB (protocol.md §1.1); accept as much back.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
@@ -354,7 +356,7 @@ enum Wake {
     Command(Option<Command>),
     Frame(Option<std::result::Result<Message, async_tungstenite::tungstenite::Error>>),
     Sent(WebSocketSender<Io>, std::result::Result<(), String>),
-    Connected(Result<Ws>),
+    Connected(Result<Box<Ws>>),
     Timer,
 }
 
@@ -369,8 +371,8 @@ struct Driver {
     receiver: Option<WebSocketReceiver<Io>>,
     /// Frames taken from the mux, not yet handed to a send.
     outbox: VecDeque<Vec<u8>>,
-    sending: Option<BoxFuture<(WebSocketSender<Io>, std::result::Result<(), String>)>>,
-    connecting: Option<BoxFuture<Result<Ws>>>,
+    sending: Option<Sending>,
+    connecting: Option<BoxFuture<Result<Box<Ws>>>>,
     listeners: Vec<Listener>,
     finished: bool,
 }
@@ -469,7 +471,7 @@ impl Driver {
                     self.connecting = None;
                     match result {
                         Ok(ws) => {
-                            let (sender, receiver) = ws.split();
+                            let (sender, receiver) = (*ws).split();
                             self.sender = Some(sender);
                             self.receiver = Some(receiver);
                             self.mux.handle_connected(now);
@@ -530,7 +532,10 @@ impl Driver {
             match action {
                 Action::OpenSocket => {
                     let (url, options) = (self.url.clone(), self.options.clone());
-                    self.connecting = Some(Box::pin(async move { open(&url, &options).await }));
+                    self.connecting =
+                        Some(Box::pin(
+                            async move { open(&url, &options).await.map(Box::new) },
+                        ));
                 }
                 Action::DropSocket => self.drop_socket(),
                 Action::Notify(event) => self.broadcast(event),

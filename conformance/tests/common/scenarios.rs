@@ -1191,7 +1191,17 @@ scenario!(
                 "the replay's error, not an anonymous run: {err:?}"
             );
         } else {
-            assert!(err.as_server_error().is_some(), "{err:?}");
+            // HTTP queues nothing: the request failed at once (nothing to connect to).
+            assert!(matches!(&err, drv::Error::Connect { .. }), "{err:?}");
+            // After the restart the stored token is re-sent and refused; nothing runs
+            // anonymously.
+            let again = w!(own.query("CREATE note:2 SET by = 'anonymous?'"))
+                .and_then(|r| r.check().map_err(drv::Error::from))
+                .expect_err("the removed user's token must be refused");
+            assert!(
+                matches!(&again, drv::Error::Http { status: 401, .. }),
+                "{again:?}"
+            );
         }
         // Nothing was written by the queued request.
         let check = w!(Surreal::connect(&url))?;

@@ -126,18 +126,19 @@ impl From<Value> for Payload {
     }
 }
 
+/// Only the kind and size: a payload may be a session token (the answer to `signin`,
+/// `signup`, `refresh`) or user data, and `Debug` output ends up in logs.
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Value(v) => f.debug_tuple("Payload").field(v).finish(),
-            Repr::Raw(b) => match cbor::decode(b) {
-                Ok(v) => f.debug_tuple("Payload").field(&v).finish(),
-                Err(e) => f
-                    .debug_struct("Payload")
+            Repr::Value(v) => f.debug_struct("Payload").field("kind", &v.kind()).finish(),
+            Repr::Raw(b) => {
+                let kind = cbor::decode(b).map(|v| v.kind()).unwrap_or("invalid CBOR");
+                f.debug_struct("Payload")
+                    .field("kind", &kind)
                     .field("bytes", &b.len())
-                    .field("invalid", &e.to_string())
-                    .finish(),
-            },
+                    .finish()
+            }
         }
     }
 }
@@ -161,5 +162,18 @@ impl PartialEq for Payload {
 impl PartialEq<Value> for Payload {
     fn eq(&self, other: &Value) -> bool {
         self.to_value().is_ok_and(|v| v == *other)
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_content() {
+        let p = Payload::from(Value::from("eyJSECRETTOKEN"));
+        let text = format!("{p:?}");
+        assert!(!text.contains("SECRETTOKEN"), "{text}");
+        assert!(text.contains("string"), "{text}");
     }
 }

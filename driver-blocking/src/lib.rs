@@ -73,7 +73,7 @@ pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
 
 enum Transport {
     Ws(Arc<WsTransport>),
-    Http(HttpTransport),
+    Http(Box<HttpTransport>),
 }
 
 struct Inner {
@@ -123,7 +123,7 @@ impl Surreal {
         let transport = if endpoint.scheme.is_ws() {
             Transport::Ws(Arc::new(WsTransport::connect(endpoint, options.clone())?))
         } else {
-            Transport::Http(HttpTransport::new(&endpoint, &options)?)
+            Transport::Http(Box::new(HttpTransport::new(&endpoint, &options)?))
         };
         Ok(Surreal {
             inner: Arc::new(Inner {
@@ -172,7 +172,7 @@ impl Surreal {
         }
         match &self.inner.transport {
             Transport::Ws(ws) => ws.call(request),
-            Transport::Http(http) => http.call(&request).map_err(Error::from),
+            Transport::Http(http) => http.call(&request),
         }
     }
 

@@ -85,9 +85,9 @@ impl Server {
             Storage::SurrealKv(dir) => format!("surrealkv://{}", dir.display()),
         };
         // The wrapper starts the server in the background and waits for its own stdin to
-        // close (this process exiting), then stops the server.
-        let script =
-            r#""$@" </dev/null & pid=$!; read _ignored; kill -TERM $pid 2>/dev/null; wait $pid"#;
+        // close (this process exiting), then stops the server: SIGTERM, and SIGKILL if it
+        // is still there 10 s later (some versions wait for open client connections).
+        let script = r#""$@" </dev/null & pid=$!; read _ignored; kill -TERM $pid 2>/dev/null; i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL $pid 2>/dev/null; wait $pid"#;
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(script)
@@ -114,8 +114,22 @@ impl Server {
     /// Stops a server this process started, and waits until it has exited.
     pub fn stop(&mut self) {
         if let Some(mut p) = self.process.take() {
-            drop(p.stdin.take()); // the wrapper reads EOF and kills the server
-            let _ = p.child.wait(); // exit status of a server we are stopping carries no information
+            drop(p.stdin.take()); // the wrapper reads EOF and stops the server
+            // Bounded: the wrapper escalates to SIGKILL after 10 s; should even that not
+            // happen, the wrapper itself is killed rather than waited on forever.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                match p.child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        // The exit status of a server we are abandoning carries no information.
+                        let _ = p.child.kill();
+                        let _ = p.child.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
         }
     }
 

@@ -11,17 +11,24 @@
 //! work an application would: encode the call, correlate the reply, decode it (typed structs
 //! for the select). The ratio driver/floor is therefore the whole client-side cost.
 //!
-//! Every number is the best of a few repetitions after a warm-up, and each repetition runs
-//! the floor and both drivers back to back, so short hiccups of a shared machine (the
-//! server runs on the same cores) do not decide the result.
+//! Every number is the median of a few repetitions after a warm-up (a best-of would
+//! flatter whoever got lucky), and each repetition runs the floor and both drivers back to
+//! back, so a burst of load from elsewhere on a shared machine (the server runs on the same
+//! cores) hits all three alike.
+//!
+//! The `mem` workload measures memory instead of speed: for each client and transport it
+//! spawns this binary again as a child (`--rss-child`) that reads [`MEM_ROWS`] rows through
+//! `query` into `Vec<QueryRow>` (the floor child only reads the reply frame) and reports its
+//! peak RSS (`VmHWM`), so no client's allocations colour another's figure.
 //!
 //! Knobs: `E2E_SCALE=0.1` shrinks every workload for a quick check; `E2E_REPS=10` changes
 //! the repetitions (default 3); `E2E_ONLY=select,insert` runs only some of `rt`, `conc`,
-//! `insert`, `select`; `SURREAL_URL` points the run at a server somebody else started
-//! instead of starting an in-memory one.
+//! `insert`, `select`, `query`, `mem`; `SURREAL_URL` points the run at a server somebody
+//! else started instead of starting an in-memory one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -29,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use surql::client::Credentials;
 use surql::rpc::http::HttpSession;
 use surql::rpc::{decode_incoming, Incoming, Request};
-use surql::{Datetime, Object, Value};
+use surql::{Datetime, Object, RecordId, Value};
 use surql_benches::Row;
 use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
 use tungstenite::client::IntoClientRequest;
@@ -43,6 +50,15 @@ const NS: &str = "bench";
 const DB: &str = "e2e";
 /// The table every select reads (filled once during set-up).
 const SELECT_TABLE: &str = "person";
+/// The table the `query` and `mem` workloads read: rows of four fields ([`QueryRow`]), the
+/// shape of the issue's measurement (200,000 of them make a ~15 MB reply).
+const QUERY_TABLE: &str = "person_q";
+/// What the `query` and `mem` workloads run (with `$n` bound).
+const QUERY_SQL: &str = "SELECT * FROM person_q LIMIT $n";
+/// Rows the `mem` children read (scaled by `E2E_SCALE`).
+const MEM_ROWS: usize = 200_000;
+/// The flag that makes this binary a `mem` child.
+const RSS_CHILD_FLAG: &str = "--rss-child";
 /// Callers sharing one connection in the concurrency workload.
 const CONCURRENCY: usize = 32;
 /// Rows per `INSERT` statement.
@@ -60,14 +76,21 @@ struct Workload {
     insert_rows: Vec<NewRow>,
     /// Rows in [`SELECT_TABLE`].
     select_rows: usize,
-    /// Repetitions of each measurement; the best one is reported.
+    /// Rows the timed `query` reads from [`QUERY_TABLE`].
+    query_rows: usize,
+    /// Rows each `mem` child reads from [`QUERY_TABLE`].
+    mem_rows: usize,
+    /// Repetitions of each measurement; the median is reported.
     reps: usize,
-    /// Which workloads run: round trips, concurrent, insert, select (`E2E_ONLY`).
-    enabled: [bool; 4],
+    /// Which workloads run: round trips, concurrent, insert, select, query, mem (`E2E_ONLY`).
+    enabled: [bool; 6],
 }
 
 /// The names `E2E_ONLY` accepts, in workload order.
-const WORKLOADS: [&str; 4] = ["rt", "conc", "insert", "select"];
+const WORKLOADS: [&str; 6] = ["rt", "conc", "insert", "select", "query", "mem"];
+/// Indexes into [`Workload::enabled`] of the workloads with special set-up.
+const QUERY: usize = 4;
+const MEM: usize = 5;
 
 impl Workload {
     fn from_env() -> Res<Workload> {
@@ -98,7 +121,7 @@ impl Workload {
                 }
                 WORKLOADS.map(|w| names.contains(&w))
             }
-            Err(_) => [true; 4],
+            Err(_) => [true; 6],
         };
         let n = |base: usize, min: usize| ((base as f64 * scale) as usize).max(min);
         // Whole batches, so every INSERT carries exactly BATCH rows.
@@ -111,6 +134,8 @@ impl Workload {
                 .map(NewRow::from)
                 .collect(),
             select_rows: n(20_000, 100),
+            query_rows: n(20_000, 100),
+            mem_rows: n(MEM_ROWS, 1_000),
             reps,
             enabled,
         })
@@ -141,6 +166,26 @@ impl From<Row> for NewRow {
     }
 }
 
+/// A row of [`QUERY_TABLE`]: four fields, as the issue's user declared theirs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueryRow {
+    id: RecordId,
+    name: String,
+    age: i64,
+    email: String,
+}
+
+fn query_rows(n: usize) -> Vec<QueryRow> {
+    (0..n)
+        .map(|i| QueryRow {
+            id: RecordId::new(QUERY_TABLE, format!("p{i:07}")),
+            name: format!("Person number {i}"),
+            age: 18 + (i % 60) as i64,
+            email: format!("person{i}@example.com"),
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 struct Count {
     n: u64,
@@ -160,15 +205,18 @@ trait Contender {
     fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run;
     /// Selects every row of [`SELECT_TABLE`] (expected: `n`).
     fn select(&mut self, n: usize) -> Run;
+    /// [`QUERY_SQL`] with `$n = n`, its first statement taken as `Vec<QueryRow>`.
+    fn query(&mut self, n: usize) -> Run;
 }
 
-/// Operations per second of one client on the four workloads.
+/// Operations per second of one client on the five timed workloads.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rates {
     round_trip: f64,
     concurrent: f64,
     insert: f64,
     select: f64,
+    query: f64,
 }
 
 fn rate((ops, elapsed): (usize, Duration)) -> f64 {
@@ -216,6 +264,18 @@ fn select_request() -> Request {
     surql::client::select::<Value>(SELECT_TABLE).into_parts().0
 }
 
+fn query_request(n: usize) -> Request {
+    Request::query(QUERY_SQL, vars(&[("n", Value::Int(n as i64))]))
+}
+
+/// The rows of the last statement of a `query` reply (set-up and verification only).
+fn query_reply_rows(v: Value, what: &str) -> Res<usize> {
+    Ok(match check_query_reply(v, what)? {
+        Value::Array(a) => a.len(),
+        _ => 0,
+    })
+}
+
 // --- admin: set-up and checks, through the blocking driver (never timed) -------------------
 
 struct Admin(surql_blocking::Surreal);
@@ -261,16 +321,19 @@ impl Admin {
     }
 
     fn fill_select_table(&self, n: usize) -> Res<()> {
-        self.reset_table(SELECT_TABLE)?;
-        let rows = surql_benches::rows(n);
+        self.fill(SELECT_TABLE, &surql_benches::rows(n))
+    }
+
+    fn fill(&self, table: &str, rows: &[impl Serialize]) -> Res<()> {
+        self.reset_table(table)?;
         for chunk in rows.chunks(BATCH) {
             self.0
-                .query(insert_sql(SELECT_TABLE))
+                .query(insert_sql(table))
                 .bind(("rows", chunk))
                 .run()?
                 .check()?;
         }
-        self.expect_rows(SELECT_TABLE, n)
+        self.expect_rows(table, rows.len())
     }
 }
 
@@ -450,6 +513,17 @@ impl Contender for FloorWs {
         ensure(got == n, || format!("select gave {got} rows, wanted {n}"))?;
         Ok((n, elapsed))
     }
+
+    fn query(&mut self, n: usize) -> Run {
+        let raw = &mut self.0;
+        let f = raw.frame(&query_request(n));
+        let start = Instant::now();
+        let reply = raw.call(&f)?;
+        let elapsed = start.elapsed();
+        let got = query_reply_rows(decoded_result(&reply, "query")?, "query")?;
+        ensure(got == n, || format!("query gave {got} rows, wanted {n}"))?;
+        Ok((n, elapsed))
+    }
 }
 
 /// The HTTP floor: keep-alive connections, pre-built requests.
@@ -533,6 +607,18 @@ impl Contender for FloorHttp {
         };
         ensure(got == n, || {
             format!("select over HTTP gave {got} rows, wanted {n}")
+        })?;
+        Ok((n, elapsed))
+    }
+
+    fn query(&mut self, n: usize) -> Run {
+        let req = http_bytes(&self.session, &self.addr, &query_request(n))?;
+        let start = Instant::now();
+        let status = self.raw.exchange(&req)?;
+        let elapsed = start.elapsed();
+        let got = query_reply_rows(self.raw.result(status)?, "query over HTTP")?;
+        ensure(got == n, || {
+            format!("query over HTTP gave {got} rows, wanted {n}")
         })?;
         Ok((n, elapsed))
     }
@@ -773,6 +859,23 @@ impl Contender for Smol {
             Ok((n, elapsed))
         })
     }
+
+    fn query(&mut self, n: usize) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            let rows = smol_query(&self.0, n).await?;
+            let elapsed = start.elapsed();
+            ensure(rows.len() == n, || {
+                format!("query gave {} rows, wanted {n}", rows.len())
+            })?;
+            Ok((n, elapsed))
+        })
+    }
+}
+
+async fn smol_query(db: &surql_smol::Surreal, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(QUERY_SQL).bind(("n", n as i64)).await?;
+    Ok(r.take(0)?)
 }
 
 async fn smol_round_trip(db: &surql_smol::Surreal, x: i64) -> Res<()> {
@@ -835,6 +938,21 @@ impl Contender for Blocking {
         })?;
         Ok((n, elapsed))
     }
+
+    fn query(&mut self, n: usize) -> Run {
+        let start = Instant::now();
+        let rows = blocking_query(&self.0, n)?;
+        let elapsed = start.elapsed();
+        ensure(rows.len() == n, || {
+            format!("query gave {} rows, wanted {n}", rows.len())
+        })?;
+        Ok((n, elapsed))
+    }
+}
+
+fn blocking_query(db: &surql_blocking::Surreal, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(QUERY_SQL).bind(("n", n as i64)).run()?;
+    Ok(r.take(0)?)
 }
 
 fn blocking_round_trip(db: &surql_blocking::Surreal, x: i64) -> Res<()> {
@@ -854,47 +972,201 @@ struct Transport {
 
 const CONTENDER_NAMES: [&str; 3] = ["floor", "smol", "blocking"];
 
+/// The median of `samples` (the mean of the middle two for an even count); 0 for none.
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => samples[n / 2],
+        _ => (samples[n / 2 - 1] + samples[n / 2]) / 2.0,
+    }
+}
+
 /// Measures every contender of `t`, interleaved: each repetition runs the floor and both
-/// drivers back to back, so a burst of load from elsewhere hits all three alike.
+/// drivers back to back, so a burst of load from elsewhere hits all three alike. Each rate
+/// is the median of the repetitions.
 fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
-    let mut best = [Rates::default(); 3];
+    // samples[contender][workload]
+    let mut samples: [[Vec<f64>; 5]; 3] = Default::default();
     for c in t.contenders.iter_mut() {
         c.round_trips(200)?; // warm-up
         c.select(w.select_rows)?;
+        if w.enabled[QUERY] {
+            c.query(w.query_rows)?;
+        }
     }
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
-    let [rt, conc, insert, select] = w.enabled.map(|on| if on { w.reps } else { 0 });
-    for _ in 0..rt {
+    let reps = |k: usize| if w.enabled[k] { w.reps } else { 0 };
+    for _ in 0..reps(0) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.round_trips(w.round_trips)?);
-            best[i].round_trip = best[i].round_trip.max(r);
+            samples[i][0].push(rate(c.round_trips(w.round_trips)?));
         }
     }
-    for _ in 0..conc {
+    for _ in 0..reps(1) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.concurrent(w.per_caller)?);
-            best[i].concurrent = best[i].concurrent.max(r);
+            samples[i][1].push(rate(c.concurrent(w.per_caller)?));
         }
     }
-    for _ in 0..insert {
+    for _ in 0..reps(2) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             admin.reset_table(&tables[i])?;
             let r = rate(c.insert(&tables[i], &w.insert_rows)?);
             // A failing statement must not pass for a fast one.
             admin.expect_rows(&tables[i], w.insert_rows.len())?;
-            best[i].insert = best[i].insert.max(r);
+            samples[i][2].push(r);
         }
     }
-    for _ in 0..select {
+    for _ in 0..reps(3) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.select(w.select_rows)?);
-            best[i].select = best[i].select.max(r);
+            samples[i][3].push(rate(c.select(w.select_rows)?));
+        }
+    }
+    for _ in 0..reps(QUERY) {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            samples[i][4].push(rate(c.query(w.query_rows)?));
         }
     }
     for table in &tables {
         admin.reset_table(table)?;
     }
-    Ok(best)
+    Ok(samples.map(|[rt, conc, insert, select, query]| Rates {
+        round_trip: median(rt),
+        concurrent: median(conc),
+        insert: median(insert),
+        select: median(select),
+        query: median(query),
+    }))
+}
+
+// --- memory: one child process per client --------------------------------------------------
+
+/// A `/proc/self/status` figure in KiB (`VmHWM` = peak RSS, `VmRSS` = current RSS).
+fn proc_status_kib(field: &str) -> Res<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
+}
+
+/// The child side of `mem`: `e2e --rss-child <floor|smol|blocking> <ws|http> <addr> <rows>`.
+/// Reads `rows` rows through `query` (the floor: only the reply), then prints its peak RSS
+/// before verifying anything, so the check's own allocations are not counted.
+fn rss_child(args: &[String]) -> Res<()> {
+    let [client, transport, addr, rows] = args else {
+        return Err(format!(
+            "{RSS_CHILD_FLAG} wants <client> <transport> <addr> <rows>, got {args:?}"
+        )
+        .into());
+    };
+    let n: usize = rows
+        .parse()
+        .map_err(|_| format!("bad row count {rows:?}"))?;
+    let url = format!("{transport}://{addr}");
+    let before = proc_status_kib("VmRSS")?;
+    let report = |got: usize| -> Res<()> {
+        let peak = proc_status_kib("VmHWM")?;
+        println!("rss-child before_kib={before} peak_kib={peak}");
+        ensure(got == n, || {
+            format!("the {client} child read {got} rows, wanted {n}")
+        })
+    };
+    match (client.as_str(), transport.as_str()) {
+        ("floor", "ws") => {
+            let mut raw = RawWs::connect(addr)?;
+            let f = raw.frame(&query_request(n));
+            let reply = raw.call(&f)?;
+            let peak = proc_status_kib("VmHWM")?;
+            let got = query_reply_rows(decoded_result(&reply, "query")?, "query")?;
+            println!("rss-child before_kib={before} peak_kib={peak}");
+            ensure(got == n, || {
+                format!("the floor child read {got} rows, wanted {n}")
+            })
+        }
+        ("floor", "http") => {
+            let mut floor = FloorHttp::connect(addr)?;
+            let req = http_bytes(&floor.session, &floor.addr, &query_request(n))?;
+            let status = floor.raw.exchange(&req)?;
+            let peak = proc_status_kib("VmHWM")?;
+            let got = query_reply_rows(floor.raw.result(status)?, "query over HTTP")?;
+            println!("rss-child before_kib={before} peak_kib={peak}");
+            ensure(got == n, || {
+                format!("the floor child read {got} rows, wanted {n}")
+            })
+        }
+        ("smol", _) => {
+            let db = Smol::connect(&url)?;
+            let rows = async_io::block_on(smol_query(&db.0, n))?;
+            report(rows.len())
+        }
+        ("blocking", _) => {
+            let db = Blocking::connect(&url)?;
+            let rows = blocking_query(&db.0, n)?;
+            report(rows.len())
+        }
+        _ => Err(format!("{RSS_CHILD_FLAG}: unknown client/transport {client}/{transport}").into()),
+    }
+}
+
+/// Peak RSS of one child (`client` on `transport`) reading `rows` rows, in KiB, and its RSS
+/// before the query.
+fn child_peak(client: &str, transport: &str, addr: &str, rows: usize) -> Res<(u64, u64)> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .args([RSS_CHILD_FLAG, client, transport, addr, &rows.to_string()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure(out.status.success(), || {
+        format!(
+            "the {client}/{transport} memory child failed ({}): {stdout}",
+            out.status
+        )
+    })?;
+    let field = |name: &str| -> Option<u64> {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    match (field("peak_kib"), field("before_kib")) {
+        (Some(peak), Some(before)) => Ok((peak, before)),
+        _ => Err(
+            format!("the {client}/{transport} memory child printed no figures: {stdout:?}").into(),
+        ),
+    }
+}
+
+/// The `mem` table: each client's peak RSS per transport, one child at a time.
+fn memory_table(addr: &str, rows: usize) -> Res<String> {
+    let mut out = format!(
+        "| {rows} rows via `query` into `Vec<QueryRow>` | transport | peak RSS | RSS before the query | peak / floor peak |\n\
+         |---|---|---:|---:|---:|\n"
+    );
+    for transport in ["ws", "http"] {
+        let mut floor = 0;
+        for client in CONTENDER_NAMES {
+            let (peak, before) = child_peak(client, transport, addr, rows)?;
+            if client == "floor" {
+                floor = peak;
+            }
+            let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+            out.push_str(&format!(
+                "| {} | {transport} | {} | {} | {:.2} |\n",
+                if client == "floor" {
+                    "floor (reads the reply only)"
+                } else {
+                    client
+                },
+                mib(peak),
+                mib(before),
+                peak as f64 / floor.max(1) as f64
+            ));
+        }
+    }
+    Ok(out)
 }
 
 // --- report --------------------------------------------------------------------------------
@@ -915,7 +1187,7 @@ fn fmt_rate(r: f64) -> String {
 /// floor, smol and blocking per transport name.
 fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
     type Pick = fn(&Rates) -> f64;
-    let ops: [(String, Pick, f64); 4] = [
+    let ops: [(String, Pick, f64); 5] = [
         (
             format!("{} sequential `RETURN $x` (calls/s)", w.round_trips),
             |r| r.round_trip,
@@ -941,6 +1213,14 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
             format!("select {} rows into `Vec<Row>` (rows/s)", w.select_rows),
             |r| r.select,
             0.75,
+        ),
+        (
+            format!(
+                "query `{QUERY_SQL}` ($n = {}) + `take::<Vec<QueryRow>>(0)` (rows/s)",
+                w.query_rows
+            ),
+            |r| r.query,
+            0.85,
         ),
     ];
     let mut out = String::from(
@@ -970,6 +1250,14 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(RSS_CHILD_FLAG) {
+        if let Err(e) = rss_child(&args[1..]) {
+            eprintln!("e2e {RSS_CHILD_FLAG}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("e2e: {e}");
         std::process::exit(1);
@@ -1001,6 +1289,15 @@ fn run() -> Res<()> {
         w.select_rows
     );
     admin.fill_select_table(w.select_rows)?;
+    let query_table_rows = match (w.enabled[QUERY], w.enabled[MEM]) {
+        (_, true) => w.mem_rows.max(w.query_rows),
+        (true, false) => w.query_rows,
+        (false, false) => 0,
+    };
+    if query_table_rows > 0 {
+        eprintln!("e2e: filling `{QUERY_TABLE}` with {query_table_rows} rows…");
+        admin.fill(QUERY_TABLE, &query_rows(query_table_rows))?;
+    }
 
     let mut results = Vec::new();
     let transports = [
@@ -1021,7 +1318,11 @@ fn run() -> Res<()> {
             ],
         },
     ];
+    let timed = w.enabled[..MEM].iter().any(|on| *on);
     for mut t in transports {
+        if !timed {
+            break;
+        }
         let start = Instant::now();
         let rates = measure(&mut t, &w, &admin)?;
         eprintln!(
@@ -1031,20 +1332,40 @@ fn run() -> Res<()> {
         );
         results.push((t.name, rates));
     }
+    let memory = if w.enabled[MEM] {
+        eprintln!("e2e: memory children, {} rows each…", w.mem_rows);
+        Some(memory_table(&addr, w.mem_rows)?)
+    } else {
+        None
+    };
     admin.reset_table(SELECT_TABLE)?;
+    admin.reset_table(QUERY_TABLE)?;
     drop(admin);
     drop(started);
     println!(
-        "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, best of {} \
-         interleaved runs after warm-up ({:.0}s total)\n",
+        "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, median of {} \
+         interleaved runs after warm-up ({:.0}s total; load average at the end: {})\n",
         w.reps,
-        began.elapsed().as_secs_f64()
+        began.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.rsplitn(3, ' ').nth(2).map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into())
     );
-    println!("{}", table(&results, &w));
-    println!(
-        "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
-         (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
-         POST /rpc, one connection per concurrent caller). ✗ = below target."
-    );
+    if timed {
+        println!("{}", table(&results, &w));
+        println!(
+            "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
+             (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
+             POST /rpc, one connection per concurrent caller). ✗ = below target.\n"
+        );
+    }
+    if let Some(m) = memory {
+        println!("{m}");
+        println!(
+            "peak RSS = VmHWM of a child process that connects, runs the query and reads the \
+             rows (the floor child only reads the reply frame)."
+        );
+    }
     Ok(())
 }

@@ -407,11 +407,29 @@ fn malformed_answers_are_refused_with_the_old_messages() {
     let e = query("", Object::new())
         .decode_payload(Payload::from_cbor(b))
         .expect_err("trailing byte");
-    assert!(matches!(e, CallError::Decode { method: "query", .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            CallError::Decode {
+                method: "query",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = query("", Object::new())
         .decode_payload(Payload::from_cbor(vec![0x9f, 0x01]))
         .expect_err("truncated");
-    assert!(matches!(e, CallError::Decode { method: "query", .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            CallError::Decode {
+                method: "query",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 /// Indefinite lengths and chunked keys are legitimate CBOR the fast splitter does not

@@ -167,6 +167,14 @@ pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeEr
     decode::Decoder::new(bytes).text_keyed_map(0)
 }
 
+/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`).
+pub(crate) fn map_ranges_at(
+    bytes: &[u8],
+    pos: usize,
+) -> Result<Option<MapRanges<'_>>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map(pos)
+}
+
 /// An array's elements as byte ranges, and the offset just past the array.
 pub(crate) type ArrayRanges = (Vec<std::ops::Range<usize>>, usize);
 

@@ -745,27 +745,36 @@ pub struct RawQueryResult {
 /// [`cbor::skip_item`], the located values are checked for structure only, so reading one
 /// can still fail.
 pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
-    let Some((rows, end)) = cbor::array_ranges(bytes)? else {
-        return Ok(None);
-    };
-    if end != bytes.len() {
+    let (major, len, mut pos) = cbor::head(bytes, 0)?;
+    if major != 4 {
         return Ok(None);
     }
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let Some(row) = bytes.get(r.clone()) else {
+    // Each row is read where it starts (one pass over the values: locating the rows first
+    // would step over every value twice). A hostile length cannot reserve more than the
+    // input could fill.
+    let mut out = Vec::with_capacity(len.map_or(0, |n| n.min(bytes.len() as u64) as usize));
+    let mut left = len;
+    loop {
+        match left {
+            Some(0) => break,
+            Some(n) => left = Some(n - 1),
+            None if bytes.get(pos) == Some(&0xff) => {
+                pos += 1;
+                break;
+            }
+            None => {}
+        }
+        let Some((entries, end)) = cbor::map_ranges_at(bytes, pos)? else {
             return Ok(None);
         };
-        let Some((entries, _)) = cbor::map_ranges(row)? else {
-            return Ok(None);
-        };
+        pos = end;
         // The last occurrence wins, as when the map is decoded into an object.
         let field = |name: &str| {
             entries
                 .iter()
                 .rev()
                 .find(|(k, _)| *k == name)
-                .map(|(_, f)| r.start + f.start..r.start + f.end)
+                .map(|(_, f)| f.clone())
         };
         let small = |name: &str| -> Result<Option<Value>, cbor::DecodeError> {
             match field(name).and_then(|f| bytes.get(f)) {
@@ -791,6 +800,9 @@ pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, 
             _ => return Ok(None),
         };
         out.push(RawQueryResult { time, kind, result });
+    }
+    if pos != bytes.len() {
+        return Ok(None);
     }
     Ok(Some(out))
 }

@@ -430,6 +430,12 @@ fn malformed_answers_are_refused_with_the_old_messages() {
         ),
         "{e:?}"
     );
+    // A length prefix far beyond the input reserves nothing and fails cleanly.
+    let huge = vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    let e = query("", Object::new())
+        .decode_payload(Payload::from_cbor(huge))
+        .expect_err("no rows behind the length");
+    assert!(matches!(e, CallError::Decode { .. }), "{e:?}");
 }
 
 /// Indefinite lengths and chunked keys are legitimate CBOR the fast splitter does not

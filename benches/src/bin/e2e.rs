@@ -41,6 +41,7 @@ use surql_benches::Row;
 use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Message, WebSocket};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,7 +52,8 @@ const DB: &str = "e2e";
 /// The table every select reads (filled once during set-up).
 const SELECT_TABLE: &str = "person";
 /// The table the `query` and `mem` workloads read: rows of four fields ([`QueryRow`]), the
-/// shape of the measurement (200,000 of them make a ~15 MB reply).
+/// shape of the measurement (200,000 of them make a ~15 MB reply, under the 16 MiB
+/// frame cap some WebSocket clients keep by default).
 const QUERY_TABLE: &str = "person_q";
 /// What the `query` and `mem` workloads run (with `$n` bound).
 const QUERY_SQL: &str = "SELECT * FROM person_q LIMIT $n";
@@ -178,8 +180,8 @@ struct QueryRow {
 fn query_rows(n: usize) -> Vec<QueryRow> {
     (0..n)
         .map(|i| QueryRow {
-            id: RecordId::new(QUERY_TABLE, format!("p{i:07}")),
-            name: format!("Person number {i}"),
+            id: RecordId::new(QUERY_TABLE, i as i64),
+            name: format!("Person {i}"),
             age: 18 + (i % 60) as i64,
             email: format!("person{i}@example.com"),
         })
@@ -353,8 +355,14 @@ impl RawWs {
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
-        let (sock, response) = tungstenite::client(request, stream)
-            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))?;
+        // tungstenite's default 16 MiB frame cap would make the floor fail replies the
+        // drivers accept; allow what the server itself allows.
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_BODY))
+            .max_frame_size(Some(MAX_BODY));
+        let (sock, response) =
+            tungstenite::client::client_with_config(request, stream, Some(config))
+                .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))?;
         let proto = response.headers().get("Sec-WebSocket-Protocol");
         ensure(proto.is_some_and(|p| p == "cbor"), || {
             format!("the server at {addr} did not select the cbor subprotocol ({proto:?})")

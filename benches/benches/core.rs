@@ -63,6 +63,9 @@ fn cbor_decode(c: &mut Criterion) {
     g.bench_function("decode -> Value", |b| {
         b.iter(|| cbor::decode(black_box(&bytes)))
     });
+    g.bench_function("skip_item (locate only)", |b| {
+        b.iter(|| cbor::skip_item(black_box(&bytes), 0))
+    });
     g.bench_function("from_slice -> Vec<Row>", |b| {
         b.iter(|| cbor::from_slice::<Vec<Row>>(black_box(&bytes)))
     });

@@ -55,6 +55,12 @@ const SELECT_TABLE: &str = "person";
 /// shape of the measurement (200,000 of them make a ~15 MB reply, under the 16 MiB
 /// frame cap some WebSocket clients keep by default).
 const QUERY_TABLE: &str = "person_q";
+/// The same rows for the `mem` children, in their own table so the timed `query` reads a
+/// table of its own size (a `LIMIT` over a bigger table costs the server more, which would
+/// flatter the ratio).
+const MEM_TABLE: &str = "person_m";
+/// What the `mem` children run (with `$n` bound).
+const MEM_SQL: &str = "SELECT * FROM person_m LIMIT $n";
 /// What the `query` and `mem` workloads run (with `$n` bound).
 const QUERY_SQL: &str = "SELECT * FROM person_q LIMIT $n";
 /// Rows the `mem` children read (scaled by `E2E_SCALE`).
@@ -80,7 +86,7 @@ struct Workload {
     select_rows: usize,
     /// Rows the timed `query` reads from [`QUERY_TABLE`].
     query_rows: usize,
-    /// Rows each `mem` child reads from [`QUERY_TABLE`].
+    /// Rows each `mem` child reads from [`MEM_TABLE`].
     mem_rows: usize,
     /// Repetitions of each measurement; the median is reported.
     reps: usize,
@@ -177,10 +183,10 @@ struct QueryRow {
     email: String,
 }
 
-fn query_rows(n: usize) -> Vec<QueryRow> {
+fn query_rows(table: &str, n: usize) -> Vec<QueryRow> {
     (0..n)
         .map(|i| QueryRow {
-            id: RecordId::new(QUERY_TABLE, i as i64),
+            id: RecordId::new(table, i as i64),
             name: format!("Person {i}"),
             age: 18 + (i % 60) as i64,
             email: format!("person{i}@example.com"),
@@ -266,8 +272,8 @@ fn select_request() -> Request {
     surql::client::select::<Value>(SELECT_TABLE).into_parts().0
 }
 
-fn query_request(n: usize) -> Request {
-    Request::query(QUERY_SQL, vars(&[("n", Value::Int(n as i64))]))
+fn query_request(sql: &str, n: usize) -> Request {
+    Request::query(sql, vars(&[("n", Value::Int(n as i64))]))
 }
 
 /// The rows of the last statement of a `query` reply (set-up and verification only).
@@ -524,7 +530,7 @@ impl Contender for FloorWs {
 
     fn query(&mut self, n: usize) -> Run {
         let raw = &mut self.0;
-        let f = raw.frame(&query_request(n));
+        let f = raw.frame(&query_request(QUERY_SQL, n));
         let start = Instant::now();
         let reply = raw.call(&f)?;
         let elapsed = start.elapsed();
@@ -620,7 +626,7 @@ impl Contender for FloorHttp {
     }
 
     fn query(&mut self, n: usize) -> Run {
-        let req = http_bytes(&self.session, &self.addr, &query_request(n))?;
+        let req = http_bytes(&self.session, &self.addr, &query_request(QUERY_SQL, n))?;
         let start = Instant::now();
         let status = self.raw.exchange(&req)?;
         let elapsed = start.elapsed();
@@ -871,7 +877,7 @@ impl Contender for Smol {
     fn query(&mut self, n: usize) -> Run {
         async_io::block_on(async {
             let start = Instant::now();
-            let rows = smol_query(&self.0, n).await?;
+            let rows = smol_query(&self.0, QUERY_SQL, n).await?;
             let elapsed = start.elapsed();
             ensure(rows.len() == n, || {
                 format!("query gave {} rows, wanted {n}", rows.len())
@@ -881,8 +887,8 @@ impl Contender for Smol {
     }
 }
 
-async fn smol_query(db: &surql_smol::Surreal, n: usize) -> Res<Vec<QueryRow>> {
-    let mut r = db.query(QUERY_SQL).bind(("n", n as i64)).await?;
+async fn smol_query(db: &surql_smol::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(sql).bind(("n", n as i64)).await?;
     Ok(r.take(0)?)
 }
 
@@ -949,7 +955,7 @@ impl Contender for Blocking {
 
     fn query(&mut self, n: usize) -> Run {
         let start = Instant::now();
-        let rows = blocking_query(&self.0, n)?;
+        let rows = blocking_query(&self.0, QUERY_SQL, n)?;
         let elapsed = start.elapsed();
         ensure(rows.len() == n, || {
             format!("query gave {} rows, wanted {n}", rows.len())
@@ -958,8 +964,8 @@ impl Contender for Blocking {
     }
 }
 
-fn blocking_query(db: &surql_blocking::Surreal, n: usize) -> Res<Vec<QueryRow>> {
-    let mut r = db.query(QUERY_SQL).bind(("n", n as i64)).run()?;
+fn blocking_query(db: &surql_blocking::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(sql).bind(("n", n as i64)).run()?;
     Ok(r.take(0)?)
 }
 
@@ -1084,7 +1090,7 @@ fn rss_child(args: &[String]) -> Res<()> {
     match (client.as_str(), transport.as_str()) {
         ("floor", "ws") => {
             let mut raw = RawWs::connect(addr)?;
-            let f = raw.frame(&query_request(n));
+            let f = raw.frame(&query_request(MEM_SQL, n));
             let reply = raw.call(&f)?;
             let peak = proc_status_kib("VmHWM")?;
             let got = query_reply_rows(decoded_result(&reply, "query")?, "query")?;
@@ -1095,7 +1101,7 @@ fn rss_child(args: &[String]) -> Res<()> {
         }
         ("floor", "http") => {
             let mut floor = FloorHttp::connect(addr)?;
-            let req = http_bytes(&floor.session, &floor.addr, &query_request(n))?;
+            let req = http_bytes(&floor.session, &floor.addr, &query_request(MEM_SQL, n))?;
             let status = floor.raw.exchange(&req)?;
             let peak = proc_status_kib("VmHWM")?;
             let got = query_reply_rows(floor.raw.result(status)?, "query over HTTP")?;
@@ -1106,12 +1112,12 @@ fn rss_child(args: &[String]) -> Res<()> {
         }
         ("smol", _) => {
             let db = Smol::connect(&url)?;
-            let rows = async_io::block_on(smol_query(&db.0, n))?;
+            let rows = async_io::block_on(smol_query(&db.0, MEM_SQL, n))?;
             report(rows.len())
         }
         ("blocking", _) => {
             let db = Blocking::connect(&url)?;
-            let rows = blocking_query(&db.0, n)?;
+            let rows = blocking_query(&db.0, MEM_SQL, n)?;
             report(rows.len())
         }
         _ => Err(format!("{RSS_CHILD_FLAG}: unknown client/transport {client}/{transport}").into()),
@@ -1297,14 +1303,14 @@ fn run() -> Res<()> {
         w.select_rows
     );
     admin.fill_select_table(w.select_rows)?;
-    let query_table_rows = match (w.enabled[QUERY], w.enabled[MEM]) {
-        (_, true) => w.mem_rows.max(w.query_rows),
-        (true, false) => w.query_rows,
-        (false, false) => 0,
-    };
-    if query_table_rows > 0 {
-        eprintln!("e2e: filling `{QUERY_TABLE}` with {query_table_rows} rows…");
-        admin.fill(QUERY_TABLE, &query_rows(query_table_rows))?;
+    for (on, table, n) in [
+        (w.enabled[QUERY], QUERY_TABLE, w.query_rows),
+        (w.enabled[MEM], MEM_TABLE, w.mem_rows),
+    ] {
+        if on {
+            eprintln!("e2e: filling `{table}` with {n} rows…");
+            admin.fill(table, &query_rows(table, n))?;
+        }
     }
 
     let mut results = Vec::new();
@@ -1348,6 +1354,7 @@ fn run() -> Res<()> {
     };
     admin.reset_table(SELECT_TABLE)?;
     admin.reset_table(QUERY_TABLE)?;
+    admin.reset_table(MEM_TABLE)?;
     drop(admin);
     drop(started);
     println!(

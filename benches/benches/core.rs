@@ -63,6 +63,9 @@ fn cbor_decode(c: &mut Criterion) {
     g.bench_function("decode -> Value", |b| {
         b.iter(|| cbor::decode(black_box(&bytes)))
     });
+    g.bench_function("skip_item (locate only)", |b| {
+        b.iter(|| cbor::skip_item(black_box(&bytes), 0))
+    });
     g.bench_function("from_slice -> Vec<Row>", |b| {
         b.iter(|| cbor::from_slice::<Vec<Row>>(black_box(&bytes)))
     });
@@ -76,6 +79,22 @@ fn cbor_decode(c: &mut Criterion) {
     g.bench_function("ciborium::from_reader -> ciborium::Value", |b| {
         b.iter(|| ciborium::de::from_reader::<ciborium::Value, _>(black_box(bytes.as_slice())))
     });
+    // A `query` answer holding the same rows, read the way `db.query(..)` + `take` does.
+    let mut row = surql::Object::new();
+    row.insert("status".into(), "OK".into());
+    row.insert("time".into(), "1.5ms".into());
+    row.insert("type".into(), surql::Value::None);
+    row.insert("result".into(), value.clone());
+    let reply: std::sync::Arc<[u8]> =
+        cbor::encode(&surql::Value::Array(vec![surql::Value::Object(row)])).into();
+    let take = || {
+        surql::client::query("", surql::Object::new())
+            .decode_payload(surql::rpc::Payload::from_cbor(black_box(reply.clone())))
+            .ok()
+            .and_then(|mut r| r.take::<Vec<Row>>(0).ok())
+    };
+    assert_eq!(take(), Some(rows(ROWS)));
+    g.bench_function("query answer -> take::<Vec<Row>>(0)", |b| b.iter(take));
     g.finish();
 }
 

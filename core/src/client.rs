@@ -19,15 +19,20 @@
 // are the cold path, so the size of `Result` does not matter here.
 #![allow(clippy::result_large_err)]
 
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::rpc::{parse_query_results, Method, Payload, QueryResult, Request, ServerError};
+use crate::rpc::{
+    parse_query_results, split_query_results, Method, Payload, QueryResult, Request, ServerError,
+};
 use crate::value::{
-    from_value, to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
+    to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
 };
 
 /// What a [`Call`] can fail with, independent of the transport.
@@ -827,18 +832,10 @@ pub fn version() -> Call<String> {
 
 /// `query`: run SurrealQL with bound variables.
 pub fn query(text: &str, vars: Object) -> Call<QueryResponse> {
-    Call::new(
+    Call::raw(
         req(Method::Query, vec![Value::from(text), Value::Object(vars)]),
-        decode_query,
+        QueryResponse::from_payload,
     )
-}
-
-fn decode_query(v: Value) -> Result<QueryResponse, CallError> {
-    let results = parse_query_results(v).map_err(|e| CallError::Protocol {
-        method: "query",
-        detail: e.to_string(),
-    })?;
-    Ok(QueryResponse { results })
 }
 
 /// Turns `bind` arguments into query variables: a `(name, value)` pair, or any struct/map
@@ -889,10 +886,28 @@ fn check_var_name(k: &str) -> Result<(), CallError> {
 }
 
 /// The answer to a `query`: one result per statement.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Each statement's value stays as the CBOR bytes it arrived in (its status, time and any
+/// error are decoded up front; they are small): [`QueryResponse::take`] reads it straight
+/// into the caller's type, without building a [`Value`] tree. Cloning shares the bytes.
+#[derive(Clone)]
 pub struct QueryResponse {
-    results: Vec<QueryResult>,
+    /// The reply's `result` item; every statement's value is a range of it.
+    bytes: Arc<[u8]>,
+    statements: Vec<Statement>,
 }
+
+#[derive(Clone)]
+struct Statement {
+    time: String,
+    kind: Option<String>,
+    /// Where the value lies in [`QueryResponse::bytes`] (`None`: NONE, because the row had
+    /// no `result` or it was taken), or the statement's error.
+    result: Result<Option<Range<usize>>, ServerError>,
+}
+
+/// NONE (tag 6 around null): what an absent or taken result reads as.
+const NONE_CBOR: &[u8] = &[0xc6, 0xf6];
 
 /// Selects what [`QueryResponse::take`] takes: a statement index, or `(index, "field")`.
 pub trait QueryIndex {
@@ -920,24 +935,109 @@ impl QueryIndex for (usize, &str) {
 }
 
 impl QueryResponse {
-    /// Wraps statement results.
+    /// Wraps statement results given as values (they are encoded, so every read takes the
+    /// same path as a reply off the wire).
     pub fn new(results: Vec<QueryResult>) -> Self {
-        QueryResponse { results }
+        let mut bytes = Vec::new();
+        let statements = results
+            .into_iter()
+            .map(|r| Statement {
+                time: r.time,
+                kind: r.kind,
+                result: r.result.map(|v| {
+                    let start = bytes.len();
+                    crate::cbor::encode_into(&v, &mut bytes);
+                    Some(start..bytes.len())
+                }),
+            })
+            .collect();
+        QueryResponse {
+            bytes: bytes.into(),
+            statements,
+        }
+    }
+
+    /// Reads a `query` reply's `result`: the statement rows are located in its bytes and
+    /// their values left undecoded (a payload holding a decoded value is encoded first).
+    ///
+    /// Fails like the value path did: bytes that are not CBOR give
+    /// [`CallError::Decode`], an answer without the promised shape [`CallError::Protocol`].
+    pub fn from_payload(p: Payload) -> Result<Self, CallError> {
+        let bytes = p.into_cbor();
+        match split_query_results(&bytes).map_err(|e| decode_error("query", &e))? {
+            Some(rows) => Ok(QueryResponse {
+                statements: rows
+                    .into_iter()
+                    .map(|r| Statement {
+                        time: r.time,
+                        kind: r.kind,
+                        result: r.result,
+                    })
+                    .collect(),
+                bytes,
+            }),
+            // Rare shapes (a key sent in chunks, trailing bytes) and invalid answers: the
+            // value path reads the first and words the errors exactly as before.
+            None => {
+                let v = crate::cbor::decode(&bytes).map_err(|e| decode_error("query", &e))?;
+                let results = parse_query_results(v).map_err(|e| CallError::Protocol {
+                    method: "query",
+                    detail: e.to_string(),
+                })?;
+                Ok(QueryResponse::new(results))
+            }
+        }
     }
 
     /// The number of statement results.
     pub fn len(&self) -> usize {
-        self.results.len()
+        self.statements.len()
     }
 
     /// `true` if there are no statement results.
     pub fn is_empty(&self) -> bool {
-        self.results.is_empty()
+        self.statements.is_empty()
     }
 
-    /// The raw statement results.
-    pub fn results(&self) -> &[QueryResult] {
-        &self.results
+    /// Every statement's result decoded into a [`Value`] now (a taken statement reads as
+    /// NONE). This builds the trees [`QueryResponse::take`] avoids: for typed reads use
+    /// `take`.
+    pub fn results(&self) -> Result<Vec<QueryResult>, CallError> {
+        self.statements
+            .iter()
+            .map(|s| {
+                Ok(QueryResult {
+                    time: s.time.clone(),
+                    kind: s.kind.clone(),
+                    result: match &s.result {
+                        Ok(r) => Ok(crate::cbor::decode(self.slice(r))
+                            .map_err(|e| decode_error("query", &e))?),
+                        Err(e) => Err(e.clone()),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn slice(&self, range: &Option<Range<usize>>) -> &[u8] {
+        range
+            .clone()
+            .and_then(|r| self.bytes.get(r))
+            .unwrap_or(NONE_CBOR)
+    }
+
+    /// Statement `i`'s value as CBOR bytes (not taken out), or why there is none.
+    fn statement_bytes(&self, i: usize) -> Result<&[u8], CallError> {
+        match &self.statement(i)?.result {
+            Ok(r) => Ok(self.slice(r)),
+            Err(e) => Err(CallError::Server(e.clone())),
+        }
+    }
+
+    fn statement(&self, i: usize) -> Result<&Statement, CallError> {
+        self.statements
+            .get(i)
+            .ok_or_else(|| out_of_range(i, self.statements.len()))
     }
 
     /// Takes statement `index`'s result (or one field of it, with `(index, "field")`) as `T`.
@@ -945,44 +1045,44 @@ impl QueryResponse {
     /// A statement that failed gives its [`ServerError`]. The result is taken out: taking
     /// the same index again gives NONE. When `T` does not fit a result holding at most one
     /// row, the single row (or NONE) is tried, so `take::<Option<Person>>(0)` works on a
-    /// `SELECT` of one record.
+    /// `SELECT` of one record. The value is read straight from the reply's bytes.
     pub fn take<T: DeserializeOwned + 'static>(
         &mut self,
         index: impl QueryIndex,
     ) -> Result<T, CallError> {
         let i = index.index();
-        let n = self.results.len();
-        let slot = self.results.get_mut(i).ok_or_else(|| CallError::Invalid {
-            what: "statement index",
-            reason: format!("{i} is out of range: the query had {n} statement result(s)"),
-        })?;
-        let value = match &mut slot.result {
-            Ok(v) => std::mem::take(v),
+        let n = self.statements.len();
+        let slot = self
+            .statements
+            .get_mut(i)
+            .ok_or_else(|| out_of_range(i, n))?;
+        let range = match &mut slot.result {
+            Ok(r) => r.take(),
             Err(e) => return Err(CallError::Server(e.clone())),
         };
-        let value = match index.field() {
-            None => value,
-            Some(field) => pick_field(value, field),
+        let item = range.and_then(|r| self.bytes.get(r)).unwrap_or(NONE_CBOR);
+        let picked;
+        let item = match index.field() {
+            None => item,
+            Some(field) => {
+                let mut out = Vec::new();
+                pick_field(item, field, &mut out).map_err(|e| statement_error(i, &e))?;
+                picked = out;
+                &picked[..]
+            }
         };
-        let single = match &value {
-            Value::Array(a) if a.len() <= 1 => Some(a.first().cloned().unwrap_or(Value::None)),
-            _ => None,
-        };
-        match from_value::<T>(value) {
+        match read::<T>(item) {
             Ok(t) => Ok(t),
-            Err(first) => match single.map(from_value::<T>) {
+            Err(first) => match single_row(item).map(read::<T>) {
                 Some(Ok(t)) => Ok(t),
-                _ => Err(CallError::Decode {
-                    method: "query",
-                    source: DeError(format!("statement {i}: {first}")),
-                }),
+                _ => Err(statement_error(i, &first)),
             },
         }
     }
 
     /// Fails with the first failed statement's error, else gives the response back.
     pub fn check(self) -> Result<Self, CallError> {
-        if let Some(e) = self.results.iter().find_map(|r| r.result.as_ref().err()) {
+        if let Some(e) = self.statements.iter().find_map(|s| s.result.as_ref().err()) {
             return Err(CallError::Server(e.clone()));
         }
         Ok(self)
@@ -991,25 +1091,147 @@ impl QueryResponse {
     /// Removes and returns every failed statement's error, keyed by statement index.
     pub fn take_errors(&mut self) -> BTreeMap<usize, ServerError> {
         let mut out = BTreeMap::new();
-        for (i, r) in self.results.iter_mut().enumerate() {
-            if let Err(e) = &r.result {
+        for (i, s) in self.statements.iter_mut().enumerate() {
+            if let Err(e) = &s.result {
                 out.insert(i, e.clone());
-                r.result = Ok(Value::None);
+                s.result = Ok(None);
             }
         }
         out
     }
 }
 
-fn pick_field(v: Value, field: &str) -> Value {
-    match v {
-        Value::Array(rows) => {
-            Value::Array(rows.into_iter().map(|r| pick_field(r, field)).collect())
-        }
-        Value::Object(mut o) => o.remove(field).unwrap_or(Value::None),
-        _ => Value::None,
+fn out_of_range(i: usize, n: usize) -> CallError {
+    CallError::Invalid {
+        what: "statement index",
+        reason: format!("{i} is out of range: the query had {n} statement result(s)"),
     }
 }
+
+fn statement_error(i: usize, e: &crate::cbor::DecodeError) -> CallError {
+    CallError::Decode {
+        method: "query",
+        source: DeError(format!("statement {i}: {}", Payload::describe_error(e))),
+    }
+}
+
+/// Reads `T` from one CBOR item. `Value` itself comes from the value decoder (the same
+/// tree `from_slice` would build, without the serde round).
+fn read<T: DeserializeOwned + 'static>(item: &[u8]) -> Result<T, crate::cbor::DecodeError> {
+    if TypeId::of::<T>() == TypeId::of::<Value>() {
+        let v: Box<dyn Any> = Box::new(crate::cbor::decode(item)?);
+        if let Ok(t) = v.downcast::<T>() {
+            return Ok(*t);
+        }
+    }
+    crate::cbor::from_slice(item)
+}
+
+/// The one row of an array holding at most one (NONE for an empty one); `None` for
+/// anything else. Only the head and at most two elements are looked at.
+fn single_row(item: &[u8]) -> Option<&[u8]> {
+    let (major, len, first) = crate::cbor::head(item, 0).ok()?;
+    if major != 4 {
+        return None;
+    }
+    let empty = match len {
+        Some(n) => n == 0,
+        None => item.get(first) == Some(&0xff),
+    };
+    if empty {
+        return Some(NONE_CBOR);
+    }
+    if len.is_some_and(|n| n > 1) {
+        return None;
+    }
+    let end = crate::cbor::skip_item(item, first).ok()?;
+    if len.is_none() && item.get(end) != Some(&0xff) {
+        return None;
+    }
+    item.get(first..end)
+}
+
+/// Writes `item` with every row replaced by its `field` (NONE where a row is not an object
+/// or lacks it), recursing into nested arrays: the rule `take((i, "field"))` always had,
+/// applied to bytes. Field values are copied, not decoded.
+fn pick_field(item: &[u8], field: &str, out: &mut Vec<u8>) -> Result<(), crate::cbor::DecodeError> {
+    if let Some((rows, _)) = crate::cbor::array_ranges(item)? {
+        crate::cbor::Encoder::new(out).array(rows.len());
+        for r in rows {
+            pick_field(item.get(r).unwrap_or(NONE_CBOR), field, out)?;
+        }
+        return Ok(());
+    }
+    let (major, _, _) = crate::cbor::head(item, 0)?;
+    if major != 5 {
+        out.extend_from_slice(NONE_CBOR);
+        return Ok(());
+    }
+    match crate::cbor::map_ranges(item)? {
+        // The last occurrence wins, as when the map is decoded into an object.
+        Some((entries, _)) => {
+            let value = entries
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == field)
+                .and_then(|(_, r)| item.get(r.clone()));
+            out.extend_from_slice(value.unwrap_or(NONE_CBOR));
+        }
+        // A key sent in chunks (or not text, which the decoder refuses): decode this row.
+        None => {
+            let v = match crate::cbor::decode(item)? {
+                Value::Object(mut o) => o.remove(field).unwrap_or(Value::None),
+                _ => Value::None,
+            };
+            crate::cbor::encode_into(&v, out);
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Debug for QueryResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.results() {
+            Ok(results) => f
+                .debug_struct("QueryResponse")
+                .field("results", &results)
+                .finish(),
+            Err(e) => f
+                .debug_struct("QueryResponse")
+                .field("bytes", &self.bytes.len())
+                .field("invalid", &e.to_string())
+                .finish(),
+        }
+    }
+}
+
+/// Responses are equal when their statements have the same time, type and outcome, values
+/// compared by meaning (bytes that do not decode are equal only to the same bytes).
+impl PartialEq for QueryResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.statements.len() == other.statements.len()
+            && self.statements.iter().zip(&other.statements).all(|(a, b)| {
+                a.time == b.time
+                    && a.kind == b.kind
+                    && match (&a.result, &b.result) {
+                        (Err(x), Err(y)) => x == y,
+                        (Ok(x), Ok(y)) => {
+                            let (x, y) = (self.slice(x), other.slice(y));
+                            x == y
+                                || matches!(
+                                    (crate::cbor::decode(x), crate::cbor::decode(y)),
+                                    (Ok(p), Ok(q)) if p == q
+                                )
+                        }
+                        _ => false,
+                    }
+            })
+    }
+}
+
+#[cfg(test)]
+#[path = "client_query_tests.rs"]
+mod query_tests;
 
 // ---------------------------------------------------------------------------------------------
 // Live queries
@@ -1440,22 +1662,27 @@ pub fn execute(q: CompiledQuery) -> Call<QueryResponse> {
     query(&q.text, q.vars.into_iter().collect())
 }
 
-fn statement_result(v: Value, index: usize) -> Result<Value, CallError> {
-    let mut response = decode_query(v)?;
-    response.take::<Value>(index)
+/// Statement `index`'s result as a [`Value`] (aggregates are one small value).
+fn statement_result(p: Payload, index: usize) -> Result<Value, CallError> {
+    QueryResponse::from_payload(p)?.take::<Value>(index)
 }
 
-/// Every row a [`QuerySet`] selects, decoded as `T` (errors name the row and field).
+fn row_error(e: crate::query::RowError) -> CallError {
+    CallError::Decode {
+        method: "query",
+        source: DeError(e.to_string()),
+    }
+}
+
+/// Every row a [`QuerySet`] selects, decoded as `T` straight from the reply's bytes
+/// (errors name the row and field).
 pub fn fetch_all<T: DeserializeOwned + 'static>(qs: &QuerySet) -> Result<Call<Vec<T>>, CallError> {
     let q = qs.compile().map_err(query_error)?;
     let index = q.result_index;
     let (request, _) = execute(q).into_parts();
-    Ok(Call::new(request, move |v| {
-        let rows = statement_result(v, index)?;
-        crate::query::decode_rows(rows).map_err(|e| CallError::Decode {
-            method: "query",
-            source: DeError(e.to_string()),
-        })
+    Ok(Call::raw(request, move |p| {
+        let response = QueryResponse::from_payload(p)?;
+        crate::query::decode_rows_cbor(response.statement_bytes(index)?).map_err(row_error)
     }))
 }
 
@@ -1466,12 +1693,9 @@ pub fn fetch_first<T: DeserializeOwned + 'static>(
     let q = qs.clone().limit(1).compile().map_err(query_error)?;
     let index = q.result_index;
     let (request, _) = execute(q).into_parts();
-    Ok(Call::new(request, move |v| {
-        let rows = statement_result(v, index)?;
-        crate::query::decode_first(rows).map_err(|e| CallError::Decode {
-            method: "query",
-            source: DeError(e.to_string()),
-        })
+    Ok(Call::raw(request, move |p| {
+        let response = QueryResponse::from_payload(p)?;
+        crate::query::decode_first_cbor(response.statement_bytes(index)?).map_err(row_error)
     }))
 }
 
@@ -1481,8 +1705,8 @@ pub fn aggregate(agg: AggregateQuery) -> Result<Call<Value>, CallError> {
     let q = agg.compile().map_err(query_error)?;
     let index = q.result_index;
     let (request, _) = execute(q).into_parts();
-    Ok(Call::new(request, move |v| {
-        let result = statement_result(v, index)?;
+    Ok(Call::raw(request, move |p| {
+        let result = statement_result(p, index)?;
         agg.decode(&result).map_err(|e| CallError::Protocol {
             method: "query",
             detail: e.to_string(),

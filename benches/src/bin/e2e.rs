@@ -11,17 +11,24 @@
 //! work an application would: encode the call, correlate the reply, decode it (typed structs
 //! for the select). The ratio driver/floor is therefore the whole client-side cost.
 //!
-//! Every number is the best of a few repetitions after a warm-up, and each repetition runs
-//! the floor and both drivers back to back, so short hiccups of a shared machine (the
-//! server runs on the same cores) do not decide the result.
+//! Every number is the median of a few repetitions after a warm-up (a best-of would
+//! flatter whoever got lucky), and each repetition runs the floor and both drivers back to
+//! back, so a burst of load from elsewhere on a shared machine (the server runs on the same
+//! cores) hits all three alike.
+//!
+//! The `mem` workload measures memory instead of speed: for each client and transport it
+//! spawns this binary again as a child (`--rss-child`) that reads [`MEM_ROWS`] rows through
+//! `query` into `Vec<QueryRow>` (the floor child only reads the reply frame) and reports its
+//! peak RSS (`VmHWM`), so no client's allocations colour another's figure.
 //!
 //! Knobs: `E2E_SCALE=0.1` shrinks every workload for a quick check; `E2E_REPS=10` changes
 //! the repetitions (default 3); `E2E_ONLY=select,insert` runs only some of `rt`, `conc`,
-//! `insert`, `select`; `SURREAL_URL` points the run at a server somebody else started
-//! instead of starting an in-memory one.
+//! `insert`, `select`, `query`, `mem`; `SURREAL_URL` points the run at a server somebody
+//! else started instead of starting an in-memory one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -29,11 +36,12 @@ use serde::{Deserialize, Serialize};
 use surql::client::Credentials;
 use surql::rpc::http::HttpSession;
 use surql::rpc::{decode_incoming, Incoming, Request};
-use surql::{Datetime, Object, Value};
+use surql::{Datetime, Object, RecordId, Value};
 use surql_benches::Row;
 use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Message, WebSocket};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -43,6 +51,22 @@ const NS: &str = "bench";
 const DB: &str = "e2e";
 /// The table every select reads (filled once during set-up).
 const SELECT_TABLE: &str = "person";
+/// The table the `query` and `mem` workloads read: rows of four fields ([`QueryRow`]), the
+/// shape of the issue's measurement (200,000 of them make a ~15 MB reply, under the 16 MiB
+/// frame cap some WebSocket clients keep by default).
+const QUERY_TABLE: &str = "person_q";
+/// The same rows for the `mem` children, in their own table so the timed `query` reads a
+/// table of its own size (a `LIMIT` over a bigger table costs the server more, which would
+/// flatter the ratio).
+const MEM_TABLE: &str = "person_m";
+/// What the `mem` children run (with `$n` bound).
+const MEM_SQL: &str = "SELECT * FROM person_m LIMIT $n";
+/// What the `query` and `mem` workloads run (with `$n` bound).
+const QUERY_SQL: &str = "SELECT * FROM person_q LIMIT $n";
+/// Rows the `mem` children read (scaled by `E2E_SCALE`).
+const MEM_ROWS: usize = 200_000;
+/// The flag that makes this binary a `mem` child.
+const RSS_CHILD_FLAG: &str = "--rss-child";
 /// Callers sharing one connection in the concurrency workload.
 const CONCURRENCY: usize = 32;
 /// Rows per `INSERT` statement.
@@ -60,14 +84,21 @@ struct Workload {
     insert_rows: Vec<NewRow>,
     /// Rows in [`SELECT_TABLE`].
     select_rows: usize,
-    /// Repetitions of each measurement; the best one is reported.
+    /// Rows the timed `query` reads from [`QUERY_TABLE`].
+    query_rows: usize,
+    /// Rows each `mem` child reads from [`MEM_TABLE`].
+    mem_rows: usize,
+    /// Repetitions of each measurement; the median is reported.
     reps: usize,
-    /// Which workloads run: round trips, concurrent, insert, select (`E2E_ONLY`).
-    enabled: [bool; 4],
+    /// Which workloads run: round trips, concurrent, insert, select, query, mem (`E2E_ONLY`).
+    enabled: [bool; 6],
 }
 
 /// The names `E2E_ONLY` accepts, in workload order.
-const WORKLOADS: [&str; 4] = ["rt", "conc", "insert", "select"];
+const WORKLOADS: [&str; 6] = ["rt", "conc", "insert", "select", "query", "mem"];
+/// Indexes into [`Workload::enabled`] of the workloads with special set-up.
+const QUERY: usize = 4;
+const MEM: usize = 5;
 
 impl Workload {
     fn from_env() -> Res<Workload> {
@@ -98,7 +129,7 @@ impl Workload {
                 }
                 WORKLOADS.map(|w| names.contains(&w))
             }
-            Err(_) => [true; 4],
+            Err(_) => [true; 6],
         };
         let n = |base: usize, min: usize| ((base as f64 * scale) as usize).max(min);
         // Whole batches, so every INSERT carries exactly BATCH rows.
@@ -111,6 +142,8 @@ impl Workload {
                 .map(NewRow::from)
                 .collect(),
             select_rows: n(20_000, 100),
+            query_rows: n(20_000, 100),
+            mem_rows: n(MEM_ROWS, 1_000),
             reps,
             enabled,
         })
@@ -141,6 +174,26 @@ impl From<Row> for NewRow {
     }
 }
 
+/// A row of [`QUERY_TABLE`]: four fields, as the issue's user declared theirs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueryRow {
+    id: RecordId,
+    name: String,
+    age: i64,
+    email: String,
+}
+
+fn query_rows(table: &str, n: usize) -> Vec<QueryRow> {
+    (0..n)
+        .map(|i| QueryRow {
+            id: RecordId::new(table, i as i64),
+            name: format!("Person {i}"),
+            age: 18 + (i % 60) as i64,
+            email: format!("person{i}@example.com"),
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 struct Count {
     n: u64,
@@ -160,15 +213,18 @@ trait Contender {
     fn insert(&mut self, table: &str, rows: &[NewRow]) -> Run;
     /// Selects every row of [`SELECT_TABLE`] (expected: `n`).
     fn select(&mut self, n: usize) -> Run;
+    /// [`QUERY_SQL`] with `$n = n`, its first statement taken as `Vec<QueryRow>`.
+    fn query(&mut self, n: usize) -> Run;
 }
 
-/// Operations per second of one client on the four workloads.
+/// Operations per second of one client on the five timed workloads.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rates {
     round_trip: f64,
     concurrent: f64,
     insert: f64,
     select: f64,
+    query: f64,
 }
 
 fn rate((ops, elapsed): (usize, Duration)) -> f64 {
@@ -216,6 +272,88 @@ fn select_request() -> Request {
     surql::client::select::<Value>(SELECT_TABLE).into_parts().0
 }
 
+fn query_request(sql: &str, n: usize) -> Request {
+    Request::query(sql, vars(&[("n", Value::Int(n as i64))]))
+}
+
+// The floor's checks of big replies walk the CBOR without decoding it: building a `Value`
+// tree of 20,000 rows (and freeing it) would leave allocator work (glibc consolidating
+// freed chunks on the next big allocation) that lands in the NEXT contender's timed part.
+
+/// The head of the CBOR item at `pos`: major type, argument, offset just past the head.
+/// Indefinite lengths are refused (the server sends definite ones).
+fn cbor_head(b: &[u8], pos: usize) -> Res<(u8, u64, usize)> {
+    let ib = *b.get(pos).ok_or("truncated CBOR in a reply")?;
+    let (major, info) = (ib >> 5, ib & 0x1f);
+    let (arg, used) = match info {
+        0..=23 => (u64::from(info), 1),
+        24..=27 => {
+            let n = 1usize << (info - 24);
+            let bytes = b
+                .get(pos + 1..pos + 1 + n)
+                .ok_or("truncated CBOR in a reply")?;
+            let arg = bytes.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+            (arg, 1 + n)
+        }
+        _ => return Err(format!("unexpected CBOR head 0x{ib:02x} in a reply").into()),
+    };
+    Ok((major, arg, pos + used))
+}
+
+/// Where the value of text key `key` starts in the map at `pos`.
+fn cbor_map_get(b: &[u8], pos: usize, key: &str) -> Res<usize> {
+    let (major, n, mut p) = cbor_head(b, pos)?;
+    ensure(major == 5, || {
+        format!("expected a map in a reply, found major type {major}")
+    })?;
+    for _ in 0..n {
+        let (km, klen, kp) = cbor_head(b, p)?;
+        let value = kp + klen as usize;
+        if km == 3 && b.get(kp..value) == Some(key.as_bytes()) {
+            return Ok(value);
+        }
+        p = surql::cbor::skip_item(b, value)?;
+    }
+    Err(format!("no `{key}` in a reply").into())
+}
+
+/// The length of the array at `pos`, every element stepped over (so it is all there).
+fn cbor_array_len(b: &[u8], pos: usize) -> Res<usize> {
+    let (major, n, mut p) = cbor_head(b, pos)?;
+    ensure(major == 4, || {
+        format!("expected an array in a reply, found major type {major}")
+    })?;
+    for _ in 0..n {
+        p = surql::cbor::skip_item(b, p)?;
+    }
+    Ok(n as usize)
+}
+
+/// The rows of a `select` reply envelope (WebSocket frame or HTTP body).
+fn select_reply_rows(reply: &[u8]) -> Res<usize> {
+    cbor_array_len(reply, cbor_map_get(reply, 0, "result")?)
+}
+
+/// The rows of the last statement of a `query` reply envelope, every statement checked OK.
+fn query_reply_rows(reply: &[u8], what: &str) -> Res<usize> {
+    let statements = cbor_map_get(reply, 0, "result")?;
+    let (major, n, mut p) = cbor_head(reply, statements)?;
+    ensure(major == 4 && n > 0, || {
+        format!("{what}: no statement results")
+    })?;
+    let mut rows = 0;
+    for _ in 0..n {
+        let status = cbor_map_get(reply, p, "status")?;
+        let (status, _) = surql::cbor::decode_prefix(reply.get(status..).unwrap_or_default())?;
+        ensure(status == Value::from("OK"), || {
+            format!("{what}: a statement failed ({status:?})")
+        })?;
+        rows = cbor_array_len(reply, cbor_map_get(reply, p, "result")?)?;
+        p = surql::cbor::skip_item(reply, p)?;
+    }
+    Ok(rows)
+}
+
 // --- admin: set-up and checks, through the blocking driver (never timed) -------------------
 
 struct Admin(surql_blocking::Surreal);
@@ -261,16 +399,19 @@ impl Admin {
     }
 
     fn fill_select_table(&self, n: usize) -> Res<()> {
-        self.reset_table(SELECT_TABLE)?;
-        let rows = surql_benches::rows(n);
+        self.fill(SELECT_TABLE, &surql_benches::rows(n))
+    }
+
+    fn fill(&self, table: &str, rows: &[impl Serialize]) -> Res<()> {
+        self.reset_table(table)?;
         for chunk in rows.chunks(BATCH) {
             self.0
-                .query(insert_sql(SELECT_TABLE))
+                .query(insert_sql(table))
                 .bind(("rows", chunk))
                 .run()?
                 .check()?;
         }
-        self.expect_rows(SELECT_TABLE, n)
+        self.expect_rows(table, rows.len())
     }
 }
 
@@ -290,8 +431,14 @@ impl RawWs {
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
-        let (sock, response) = tungstenite::client(request, stream)
-            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))?;
+        // tungstenite's default 16 MiB frame cap would make the floor fail replies the
+        // drivers accept; allow what the server itself allows.
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_BODY))
+            .max_frame_size(Some(MAX_BODY));
+        let (sock, response) =
+            tungstenite::client::client_with_config(request, stream, Some(config))
+                .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))?;
         let proto = response.headers().get("Sec-WebSocket-Protocol");
         ensure(proto.is_some_and(|p| p == "cbor"), || {
             format!("the server at {addr} did not select the cbor subprotocol ({proto:?})")
@@ -443,11 +590,19 @@ impl Contender for FloorWs {
         let start = Instant::now();
         let reply = raw.call(&f)?;
         let elapsed = start.elapsed();
-        let got = match decoded_result(&reply, "select")? {
-            Value::Array(a) => a.len(),
-            _ => 0,
-        };
+        let got = select_reply_rows(&reply)?;
         ensure(got == n, || format!("select gave {got} rows, wanted {n}"))?;
+        Ok((n, elapsed))
+    }
+
+    fn query(&mut self, n: usize) -> Run {
+        let raw = &mut self.0;
+        let f = raw.frame(&query_request(QUERY_SQL, n));
+        let start = Instant::now();
+        let reply = raw.call(&f)?;
+        let elapsed = start.elapsed();
+        let got = query_reply_rows(&reply, "query")?;
+        ensure(got == n, || format!("query gave {got} rows, wanted {n}"))?;
         Ok((n, elapsed))
     }
 }
@@ -527,12 +682,27 @@ impl Contender for FloorHttp {
         let start = Instant::now();
         let status = self.raw.exchange(&req)?;
         let elapsed = start.elapsed();
-        let got = match self.raw.result(status)? {
-            Value::Array(a) => a.len(),
-            _ => 0,
-        };
+        ensure(status == 200, || {
+            format!("select over HTTP answered {status}")
+        })?;
+        let got = select_reply_rows(&self.raw.body)?;
         ensure(got == n, || {
             format!("select over HTTP gave {got} rows, wanted {n}")
+        })?;
+        Ok((n, elapsed))
+    }
+
+    fn query(&mut self, n: usize) -> Run {
+        let req = http_bytes(&self.session, &self.addr, &query_request(QUERY_SQL, n))?;
+        let start = Instant::now();
+        let status = self.raw.exchange(&req)?;
+        let elapsed = start.elapsed();
+        ensure(status == 200, || {
+            format!("query over HTTP answered {status}")
+        })?;
+        let got = query_reply_rows(&self.raw.body, "query over HTTP")?;
+        ensure(got == n, || {
+            format!("query over HTTP gave {got} rows, wanted {n}")
         })?;
         Ok((n, elapsed))
     }
@@ -773,6 +943,23 @@ impl Contender for Smol {
             Ok((n, elapsed))
         })
     }
+
+    fn query(&mut self, n: usize) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            let rows = smol_query(&self.0, QUERY_SQL, n).await?;
+            let elapsed = start.elapsed();
+            ensure(rows.len() == n, || {
+                format!("query gave {} rows, wanted {n}", rows.len())
+            })?;
+            Ok((n, elapsed))
+        })
+    }
+}
+
+async fn smol_query(db: &surql_smol::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(sql).bind(("n", n as i64)).await?;
+    Ok(r.take(0)?)
 }
 
 async fn smol_round_trip(db: &surql_smol::Surreal, x: i64) -> Res<()> {
@@ -835,6 +1022,21 @@ impl Contender for Blocking {
         })?;
         Ok((n, elapsed))
     }
+
+    fn query(&mut self, n: usize) -> Run {
+        let start = Instant::now();
+        let rows = blocking_query(&self.0, QUERY_SQL, n)?;
+        let elapsed = start.elapsed();
+        ensure(rows.len() == n, || {
+            format!("query gave {} rows, wanted {n}", rows.len())
+        })?;
+        Ok((n, elapsed))
+    }
+}
+
+fn blocking_query(db: &surql_blocking::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
+    let mut r = db.query(sql).bind(("n", n as i64)).run()?;
+    Ok(r.take(0)?)
 }
 
 fn blocking_round_trip(db: &surql_blocking::Surreal, x: i64) -> Res<()> {
@@ -854,47 +1056,204 @@ struct Transport {
 
 const CONTENDER_NAMES: [&str; 3] = ["floor", "smol", "blocking"];
 
+/// The median of `samples` (the mean of the middle two for an even count); 0 for none.
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => samples[n / 2],
+        _ => (samples[n / 2 - 1] + samples[n / 2]) / 2.0,
+    }
+}
+
 /// Measures every contender of `t`, interleaved: each repetition runs the floor and both
-/// drivers back to back, so a burst of load from elsewhere hits all three alike.
+/// drivers back to back, so a burst of load from elsewhere hits all three alike. Each rate
+/// is the median of the repetitions.
 fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
-    let mut best = [Rates::default(); 3];
+    // samples[contender][workload]
+    let mut samples: [[Vec<f64>; 5]; 3] = Default::default();
     for c in t.contenders.iter_mut() {
         c.round_trips(200)?; // warm-up
         c.select(w.select_rows)?;
+        if w.enabled[QUERY] {
+            c.query(w.query_rows)?;
+        }
     }
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
-    let [rt, conc, insert, select] = w.enabled.map(|on| if on { w.reps } else { 0 });
-    for _ in 0..rt {
+    let reps = |k: usize| if w.enabled[k] { w.reps } else { 0 };
+    for _ in 0..reps(0) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.round_trips(w.round_trips)?);
-            best[i].round_trip = best[i].round_trip.max(r);
+            samples[i][0].push(rate(c.round_trips(w.round_trips)?));
         }
     }
-    for _ in 0..conc {
+    for _ in 0..reps(1) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.concurrent(w.per_caller)?);
-            best[i].concurrent = best[i].concurrent.max(r);
+            samples[i][1].push(rate(c.concurrent(w.per_caller)?));
         }
     }
-    for _ in 0..insert {
+    for _ in 0..reps(2) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
             admin.reset_table(&tables[i])?;
             let r = rate(c.insert(&tables[i], &w.insert_rows)?);
             // A failing statement must not pass for a fast one.
             admin.expect_rows(&tables[i], w.insert_rows.len())?;
-            best[i].insert = best[i].insert.max(r);
+            samples[i][2].push(r);
         }
     }
-    for _ in 0..select {
+    for _ in 0..reps(3) {
         for (i, c) in t.contenders.iter_mut().enumerate() {
-            let r = rate(c.select(w.select_rows)?);
-            best[i].select = best[i].select.max(r);
+            samples[i][3].push(rate(c.select(w.select_rows)?));
+        }
+    }
+    for _ in 0..reps(QUERY) {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            samples[i][4].push(rate(c.query(w.query_rows)?));
         }
     }
     for table in &tables {
         admin.reset_table(table)?;
     }
-    Ok(best)
+    Ok(samples.map(|[rt, conc, insert, select, query]| Rates {
+        round_trip: median(rt),
+        concurrent: median(conc),
+        insert: median(insert),
+        select: median(select),
+        query: median(query),
+    }))
+}
+
+// --- memory: one child process per client --------------------------------------------------
+
+/// A `/proc/self/status` figure in KiB (`VmHWM` = peak RSS, `VmRSS` = current RSS).
+fn proc_status_kib(field: &str) -> Res<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
+}
+
+/// The child side of `mem`: `e2e --rss-child <floor|smol|blocking> <ws|http> <addr> <rows>`.
+/// Reads `rows` rows through `query` (the floor: only the reply), then prints its peak RSS
+/// before verifying anything, so the check's own allocations are not counted.
+fn rss_child(args: &[String]) -> Res<()> {
+    let [client, transport, addr, rows] = args else {
+        return Err(format!(
+            "{RSS_CHILD_FLAG} wants <client> <transport> <addr> <rows>, got {args:?}"
+        )
+        .into());
+    };
+    let n: usize = rows
+        .parse()
+        .map_err(|_| format!("bad row count {rows:?}"))?;
+    let url = format!("{transport}://{addr}");
+    let before = proc_status_kib("VmRSS")?;
+    let report = |got: usize| -> Res<()> {
+        let peak = proc_status_kib("VmHWM")?;
+        println!("rss-child before_kib={before} peak_kib={peak}");
+        ensure(got == n, || {
+            format!("the {client} child read {got} rows, wanted {n}")
+        })
+    };
+    match (client.as_str(), transport.as_str()) {
+        ("floor", "ws") => {
+            let mut raw = RawWs::connect(addr)?;
+            let f = raw.frame(&query_request(MEM_SQL, n));
+            let reply = raw.call(&f)?;
+            let peak = proc_status_kib("VmHWM")?;
+            let got = query_reply_rows(&reply, "query")?;
+            println!("rss-child before_kib={before} peak_kib={peak}");
+            ensure(got == n, || {
+                format!("the floor child read {got} rows, wanted {n}")
+            })
+        }
+        ("floor", "http") => {
+            let mut floor = FloorHttp::connect(addr)?;
+            let req = http_bytes(&floor.session, &floor.addr, &query_request(MEM_SQL, n))?;
+            let status = floor.raw.exchange(&req)?;
+            let peak = proc_status_kib("VmHWM")?;
+            ensure(status == 200, || {
+                format!("query over HTTP answered {status}")
+            })?;
+            let got = query_reply_rows(&floor.raw.body, "query over HTTP")?;
+            println!("rss-child before_kib={before} peak_kib={peak}");
+            ensure(got == n, || {
+                format!("the floor child read {got} rows, wanted {n}")
+            })
+        }
+        ("smol", _) => {
+            let db = Smol::connect(&url)?;
+            let rows = async_io::block_on(smol_query(&db.0, MEM_SQL, n))?;
+            report(rows.len())
+        }
+        ("blocking", _) => {
+            let db = Blocking::connect(&url)?;
+            let rows = blocking_query(&db.0, MEM_SQL, n)?;
+            report(rows.len())
+        }
+        _ => Err(format!("{RSS_CHILD_FLAG}: unknown client/transport {client}/{transport}").into()),
+    }
+}
+
+/// Peak RSS of one child (`client` on `transport`) reading `rows` rows, in KiB, and its RSS
+/// before the query.
+fn child_peak(client: &str, transport: &str, addr: &str, rows: usize) -> Res<(u64, u64)> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .args([RSS_CHILD_FLAG, client, transport, addr, &rows.to_string()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure(out.status.success(), || {
+        format!(
+            "the {client}/{transport} memory child failed ({}): {stdout}",
+            out.status
+        )
+    })?;
+    let field = |name: &str| -> Option<u64> {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    match (field("peak_kib"), field("before_kib")) {
+        (Some(peak), Some(before)) => Ok((peak, before)),
+        _ => Err(
+            format!("the {client}/{transport} memory child printed no figures: {stdout:?}").into(),
+        ),
+    }
+}
+
+/// The `mem` table: each client's peak RSS per transport, one child at a time.
+fn memory_table(addr: &str, rows: usize) -> Res<String> {
+    let mut out = format!(
+        "| {rows} rows via `query` into `Vec<QueryRow>` | transport | peak RSS | RSS before the query | peak / floor peak |\n\
+         |---|---|---:|---:|---:|\n"
+    );
+    for transport in ["ws", "http"] {
+        let mut floor = 0;
+        for client in CONTENDER_NAMES {
+            let (peak, before) = child_peak(client, transport, addr, rows)?;
+            if client == "floor" {
+                floor = peak;
+            }
+            let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+            out.push_str(&format!(
+                "| {} | {transport} | {} | {} | {:.2} |\n",
+                if client == "floor" {
+                    "floor (reads the reply only)"
+                } else {
+                    client
+                },
+                mib(peak),
+                mib(before),
+                peak as f64 / floor.max(1) as f64
+            ));
+        }
+    }
+    Ok(out)
 }
 
 // --- report --------------------------------------------------------------------------------
@@ -915,7 +1274,7 @@ fn fmt_rate(r: f64) -> String {
 /// floor, smol and blocking per transport name.
 fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
     type Pick = fn(&Rates) -> f64;
-    let ops: [(String, Pick, f64); 4] = [
+    let ops: [(String, Pick, f64); 5] = [
         (
             format!("{} sequential `RETURN $x` (calls/s)", w.round_trips),
             |r| r.round_trip,
@@ -941,6 +1300,14 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
             format!("select {} rows into `Vec<Row>` (rows/s)", w.select_rows),
             |r| r.select,
             0.75,
+        ),
+        (
+            format!(
+                "query `{QUERY_SQL}` ($n = {}) + `take::<Vec<QueryRow>>(0)` (rows/s)",
+                w.query_rows
+            ),
+            |r| r.query,
+            0.85,
         ),
     ];
     let mut out = String::from(
@@ -970,6 +1337,14 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(RSS_CHILD_FLAG) {
+        if let Err(e) = rss_child(&args[1..]) {
+            eprintln!("e2e {RSS_CHILD_FLAG}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("e2e: {e}");
         std::process::exit(1);
@@ -1001,6 +1376,15 @@ fn run() -> Res<()> {
         w.select_rows
     );
     admin.fill_select_table(w.select_rows)?;
+    for (on, table, n) in [
+        (w.enabled[QUERY], QUERY_TABLE, w.query_rows),
+        (w.enabled[MEM], MEM_TABLE, w.mem_rows),
+    ] {
+        if on {
+            eprintln!("e2e: filling `{table}` with {n} rows…");
+            admin.fill(table, &query_rows(table, n))?;
+        }
+    }
 
     let mut results = Vec::new();
     let transports = [
@@ -1021,7 +1405,11 @@ fn run() -> Res<()> {
             ],
         },
     ];
+    let timed = w.enabled[..MEM].iter().any(|on| *on);
     for mut t in transports {
+        if !timed {
+            break;
+        }
         let start = Instant::now();
         let rates = measure(&mut t, &w, &admin)?;
         eprintln!(
@@ -1031,20 +1419,41 @@ fn run() -> Res<()> {
         );
         results.push((t.name, rates));
     }
+    let memory = if w.enabled[MEM] {
+        eprintln!("e2e: memory children, {} rows each…", w.mem_rows);
+        Some(memory_table(&addr, w.mem_rows)?)
+    } else {
+        None
+    };
     admin.reset_table(SELECT_TABLE)?;
+    admin.reset_table(QUERY_TABLE)?;
+    admin.reset_table(MEM_TABLE)?;
     drop(admin);
     drop(started);
     println!(
-        "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, best of {} \
-         interleaved runs after warm-up ({:.0}s total)\n",
+        "\nsurql end-to-end vs raw floor, SurrealDB 3.3.5 in-memory at {addr}, median of {} \
+         interleaved runs after warm-up ({:.0}s total; load average at the end: {})\n",
         w.reps,
-        began.elapsed().as_secs_f64()
+        began.elapsed().as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.rsplitn(3, ' ').nth(2).map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into())
     );
-    println!("{}", table(&results, &w));
-    println!(
-        "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
-         (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
-         POST /rpc, one connection per concurrent caller). ✗ = below target."
-    );
+    if timed {
+        println!("{}", table(&results, &w));
+        println!(
+            "floor = pre-encoded CBOR frames on a bare socket, replies read but not decoded \
+             (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
+             POST /rpc, one connection per concurrent caller). ✗ = below target.\n"
+        );
+    }
+    if let Some(m) = memory {
+        println!("{m}");
+        println!(
+            "peak RSS = VmHWM of a child process that connects, runs the query and reads the \
+             rows (the floor child only reads the reply frame)."
+        );
+    }
     Ok(())
 }

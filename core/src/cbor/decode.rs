@@ -887,6 +887,45 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// The major type, argument (`None`: indefinite length) and end of the head at `pos`.
+    pub(super) fn head_at(mut self, pos: usize) -> Result<(u8, Option<u64>, usize)> {
+        self.pos = pos;
+        let h = self.head()?;
+        Ok((h.major, h.arg, self.pos))
+    }
+
+    /// The byte range of every element of the array at `pos` and the offset just past it;
+    /// `None` if the item at `pos` is not an array. Elements are located with
+    /// [`Decoder::skip`], not built.
+    pub(super) fn array_ranges(mut self, pos: usize) -> Result<Option<super::ArrayRanges>> {
+        self.pos = pos;
+        let h = self.head()?;
+        if h.major != 4 {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut element = |d: &mut Self| -> Result<()> {
+            let start = d.pos;
+            d.skip(1)?;
+            out.push(start..d.pos);
+            Ok(())
+        };
+        match h.arg {
+            Some(n) => {
+                let n = self.len(h, n)?;
+                for _ in 0..n {
+                    element(&mut self)?;
+                }
+            }
+            None => {
+                while !self.at_break()? {
+                    element(&mut self)?;
+                }
+            }
+        }
+        Ok(Some((out, self.pos)))
+    }
+
     /// Reads a map head whose keys are definite text strings, returning each key with the
     /// byte range of its value; `None` if the item at `pos` is not such a map.
     pub(super) fn text_keyed_map(mut self, pos: usize) -> Result<Option<super::MapRanges<'a>>> {

@@ -167,6 +167,31 @@ pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeEr
     decode::Decoder::new(bytes).text_keyed_map(0)
 }
 
+/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`).
+pub(crate) fn map_ranges_at(
+    bytes: &[u8],
+    pos: usize,
+) -> Result<Option<MapRanges<'_>>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map(pos)
+}
+
+/// An array's elements as byte ranges, and the offset just past the array.
+pub(crate) type ArrayRanges = (Vec<std::ops::Range<usize>>, usize);
+
+/// The elements of the array at the start of `bytes` as byte ranges, plus the offset just
+/// past the array; `Ok(None)` if the item is not an array. Elements are located with
+/// [`skip_item`], not built.
+pub(crate) fn array_ranges(bytes: &[u8]) -> Result<Option<ArrayRanges>, DecodeError> {
+    decode::Decoder::new(bytes).array_ranges(0)
+}
+
+/// The head of the item at `pos`: its major type (0-7), its argument (a length, a tag
+/// number, an integer, a simple value; `None` for an indefinite length) and the offset just
+/// past the head (where an array's first element or a tag's payload starts).
+pub(crate) fn head(bytes: &[u8], pos: usize) -> Result<(u8, Option<u64>, usize), DecodeError> {
+    decode::Decoder::new(bytes).head_at(pos)
+}
+
 /// Serializes any `Serialize` type (a user struct, a map, a `Value`) to CBOR, straight
 /// into the output buffer (no intermediate [`Value`] tree).
 ///

@@ -223,6 +223,40 @@ impl<'de> De<'de> {
         }
     }
 
+    /// Reads `tag8([text, int | text])` (definite lengths, key within i64) if that is what
+    /// comes next, leaving the cursor after it; `Ok(None)` (cursor moved) for any other
+    /// item, which the caller rewinds and decodes the general way. Only where the general
+    /// way could not hit the depth cap, so both agree on everything.
+    fn plain_record_id(&mut self) -> Result<Option<(Cow<'de, str>, PlainKey<'de>)>> {
+        if self.depth + 3 > MAX_DEPTH {
+            return Ok(None);
+        }
+        let t = self.d.head()?;
+        let a = self.d.head()?;
+        if t.major != 6 || t.arg != Some(tags::RECORD_ID) || a.major != 4 || a.arg != Some(2) {
+            return Ok(None);
+        }
+        let tb = self.d.head()?;
+        if tb.major != 3 || tb.arg.is_none() {
+            return Ok(None);
+        }
+        let table = self.d.text_slice(tb)?;
+        let k = self.d.head()?;
+        let key = match (k.major, k.arg) {
+            (0, Some(n)) => match i64::try_from(n) {
+                Ok(i) => PlainKey::Int(i),
+                Err(_) => return Ok(None),
+            },
+            (1, Some(n)) => match i64::try_from(n) {
+                Ok(i) => PlainKey::Int(-1 - i),
+                Err(_) => return Ok(None),
+            },
+            (3, Some(_)) => PlainKey::Text(self.d.text_slice(k)?),
+            _ => return Ok(None),
+        };
+        Ok(Some((table, key)))
+    }
+
     /// Consumes a NONE (tag 6 and whatever it wraps) or NULL/undefined if it is next.
     fn take_nullish(&mut self, h: Head) -> Result<bool> {
         match (h.major, h.info, h.arg) {
@@ -236,6 +270,43 @@ impl<'de> De<'de> {
             }
             _ => Ok(false),
         }
+    }
+}
+
+/// A plain record id key, as read in place.
+enum PlainKey<'de> {
+    Int(i64),
+    Text(Cow<'de, str>),
+}
+
+/// A record id's two parts handed to its visitor the way the `Value` deserializer hands
+/// them (`[table, key]`), straight from the input.
+struct RecordIdParts<'de> {
+    table: Option<Cow<'de, str>>,
+    key: Option<PlainKey<'de>>,
+}
+
+fn text_seed<'de, T: DeserializeSeed<'de>>(seed: T, s: Cow<'de, str>) -> Result<T::Value> {
+    match s {
+        Cow::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
+        Cow::Owned(s) => seed.deserialize(s.into_deserializer()),
+    }
+}
+
+impl<'de> SeqAccess<'de> for &mut RecordIdParts<'de> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if let Some(table) = self.table.take() {
+            return text_seed(seed, table).map(Some);
+        }
+        match self.key.take() {
+            Some(PlainKey::Int(i)) => seed.deserialize(i.into_deserializer()).map(Some),
+            Some(PlainKey::Text(s)) => text_seed(seed, s).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(usize::from(self.table.is_some()) + usize::from(self.key.is_some()))
     }
 }
 
@@ -525,6 +596,25 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
                     .and_then(|out| seq.end().map(|()| out))
                     .map_err(|e: Error| e.at_offset(h.start));
             }
+        }
+        if name == magic::RECORD_ID {
+            // The usual record id (`id` of every row): text table, integer or text key.
+            // Served in place; anything else (and any error) takes the `Value` route below.
+            let start = self.d.pos;
+            if let Ok(Some((table, key))) = self.plain_record_id() {
+                let mut seq = RecordIdParts {
+                    table: Some(table),
+                    key: Some(key),
+                };
+                return visitor
+                    .visit_seq(&mut seq)
+                    .and_then(|out| match (seq.table, seq.key) {
+                        (None, None) => Ok(out),
+                        _ => Err(de::Error::invalid_length(0, &"a record id [table, key]")),
+                    })
+                    .map_err(|e: Error| e.at_offset(start));
+            }
+            self.d.pos = start;
         }
         if name.starts_with("$surql::") {
             // `Value` and the typed scalars: the decoder reads the item natively and the

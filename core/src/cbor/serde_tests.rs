@@ -539,3 +539,60 @@ fn a_visitor_that_stops_early_leaves_the_cursor_in_sync() {
         Ok(vec![First("a".into(), 1), First("c".into(), 3)])
     );
 }
+
+/// Plain record ids (text table, integer or text key) are read in place; every other
+/// shape goes the `Value` way. Both must agree with `from_value`, errors included.
+#[test]
+fn record_ids_read_in_place_agree_with_the_value_path() {
+    let cases = [
+        // person:7, person:-3, person:⟨a b⟩
+        "c8 82 66 70 65 72 73 6f 6e 07",
+        "c8 82 66 70 65 72 73 6f 6e 22",
+        "c8 82 66 70 65 72 73 6f 6e 63 61 20 62",
+        // i64::MAX and a key beyond it (refused by both)
+        "c8 82 61 74 1b 7f ff ff ff ff ff ff ff",
+        "c8 82 61 74 1b ff ff ff ff ff ff ff ff",
+        "c8 82 61 74 3b ff ff ff ff ff ff ff ff",
+        // array key, indefinite payload, table not text, three parts, bad UTF-8 key
+        "c8 82 61 74 82 01 02",
+        "c8 9f 61 74 01 ff",
+        "c8 82 01 01",
+        "c8 83 61 74 01 01",
+        "c8 82 61 74 61 ff",
+        // text form, truncated
+        "c8 68 70 65 72 73 6f 6e 3a 31",
+        "c8 82 61 74",
+    ];
+    for case in cases {
+        let b = hex(case);
+        let direct = from_slice::<RecordId>(&b);
+        match decode(&b) {
+            Ok(v) => match (direct, crate::value::from_value::<RecordId>(v)) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                (Err(a), Err(b)) => assert!(a.message.ends_with(&b.0), "{case}: {a} vs {b}"),
+                (a, b) => panic!("{case}: direct {a:?} vs value {b:?}"),
+            },
+            Err(e) => assert_eq!(direct.map_err(|d| d.message), Err(e.message), "{case}"),
+        }
+    }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Row {
+        id: RecordId,
+        n: i64,
+    }
+    let rows = Value::Array(vec![Value::Object(
+        [
+            ("id".to_owned(), Value::RecordId(RecordId::new("t", 5))),
+            ("n".to_owned(), Value::Int(1)),
+        ]
+        .into_iter()
+        .collect(),
+    )]);
+    assert_eq!(
+        from_slice::<Vec<Row>>(&encode(&rows)),
+        Ok(vec![Row {
+            id: RecordId::new("t", 5),
+            n: 1
+        }])
+    );
+}

@@ -89,7 +89,7 @@ mod queryset;
 mod writer;
 
 pub use aggregate::{Aggregate, AggregateQuery, GroupedQuery, ResultShapeError};
-pub use decode::{decode_first, decode_rows, RowError};
+pub use decode::{decode_first, decode_first_cbor, decode_rows, decode_rows_cbor, RowError};
 pub use filter::{Lookup, Operand, Var, F, Q};
 pub use graph::Path;
 pub use hybrid::HybridSearch;

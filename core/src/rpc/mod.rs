@@ -716,20 +716,10 @@ fn parse_row(i: usize, row: Value) -> Result<QueryResult, RpcDecodeError> {
     let value = o.remove("result").unwrap_or(Value::None);
     let result = match status.as_str() {
         "OK" => Ok(value),
-        "ERR" => Err(ServerError {
-            code: None,
-            kind: o
-                .get("kind")
-                .and_then(Value::as_str)
-                .map(ErrorKind::from_wire)
-                .unwrap_or(ErrorKind::Internal),
-            message: match value {
-                Value::String(s) => s,
-                other => format!("{other:?}"),
-            },
-            details: o.remove("details").filter(|d| !d.is_nullish()),
-            cause: None,
-        }),
+        "ERR" => {
+            let details = o.remove("details");
+            Err(statement_error(value, o.get("kind"), details))
+        }
         other => {
             return Err(RpcDecodeError::new(format!(
                 "statement result {i}: unknown status {other:?}, expected \"OK\" or \"ERR\""
@@ -739,11 +729,120 @@ fn parse_row(i: usize, row: Value) -> Result<QueryResult, RpcDecodeError> {
     Ok(QueryResult { time, kind, result })
 }
 
+/// A failed statement's error from its row's `result` (the message), `kind` and `details`.
+fn statement_error(result: Value, kind: Option<&Value>, details: Option<Value>) -> ServerError {
+    ServerError {
+        code: None,
+        kind: kind
+            .and_then(Value::as_str)
+            .map(ErrorKind::from_wire)
+            .unwrap_or(ErrorKind::Internal),
+        message: match result {
+            Value::String(s) => s,
+            other => format!("{other:?}"),
+        },
+        details: details.filter(|d| !d.is_nullish()),
+        cause: None,
+    }
+}
+
+/// One statement's result in a `query` answer, its value left as CBOR bytes
+/// ([`split_query_results`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawQueryResult {
+    /// Execution time as the server renders it.
+    pub time: String,
+    /// `Some("live")` for `LIVE SELECT`, `Some("kill")` for `KILL`, else `None`.
+    pub kind: Option<String>,
+    /// Where the statement's `result` item lies in the bytes given to
+    /// [`split_query_results`] (`None`: the row has no `result`, which means NONE), or the
+    /// statement's error.
+    pub result: Result<Option<std::ops::Range<usize>>, ServerError>,
+}
+
+/// [`parse_query_results`] over the CBOR bytes of a `query` result, without decoding the
+/// statements' values: each row's `status`, `time`, `type` (and a failed statement's
+/// error) are decoded, its `result` is only located.
+///
+/// `Ok(None)` when the bytes are well-formed but not in the shape this reader takes
+/// without decoding (not an array, trailing bytes, a row that is not a map with definite
+/// text keys, a missing or unknown `status`): [`parse_query_results`] on the decoded value
+/// then gives the answer or the exact error. `Err` for bytes that are not CBOR. As with
+/// [`cbor::skip_item`], the located values are checked for structure only, so reading one
+/// can still fail.
+pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
+    let (major, len, mut pos) = cbor::head(bytes, 0)?;
+    if major != 4 {
+        return Ok(None);
+    }
+    // Each row is read where it starts (one pass over the values: locating the rows first
+    // would step over every value twice). A hostile length cannot reserve more than the
+    // input could fill.
+    let mut out = Vec::with_capacity(len.map_or(0, |n| n.min(bytes.len() as u64) as usize));
+    let mut left = len;
+    loop {
+        match left {
+            Some(0) => break,
+            Some(n) => left = Some(n - 1),
+            None if bytes.get(pos) == Some(&0xff) => {
+                pos += 1;
+                break;
+            }
+            None => {}
+        }
+        let Some((entries, end)) = cbor::map_ranges_at(bytes, pos)? else {
+            return Ok(None);
+        };
+        pos = end;
+        // The last occurrence wins, as when the map is decoded into an object.
+        let field = |name: &str| {
+            entries
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, f)| f.clone())
+        };
+        let small = |name: &str| -> Result<Option<Value>, cbor::DecodeError> {
+            match field(name).and_then(|f| bytes.get(f)) {
+                Some(b) => cbor::decode(b).map(Some),
+                None => Ok(None),
+            }
+        };
+        let time = match small("time")? {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        };
+        let kind = match small("type")? {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let result = match small("status")? {
+            Some(Value::String(s)) if s == "OK" => Ok(field("result")),
+            Some(Value::String(s)) if s == "ERR" => Err(statement_error(
+                small("result")?.unwrap_or(Value::None),
+                small("kind")?.as_ref(),
+                small("details")?,
+            )),
+            _ => return Ok(None),
+        };
+        out.push(RawQueryResult { time, kind, result });
+    }
+    if pos != bytes.len() {
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
 /// Fuzz entry: decoding arbitrary bytes must never panic.
 #[doc(hidden)]
 pub fn fuzz_decode_incoming(data: &[u8]) {
     if let Ok(Incoming::Response { result: Ok(v), .. }) = decode_incoming(data) {
         let _ = parse_query_results(v);
+    }
+    if let Some((_, p)) = split_envelope(data) {
+        if let Some(b) = p.raw_bytes() {
+            let _ = split_query_results(b);
+        }
     }
     let _ = decode_incoming_with(data, |id| id % 2 == 0);
 }

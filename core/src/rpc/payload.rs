@@ -44,6 +44,15 @@ impl Payload {
         }
     }
 
+    /// The CBOR bytes of the item: the payload's own bytes (shared, not copied), or the
+    /// encoding of the value it holds.
+    pub fn into_cbor(self) -> Arc<[u8]> {
+        match self.repr {
+            Repr::Raw(b) => b,
+            Repr::Value(v) => cbor::encode(&v).into(),
+        }
+    }
+
     /// Whether the result is NONE, NULL or an empty array: how the server answers a write
     /// that affected nothing. Looks at the bytes without decoding a longer item.
     pub fn is_empty(&self) -> bool {

@@ -115,8 +115,8 @@ impl Server {
     pub fn stop(&mut self) {
         if let Some(mut p) = self.process.take() {
             drop(p.stdin.take()); // the wrapper reads EOF and stops the server
-            // Bounded: the wrapper escalates to SIGKILL after 10 s; should even that not
-            // happen, the wrapper itself is killed rather than waited on forever.
+                                  // Bounded: the wrapper escalates to SIGKILL after 10 s; should even that not
+                                  // happen, the wrapper itself is killed rather than waited on forever.
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 match p.child.try_wait() {

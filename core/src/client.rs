@@ -1657,9 +1657,20 @@ fn query_error(e: QueryError) -> CallError {
     }
 }
 
-/// Runs a compiled query and returns every statement's result.
-pub fn execute(q: CompiledQuery) -> Call<QueryResponse> {
-    query(&q.text, q.vars.into_iter().collect())
+/// Runs a compiled query and returns every statement's result. Its bound values are
+/// checked first, as every user value is: one the server would silently alter (a decimal
+/// beyond its precision) is refused naming it.
+pub fn execute(q: CompiledQuery) -> Result<Call<QueryResponse>, CallError> {
+    for (name, v) in &q.vars {
+        check_sendable("query value", v).map_err(|e| match e {
+            CallError::Invalid { what, reason } => CallError::Invalid {
+                what,
+                reason: format!("${name}: {reason}"),
+            },
+            other => other,
+        })?;
+    }
+    Ok(query(&q.text, q.vars.into_iter().collect()))
 }
 
 /// Statement `index`'s result as a [`Value`] (aggregates are one small value).
@@ -1679,7 +1690,7 @@ fn row_error(e: crate::query::RowError) -> CallError {
 pub fn fetch_all<T: DeserializeOwned + 'static>(qs: &QuerySet) -> Result<Call<Vec<T>>, CallError> {
     let q = qs.compile().map_err(query_error)?;
     let index = q.result_index;
-    let (request, _) = execute(q).into_parts();
+    let (request, _) = execute(q)?.into_parts();
     Ok(Call::raw(request, move |p| {
         let response = QueryResponse::from_payload(p)?;
         crate::query::decode_rows_cbor(response.statement_bytes(index)?).map_err(row_error)
@@ -1692,7 +1703,7 @@ pub fn fetch_first<T: DeserializeOwned + 'static>(
 ) -> Result<Call<Option<T>>, CallError> {
     let q = qs.clone().limit(1).compile().map_err(query_error)?;
     let index = q.result_index;
-    let (request, _) = execute(q).into_parts();
+    let (request, _) = execute(q)?.into_parts();
     Ok(Call::raw(request, move |p| {
         let response = QueryResponse::from_payload(p)?;
         crate::query::decode_first_cbor(response.statement_bytes(index)?).map_err(row_error)
@@ -1704,7 +1715,7 @@ pub fn fetch_first<T: DeserializeOwned + 'static>(
 pub fn aggregate(agg: AggregateQuery) -> Result<Call<Value>, CallError> {
     let q = agg.compile().map_err(query_error)?;
     let index = q.result_index;
-    let (request, _) = execute(q).into_parts();
+    let (request, _) = execute(q)?.into_parts();
     Ok(Call::raw(request, move |p| {
         let result = statement_result(p, index)?;
         agg.decode(&result).map_err(|e| CallError::Protocol {

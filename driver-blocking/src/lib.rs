@@ -537,7 +537,7 @@ impl Surreal {
     /// Runs a compiled query (from the query compiler) and returns every statement's result;
     /// the answer is statement `q.result_index`.
     pub fn execute(&self, q: surql::query::CompiledQuery) -> Result<QueryResponse> {
-        self.perform(client::execute(q))
+        self.perform(client::execute(q)?)
     }
 
     /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.

@@ -890,7 +890,7 @@ impl Surreal {
     /// Runs a compiled query (from the query compiler) and returns every statement's result;
     /// the answer is statement `q.result_index`.
     pub async fn execute(&self, q: surql::query::CompiledQuery) -> Result<QueryResponse> {
-        self.perform(client::execute(q)).await
+        self.perform(client::execute(q)?).await
     }
 
     /// Runs an aggregate (`qs.count()`, `qs.sum(f)`, …) and returns its answer.

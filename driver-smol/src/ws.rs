@@ -30,7 +30,7 @@ use surql::conn::{LiveHandle, RequestId};
 use surql::mux::{
     Action, ConnectionEvent, EndSlot, ItemSink, Mux, Offer, Outbox, Reply, ReplySink,
 };
-use surql::rpc::{Method, Notification, Payload, Request, StreamFrame};
+use surql::rpc::{Notification, Payload, Request, StreamFrame};
 use surql::{Error, Options, Result};
 
 type Io = async_tungstenite::smol::ConnectStream;
@@ -155,9 +155,6 @@ pub(crate) enum Command {
 pub(crate) struct WsClient {
     pub(crate) commands: Sender<Command>,
     io_thread: ThreadId,
-    /// How long a caller waits at most: the core times requests out itself; this guards
-    /// against a driver thread that can no longer answer.
-    wait_limit: Duration,
     stream_buffer: usize,
     live_buffer: usize,
 }
@@ -166,10 +163,6 @@ impl WsClient {
     pub(crate) async fn connect(url: String, options: Options) -> Result<WsClient> {
         let ws = open(&url, &options).await?;
         let (tx, rx) = async_channel::unbounded();
-        let wait_limit = options
-            .request_timeout
-            .saturating_mul(2)
-            .saturating_add(options.connect_timeout);
         let (stream_buffer, live_buffer) = (options.stream_buffer, options.live_buffer);
         let thread = std::thread::Builder::new()
             .name("surql-smol-ws".into())
@@ -178,7 +171,6 @@ impl WsClient {
         Ok(WsClient {
             commands: tx,
             io_thread: thread.thread().id(),
-            wait_limit,
             stream_buffer,
             live_buffer,
         })
@@ -196,18 +188,14 @@ impl WsClient {
         self.commands.try_send(command).map_err(|_| Error::Closed)
     }
 
-    /// Waits for `rx`, at most the wait limit.
-    async fn wait<T>(&self, method: Method, rx: Receiver<Result<T>>) -> Result<T> {
-        let limit = self.wait_limit;
-        let answer = async { rx.recv().await.unwrap_or(Err(Error::Closed)) };
-        let timer = async {
-            async_io::Timer::after(limit).await;
-            Err(Error::timeout(
-                format!("`{method}` answer (the connection's driver did not respond)"),
-                limit,
-            ))
-        };
-        future::or(answer, timer).await
+    /// Waits for the answer in `rx`.
+    ///
+    /// Bounded without a timer of its own: the core's mux answers every request it was given
+    /// (its answer, `Timeout` after `Options::request_timeout`, `Disconnected`, `Closed`),
+    /// and if the driver thread ends, the dropped sender reads as `Closed`. (A timer per call
+    /// costs a reactor wake-up per request: 15 % of a round trip on loopback.)
+    async fn wait<T>(&self, rx: Receiver<Result<T>>) -> Result<T> {
+        rx.recv().await.unwrap_or(Err(Error::Closed))
     }
 
     pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
@@ -217,7 +205,7 @@ impl WsClient {
             req,
             reply: ReplyTx(reply),
         })?;
-        match self.wait(method, rx).await? {
+        match self.wait(rx).await? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
                 "`{method}` was answered as a live subscription"
@@ -239,7 +227,7 @@ impl WsClient {
         })?;
         // If this future is dropped now, the mux finds the reply channel closed when the
         // answer arrives and kills the subscription: nothing leaks on the server.
-        match self.wait(method, rx).await? {
+        match self.wait(rx).await? {
             Reply::Live { handle, id } => Ok((handle, id, items)),
             Reply::Payload(_) => Err(Error::Protocol(format!(
                 "`{method}` for a live query was answered without a live id"
@@ -248,7 +236,6 @@ impl WsClient {
     }
 
     pub(crate) async fn stream(&self, req: Request) -> Result<(RequestId, BoundedRx<StreamFrame>)> {
-        let method = req.method;
         let (id_tx, id_rx) = async_channel::bounded(1);
         let (sink, frames) = bounded(self.stream_buffer);
         self.submit(Command::Stream {
@@ -256,14 +243,9 @@ impl WsClient {
             id: id_tx,
             sink,
         })?;
-        let (ok_tx, ok_rx) = async_channel::bounded(1);
-        let id = async {
-            let id = id_rx.recv().await.map_err(|_| Error::Closed);
-            // Reuse the bounded wait below for the id.
-            let _ = ok_tx.try_send(id);
-        };
-        let ((), id) = future::zip(id, self.wait(method, ok_rx)).await;
-        Ok((id?, frames))
+        // The driver sends the id as soon as it takes the command (or drops the sender).
+        let id = id_rx.recv().await.map_err(|_| Error::Closed)?;
+        Ok((id, frames))
     }
 
     pub(crate) fn listen(&self, listener: Listener) -> Result<()> {
@@ -422,6 +404,11 @@ impl Driver {
                 break;
             }
             self.start_send();
+            // A send that failed at once lost the socket: act on that before sleeping.
+            self.act();
+            if self.finished {
+                break;
+            }
             let deadline = self.mux.poll_timeout();
             if deadline != armed {
                 match deadline {
@@ -579,6 +566,19 @@ impl Driver {
             let result = future::or(write, timeout).await;
             (sender, result)
         }));
+        // Most sends complete at once (the socket is writable): finish them here rather
+        // than one loop turn later. A pending one keeps its place and is polled (with the
+        // loop's real waker) in `wait`.
+        if let Some(sending) = self.sending.as_mut() {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if let Poll::Ready((sender, result)) = sending.as_mut().poll(&mut cx) {
+                self.sending = None;
+                match result {
+                    Ok(()) => self.sender = Some(sender),
+                    Err(reason) => self.lose_socket(reason),
+                }
+            }
+        }
     }
 
     async fn wait(&mut self, timer: &mut async_io::Timer) -> Wake {

@@ -1541,3 +1541,20 @@ scenario!(empty_aggregates_are_sentinels_on_the_server, |db| {
     );
     Ok(())
 });
+
+scenario!(a_decimal_the_server_would_round_is_refused_in_a_filter, |db| {
+    w!(db.query("DEFINE TABLE priced; CREATE priced:a SET price = 1dec;"))?.check()?;
+    let tiny = "0.000000000000000000000000000001"; // 30 digits after the point
+    let d: surql::Decimal = tiny.parse().expect("a decimal");
+    let qs = QuerySet::table("priced").filter(F::new("price").lt(Value::Decimal(d)));
+    let e = w!(qs.all::<Value>(&db)).expect_err("refused before sending");
+    assert!(e.is_invalid_input(), "{e:?}");
+    assert!(e.to_string().contains(tiny), "names the value: {e}");
+    // an exact one works
+    let ok: surql::Decimal = "0.5".parse().expect("a decimal");
+    let rows = w!(QuerySet::table("priced")
+        .filter(F::new("price").gt(Value::Decimal(ok)))
+        .all::<Value>(&db))?;
+    assert_eq!(rows.len(), 1);
+    Ok(())
+});

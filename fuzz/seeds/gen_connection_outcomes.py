@@ -5,7 +5,7 @@ Byte 0 holds flags (bit 0: no reconnect, bit 1: no keep-alive); then (op, arg) p
 core/src/internal/outcomes.rs: 0 ping, 1 live, 2 LIVE SELECT, 3 unsubscribe, 4 garbage
 (arg % 48 bytes follow), 5 answer a wire id (a result-kind byte follows), 6 advance time,
 7 disconnect, 8 connected, 9 connect failed, 10 notification, 11 id-less error,
-12 session/transaction request, 13 query_stream, 14 close (arg 0) or query, 15 the same
+12 session/transaction/attach/signin request, 13 query_stream, 14 close (arg 0) or query, 15 the same
 answer twice."""
 import os
 
@@ -26,6 +26,8 @@ scripts = {
     "close_midflight": [0, 8, 0, 0, 0, 1, 0, 13, 0, 14, 0, 0, 0, 1, 0],
     "queued_while_connecting": [0, 0, 0, 1, 0, 12, 0, 9, 0, 6, 10, 5, 0, 1, 5, 1, 1],
     "keepalive_dead": [0, 8, 0, 1, 0, 5, 0, 0, 6, 70, 6, 110, 6, 2, 5, 0, 0],
+    "attached_session_replay": [0, 8, 0, 12, 6, 5, 0, 1, 12, 8, 7, 0, 6, 10, 5, 1, 1, 5, 2, 1],
+    "signin_token_replay": [0, 8, 0, 12, 7, 5, 0, 4, 7, 0, 6, 10, 5, 1, 2, 0, 0],
     "empty": [],
 }
 

@@ -320,13 +320,17 @@ pub(crate) fn run(data: &[u8], start: Instant) {
             }
             12 => {
                 let txn = Uuid([arg % 8; 16]);
-                let req = match arg % 6 {
+                let session = Uuid([arg % 3; 16]);
+                let req = match arg % 9 {
                     0 => Request::use_ns_db("a", "b"),
                     1 => Request::authenticate("token"),
                     2 => Request::let_var("x", Value::Int(1)),
                     3 => Request::new(Method::Begin, Vec::new()),
                     4 => Request::query("RETURN 1", Object::new()).with_txn(txn),
-                    _ => Request::new(Method::Commit, vec![Value::Uuid(txn)]),
+                    5 => Request::new(Method::Commit, vec![Value::Uuid(txn)]),
+                    6 => Request::new(Method::Attach, Vec::new()).with_session(session),
+                    7 => Request::signin(Object::new()),
+                    _ => Request::query("RETURN 1", Object::new()).with_session(session),
                 };
                 send(&mut conn, &mut ledger, req, now);
             }
@@ -366,6 +370,12 @@ pub(crate) fn run(data: &[u8], start: Instant) {
             if ev == Event::Reconnect && arg % 2 == 0 {
                 conn.handle_connected(now);
             }
+        }
+        if conn.state() == crate::conn::State::Closed && conn.pending_requests() != 0 {
+            ledger.fail(format!(
+                "closed, yet {} requests are pending",
+                conn.pending_requests()
+            ));
         }
     }
     conn.close();

@@ -5,6 +5,9 @@
 
 use crate::cbor;
 
+mod outcomes;
+mod typed;
+
 /// Decodes arbitrary bytes as CBOR; must never panic. When they decode, re-encoding and
 /// decoding again must be stable: `encode(decode(encode(v))) == encode(v)`.
 ///
@@ -53,6 +56,32 @@ pub fn fuzz_rpc_incoming(data: &[u8]) {
 /// core never reads a clock, so the caller passes one.
 pub fn fuzz_connection_ops(data: &[u8], start: std::time::Instant) {
     crate::conn::fuzz_connection_ops(data, start);
+}
+
+/// Decodes arbitrary bytes with [`cbor::from_slice`] into several typed structs (strings,
+/// ints, floats, `Option`, `Vec`, nested structs, externally/internally tagged and
+/// untagged enums, flatten, maps, [`RecordId`](crate::RecordId),
+/// [`Datetime`](crate::Datetime), [`Value`](crate::Value)); must never panic.
+///
+/// Oracles: the direct path agrees with `from_value(decode(..))`, the documented
+/// equivalent; a value that decodes re-encodes with [`cbor::to_vec`], decodes again to an
+/// equal value (NaN equal to NaN), and encodes to the same bytes. Returns the short names
+/// of the types the bytes decoded into (the corpus seeds are named after them).
+pub fn fuzz_cbor_typed(data: &[u8]) -> Vec<&'static str> {
+    typed::run(data)
+}
+
+/// Interprets arbitrary bytes as a script of operations on a
+/// [`Connection`](crate::conn::Connection) through its public API (sends, live
+/// subscriptions and unsubscribes, well-formed, duplicated and garbage frames, stream
+/// frames, notifications, id-less errors, timeouts, disconnects, reconnects, close) and
+/// checks the delivery contract: every request handed to `send`/`send_live` gets exactly
+/// one outcome (an [`Event::Response`](crate::conn::Event::Response), or a stream's `End`
+/// frame), never two, and none left once the script closes the connection and drains its
+/// events; every live handle gets exactly one
+/// [`Event::LiveEnded`](crate::conn::Event::LiveEnded) and nothing after it.
+pub fn fuzz_connection_outcomes(data: &[u8], start: std::time::Instant) {
+    outcomes::run(data, start);
 }
 
 /// Proptest strategies for [`Value`](crate::Value), shared by the crate's unit tests.

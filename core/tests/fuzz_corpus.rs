@@ -96,3 +96,32 @@ fn connection_ops_corpus() {
         surql::internal::fuzz_connection_ops(&bytes, start);
     }
 }
+
+#[test]
+fn cbor_typed_corpus() {
+    for (name, bytes) in corpus("cbor_typed") {
+        // The body panics on any broken oracle; the seed name says which type must accept it.
+        let accepted = surql::internal::fuzz_cbor_typed(&bytes);
+        if expect_rejected(&name) {
+            assert!(
+                accepted.is_empty(),
+                "seed {name} must be refused by every type, accepted by {accepted:?}"
+            );
+        } else {
+            let ty = name.split('_').next().unwrap_or_default();
+            assert!(
+                accepted.contains(&ty),
+                "seed {name} must decode as `{ty}`, decoded as {accepted:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn connection_outcomes_corpus() {
+    let start = std::time::Instant::now();
+    for (_name, bytes) in corpus("connection_outcomes") {
+        // The body asserts exactly one outcome per request and one end per live handle.
+        surql::internal::fuzz_connection_outcomes(&bytes, start);
+    }
+}

@@ -1,10 +1,6 @@
 //! Runs the checked-in seed corpus of the `http_response` fuzz target
 //! (`fuzz/corpus/http_response/`) through `surql_smol::internal::fuzz_http_response`, the
 //! same body the libFuzzer target calls, on stable, as a plain test.
-//!
-//! GATE: `fuzz_http_response` is added on branch `http`; until that branch is merged this
-//! file is compiled out by the `cfg(any())` below. Delete that one line when merging `http`.
-#![cfg(any())]
 
 use std::path::PathBuf;
 

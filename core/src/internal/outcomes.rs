@@ -257,6 +257,8 @@ pub(crate) fn run(data: &[u8], start: Instant) {
             reconnect: flags & 1 == 0,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
+            // Deterministic: a fuzz input must replay the same way.
+            jitter_seed: Some(u64::from(flags)),
         },
         now,
     );

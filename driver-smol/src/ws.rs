@@ -225,9 +225,19 @@ impl WsClient {
             reply: ReplyTx(reply),
             sink,
         })?;
-        // If this future is dropped now, the mux finds the reply channel closed when the
-        // answer arrives and kills the subscription: nothing leaks on the server.
-        match self.wait(rx).await? {
+        // If this future is dropped while waiting, the guard closes the reply channel: an
+        // answer still on its way finds it closed and the mux kills the subscription; an
+        // answer already delivered is read back and unsubscribed. Nothing leaks either way.
+        let mut guard = LiveReplyGuard {
+            rx: Some(rx),
+            commands: &self.commands,
+        };
+        let answer = match guard.rx.as_ref() {
+            Some(rx) => rx.recv().await.unwrap_or(Err(Error::Closed)),
+            None => Err(Error::Closed),
+        };
+        guard.rx = None; // answered: from here on the caller owns the subscription
+        match answer? {
             Reply::Live { handle, id } => Ok((handle, id, items)),
             Reply::Payload(_) => Err(Error::Protocol(format!(
                 "`{method}` for a live query was answered without a live id"
@@ -255,6 +265,26 @@ impl WsClient {
     pub(crate) fn close(&self) {
         // If the driver has ended, it is closed already.
         let _ = self.submit(Command::Close);
+    }
+}
+
+/// Ends the subscription of a `live()` future dropped before it took its answer.
+struct LiveReplyGuard<'a> {
+    rx: Option<Receiver<Result<Reply>>>,
+    commands: &'a Sender<Command>,
+}
+
+impl Drop for LiveReplyGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            // Closing first makes the two orders exclusive: either the mux's delivery fails
+            // (and it kills the live query), or the answer is already here to be undone.
+            rx.close();
+            if let Ok(Ok(Reply::Live { handle, .. })) = rx.try_recv() {
+                // If the driver is gone, the live query died with the socket.
+                let _ = self.commands.try_send(Command::Unsubscribe(handle));
+            }
+        }
     }
 }
 

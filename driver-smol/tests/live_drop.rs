@@ -65,13 +65,17 @@ fn a_live_future_dropped_after_its_answer_arrived_leaves_no_live_query() {
         {
             let mut fut = pin!(db.live("person"));
             assert!(poll_once(fut.as_mut()).is_pending(), "the request is sent");
-            // Let the answer arrive and be delivered to the (not yet polled) future.
-            async_io::Timer::after(Duration::from_millis(300)).await;
-            assert_eq!(
-                lives(&db).await,
-                1,
-                "the live query exists on the server before the drop"
-            );
+            // The live query exists on the server before the drop (bounded wait)...
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while lives(&db).await != 1 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the live query never appeared on the server"
+                );
+                async_io::Timer::after(Duration::from_millis(20)).await;
+            }
+            // ...and its answer has time to reach the (never polled again) future.
+            async_io::Timer::after(Duration::from_millis(200)).await;
         } // dropped without ever taking its answer
         until_no_lives(&db).await;
     });

@@ -108,7 +108,8 @@ fn cbor_typed_corpus() {
                 "seed {name} must be refused by every type, accepted by {accepted:?}"
             );
         } else {
-            let ty = name.split('_').next().unwrap_or_default();
+            // The type is the seed name up to its first `_` (the whole name if it has none).
+            let ty = name.split_once('_').map_or(name.as_str(), |(ty, _)| ty);
             assert!(
                 accepted.contains(&ty),
                 "seed {name} must decode as `{ty}`, decoded as {accepted:?}"

@@ -19,34 +19,11 @@ use std::time::{Duration, Instant};
 
 use surql::mux::ConnectionEvent;
 
-/// Turns a blocking call's outcome into a `Result`: builders run, results pass through.
-pub trait Resolve {
-    /// What the call produces.
-    type Output;
-    /// Runs (or passes through) the call.
-    fn resolve(self) -> Self::Output;
-}
-
-impl<T, E> Resolve for Result<T, E> {
-    type Output = Result<T, E>;
-    fn resolve(self) -> Self::Output {
-        self
-    }
-}
-
-impl<'a> Resolve for surql_blocking::Query<'a> {
-    type Output = surql_blocking::Result<surql_blocking::QueryResponse>;
-    fn resolve(self) -> Self::Output {
-        self.run()
-    }
-}
-
-impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
-    type Output = surql_blocking::Result<surql_blocking::QueryStream>;
-    fn resolve(self) -> Self::Output {
-        self.run()
-    }
-}
+// The `Resolve` bridge (a blocking builder runs, a result passes through) is the
+// conformance harness's; its other pieces (names, the scenario macro) are not used here.
+#[allow(dead_code, unused_macros)]
+#[path = "common/harness.rs"]
+mod harness;
 
 /// Runs `case` on its own thread and fails if it does not finish within `limit`.
 pub fn watchdog(name: &str, limit: Duration, case: impl FnOnce() + Send + 'static) {
@@ -463,11 +440,11 @@ macro_rules! suite {
     ($name:ident, $drv:ident, async = false) => {
         suite!(@module $name, $drv, macro_rules! w {
             ($e:expr) => {
-                crate::Resolve::resolve($e)
+                crate::harness::Resolve::resolve($e)
             };
         }, macro_rules! s {
             ($e:expr) => {
-                crate::Resolve::resolve($e)
+                crate::harness::Resolve::resolve($e)
             };
         });
     };

@@ -1,2 +1,8 @@
-//! Derive macros for surql. The `Model` derive arrives with the model layer; this crate
-//! exists now so the workspace layout is fixed from the start.
+//! Derive macros for surql (placeholder: the real derive lands from the `derive` branch).
+use proc_macro::TokenStream;
+
+/// Placeholder.
+#[proc_macro_derive(Model, attributes(surql))]
+pub fn derive_model(_input: TokenStream) -> TokenStream {
+    TokenStream::new()
+}

@@ -1027,7 +1027,13 @@ impl QueryResponse {
     }
 
     /// Statement `i`'s value as CBOR bytes (not taken out), or why there is none.
-    fn statement_bytes(&self, i: usize) -> Result<&[u8], CallError> {
+    /// Statement `i`'s value decoded as a [`Value`] (not taken out), or its error.
+    pub(crate) fn value_at(&self, i: usize) -> Result<Value, crate::Error> {
+        let bytes = self.statement_bytes(i)?;
+        crate::cbor::decode(bytes).map_err(|e| decode_error("query", &e).into())
+    }
+
+    pub(crate) fn statement_bytes(&self, i: usize) -> Result<&[u8], CallError> {
         match &self.statement(i)?.result {
             Ok(r) => Ok(self.slice(r)),
             Err(e) => Err(CallError::Server(e.clone())),
@@ -1687,7 +1693,9 @@ fn row_error(e: crate::query::RowError) -> CallError {
 
 /// Every row a [`QuerySet`] selects, decoded as `T` straight from the reply's bytes
 /// (errors name the row and field).
-pub fn fetch_all<T: DeserializeOwned + 'static>(qs: &QuerySet) -> Result<Call<Vec<T>>, CallError> {
+pub fn fetch_all<T: DeserializeOwned + 'static, M>(
+    qs: &QuerySet<M>,
+) -> Result<Call<Vec<T>>, CallError> {
     let q = qs.compile().map_err(query_error)?;
     let index = q.result_index;
     let (request, _) = execute(q)?.into_parts();
@@ -1698,8 +1706,8 @@ pub fn fetch_all<T: DeserializeOwned + 'static>(qs: &QuerySet) -> Result<Call<Ve
 }
 
 /// The first row a [`QuerySet`] selects (`LIMIT 1`), or `None`.
-pub fn fetch_first<T: DeserializeOwned + 'static>(
-    qs: &QuerySet,
+pub fn fetch_first<T: DeserializeOwned + 'static, M>(
+    qs: &QuerySet<M>,
 ) -> Result<Call<Option<T>>, CallError> {
     let q = qs.clone().limit(1).compile().map_err(query_error)?;
     let index = q.result_index;
@@ -1726,7 +1734,7 @@ pub fn aggregate(agg: AggregateQuery) -> Result<Call<Value>, CallError> {
 }
 
 /// The number of rows a [`QuerySet`] selects.
-pub fn count(qs: &QuerySet) -> Result<Call<u64>, CallError> {
+pub fn count<M>(qs: &QuerySet<M>) -> Result<Call<u64>, CallError> {
     let (request, decode) = aggregate(qs.clone().count())?.into_parts();
     Ok(Call::raw(request, move |p| match decode(p)? {
         Value::Int(n) if n >= 0 => Ok(n as u64),

@@ -111,6 +111,40 @@ pub enum Error {
         /// The record or table written.
         target: String,
     },
+    /// No record matches (a model `get`, `refresh`, `QuerySet::get`, or a write to a record
+    /// that does not exist or that this session cannot see).
+    #[error("no {model} matches {query}")]
+    DoesNotExist {
+        /// The model type.
+        model: String,
+        /// What was looked for (`id = person:x`, or the query in its log form).
+        query: String,
+    },
+    /// `QuerySet::get` matched more than one record.
+    #[error("more than one {model} matches {query}")]
+    MultipleObjectsReturned {
+        /// The model type.
+        model: String,
+        /// The query in its log form.
+        query: String,
+    },
+    /// A write to a record this session can see affected nothing: the table's permissions
+    /// denied it (SurrealDB answers a denied write with an empty result).
+    #[error("`{action}` of {target} was denied by the table's permissions (the record exists, but the write affected nothing)")]
+    WriteDenied {
+        /// The model action (`save`, `update`, `merge`, `delete`, …).
+        action: String,
+        /// The record (or table) written.
+        target: String,
+    },
+    /// A write to a read-only model (a view); nothing was sent.
+    #[error("{model} is read-only: {reason}")]
+    ReadOnly {
+        /// The model type.
+        model: String,
+        /// Why.
+        reason: String,
+    },
     /// The request targets an RPC transaction that died with a previous socket.
     #[error("RPC transaction {txn} was lost when the connection dropped; begin a new transaction and retry")]
     TransactionLost {
@@ -173,6 +207,22 @@ impl Error {
             Error::ReplayFailed { source, .. } => source.as_server_error(),
             _ => None,
         }
+    }
+
+    /// No record matched ([`Error::DoesNotExist`]).
+    pub fn is_does_not_exist(&self) -> bool {
+        matches!(self, Error::DoesNotExist { .. })
+    }
+
+    /// `QuerySet::get` matched several records.
+    pub fn is_multiple_objects(&self) -> bool {
+        matches!(self, Error::MultipleObjectsReturned { .. })
+    }
+
+    /// A write was denied by permissions ([`Error::WriteDenied`], or the older
+    /// [`Error::NotAffected`] of the SDK-level CRUD calls).
+    pub fn is_write_denied(&self) -> bool {
+        matches!(self, Error::WriteDenied { .. } | Error::NotAffected { .. })
     }
 
     /// Whether something timed out: in the driver, or on the server (`QUERY_TIMEDOUT`).

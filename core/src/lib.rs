@@ -28,6 +28,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+// The derive emits `::surql::…` paths; this makes them resolve inside the crate too.
+extern crate self as surql;
+
 pub mod cbor;
 pub mod client;
 pub mod conn;
@@ -35,6 +38,7 @@ pub mod endpoint;
 pub mod error;
 pub mod escape;
 pub mod live;
+pub mod model;
 pub mod mux;
 pub mod op;
 pub mod options;

@@ -37,6 +37,7 @@
 
 mod http;
 mod live;
+mod model;
 mod ws;
 
 use std::sync::mpsc::Receiver;
@@ -46,7 +47,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use live::{LiveStream, QueryStream};
+pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::model::ops::BulkOptions;
+pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
 pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
 pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
@@ -65,7 +69,9 @@ use ws::WsTransport;
 
 /// Brings the extension traits into scope: `use surql_blocking::prelude::*;`.
 pub mod prelude {
+    pub use crate::model::{ModelExt, ModelQuerySetExt};
     pub use crate::{AggregateExt, QuerySetExt};
+    pub use surql::model::{Changes, Expr, Model};
 }
 
 /// A hook for [`Surreal::on_reconnect`].

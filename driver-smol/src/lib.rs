@@ -26,6 +26,7 @@
 mod http;
 #[doc(hidden)]
 pub mod internal;
+mod model;
 mod tls;
 mod ws;
 
@@ -44,7 +45,10 @@ use surql::op::{IntoOperation, Operation, Step};
 use surql::rpc::Request;
 use surql::Object;
 
+pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::model::ops::BulkOptions;
+pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
 pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
 pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
@@ -57,7 +61,9 @@ use ws::{BoundedRx, Listener, Next};
 
 /// Brings the extension traits into scope: `use surql_smol::prelude::*;`.
 pub mod prelude {
+    pub use crate::model::{ModelExt, ModelQuerySetExt};
     pub use crate::{AggregateExt, QuerySetExt};
+    pub use surql::model::{Changes, Expr, Model};
 }
 
 enum Transport {

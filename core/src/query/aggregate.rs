@@ -271,9 +271,12 @@ impl GroupedQuery {
     }
 }
 
-impl QuerySet {
+impl<M> QuerySet<M> {
     fn aggregate(self, agg: Aggregate) -> AggregateQuery {
-        AggregateQuery { set: self, agg }
+        AggregateQuery {
+            set: self.untyped(),
+            agg,
+        }
     }
 
     /// `SELECT count() AS count … GROUP ALL`; decode gives an int (0 when empty).
@@ -314,7 +317,7 @@ impl QuerySet {
         S: Into<String>,
     {
         GroupedQuery {
-            set: self,
+            set: self.untyped(),
             keys: fields.into_iter().map(Into::into).collect(),
             aggs: Vec::new(),
         }

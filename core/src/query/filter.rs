@@ -172,9 +172,9 @@ impl From<Var> for Operand {
         Operand::Var(v)
     }
 }
-impl From<QuerySet> for Operand {
-    fn from(q: QuerySet) -> Self {
-        Operand::Subquery(Box::new(q))
+impl<M> From<QuerySet<M>> for Operand {
+    fn from(q: QuerySet<M>) -> Self {
+        Operand::Subquery(Box::new(q.untyped()))
     }
 }
 
@@ -208,6 +208,11 @@ enum Node {
 pub struct Q(Node);
 
 impl Q {
+    /// A condition that fails to compile with `e` (builders stay infallible).
+    pub(crate) fn invalid(e: QueryError) -> Q {
+        Q(Node::Invalid(e))
+    }
+
     /// A Django-style lookup: `"field"`, `"field__lookup"` or `"a.b__lookup"` (nested fields
     /// use dots). An unknown lookup is an error naming it, reported by `compile()`.
     ///
@@ -492,8 +497,12 @@ impl F {
     /// assert_eq!(c.text, "LET $s0 = (SELECT VALUE id FROM $t1 WHERE role = $p0); SELECT * FROM $t0 WHERE author IN $s0;");
     /// assert_eq!(c.result_index, 1);
     /// ```
-    pub fn in_query(&self, q: QuerySet) -> Q {
-        Q::cond(&self.0, Lookup::In, Operand::Subquery(Box::new(q)))
+    pub fn in_query<M>(&self, q: QuerySet<M>) -> Q {
+        Q::cond(
+            &self.0,
+            Lookup::In,
+            Operand::Subquery(Box::new(q.untyped())),
+        )
     }
 
     /// `true`: the field is NONE (absent) or NULL. `false`: it holds any other value.

@@ -51,7 +51,7 @@ impl HybridSearch {
     }
 }
 
-impl QuerySet {
+impl<M> QuerySet<M> {
     /// Reciprocal-rank fusion of a KNN search and a full-text search over this set
     /// (its filters apply to both lists). The result (statement
     /// [`CompiledQuery::result_index`]) is an array of rows, each with `rrf_score`,

@@ -84,16 +84,16 @@ mod decode;
 mod filter;
 mod graph;
 mod hybrid;
-mod ident;
+pub(crate) mod ident;
 mod queryset;
-mod writer;
+pub(crate) mod writer;
 
 pub use aggregate::{Aggregate, AggregateQuery, GroupedQuery, ResultShapeError};
 pub use decode::{decode_first, decode_first_cbor, decode_rows, decode_rows_cbor, RowError};
 pub use filter::{Lookup, Operand, Var, F, Q};
 pub use graph::Path;
 pub use hybrid::HybridSearch;
-pub use queryset::QuerySet;
+pub use queryset::{QuerySet, Untyped};
 
 /// A compiled query: send `text` with `vars` in one `query` call.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +163,14 @@ pub enum QueryError {
     /// A graph path without hops, or a hop without a table.
     #[error("empty graph path: add at least one hop with Path::out/in_/both before filtering or traversing")]
     EmptyPath,
+    /// A value given for a field could not be converted for binding.
+    #[error("cannot bind the value for field {field:?}: {reason}")]
+    Value {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// A combination the compiler (or the 3.3 grammar) does not support.
     #[error("unsupported query: {what}")]
     Unsupported {

@@ -1,6 +1,7 @@
 //! [`QuerySet`]: a lazy SELECT over a table, a record or a graph path, compiled to SurrealQL.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use super::filter::{CondCtx, Q};
 use super::graph::Path;
@@ -13,7 +14,7 @@ use crate::value::{Duration, RecordId, Value};
 pub(crate) enum Source {
     Table(String),
     Record(RecordId),
-    Traverse(Box<QuerySet>, Path),
+    Traverse(Box<QuerySet<Untyped>>, Path),
 }
 
 #[derive(Debug, Clone)]
@@ -72,8 +73,7 @@ struct Nearby {
 /// // The inline form is for logs only:
 /// assert_eq!(qs.to_surql().unwrap(), "SELECT * FROM users WHERE age >= 18 ORDER BY age DESC, name ASC LIMIT 10 START 20;");
 /// ```
-#[derive(Debug, Clone)]
-pub struct QuerySet {
+pub struct QuerySet<M = Untyped> {
     source: Source,
     projection: Projection,
     conds: Vec<Q>,
@@ -88,6 +88,47 @@ pub struct QuerySet {
     extras: Vec<Extra>,
     knn: Option<Knn>,
     nearby: Option<Nearby>,
+    _model: PhantomData<fn() -> M>,
+}
+
+/// The row type of a [`QuerySet`] built from a table name: rows decode as whatever type
+/// the caller asks for. A model's `objects()` gives a `QuerySet<Model>` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Untyped;
+
+impl<M> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            source: self.source.clone(),
+            projection: self.projection.clone(),
+            conds: self.conds.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            start: self.start,
+            fetch: self.fetch.clone(),
+            hint: self.hint.clone(),
+            timeout: self.timeout,
+            explain: self.explain,
+            searches: self.searches.clone(),
+            extras: self.extras.clone(),
+            knn: self.knn.clone(),
+            nearby: self.nearby.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("source", &self.source)
+            .field("projection", &self.projection)
+            .field("conds", &self.conds)
+            .field("order", &self.order)
+            .field("limit", &self.limit)
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
 }
 
 fn to_u64_value(n: u64) -> Value {
@@ -104,7 +145,7 @@ fn push_number(out: &mut String, x: f64) {
     }
 }
 
-impl QuerySet {
+impl<M> QuerySet<M> {
     fn new(source: Source) -> Self {
         QuerySet {
             source,
@@ -121,9 +162,55 @@ impl QuerySet {
             extras: Vec::new(),
             knn: None,
             nearby: None,
+            _model: PhantomData,
         }
     }
 
+    /// The same query with untyped rows (what subqueries, traversals and aggregates use).
+    pub fn untyped(self) -> QuerySet<Untyped> {
+        QuerySet {
+            source: self.source,
+            projection: self.projection,
+            conds: self.conds,
+            order: self.order,
+            limit: self.limit,
+            start: self.start,
+            fetch: self.fetch,
+            hint: self.hint,
+            timeout: self.timeout,
+            explain: self.explain,
+            searches: self.searches,
+            extras: self.extras,
+            knn: self.knn,
+            nearby: self.nearby,
+            _model: PhantomData,
+        }
+    }
+
+    /// The same query decoding rows as model `N` (its table is not changed).
+    pub fn typed<N>(self) -> QuerySet<N> {
+        let u = self.untyped();
+        QuerySet {
+            source: u.source,
+            projection: u.projection,
+            conds: u.conds,
+            order: u.order,
+            limit: u.limit,
+            start: u.start,
+            fetch: u.fetch,
+            hint: u.hint,
+            timeout: u.timeout,
+            explain: u.explain,
+            searches: u.searches,
+            extras: u.extras,
+            knn: u.knn,
+            nearby: u.nearby,
+            _model: PhantomData,
+        }
+    }
+}
+
+impl QuerySet<Untyped> {
     /// Every row of `table` (bound as a typed table value, `$t0`).
     pub fn table(table: impl Into<String>) -> Self {
         QuerySet::new(Source::Table(table.into()))
@@ -139,7 +226,16 @@ impl QuerySet {
     pub fn record(id: RecordId) -> Self {
         QuerySet::new(Source::Record(id))
     }
+}
 
+impl<M: crate::model::Model> QuerySet<M> {
+    /// Every row of the model's table (what `M::objects()` returns).
+    pub fn model() -> Self {
+        QuerySet::new(Source::Table(M::META.table.to_owned()))
+    }
+}
+
+impl<M> QuerySet<M> {
     /// The rows reached by following `path` from every row of this set. From a single
     /// record this is `$rid->edge->table`; from a table or a filtered set the start
     /// rows' paths are flattened and de-duplicated. Filters, order and limit added
@@ -151,8 +247,8 @@ impl QuerySet {
     ///     .traverse(Path::new().out("follows").out("person")).compile().unwrap();
     /// assert_eq!(c.text, "SELECT * FROM array::distinct(array::flatten((SELECT VALUE ->follows->person FROM $t0 WHERE name = $p0)));");
     /// ```
-    pub fn traverse(self, path: Path) -> Self {
-        QuerySet::new(Source::Traverse(Box::new(self), path))
+    pub fn traverse(self, path: Path) -> QuerySet<Untyped> {
+        QuerySet::new(Source::Traverse(Box::new(self.untyped()), path))
     }
 
     /// Keeps rows matching `q` (AND-ed with earlier filters). Accepts [`Q`], the result
@@ -793,6 +889,67 @@ impl QuerySet {
         Ok(w.finish())
     }
 
+    /// The same set in reverse order (by `id` descending when it had no order): what
+    /// `last()` fetches the first row of.
+    pub fn reversed(mut self) -> Self {
+        if self.order.is_empty() {
+            self.order.push(("id".to_owned(), true));
+        } else {
+            for o in &mut self.order {
+                o.1 = !o.1;
+            }
+        }
+        self
+    }
+
+    /// `UPDATE <set> SET … WHERE … RETURN VALUE id;`: applies `changes` to every matching
+    /// row; the statement returns the ids of the updated rows.
+    ///
+    /// ```
+    /// use surql::model::Changes;
+    /// use surql::query::{F, QuerySet};
+    /// let c = QuerySet::table("users").filter(F::new("age").lt(18))
+    ///     .compile_update_set(&Changes::new().increment_path("visits", 1)).unwrap();
+    /// assert_eq!(c.text, "UPDATE $t0 SET visits += $p0 WHERE age < $p1 RETURN VALUE id;");
+    /// ```
+    pub fn compile_update_set(
+        &self,
+        changes: &crate::model::Changes,
+    ) -> Result<CompiledQuery, QueryError> {
+        let mut w = Writer::new(Mode::Bound);
+        w.sql("UPDATE ");
+        self.write_target(&mut w)?;
+        w.sql(" SET ");
+        changes.write(&mut w)?;
+        self.write_where(&mut w, CondCtx { live: false })?;
+        w.sql(" RETURN VALUE id");
+        if let Some(d) = self.timeout {
+            w.sql(" TIMEOUT ");
+            w.value(Value::Duration(d));
+        }
+        Ok(w.finish())
+    }
+
+    /// `DELETE <set> WHERE … RETURN VALUE id;`: the statement returns the deleted ids.
+    ///
+    /// ```
+    /// use surql::query::{F, QuerySet};
+    /// let c = QuerySet::table("users").filter(F::new("active").eq(false)).compile_delete_ids().unwrap();
+    /// assert_eq!(c.text, "DELETE $t0 WHERE active = $p0 RETURN VALUE id;");
+    /// ```
+    pub fn compile_delete_ids(&self) -> Result<CompiledQuery, QueryError> {
+        let mut w = Writer::new(Mode::Bound);
+        w.sql("DELETE ");
+        self.write_target(&mut w)?;
+        self.write_where(&mut w, CondCtx { live: false })?;
+        w.sql(" RETURN VALUE id");
+        if let Some(d) = self.timeout {
+            w.sql(" TIMEOUT ");
+            w.value(Value::Duration(d));
+        }
+        Ok(w.finish())
+    }
+
     pub(crate) fn conds(&self) -> &[Q] {
         &self.conds
     }
@@ -805,7 +962,7 @@ impl QuerySet {
     }
 }
 
-impl fmt::Display for QuerySet {
+impl<M> fmt::Display for QuerySet<M> {
     /// The inline (log) form; an invalid query shows its error instead.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.to_surql() {

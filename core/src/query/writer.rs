@@ -59,6 +59,19 @@ impl Writer {
         }
     }
 
+    /// Binds a caller-named variable (`name` already validated) without writing anything;
+    /// in inline mode it is a `LET` prelude so the log text reads back the same.
+    pub(crate) fn bind_named(&mut self, name: &str, v: Value) {
+        match self.mode {
+            Mode::Bound => {
+                self.vars.insert(name.to_owned(), v);
+            }
+            Mode::Inline => {
+                self.lets.push(format!("LET ${name} = {v};"));
+            }
+        }
+    }
+
     /// Writes a table: bound as a typed table value (one variable per distinct table).
     pub(crate) fn table(&mut self, name: &str) {
         match self.mode {

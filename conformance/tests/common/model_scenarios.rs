@@ -290,18 +290,26 @@ scenario!(merge_applies_server_side_expressions_atomically, |db| {
     let changes = Changes::new()
         .increment(f.age, 5)
         .append(f.tags, "b")
-        .add_to_set(f.tags, "a")
         .set_expr(f.created_at, Expr::now())
         .set_expr(f.first_name, Expr::func("string::uppercase", [Expr::var("who")]))
         .bind("who", "ann")
         .set_expr(f.kanji, Expr::func("type::string", [Expr::func("fn::double", [Expr::of(f.age)])]));
     w!(p.merge(&db, &changes))?;
     assert_eq!(p.age, 35);
-    assert_eq!(p.tags, ["a", "b"], "append then add_to_set (already present)");
+    assert_eq!(p.tags, ["a", "b"]);
     assert!(p.created_at.is_some());
     assert_eq!(p.first_name.as_deref(), Some("ANN"));
-    // SET clauses run in order: `age` is already 35 when fn::double reads it
-    assert_eq!(p.kanji.as_deref(), Some("70"));
+    // every right-hand side sees the record as it was: fn::double reads the old age
+    assert_eq!(p.kanji.as_deref(), Some("60"));
+    // set-add: already present, then new
+    w!(p.merge(&db, &Changes::new().add_to_set(f.tags, "a")))?;
+    assert_eq!(p.tags, ["a", "b"]);
+    w!(p.merge(&db, &Changes::new().add_to_set(f.tags, "c")))?;
+    assert_eq!(p.tags, ["a", "b", "c"]);
+    // two changes of one field in one write would lose the first: refused, naming it
+    let err = w!(p.merge(&db, &Changes::new().append(f.tags, "x").add_to_set(f.tags, "y"))).unwrap_err();
+    assert!(err.is_invalid_input() && err.to_string().contains("tags"), "{err}");
+    w!(p.merge(&db, &Changes::new().remove(f.tags, "c")))?;
     // without refresh nothing comes back, but the write happened
     let before = p.clone();
     w!(p.merge_no_refresh(&db, &Changes::new().decrement(f.age, 1).remove(f.tags, "a")))?;

@@ -160,12 +160,32 @@ pub fn rows<M: Model>(resp: &QueryResponse, i: usize) -> Result<Vec<M>, Error> {
         .collect()
 }
 
+/// `true` for the server's "the table does not exist" (3.3 refuses a SELECT on a table
+/// nothing was ever written to): for a lookup that means "no such record".
+fn is_missing_table(e: &Error) -> bool {
+    match e.as_server_error() {
+        Some(s) => {
+            s.kind == crate::rpc::ErrorKind::NotFound
+                && matches!(&s.details, Some(Value::Object(d)) if d.get("kind") == Some(&Value::from("Table")))
+        }
+        None => false,
+    }
+}
+
+/// [`rows`], with a table that does not exist yet read as no rows (lookups only).
+fn lookup_rows<M: Model>(resp: &QueryResponse, i: usize) -> Result<Vec<M>, Error> {
+    match rows::<M>(resp, i) {
+        Err(e) if is_missing_table(&e) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 fn one_row<M: Model>(
     resp: &QueryResponse,
     i: usize,
     query: impl FnOnce() -> String,
 ) -> Result<M, Error> {
-    rows::<M>(resp, i)?
+    lookup_rows::<M>(resp, i)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::DoesNotExist {
@@ -237,7 +257,7 @@ pub fn find<M: Model>(qs: &QuerySet<M>) -> QueryOp<M> {
     let q = compiled(qs.clone().limit(2).compile());
     let index = q.as_ref().map(|q| q.result_index).unwrap_or(0);
     QueryOp::new(q, move |resp| {
-        let mut rows = rows::<M>(&resp, index)?;
+        let mut rows = lookup_rows::<M>(&resp, index)?;
         match rows.len() {
             0 => Err(Error::DoesNotExist {
                 model: M::META.rust_name.to_owned(),
@@ -663,16 +683,23 @@ impl<M: Model> Operation for BulkCreate<M> {
                 Err(e) => return Step::Done(Err(e)),
             };
             // Atomic: statement 0 is BEGIN, then the INSERTs, then COMMIT.
-            let first = if statements > 1 || resp.len() > statements {
-                1
-            } else {
-                0
-            };
+            let first = usize::from(resp.len() > statements);
+            let mut failure: Option<(bool, Error)> = None;
             for i in first..first + statements {
                 match rows::<M>(&resp, i) {
                     Ok(mut r) => self.out.append(&mut r),
-                    Err(e) => return Step::Done(Err(e)),
+                    // In a failed transaction every statement reports an error; the one
+                    // that is not "not executed due to a failed transaction" is the cause.
+                    Err(e) => {
+                        let secondary = e.to_string().contains("failed transaction");
+                        if failure.as_ref().is_none_or(|(s, _)| *s && !secondary) {
+                            failure = Some((secondary, e));
+                        }
+                    }
                 }
+            }
+            if let Some((_, e)) = failure {
+                return Step::Done(Err(e));
             }
         }
         match self.pending.pop() {

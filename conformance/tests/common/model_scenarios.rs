@@ -527,3 +527,62 @@ scenario!(relation_models_save_as_edges, |db| {
     assert_eq!(n, 1);
     Ok(())
 });
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[surql(table = "account")]
+struct Account {
+    id: Option<RecordId>,
+    email: String,
+    #[serde(default)]
+    pw: Option<String>,
+    #[serde(default)]
+    joined: Option<Datetime>,
+}
+
+scenario!(save_with_server_values_and_bound_variables, |db| {
+    let f = Account::fields();
+    let mut a = Account { id: None, email: "a@x.io".into(), pw: Some("NOT the password".into()), joined: None };
+    let secret = "s3cret'; DELETE account; --";
+    let server_values = Changes::new()
+        .set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")]))
+        .set_expr(f.joined, Expr::now())
+        .bind("pw", secret);
+    w!(a.save_with(&db, &server_values))?;
+    assert!(a.id.is_some() && a.joined.is_some());
+    let hash = a.pw.clone().expect("the hash was read back");
+    assert!(hash.starts_with("$argon2"), "{hash}");
+    let ok: bool = w!(db.query("RETURN crypto::argon2::compare($h, $p)").bind(("h", hash)).bind(("p", secret)))?.take(0)?;
+    assert!(ok, "the server hashed the bound variable, not the struct's value");
+    // with an id: UPSERT … SET, the expression wins over the struct's field again
+    a.email = "b@x.io".into();
+    w!(a.save_with(&db, &Changes::new().set_expr(f.joined, Expr::func("time::from_unix", [Expr::value(0)]))))?;
+    assert_eq!(a.email, "b@x.io");
+    assert_eq!(a.joined.as_ref().map(|d| d.to_string()), Some("1970-01-01T00:00:00Z".to_owned()));
+    assert_eq!(w!(Account::objects().count_rows(&db))?, 1);
+    // computed fields cannot be given a server value
+    let mut p = person("x", 1);
+    let err = w!(p.save_with(&db, &Changes::new().set_path("label", "no"))).unwrap_err();
+    assert!(err.is_invalid_input() && err.to_string().contains("label"), "{err}");
+    Ok(())
+});
+
+scenario!(keyset_pages_follow_the_id_order, |db| {
+    let rows: Vec<Counter> = (0..25)
+        .map(|i| Counter { id: Some(RecordId::new("counter", format!("k{i:02}"))), name: format!("c{i}"), visits: i })
+        .collect();
+    w!(Counter::bulk_create(&db, &rows, BulkOptions::default()))?;
+    let qs = Counter::objects().filter(Counter::fields().visits.gte(3));
+    let mut seen = Vec::new();
+    let mut after: Option<RecordId> = None;
+    loop {
+        let page = w!(qs.page_after(&db, after.as_ref(), 10))?;
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 10);
+        after = page.last().and_then(|c| c.id.clone());
+        seen.extend(page.into_iter().map(|c| c.visits));
+    }
+    assert_eq!(seen, (3..25).collect::<Vec<_>>());
+    Ok(())
+});

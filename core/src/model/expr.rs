@@ -310,6 +310,21 @@ impl Changes {
         self.push(p.clone(), Op::Set, Expr::input(p))
     }
 
+    /// The changed field paths, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.items.iter().map(|(p, _, _)| p.as_str())
+    }
+
+    /// Appends `other`'s changes and variables after these.
+    pub fn extend(mut self, other: Changes) -> Self {
+        self.items.extend(other.items);
+        self.vars.extend(other.vars);
+        if self.invalid.is_none() {
+            self.invalid = other.invalid;
+        }
+        self
+    }
+
     /// Binds a caller variable used by [`Expr::var`]`(name)` (sent as `$v_<name>`).
     pub fn bind(mut self, name: impl Into<String>, v: impl Serialize) -> Self {
         let name = name.into();

@@ -293,6 +293,21 @@ pub fn last<M: Model>(qs: &QuerySet<M>) -> QueryOp<Option<M>> {
     first(&qs.clone().reversed())
 }
 
+/// Keyset pagination: up to `size` rows with an id greater than `after` (all from the
+/// start when `None`), ordered by id (any order of the set is replaced). Pass the last row's
+/// id to get the next page; unlike offset pages, rows inserted meanwhile never shift it.
+pub fn page_after<M: Model>(
+    qs: &QuerySet<M>,
+    after: Option<&RecordId>,
+    size: u64,
+) -> QueryOp<Vec<M>> {
+    let mut qs = qs.clone().order_by(["id"]).limit(size);
+    if let Some(after) = after {
+        qs = qs.filter(crate::query::F::new("id").gt(after.clone()));
+    }
+    all(&qs)
+}
+
 /// Whether the set selects any row (`SELECT VALUE id … LIMIT 1`).
 pub fn exists<M: Model>(qs: &QuerySet<M>) -> QueryOp<bool> {
     let q = compiled(qs.clone().select_value("id").limit(1).compile());
@@ -361,6 +376,70 @@ pub fn save<M: Model>(m: &M) -> QueryOp<M> {
             Ok(())
         }),
     };
+    let table = M::META.table;
+    QueryOp::new(q, move |resp| {
+        rows::<M>(&resp, 0)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::WriteDenied {
+                action: "save".into(),
+                target: format!("table `{table}`"),
+            })
+    })
+}
+
+/// [`save`] with server-side values: `changes` (`pw = crypto::argon2::generate($v_pw)`,
+/// `joined = time::now()`, with [`Changes::bind`] variables) are applied in the same
+/// statement, and win over the struct's own value of the same field. The statement is
+/// `CREATE $t0 SET …` / `UPSERT $p0 SET …` with every written field of `m` bound. A change
+/// to a computed field is refused (the server computes it).
+pub fn save_with<M: Model>(m: &M, changes: &Changes) -> QueryOp<M> {
+    if let Err(e) = refuse_view::<M>("save") {
+        return QueryOp::fail(e);
+    }
+    for path in changes.paths() {
+        let computed = M::META.fields.iter().any(|f| {
+            matches!(f.kind, super::FieldKind::Computed { .. }) && super::field_path(f.name) == path
+        });
+        if computed {
+            return QueryOp::fail(Error::Invalid {
+                what: "server value".into(),
+                reason: format!(
+                    "`{path}` is a computed field of {}: the server computes it",
+                    M::META.rust_name
+                ),
+            });
+        }
+    }
+    let data = match data_of(m, false) {
+        Ok(d) => d,
+        Err(e) => return QueryOp::fail(e),
+    };
+    let mut all = Changes::new();
+    for (k, v) in data {
+        let path = super::field_path(&k);
+        if !changes.paths().any(|p| p == path) {
+            all = all.set_path(path, v);
+        }
+    }
+    let all = all.extend(changes.clone());
+    let rid = m.record_id();
+    let q = bound(|w| {
+        match &rid {
+            None => {
+                w.sql("CREATE ");
+                w.table(M::META.table);
+            }
+            Some(rid) => {
+                w.sql("UPSERT ");
+                w.value(Value::RecordId(rid.clone()));
+            }
+        }
+        w.sql(" SET ");
+        all.write(w)?;
+        w.sql(" RETURN AFTER");
+        Ok(())
+    });
     let table = M::META.table;
     QueryOp::new(q, move |resp| {
         rows::<M>(&resp, 0)?

@@ -1418,6 +1418,9 @@ fn generate(m: &ModelDef) -> TokenStream {
 
         #[doc = #fields_doc]
         #[derive(Clone, Copy)]
+        // Every handle is public, also when the field's type is more private than the
+        // struct: the handle is usable wherever that type is.
+        #[allow(private_interfaces)]
         #vis struct #fields_ident {
             #(#handle_decls,)*
         }

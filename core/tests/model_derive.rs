@@ -477,6 +477,25 @@ fn self_in_field_types() {
     let _: surql::model::Field<Node, Vec<Node>> = Node::fields().children;
 }
 
+/// The generated code names everything by absolute path.
+mod no_prelude {
+    #![no_implicit_prelude]
+
+    #[derive(::serde::Serialize, ::serde::Deserialize, ::surql::model::Model)]
+    #[surql(index(name = "by_n", fields("n")))]
+    pub struct Bare {
+        pub id: ::std::option::Option<::surql::RecordId>,
+        #[surql(server = "0")]
+        pub n: ::std::option::Option<i64>,
+    }
+}
+
+#[test]
+fn no_implicit_prelude() {
+    assert_eq!(no_prelude::Bare::fields().n.name(), "n");
+    assert_eq!(no_prelude::Bare::META.table, "Bare");
+}
+
 mod reexport {
     pub use surql as core_path;
 }

@@ -36,14 +36,15 @@
 //!   type with one outer `Option<…>` removed (`Option<i64>` gives `Field<Person, i64>`;
 //!   `std::option::Option` and `core::option::Option` are recognised too, a type alias of
 //!   `Option` is not). The id's handle is always `Field<Person, surql::RecordId>`, whatever
-//!   the key type: the stored id is a record id. A type called `PersonFields` must not
-//!   already exist in the same module.
+//!   the key type: the stored id is a record id. The struct is `Clone`, `Copy` and
+//!   `Debug`. A type called `PersonFields` must not already exist in the same module.
 //!
 //! # The id field
 //!
 //! Every model has exactly one id field: the field named `id`, or the field marked
 //! `#[surql(id)]`. Its type is `Option<K>` (`None` until the server assigns the id), where
-//! `K` is the key type: `RecordId`, `RecordIdKey`, `i64`, `String` or `Uuid`.
+//! `K` is the key type: `RecordId`, `i64`, `String`, `Uuid`, or any other
+//! `surql::model::ModelKey` that serde can read and write.
 //!
 //! ```text
 //! struct Tag {
@@ -1454,7 +1455,7 @@ fn generate(m: &ModelDef) -> TokenStream {
         }
 
         #[doc = #fields_doc]
-        #[derive(Clone, Copy)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy)]
         // Every handle is public, also when the field's type is more private than the
         // struct: the handle is usable wherever that type is.
         #[allow(private_interfaces)]

@@ -77,7 +77,7 @@
 //! | `relation(in = "person", out = "post")` | a relation between these tables |
 //! | `relation(in = ["a", "b"], out = "c", enforced)` | several tables, `ENFORCED` |
 //! | `permissions(select = "…", create = "…", update = "…", delete = "…")` | table permissions, each a SurrealQL condition; any subset |
-//! | `index(name = "…", fields("a", "b"), unique)` | an index (repeatable); `unique` is optional |
+//! | `index(name = "…", fields("a", "b"), unique)` | an index (repeatable); `unique` is optional; `fields = ["a", "b"]` is accepted too |
 //!
 //! ```text
 //! #[derive(Serialize, Deserialize, Model)]

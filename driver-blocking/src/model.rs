@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use surql::model::ops::{self, BulkOptions};
 use surql::model::{Changes, IntoModelId, Model};
 use surql::query::QuerySet;
-use surql::{Object, Value};
+use surql::{Object, RecordId, Value};
 
 use crate::{Result, Surreal};
 
@@ -25,6 +25,13 @@ pub trait ModelExt: Model + Sized {
     /// puts the stored record, id and server fields included, back into `self`.
     fn save(&mut self, db: &Surreal) -> Result<()> {
         *self = db.perform(ops::save(&*self))?;
+        Ok(())
+    }
+
+    /// [`save`](ModelExt::save) with server-side values applied in the same statement
+    /// (`Changes::new().set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")])).bind("pw", secret)`).
+    fn save_with(&mut self, db: &Surreal, changes: &Changes) -> Result<()> {
+        *self = db.perform(ops::save_with(&*self, changes))?;
         Ok(())
     }
 
@@ -97,6 +104,8 @@ pub trait ModelQuerySetExt<M: Model> {
     fn count_rows(&self, db: &Surreal) -> Result<u64>;
     /// Page `page` (from 0) of `size` rows: `LIMIT size START page*size`.
     fn page(&self, db: &Surreal, page: u64, size: u64) -> Result<Vec<M>>;
+    /// Keyset page: up to `size` rows with an id after `after`, ordered by id.
+    fn page_after(&self, db: &Surreal, after: Option<&RecordId>, size: u64) -> Result<Vec<M>>;
     /// Applies `changes` to every matching row; yields how many were updated.
     fn update_all(&self, db: &Surreal, changes: &Changes) -> Result<u64>;
     /// Deletes every matching row; yields how many were deleted.
@@ -142,6 +151,9 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         db.perform(ops::all(
             &self.clone().limit(size).start(page.saturating_mul(size)),
         ))
+    }
+    fn page_after(&self, db: &Surreal, after: Option<&RecordId>, size: u64) -> Result<Vec<M>> {
+        db.perform(ops::page_after(self, after, size))
     }
     fn update_all(&self, db: &Surreal, changes: &Changes) -> Result<u64> {
         db.perform(ops::update_all(self, changes))

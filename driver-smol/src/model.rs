@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use surql::model::ops::{self, BulkOptions};
 use surql::model::{Changes, IntoModelId, Model};
 use surql::query::QuerySet;
-use surql::{Object, Value};
+use surql::{Object, RecordId, Value};
 
 use crate::{Result, Surreal};
 
@@ -27,6 +27,20 @@ pub trait ModelExt: Model + Sized {
     /// puts the stored record, id and server fields included, back into `self`.
     fn save<'a>(&'a mut self, db: &'a Surreal) -> impl Future<Output = Result<()>> + Send + 'a {
         let op = ops::save(&*self);
+        async move {
+            *self = db.perform(op).await?;
+            Ok(())
+        }
+    }
+
+    /// [`save`](ModelExt::save) with server-side values applied in the same statement
+    /// (`Changes::new().set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")])).bind("pw", secret)`).
+    fn save_with<'a>(
+        &'a mut self,
+        db: &'a Surreal,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let op = ops::save_with(&*self, changes);
         async move {
             *self = db.perform(op).await?;
             Ok(())
@@ -137,6 +151,13 @@ pub trait ModelQuerySetExt<M: Model> {
         page: u64,
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send;
+    /// Keyset page: up to `size` rows with an id after `after`, ordered by id.
+    fn page_after(
+        &self,
+        db: &Surreal,
+        after: Option<&RecordId>,
+        size: u64,
+    ) -> impl Future<Output = Result<Vec<M>>> + Send;
     /// Applies `changes` to every matching row; yields how many were updated.
     fn update_all(
         &self,
@@ -208,6 +229,15 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::all(&self.clone().limit(size).start(page.saturating_mul(size)));
+        async move { db.perform(op).await }
+    }
+    fn page_after(
+        &self,
+        db: &Surreal,
+        after: Option<&RecordId>,
+        size: u64,
+    ) -> impl Future<Output = Result<Vec<M>>> + Send {
+        let op = ops::page_after(self, after, size);
         async move { db.perform(op).await }
     }
     fn update_all(

@@ -186,6 +186,11 @@ enum Op {
 /// A list of field changes: the `SET` clause of an UPDATE, the `ON DUPLICATE KEY UPDATE`
 /// clause of an upsert. Typed methods take a [`Field`] handle and a value of its type;
 /// `*_path` methods take a field path for dynamic use.
+///
+/// Every right-hand side sees the record as it was BEFORE the statement (SurrealDB 3.3
+/// evaluates `SET age += 5, double = age * 2` with the old `age`), so changing one field
+/// twice in one write would silently keep only the last change: that is refused when
+/// compiled, naming the field.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     items: Vec<(String, Op, Expr)>,
@@ -305,6 +310,21 @@ impl Changes {
         self.push(p.clone(), Op::Set, Expr::input(p))
     }
 
+    /// The changed field paths, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.items.iter().map(|(p, _, _)| p.as_str())
+    }
+
+    /// Appends `other`'s changes and variables after these.
+    pub fn extend(mut self, other: Changes) -> Self {
+        self.items.extend(other.items);
+        self.vars.extend(other.vars);
+        if self.invalid.is_none() {
+            self.invalid = other.invalid;
+        }
+        self
+    }
+
     /// Binds a caller variable used by [`Expr::var`]`(name)` (sent as `$v_<name>`).
     pub fn bind(mut self, name: impl Into<String>, v: impl Serialize) -> Self {
         let name = name.into();
@@ -336,6 +356,12 @@ impl Changes {
             w.bind_named(&format!("v_{name}"), v.clone());
         }
         for (i, (path, op, e)) in self.items.iter().enumerate() {
+            if self.items[..i].iter().any(|(p, _, _)| p == path) {
+                return Err(QueryError::Value {
+                    field: path.clone(),
+                    reason: "is changed twice in one write: SurrealDB evaluates every change against the record as it was before the statement, so the first change would be silently lost; combine them into one expression or use two writes".into(),
+                });
+            }
             if i > 0 {
                 w.sql(", ");
             }

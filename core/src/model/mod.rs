@@ -86,6 +86,13 @@ pub trait ModelKey: Send + Sync + Sized + 'static {
 
     /// `true` when the id field holds the whole [`RecordId`] (rows decode without rewriting).
     const IS_RECORD_ID: bool = false;
+
+    /// The key a `"table:…"` string names for this key type: `person:123` is the integer
+    /// key 123 in record-id syntax, but for a model whose keys are strings it can only mean
+    /// the string `"123"`.
+    fn coerce_key(key: RecordIdKey) -> RecordIdKey {
+        key
+    }
 }
 
 impl ModelKey for RecordId {
@@ -141,6 +148,12 @@ impl ModelKey for i64 {
 impl ModelKey for String {
     fn to_record_id(&self, table: &str) -> RecordId {
         RecordId::new(table, self.as_str())
+    }
+    fn coerce_key(key: RecordIdKey) -> RecordIdKey {
+        match key {
+            RecordIdKey::Int(i) => RecordIdKey::String(i.to_string()),
+            other => other,
+        }
     }
     fn decode_value(rid: RecordId) -> Result<Value, String> {
         match rid.key {
@@ -548,7 +561,7 @@ impl<M: Model> IntoModelId<M> for &str {
                 // `person:abc`, ``person:`7abc` ``, `person:⟨a-b⟩`, `person:123` (a number key
                 // only when written as one in the record-id syntax).
                 if let Ok(rid) = crate::escape::parse_record_id(self) {
-                    return Ok(rid);
+                    return Ok(RecordId::new(rid.table, M::Key::coerce_key(rid.key)));
                 }
                 // `person:a-b`: not record-id syntax, but unambiguous: the rest is the key.
                 return Ok(RecordId::new(table, rest));

@@ -160,12 +160,32 @@ pub fn rows<M: Model>(resp: &QueryResponse, i: usize) -> Result<Vec<M>, Error> {
         .collect()
 }
 
+/// `true` for the server's "the table does not exist" (3.3 refuses a SELECT on a table
+/// nothing was ever written to): for a lookup that means "no such record".
+fn is_missing_table(e: &Error) -> bool {
+    match e.as_server_error() {
+        Some(s) => {
+            s.kind == crate::rpc::ErrorKind::NotFound
+                && matches!(&s.details, Some(Value::Object(d)) if d.get("kind") == Some(&Value::from("Table")))
+        }
+        None => false,
+    }
+}
+
+/// [`rows`], with a table that does not exist yet read as no rows (lookups only).
+fn lookup_rows<M: Model>(resp: &QueryResponse, i: usize) -> Result<Vec<M>, Error> {
+    match rows::<M>(resp, i) {
+        Err(e) if is_missing_table(&e) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 fn one_row<M: Model>(
     resp: &QueryResponse,
     i: usize,
     query: impl FnOnce() -> String,
 ) -> Result<M, Error> {
-    rows::<M>(resp, i)?
+    lookup_rows::<M>(resp, i)?
         .into_iter()
         .next()
         .ok_or_else(|| Error::DoesNotExist {
@@ -237,7 +257,7 @@ pub fn find<M: Model>(qs: &QuerySet<M>) -> QueryOp<M> {
     let q = compiled(qs.clone().limit(2).compile());
     let index = q.as_ref().map(|q| q.result_index).unwrap_or(0);
     QueryOp::new(q, move |resp| {
-        let mut rows = rows::<M>(&resp, index)?;
+        let mut rows = lookup_rows::<M>(&resp, index)?;
         match rows.len() {
             0 => Err(Error::DoesNotExist {
                 model: M::META.rust_name.to_owned(),
@@ -271,6 +291,21 @@ pub fn first<M: Model>(qs: &QuerySet<M>) -> QueryOp<Option<M>> {
 /// The last row: the set's order reversed (by `id` when it has none), `LIMIT 1`.
 pub fn last<M: Model>(qs: &QuerySet<M>) -> QueryOp<Option<M>> {
     first(&qs.clone().reversed())
+}
+
+/// Keyset pagination: up to `size` rows with an id greater than `after` (all from the
+/// start when `None`), ordered by id (any order of the set is replaced). Pass the last row's
+/// id to get the next page; unlike offset pages, rows inserted meanwhile never shift it.
+pub fn page_after<M: Model>(
+    qs: &QuerySet<M>,
+    after: Option<&RecordId>,
+    size: u64,
+) -> QueryOp<Vec<M>> {
+    let mut qs = qs.clone().order_by(["id"]).limit(size);
+    if let Some(after) = after {
+        qs = qs.filter(crate::query::F::new("id").gt(after.clone()));
+    }
+    all(&qs)
 }
 
 /// Whether the set selects any row (`SELECT VALUE id … LIMIT 1`).
@@ -341,6 +376,70 @@ pub fn save<M: Model>(m: &M) -> QueryOp<M> {
             Ok(())
         }),
     };
+    let table = M::META.table;
+    QueryOp::new(q, move |resp| {
+        rows::<M>(&resp, 0)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::WriteDenied {
+                action: "save".into(),
+                target: format!("table `{table}`"),
+            })
+    })
+}
+
+/// [`save`] with server-side values: `changes` (`pw = crypto::argon2::generate($v_pw)`,
+/// `joined = time::now()`, with [`Changes::bind`] variables) are applied in the same
+/// statement, and win over the struct's own value of the same field. The statement is
+/// `CREATE $t0 SET …` / `UPSERT $p0 SET …` with every written field of `m` bound. A change
+/// to a computed field is refused (the server computes it).
+pub fn save_with<M: Model>(m: &M, changes: &Changes) -> QueryOp<M> {
+    if let Err(e) = refuse_view::<M>("save") {
+        return QueryOp::fail(e);
+    }
+    for path in changes.paths() {
+        let computed = M::META.fields.iter().any(|f| {
+            matches!(f.kind, super::FieldKind::Computed { .. }) && super::field_path(f.name) == path
+        });
+        if computed {
+            return QueryOp::fail(Error::Invalid {
+                what: "server value".into(),
+                reason: format!(
+                    "`{path}` is a computed field of {}: the server computes it",
+                    M::META.rust_name
+                ),
+            });
+        }
+    }
+    let data = match data_of(m, false) {
+        Ok(d) => d,
+        Err(e) => return QueryOp::fail(e),
+    };
+    let mut all = Changes::new();
+    for (k, v) in data {
+        let path = super::field_path(&k);
+        if !changes.paths().any(|p| p == path) {
+            all = all.set_path(path, v);
+        }
+    }
+    let all = all.extend(changes.clone());
+    let rid = m.record_id();
+    let q = bound(|w| {
+        match &rid {
+            None => {
+                w.sql("CREATE ");
+                w.table(M::META.table);
+            }
+            Some(rid) => {
+                w.sql("UPSERT ");
+                w.value(Value::RecordId(rid.clone()));
+            }
+        }
+        w.sql(" SET ");
+        all.write(w)?;
+        w.sql(" RETURN AFTER");
+        Ok(())
+    });
     let table = M::META.table;
     QueryOp::new(q, move |resp| {
         rows::<M>(&resp, 0)?
@@ -663,16 +762,23 @@ impl<M: Model> Operation for BulkCreate<M> {
                 Err(e) => return Step::Done(Err(e)),
             };
             // Atomic: statement 0 is BEGIN, then the INSERTs, then COMMIT.
-            let first = if statements > 1 || resp.len() > statements {
-                1
-            } else {
-                0
-            };
+            let first = usize::from(resp.len() > statements);
+            let mut failure: Option<(bool, Error)> = None;
             for i in first..first + statements {
                 match rows::<M>(&resp, i) {
                     Ok(mut r) => self.out.append(&mut r),
-                    Err(e) => return Step::Done(Err(e)),
+                    // In a failed transaction every statement reports an error; the one
+                    // that is not "not executed due to a failed transaction" is the cause.
+                    Err(e) => {
+                        let secondary = e.to_string().contains("failed transaction");
+                        if failure.as_ref().is_none_or(|(s, _)| *s && !secondary) {
+                            failure = Some((secondary, e));
+                        }
+                    }
                 }
+            }
+            if let Some((_, e)) = failure {
+                return Step::Done(Err(e));
             }
         }
         match self.pending.pop() {

@@ -1077,3 +1077,11 @@ impl Serialize for Range {
         s.serialize_newtype_struct(magic::RANGE, &Value::Object(range_to_object(self)))
     }
 }
+
+impl Serialize for RecordIdKey {
+    /// As the value the key holds (a string, integer, uuid, array or object): what a
+    /// model's `id: Option<RecordIdKey>` field stores.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        key_to_value(self.clone()).serialize(s)
+    }
+}

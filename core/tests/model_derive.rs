@@ -6,7 +6,7 @@
 use pretty_assertions::assert_eq;
 use serde::{Deserialize, Serialize};
 use surql::model::{FieldKind, FieldMeta, IndexMeta, Model, ModelMeta, Permissions, TableKind};
-use surql::{Datetime, Object, RecordId, Uuid, Value};
+use surql::{Datetime, Object, RecordId, RecordIdKey, Uuid, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[surql(table = "person")]
@@ -306,6 +306,16 @@ fn typed_keys() {
     struct Session {
         id: ::core::option::Option<Uuid>,
     }
+    #[derive(Serialize, Deserialize, Model)]
+    #[surql(table = "thing")]
+    struct Thing {
+        id: Option<RecordIdKey>,
+    }
+    key_type::<Thing, RecordIdKey>();
+    let k = Thing {
+        id: Some(RecordIdKey::Int(3)),
+    };
+    assert_eq!(k.record_id(), Some(RecordId::new("thing", 3)));
     key_type::<Counter, i64>();
     key_type::<Tag, String>();
     key_type::<Session, Uuid>();

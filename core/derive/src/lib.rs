@@ -43,8 +43,8 @@
 //!
 //! Every model has exactly one id field: the field named `id`, or the field marked
 //! `#[surql(id)]`. Its type is `Option<K>` (`None` until the server assigns the id), where
-//! `K` is the key type: `RecordId`, `i64`, `String`, `Uuid`, or any other
-//! `surql::model::ModelKey` that serde can read and write.
+//! `K` is the key type: `RecordId`, `RecordIdKey`, `i64`, `String` or `Uuid` (any
+//! `surql::model::ModelKey`).
 //!
 //! ```text
 //! struct Tag {

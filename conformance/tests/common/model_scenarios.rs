@@ -128,7 +128,7 @@ scenario!(save_creates_then_writes_without_clobbering_server_fields, |db| {
     w!(ada.save(&db))?;
     let id = ada.id.clone().expect("save fills in the server-assigned id");
     assert_eq!(id.table, "person");
-    let created = ada.created_at.clone().expect("the server set created_at and save read it back");
+    let created = ada.created_at.expect("the server set created_at and save read it back");
     assert_eq!(ada.label.as_deref(), Some("Ada!"), "computed fields are read back");
     // A second save writes the changed fields and keeps what the server owns.
     ada.name = "Ada L".into();

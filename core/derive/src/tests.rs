@@ -987,17 +987,3 @@ fn an_error_expands_to_compile_error() {
         .to_string();
     assert!(out.contains("compile_error"), "{out}");
 }
-
-#[test]
-#[ignore = "prints an expansion to read"]
-fn print_expansion() {
-    let input: DeriveInput = parse_quote! {
-        #[surql(table = "person", index(name = "i", fields("age")))]
-        pub struct Person {
-            id: Option<RecordId>,
-            name: String,
-            age: Option<i64>,
-        }
-    };
-    println!("{}", expand(&input).unwrap());
-}

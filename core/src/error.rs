@@ -145,6 +145,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A transaction run under a retry policy conflicted on every try.
+    #[error("the transaction gave up after {tries} tries: it conflicted with concurrent writes every time (the last: {last})")]
+    RetriesExhausted {
+        /// How many times it was tried.
+        tries: u32,
+        /// The last conflict.
+        last: Box<Error>,
+    },
     /// The request targets an RPC transaction that died with a previous socket.
     #[error("RPC transaction {txn} was lost when the connection dropped; begin a new transaction and retry")]
     TransactionLost {
@@ -260,6 +268,7 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         match self {
             Error::Server(e) => is_structured_conflict(e),
+            Error::RetriesExhausted { last, .. } => last.is_conflict(),
             _ => false,
         }
     }

@@ -45,6 +45,8 @@ pub mod options;
 pub mod query;
 pub mod rpc;
 pub mod session;
+pub mod signals;
+pub mod tx;
 pub mod txn;
 pub mod value;
 

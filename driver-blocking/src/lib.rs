@@ -38,6 +38,7 @@
 mod http;
 mod live;
 mod model;
+mod txn;
 mod ws;
 
 use std::sync::mpsc::Receiver;
@@ -54,6 +55,7 @@ pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
 pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
 pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
+pub use txn::{Deferred, Executor, Transaction};
 
 /// The core crate, for everything not re-exported here.
 pub use surql;
@@ -70,7 +72,7 @@ use ws::WsTransport;
 /// Brings the extension traits into scope: `use surql_blocking::prelude::*;`.
 pub mod prelude {
     pub use crate::model::{ModelExt, ModelQuerySetExt};
-    pub use crate::{AggregateExt, QuerySetExt};
+    pub use crate::{AggregateExt, Executor, QuerySetExt};
     pub use surql::model::{Changes, Expr, Model};
 }
 
@@ -88,6 +90,8 @@ struct Inner {
     base_url: String,
     /// The HTTP transport's (and `/health`'s) timeouts and TLS settings.
     options: Options,
+    /// The model signal handlers (shared by clones and transactions).
+    signals: surql::signals::Signals,
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
@@ -136,9 +140,16 @@ impl Surreal {
                 transport,
                 base_url,
                 options,
+                signals: surql::signals::Signals::default(),
             }),
             session: None,
         })
+    }
+
+    /// The model signal handlers of this client (shared by its clones and transactions):
+    /// `db.signals().on_pre::<Person>(Action::Save, |p, ctx| …)`.
+    pub fn signals(&self) -> &surql::signals::Signals {
+        &self.inner.signals
     }
 
     /// `true` for a WebSocket connection, `false` for HTTP.
@@ -461,12 +472,6 @@ impl Surreal {
 
     // --- transactions and sessions (WebSocket only) -------------------------------------
 
-    /// Opens an interactive RPC transaction.
-    pub fn begin(&self) -> Result<Transaction<'_>> {
-        let id = self.perform(client::begin())?;
-        Ok(Transaction { db: self, id })
-    }
-
     /// Creates a new session on this connection and returns a client bound to it. The new
     /// session starts empty: sign in and select a namespace/database on it.
     pub fn attach(&self) -> Result<Surreal> {
@@ -655,39 +660,6 @@ impl StreamQuery<'_> {
         }
         let (id, frames) = ws.stream(request)?;
         Ok(QueryStream::new(ws.clone(), id, frames))
-    }
-}
-
-/// An interactive RPC transaction (WebSocket only). Dropping it without `commit` leaves it
-/// to the server, which cancels it when the connection closes; call [`Transaction::cancel`].
-#[derive(Debug)]
-pub struct Transaction<'a> {
-    db: &'a Surreal,
-    id: Uuid,
-}
-
-impl<'a> Transaction<'a> {
-    /// The transaction id.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// A query inside this transaction.
-    pub fn query(&self, text: impl Into<String>) -> Query<'a> {
-        let mut q = self.db.query(text);
-        q.txn = Some(self.id);
-        q
-    }
-
-    /// Commits. A conflict is reported as a server error with
-    /// `is_transaction_conflict() == true`.
-    pub fn commit(self) -> Result<()> {
-        self.db.perform(client::commit(self.id))
-    }
-
-    /// Cancels (rolls back).
-    pub fn cancel(self) -> Result<()> {
-        self.db.perform(client::cancel(self.id))
     }
 }
 

@@ -10,75 +10,114 @@ use surql::model::{Changes, IntoModelId, Model};
 use surql::query::QuerySet;
 use surql::{Object, RecordId, Value};
 
-use crate::{Result, Surreal};
+use surql::signals::{signalled, Action};
+
+use crate::{Executor, Result, Surreal};
 
 /// Model actions: `Person::get(&db, "ada")?`, `p.save(&db)?`,
 /// `p.merge(&db, &changes)?`, `p.delete(&db)?`. In scope with the prelude.
 pub trait ModelExt: Model + Sized {
     /// Loads the record with this id (a key, a `RecordId`, `(table, key)`, `"abc"`,
     /// `"person:abc"`, ``"person:`7abc`"``); a missing one is `Error::DoesNotExist`.
-    fn get(db: &Surreal, id: impl IntoModelId<Self>) -> Result<Self> {
+    fn get(db: &impl Executor, id: impl IntoModelId<Self>) -> Result<Self> {
         db.perform(ops::get::<Self>(id))
     }
 
     /// Creates the record (no id: the server assigns one) or writes it (with an id), then
     /// puts the stored record, id and server fields included, back into `self`.
-    fn save(&mut self, db: &Surreal) -> Result<()> {
-        *self = db.perform(ops::save(&*self))?;
+    fn save(&mut self, db: &impl Executor) -> Result<()> {
+        *self = db.perform(signalled(
+            db.signals(),
+            Action::Save,
+            &*self,
+            None,
+            ops::save(&*self),
+        ))?;
         Ok(())
     }
 
     /// [`save`](ModelExt::save) with server-side values applied in the same statement
     /// (`Changes::new().set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")])).bind("pw", secret)`).
-    fn save_with(&mut self, db: &Surreal, changes: &Changes) -> Result<()> {
-        *self = db.perform(ops::save_with(&*self, changes))?;
+    fn save_with(&mut self, db: &impl Executor, changes: &Changes) -> Result<()> {
+        *self = db.perform(signalled(
+            db.signals(),
+            Action::Save,
+            &*self,
+            Some(changes),
+            ops::save_with(&*self, changes),
+        ))?;
         Ok(())
     }
 
     /// Writes every written field of an existing record and reloads it into `self`.
-    fn update(&mut self, db: &Surreal) -> Result<()> {
-        *self = db.perform(ops::update(&*self))?;
+    fn update(&mut self, db: &impl Executor) -> Result<()> {
+        *self = db.perform(signalled(
+            db.signals(),
+            Action::Update,
+            &*self,
+            None,
+            ops::update(&*self),
+        ))?;
         Ok(())
     }
 
     /// Applies `changes` on the server and reloads the stored record into `self`.
-    fn merge(&mut self, db: &Surreal, changes: &Changes) -> Result<()> {
-        if let Some(m) = db.perform(ops::merge(&*self, changes, true))? {
+    fn merge(&mut self, db: &impl Executor, changes: &Changes) -> Result<()> {
+        if let Some(m) = db.perform(signalled(
+            db.signals(),
+            Action::Update,
+            &*self,
+            Some(changes),
+            ops::merge(&*self, changes, true),
+        ))? {
             *self = m;
         }
         Ok(())
     }
 
     /// Applies `changes` on the server without reloading (`self` is left as it was).
-    fn merge_no_refresh(&self, db: &Surreal, changes: &Changes) -> Result<()> {
-        db.perform(ops::merge(self, changes, false)).map(|_| ())
+    fn merge_no_refresh(&self, db: &impl Executor, changes: &Changes) -> Result<()> {
+        db.perform(signalled(
+            db.signals(),
+            Action::Update,
+            self,
+            Some(changes),
+            ops::merge(self, changes, false),
+        ))
+        .map(|_| ())
     }
 
     /// Reloads the stored record into `self`.
-    fn refresh(&mut self, db: &Surreal) -> Result<()> {
+    fn refresh(&mut self, db: &impl Executor) -> Result<()> {
         *self = db.perform(ops::refresh(&*self))?;
         Ok(())
     }
 
     /// Deletes the record.
-    fn delete(&self, db: &Surreal) -> Result<()> {
-        db.perform(ops::delete(self))
+    fn delete(&self, db: &impl Executor) -> Result<()> {
+        db.perform(signalled(
+            db.signals(),
+            Action::Delete,
+            self,
+            None,
+            ops::delete(self),
+        ))
     }
 
     /// Inserts many rows, `opts.batch_size` per statement; yields the stored rows.
-    fn bulk_create(db: &Surreal, rows: &[Self], opts: BulkOptions) -> Result<Vec<Self>> {
+    fn bulk_create(db: &impl Executor, rows: &[Self], opts: BulkOptions) -> Result<Vec<Self>> {
         db.perform(ops::bulk_create(rows, opts))
     }
 
     /// Inserts `row`, or applies `on_conflict` to the record it collides with (by id or a
     /// unique index); without `on_conflict` every written field is replaced.
-    fn upsert(db: &Surreal, row: &Self, on_conflict: Option<&Changes>) -> Result<Self> {
+    fn upsert(db: &impl Executor, row: &Self, on_conflict: Option<&Changes>) -> Result<Self> {
         db.perform(ops::upsert(row, on_conflict))
     }
 
     /// [`upsert`](ModelExt::upsert) of many rows in one statement.
     fn bulk_upsert(
-        db: &Surreal,
+        db: &impl Executor,
         rows: &[Self],
         on_conflict: Option<&Changes>,
     ) -> Result<Vec<Self>> {
@@ -91,96 +130,112 @@ impl<M: Model> ModelExt for M {}
 /// Runs a model's typed [`QuerySet`]: `Person::objects().filter(..).all(&db)?`.
 pub trait ModelQuerySetExt<M: Model> {
     /// Every matching row.
-    fn all(&self, db: &Surreal) -> Result<Vec<M>>;
+    fn all(&self, db: &impl Executor) -> Result<Vec<M>>;
     /// The first matching row, if any.
-    fn first(&self, db: &Surreal) -> Result<Option<M>>;
+    fn first(&self, db: &impl Executor) -> Result<Option<M>>;
     /// The last matching row (order reversed; by id when unordered), if any.
-    fn last(&self, db: &Surreal) -> Result<Option<M>>;
+    fn last(&self, db: &impl Executor) -> Result<Option<M>>;
     /// The one matching row: `DoesNotExist` when none, `MultipleObjectsReturned` when several.
-    fn get(&self, db: &Surreal) -> Result<M>;
+    fn get(&self, db: &impl Executor) -> Result<M>;
     /// Whether any row matches.
-    fn exists(&self, db: &Surreal) -> Result<bool>;
+    fn exists(&self, db: &impl Executor) -> Result<bool>;
     /// The number of matching rows (computed by the server).
-    fn count_rows(&self, db: &Surreal) -> Result<u64>;
+    fn count_rows(&self, db: &impl Executor) -> Result<u64>;
     /// Page `page` (from 0) of `size` rows: `LIMIT size START page*size`.
-    fn page(&self, db: &Surreal, page: u64, size: u64) -> Result<Vec<M>>;
+    fn page(&self, db: &impl Executor, page: u64, size: u64) -> Result<Vec<M>>;
     /// Keyset page: up to `size` rows with an id after `after`, ordered by id.
-    fn page_after(&self, db: &Surreal, after: Option<&RecordId>, size: u64) -> Result<Vec<M>>;
+    fn page_after(&self, db: &impl Executor, after: Option<&RecordId>, size: u64)
+        -> Result<Vec<M>>;
     /// Applies `changes` to every matching row; yields how many were updated.
-    fn update_all(&self, db: &Surreal, changes: &Changes) -> Result<u64>;
+    fn update_all(&self, db: &impl Executor, changes: &Changes) -> Result<u64>;
     /// Deletes every matching row; yields how many were deleted.
-    fn delete_all(&self, db: &Surreal) -> Result<u64>;
+    fn delete_all(&self, db: &impl Executor) -> Result<u64>;
     /// `(row, false)` for the one matching row, else `(defaults saved, true)`.
-    fn get_or_create(&self, db: &Surreal, defaults: M) -> Result<(M, bool)>
+    fn get_or_create(&self, db: &impl Executor, defaults: M) -> Result<(M, bool)>
     where
         M: Clone;
     /// `(row with changes applied, false)`, else `(defaults saved, true)`.
-    fn update_or_create(&self, db: &Surreal, changes: Changes, defaults: M) -> Result<(M, bool)>
+    fn update_or_create(
+        &self,
+        db: &impl Executor,
+        changes: Changes,
+        defaults: M,
+    ) -> Result<(M, bool)>
     where
         M: Clone;
     /// The matching rows reduced to `fields`, as objects.
-    fn fetch_values(&self, db: &Surreal, fields: &[&str]) -> Result<Vec<Object>>;
+    fn fetch_values(&self, db: &impl Executor, fields: &[&str]) -> Result<Vec<Object>>;
     /// One field of every matching row (`SELECT VALUE field`).
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         field: &str,
     ) -> Result<Vec<T>>;
 }
 
 impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
-    fn all(&self, db: &Surreal) -> Result<Vec<M>> {
+    fn all(&self, db: &impl Executor) -> Result<Vec<M>> {
         db.perform(ops::all(self))
     }
-    fn first(&self, db: &Surreal) -> Result<Option<M>> {
+    fn first(&self, db: &impl Executor) -> Result<Option<M>> {
         db.perform(ops::first(self))
     }
-    fn last(&self, db: &Surreal) -> Result<Option<M>> {
+    fn last(&self, db: &impl Executor) -> Result<Option<M>> {
         db.perform(ops::last(self))
     }
-    fn get(&self, db: &Surreal) -> Result<M> {
+    fn get(&self, db: &impl Executor) -> Result<M> {
         db.perform(ops::find(self))
     }
-    fn exists(&self, db: &Surreal) -> Result<bool> {
+    fn exists(&self, db: &impl Executor) -> Result<bool> {
         db.perform(ops::exists(self))
     }
-    fn count_rows(&self, db: &Surreal) -> Result<u64> {
+    fn count_rows(&self, db: &impl Executor) -> Result<u64> {
         db.perform(surql::client::count(self)?)
     }
-    fn page(&self, db: &Surreal, page: u64, size: u64) -> Result<Vec<M>> {
+    fn page(&self, db: &impl Executor, page: u64, size: u64) -> Result<Vec<M>> {
         db.perform(ops::all(
             &self.clone().limit(size).start(page.saturating_mul(size)),
         ))
     }
-    fn page_after(&self, db: &Surreal, after: Option<&RecordId>, size: u64) -> Result<Vec<M>> {
+    fn page_after(
+        &self,
+        db: &impl Executor,
+        after: Option<&RecordId>,
+        size: u64,
+    ) -> Result<Vec<M>> {
         db.perform(ops::page_after(self, after, size))
     }
-    fn update_all(&self, db: &Surreal, changes: &Changes) -> Result<u64> {
+    fn update_all(&self, db: &impl Executor, changes: &Changes) -> Result<u64> {
         db.perform(ops::update_all(self, changes))
     }
-    fn delete_all(&self, db: &Surreal) -> Result<u64> {
+    fn delete_all(&self, db: &impl Executor) -> Result<u64> {
         db.perform(ops::delete_all(self))
     }
-    fn get_or_create(&self, db: &Surreal, defaults: M) -> Result<(M, bool)>
+    fn get_or_create(&self, db: &impl Executor, defaults: M) -> Result<(M, bool)>
     where
         M: Clone,
     {
         db.perform(ops::get_or_create(self, defaults))
     }
-    fn update_or_create(&self, db: &Surreal, changes: Changes, defaults: M) -> Result<(M, bool)>
+    fn update_or_create(
+        &self,
+        db: &impl Executor,
+        changes: Changes,
+        defaults: M,
+    ) -> Result<(M, bool)>
     where
         M: Clone,
     {
         db.perform(ops::update_or_create(self, changes, defaults))
     }
-    fn fetch_values(&self, db: &Surreal, fields: &[&str]) -> Result<Vec<Object>> {
+    fn fetch_values(&self, db: &impl Executor, fields: &[&str]) -> Result<Vec<Object>> {
         db.perform(surql::client::fetch_all::<Object>(
             &self.clone().select(fields.iter().copied()),
         )?)
     }
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         field: &str,
     ) -> Result<Vec<T>> {
         db.perform(surql::client::fetch_all::<T>(

@@ -28,6 +28,7 @@ mod http;
 pub mod internal;
 mod model;
 mod tls;
+mod txn;
 mod ws;
 
 use std::future::{Future, IntoFuture};
@@ -52,6 +53,7 @@ pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
 pub use surql::rpc::{Action, Notification, ServerError, StreamFrame};
 pub use surql::{ClientCert, Error, Options, RecordId, Result, TlsOptions, Uuid, Value};
+pub use txn::{Deferred, Executor, Transaction};
 pub use ws::ReconnectHook;
 
 /// The core crate, for everything not re-exported here.
@@ -62,7 +64,7 @@ use ws::{BoundedRx, Listener, Next};
 /// Brings the extension traits into scope: `use surql_smol::prelude::*;`.
 pub mod prelude {
     pub use crate::model::{ModelExt, ModelQuerySetExt};
-    pub use crate::{AggregateExt, QuerySetExt};
+    pub use crate::{AggregateExt, Executor, QuerySetExt};
     pub use surql::model::{Changes, Expr, Model};
 }
 
@@ -77,6 +79,8 @@ struct Inner {
     port: u16,
     tls: bool,
     options: Options,
+    /// The model signal handlers (shared by clones and transactions).
+    signals: surql::signals::Signals,
 }
 
 /// A SurrealDB client. Cheap to clone; clones share the connection.
@@ -137,9 +141,16 @@ impl Surreal {
                 port: e.port,
                 tls,
                 options,
+                signals: surql::signals::Signals::default(),
             }),
             session: None,
         })
+    }
+
+    /// The model signal handlers of this client (shared by its clones and transactions):
+    /// `db.signals().on_pre::<Person>(Action::Save, |p, ctx| …)`.
+    pub fn signals(&self) -> &surql::signals::Signals {
+        &self.inner.signals
     }
 
     /// `true` for a WebSocket connection, `false` for HTTP.
@@ -493,12 +504,6 @@ impl Surreal {
 
     // --- transactions and sessions (WebSocket only) -------------------------------------
 
-    /// Opens an interactive RPC transaction.
-    pub async fn begin(&self) -> Result<Transaction<'_>> {
-        let id = self.perform(client::begin()).await?;
-        Ok(Transaction { db: self, id })
-    }
-
     /// Creates a new session on this connection and returns a client bound to it. The new
     /// session starts empty: sign in and select a namespace/database on it.
     pub async fn attach(&self) -> Result<Surreal> {
@@ -713,39 +718,6 @@ impl Drop for QueryStream {
             // If the connection is gone, the stream died with it.
             let _ = self.commands.try_send(ws::Command::CancelStream(self.id));
         }
-    }
-}
-
-/// An interactive RPC transaction (WebSocket only). Dropping it without `commit` leaves it to
-/// the server, which cancels it when the connection closes; call [`Transaction::cancel`].
-#[derive(Debug)]
-pub struct Transaction<'a> {
-    db: &'a Surreal,
-    id: Uuid,
-}
-
-impl<'a> Transaction<'a> {
-    /// The transaction id.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    /// A query inside this transaction.
-    pub fn query(&self, text: impl Into<String>) -> Query<'a> {
-        let mut q = self.db.query(text);
-        q.txn = Some(self.id);
-        q
-    }
-
-    /// Commits. A conflict is reported as a server error with
-    /// `is_transaction_conflict() == true`.
-    pub async fn commit(self) -> Result<()> {
-        self.db.perform(client::commit(self.id)).await
-    }
-
-    /// Cancels (rolls back).
-    pub async fn cancel(self) -> Result<()> {
-        self.db.perform(client::cancel(self.id)).await
     }
 }
 

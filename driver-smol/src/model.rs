@@ -11,22 +11,30 @@ use surql::model::{Changes, IntoModelId, Model};
 use surql::query::QuerySet;
 use surql::{Object, RecordId, Value};
 
-use crate::{Result, Surreal};
+use surql::signals::{signalled, Action};
+
+use crate::{Executor, Result, Surreal};
 
 /// Model actions: `Person::get(&db, "ada").await?`, `p.save(&db).await?`,
 /// `p.merge(&db, &changes).await?`, `p.delete(&db).await?`. In scope with the prelude.
 pub trait ModelExt: Model + Sized {
     /// Loads the record with this id (a key, a `RecordId`, `(table, key)`, `"abc"`,
     /// `"person:abc"`, ``"person:`7abc`"``); a missing one is `Error::DoesNotExist`.
-    fn get(db: &Surreal, id: impl IntoModelId<Self>) -> impl Future<Output = Result<Self>> + Send {
+    fn get(
+        db: &impl Executor,
+        id: impl IntoModelId<Self>,
+    ) -> impl Future<Output = Result<Self>> + Send {
         let op = ops::get::<Self>(id);
         async move { db.perform(op).await }
     }
 
     /// Creates the record (no id: the server assigns one) or writes it (with an id), then
     /// puts the stored record, id and server fields included, back into `self`.
-    fn save<'a>(&'a mut self, db: &'a Surreal) -> impl Future<Output = Result<()>> + Send + 'a {
-        let op = ops::save(&*self);
+    fn save<'a>(
+        &'a mut self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let op = signalled(db.signals(), Action::Save, &*self, None, ops::save(&*self));
         async move {
             *self = db.perform(op).await?;
             Ok(())
@@ -37,10 +45,16 @@ pub trait ModelExt: Model + Sized {
     /// (`Changes::new().set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")])).bind("pw", secret)`).
     fn save_with<'a>(
         &'a mut self,
-        db: &'a Surreal,
+        db: &'a impl Executor,
         changes: &Changes,
     ) -> impl Future<Output = Result<()>> + Send + 'a {
-        let op = ops::save_with(&*self, changes);
+        let op = signalled(
+            db.signals(),
+            Action::Save,
+            &*self,
+            Some(changes),
+            ops::save_with(&*self, changes),
+        );
         async move {
             *self = db.perform(op).await?;
             Ok(())
@@ -48,8 +62,17 @@ pub trait ModelExt: Model + Sized {
     }
 
     /// Writes every written field of an existing record and reloads it into `self`.
-    fn update<'a>(&'a mut self, db: &'a Surreal) -> impl Future<Output = Result<()>> + Send + 'a {
-        let op = ops::update(&*self);
+    fn update<'a>(
+        &'a mut self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let op = signalled(
+            db.signals(),
+            Action::Update,
+            &*self,
+            None,
+            ops::update(&*self),
+        );
         async move {
             *self = db.perform(op).await?;
             Ok(())
@@ -59,10 +82,16 @@ pub trait ModelExt: Model + Sized {
     /// Applies `changes` on the server and reloads the stored record into `self`.
     fn merge<'a>(
         &'a mut self,
-        db: &'a Surreal,
+        db: &'a impl Executor,
         changes: &Changes,
     ) -> impl Future<Output = Result<()>> + Send + 'a {
-        let op = ops::merge(&*self, changes, true);
+        let op = signalled(
+            db.signals(),
+            Action::Update,
+            &*self,
+            Some(changes),
+            ops::merge(&*self, changes, true),
+        );
         async move {
             if let Some(m) = db.perform(op).await? {
                 *self = m;
@@ -74,15 +103,24 @@ pub trait ModelExt: Model + Sized {
     /// Applies `changes` on the server without reloading (`self` is left as it was).
     fn merge_no_refresh(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         changes: &Changes,
     ) -> impl Future<Output = Result<()>> + Send {
-        let op = ops::merge(self, changes, false);
+        let op = signalled(
+            db.signals(),
+            Action::Update,
+            self,
+            Some(changes),
+            ops::merge(self, changes, false),
+        );
         async move { db.perform(op).await.map(|_| ()) }
     }
 
     /// Reloads the stored record into `self`.
-    fn refresh<'a>(&'a mut self, db: &'a Surreal) -> impl Future<Output = Result<()>> + Send + 'a {
+    fn refresh<'a>(
+        &'a mut self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
         let op = ops::refresh(&*self);
         async move {
             *self = db.perform(op).await?;
@@ -91,14 +129,14 @@ pub trait ModelExt: Model + Sized {
     }
 
     /// Deletes the record.
-    fn delete(&self, db: &Surreal) -> impl Future<Output = Result<()>> + Send {
-        let op = ops::delete(self);
+    fn delete(&self, db: &impl Executor) -> impl Future<Output = Result<()>> + Send {
+        let op = signalled(db.signals(), Action::Delete, self, None, ops::delete(self));
         async move { db.perform(op).await }
     }
 
     /// Inserts many rows, `opts.batch_size` per statement; yields the stored rows.
     fn bulk_create(
-        db: &Surreal,
+        db: &impl Executor,
         rows: &[Self],
         opts: BulkOptions,
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
@@ -109,7 +147,7 @@ pub trait ModelExt: Model + Sized {
     /// Inserts `row`, or applies `on_conflict` to the record it collides with (by id or a
     /// unique index); without `on_conflict` every written field is replaced.
     fn upsert(
-        db: &Surreal,
+        db: &impl Executor,
         row: &Self,
         on_conflict: Option<&Changes>,
     ) -> impl Future<Output = Result<Self>> + Send {
@@ -119,7 +157,7 @@ pub trait ModelExt: Model + Sized {
 
     /// [`upsert`](ModelExt::upsert) of many rows in one statement.
     fn bulk_upsert(
-        db: &Surreal,
+        db: &impl Executor,
         rows: &[Self],
         on_conflict: Option<&Changes>,
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
@@ -133,43 +171,43 @@ impl<M: Model> ModelExt for M {}
 /// Runs a model's typed [`QuerySet`]: `Person::objects().filter(..).all(&db).await?`.
 pub trait ModelQuerySetExt<M: Model> {
     /// Every matching row.
-    fn all(&self, db: &Surreal) -> impl Future<Output = Result<Vec<M>>> + Send;
+    fn all(&self, db: &impl Executor) -> impl Future<Output = Result<Vec<M>>> + Send;
     /// The first matching row, if any.
-    fn first(&self, db: &Surreal) -> impl Future<Output = Result<Option<M>>> + Send;
+    fn first(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send;
     /// The last matching row (order reversed; by id when unordered), if any.
-    fn last(&self, db: &Surreal) -> impl Future<Output = Result<Option<M>>> + Send;
+    fn last(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send;
     /// The one matching row: `DoesNotExist` when none, `MultipleObjectsReturned` when several.
-    fn get(&self, db: &Surreal) -> impl Future<Output = Result<M>> + Send;
+    fn get(&self, db: &impl Executor) -> impl Future<Output = Result<M>> + Send;
     /// Whether any row matches.
-    fn exists(&self, db: &Surreal) -> impl Future<Output = Result<bool>> + Send;
+    fn exists(&self, db: &impl Executor) -> impl Future<Output = Result<bool>> + Send;
     /// The number of matching rows (computed by the server).
-    fn count_rows(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send;
+    fn count_rows(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send;
     /// Page `page` (from 0) of `size` rows: `LIMIT size START page*size`.
     fn page(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         page: u64,
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send;
     /// Keyset page: up to `size` rows with an id after `after`, ordered by id.
     fn page_after(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         after: Option<&RecordId>,
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send;
     /// Applies `changes` to every matching row; yields how many were updated.
     fn update_all(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         changes: &Changes,
     ) -> impl Future<Output = Result<u64>> + Send;
     /// Deletes every matching row; yields how many were deleted.
-    fn delete_all(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send;
+    fn delete_all(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send;
     /// `(row, false)` for the one matching row, else `(defaults saved, true)`.
     fn get_or_create(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         defaults: M,
     ) -> impl Future<Output = Result<(M, bool)>> + Send
     where
@@ -177,7 +215,7 @@ pub trait ModelQuerySetExt<M: Model> {
     /// `(row with changes applied, false)`, else `(defaults saved, true)`.
     fn update_or_create(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         changes: Changes,
         defaults: M,
     ) -> impl Future<Output = Result<(M, bool)>> + Send
@@ -186,45 +224,45 @@ pub trait ModelQuerySetExt<M: Model> {
     /// The matching rows reduced to `fields`, as objects.
     fn fetch_values(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         fields: &[&str],
     ) -> impl Future<Output = Result<Vec<Object>>> + Send;
     /// One field of every matching row (`SELECT VALUE field`).
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         field: &str,
     ) -> impl Future<Output = Result<Vec<T>>> + Send;
 }
 
 impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
-    fn all(&self, db: &Surreal) -> impl Future<Output = Result<Vec<M>>> + Send {
+    fn all(&self, db: &impl Executor) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::all(self);
         async move { db.perform(op).await }
     }
-    fn first(&self, db: &Surreal) -> impl Future<Output = Result<Option<M>>> + Send {
+    fn first(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send {
         let op = ops::first(self);
         async move { db.perform(op).await }
     }
-    fn last(&self, db: &Surreal) -> impl Future<Output = Result<Option<M>>> + Send {
+    fn last(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send {
         let op = ops::last(self);
         async move { db.perform(op).await }
     }
-    fn get(&self, db: &Surreal) -> impl Future<Output = Result<M>> + Send {
+    fn get(&self, db: &impl Executor) -> impl Future<Output = Result<M>> + Send {
         let op = ops::find(self);
         async move { db.perform(op).await }
     }
-    fn exists(&self, db: &Surreal) -> impl Future<Output = Result<bool>> + Send {
+    fn exists(&self, db: &impl Executor) -> impl Future<Output = Result<bool>> + Send {
         let op = ops::exists(self);
         async move { db.perform(op).await }
     }
-    fn count_rows(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
+    fn count_rows(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send {
         let call = surql::client::count(self);
         async move { db.perform(call?).await }
     }
     fn page(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         page: u64,
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
@@ -233,7 +271,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     }
     fn page_after(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         after: Option<&RecordId>,
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
@@ -242,19 +280,19 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     }
     fn update_all(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         changes: &Changes,
     ) -> impl Future<Output = Result<u64>> + Send {
         let op = ops::update_all(self, changes);
         async move { db.perform(op).await }
     }
-    fn delete_all(&self, db: &Surreal) -> impl Future<Output = Result<u64>> + Send {
+    fn delete_all(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send {
         let op = ops::delete_all(self);
         async move { db.perform(op).await }
     }
     fn get_or_create(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         defaults: M,
     ) -> impl Future<Output = Result<(M, bool)>> + Send
     where
@@ -265,7 +303,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     }
     fn update_or_create(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         changes: Changes,
         defaults: M,
     ) -> impl Future<Output = Result<(M, bool)>> + Send
@@ -277,7 +315,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     }
     fn fetch_values(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         fields: &[&str],
     ) -> impl Future<Output = Result<Vec<Object>>> + Send {
         let call = surql::client::fetch_all::<Object>(&self.clone().select(fields.iter().copied()));
@@ -285,7 +323,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     }
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
-        db: &Surreal,
+        db: &impl Executor,
         field: &str,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         let call = surql::client::fetch_all::<T>(&self.clone().select_value(field));

@@ -188,6 +188,15 @@ impl WsClient {
         self.commands.try_send(command).map_err(|_| Error::Closed)
     }
 
+    /// Sends `req` without waiting for (or keeping) its answer: for a cancel from a `Drop`.
+    pub(crate) fn fire(&self, req: Request) {
+        let (reply, _rx) = async_channel::bounded(1);
+        let _ = self.submit(Command::Call {
+            req,
+            reply: ReplyTx(reply),
+        });
+    }
+
     /// Waits for the answer in `rx`.
     ///
     /// Bounded without a timer of its own: the core's mux answers every request it was given

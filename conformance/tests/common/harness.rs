@@ -48,13 +48,13 @@ impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
 /// scenario file into `module`, where `super::drv` is the driver, `super::WS` the transport
 /// and `w!(expr)` resolves a call (`.await` for smol, [`Resolve`] for blocking).
 macro_rules! instance {
-    (@module $name:ident, $drv:ident, $ws:expr, $file:literal, $w:item) => {
+    (@module $name:ident, $drv:ident, $ws:expr, $file:literal, $($w:item)*) => {
         mod $name {
             #[allow(unused_imports)]
             use $drv as drv;
             const WS: bool = $ws;
             const INSTANCE: &str = stringify!($name);
-            $w
+            $($w)*
             fn block_on<F: std::future::Future>(f: F) -> F::Output {
                 futures_lite::future::block_on(f)
             }
@@ -105,12 +105,26 @@ macro_rules! instance {
             ($e:expr) => {
                 $e.await
             };
+        }
+        /// `closure!(|tx| { … })`: an async closure for smol, a plain one for blocking.
+        #[allow(unused_macros)]
+        macro_rules! closure {
+            (|$a:ident| $b:block) => {
+                async |$a| $b
+            };
         });
     };
     ($name:ident, $drv:ident, ws = $ws:expr, async = false, $file:literal) => {
         instance!(@module $name, $drv, $ws, $file, macro_rules! w {
             ($e:expr) => {
                 $crate::harness::Resolve::resolve($e)
+            };
+        }
+        /// `closure!(|tx| { … })`: an async closure for smol, a plain one for blocking.
+        #[allow(unused_macros)]
+        macro_rules! closure {
+            (|$a:ident| $b:block) => {
+                |$a| $b
             };
         });
     };

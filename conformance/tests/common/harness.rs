@@ -44,6 +44,32 @@ impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
     }
 }
 
+/// Runs every future to completion concurrently on the current task; outputs in order.
+pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    futures_lite::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
 /// `instance!(module, driver_crate, ws = bool, async = bool, "scenario file")` compiles the
 /// scenario file into `module`, where `super::drv` is the driver, `super::WS` the transport
 /// and `w!(expr)` resolves a call (`.await` for smol, [`Resolve`] for blocking).
@@ -112,6 +138,21 @@ macro_rules! instance {
             (|$a:ident| $b:block) => {
                 async |$a| $b
             };
+        }
+        /// `concurrently!(n, |i| { … })`: `n` bodies at once (smol: futures on this task;
+        /// blocking: threads); their results in order.
+        #[allow(unused_macros)]
+        macro_rules! concurrently {
+            ($n:expr, |$i:ident| $b:block) => {
+                $crate::harness::join_all((0..$n).map(|$i| async move $b).collect()).await
+            };
+        }
+        /// `caught!(call)`: resolves the call, catching a panic (`Err` holds its payload).
+        #[allow(unused_macros)]
+        macro_rules! caught {
+            ($e:expr) => {
+                futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe($e)).await
+            };
         });
     };
     ($name:ident, $drv:ident, ws = $ws:expr, async = false, $file:literal) => {
@@ -125,6 +166,29 @@ macro_rules! instance {
         macro_rules! closure {
             (|$a:ident| $b:block) => {
                 |$a| $b
+            };
+        }
+        /// `concurrently!(n, |i| { … })`: `n` bodies at once (smol: futures on this task;
+        /// blocking: threads); their results in order.
+        #[allow(unused_macros)]
+        macro_rules! concurrently {
+            ($n:expr, |$i:ident| $b:block) => {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = (0..$n).map(|$i| s.spawn(move || $b)).collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a concurrent body panicked"))
+                        .collect::<Vec<_>>()
+                })
+            };
+        }
+        /// `caught!(call)`: resolves the call, catching a panic (`Err` holds its payload).
+        #[allow(unused_macros)]
+        macro_rules! caught {
+            ($e:expr) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    $crate::harness::Resolve::resolve($e)
+                }))
             };
         });
     };

@@ -33,6 +33,10 @@
 //! );
 //! ```
 
+// `Error` carries the server's error by value so callers can match on it; errors are the
+// cold path, so the size of `Result` does not matter here.
+#![allow(clippy::result_large_err)]
+
 use crate::client::QueryResponse;
 use crate::error::Error;
 use crate::escape::escape_ident;

@@ -34,7 +34,12 @@ fn ada() -> Person {
 /// by hand; `r#type` is stored as `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[serde(rename_all = "camelCase")]
-#[surql(table = "likes", schemafull, changefeed = "7d")]
+#[surql(
+    table = "likes",
+    schemafull,
+    changefeed = "7d",
+    connection = "analytics"
+)]
 #[surql(relation(in = ["person", "bot"], out = "post", enforced))]
 #[surql(permissions(
     select = "true",
@@ -144,6 +149,7 @@ fn meta_of_a_model_with_every_attribute() {
         fields: Likes::META.fields, // compared above
         schemafull: true,
         changefeed: Some("7d"),
+        connection: Some("analytics"),
         permissions: Permissions {
             select: Some("true"),
             create: Some("$auth != NONE"),
@@ -206,6 +212,7 @@ fn defaults_table_kind_and_permissions() {
             fields: &[],
             schemafull: false,
             changefeed: None,
+            connection: None,
             permissions: Permissions::default(),
             indexes: &[],
         }

@@ -35,6 +35,7 @@
 // and a boxed variant would make `match`ing on `Error::Server` clumsy for every caller.
 #![allow(clippy::result_large_err)]
 
+mod connections;
 mod http;
 mod live;
 mod model;
@@ -47,6 +48,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use connections::{ConnectionConfig, Connections, Using};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};

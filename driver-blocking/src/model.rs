@@ -20,56 +20,62 @@ pub trait ModelExt: Model + Sized {
     /// Loads the record with this id (a key, a `RecordId`, `(table, key)`, `"abc"`,
     /// `"person:abc"`, ``"person:`7abc`"``); a missing one is `Error::DoesNotExist`.
     fn get(db: &impl Executor, id: impl IntoModelId<Self>) -> Result<Self> {
-        db.perform(ops::get::<Self>(id))
+        db.perform_for(Self::META, ops::get::<Self>(id))
     }
 
     /// Creates the record (no id: the server assigns one) or writes it (with an id), then
     /// puts the stored record, id and server fields included, back into `self`.
     fn save(&mut self, db: &impl Executor) -> Result<()> {
-        *self = db.perform(signalled(
-            db.signals(),
-            Action::Save,
-            &*self,
-            None,
-            ops::save(&*self),
-        ))?;
+        *self = db.perform_for(
+            Self::META,
+            signalled(db.signals(), Action::Save, &*self, None, ops::save(&*self)),
+        )?;
         Ok(())
     }
 
     /// [`save`](ModelExt::save) with server-side values applied in the same statement
     /// (`Changes::new().set_expr(f.pw, Expr::func("crypto::argon2::generate", [Expr::var("pw")])).bind("pw", secret)`).
     fn save_with(&mut self, db: &impl Executor, changes: &Changes) -> Result<()> {
-        *self = db.perform(signalled(
-            db.signals(),
-            Action::Save,
-            &*self,
-            Some(changes),
-            ops::save_with(&*self, changes),
-        ))?;
+        *self = db.perform_for(
+            Self::META,
+            signalled(
+                db.signals(),
+                Action::Save,
+                &*self,
+                Some(changes),
+                ops::save_with(&*self, changes),
+            ),
+        )?;
         Ok(())
     }
 
     /// Writes every written field of an existing record and reloads it into `self`.
     fn update(&mut self, db: &impl Executor) -> Result<()> {
-        *self = db.perform(signalled(
-            db.signals(),
-            Action::Update,
-            &*self,
-            None,
-            ops::update(&*self),
-        ))?;
+        *self = db.perform_for(
+            Self::META,
+            signalled(
+                db.signals(),
+                Action::Update,
+                &*self,
+                None,
+                ops::update(&*self),
+            ),
+        )?;
         Ok(())
     }
 
     /// Applies `changes` on the server and reloads the stored record into `self`.
     fn merge(&mut self, db: &impl Executor, changes: &Changes) -> Result<()> {
-        if let Some(m) = db.perform(signalled(
-            db.signals(),
-            Action::Update,
-            &*self,
-            Some(changes),
-            ops::merge(&*self, changes, true),
-        ))? {
+        if let Some(m) = db.perform_for(
+            Self::META,
+            signalled(
+                db.signals(),
+                Action::Update,
+                &*self,
+                Some(changes),
+                ops::merge(&*self, changes, true),
+            ),
+        )? {
             *self = m;
         }
         Ok(())
@@ -77,42 +83,42 @@ pub trait ModelExt: Model + Sized {
 
     /// Applies `changes` on the server without reloading (`self` is left as it was).
     fn merge_no_refresh(&self, db: &impl Executor, changes: &Changes) -> Result<()> {
-        db.perform(signalled(
-            db.signals(),
-            Action::Update,
-            self,
-            Some(changes),
-            ops::merge(self, changes, false),
-        ))
+        db.perform_for(
+            Self::META,
+            signalled(
+                db.signals(),
+                Action::Update,
+                self,
+                Some(changes),
+                ops::merge(self, changes, false),
+            ),
+        )
         .map(|_| ())
     }
 
     /// Reloads the stored record into `self`.
     fn refresh(&mut self, db: &impl Executor) -> Result<()> {
-        *self = db.perform(ops::refresh(&*self))?;
+        *self = db.perform_for(Self::META, ops::refresh(&*self))?;
         Ok(())
     }
 
     /// Deletes the record.
     fn delete(&self, db: &impl Executor) -> Result<()> {
-        db.perform(signalled(
-            db.signals(),
-            Action::Delete,
-            self,
-            None,
-            ops::delete(self),
-        ))
+        db.perform_for(
+            Self::META,
+            signalled(db.signals(), Action::Delete, self, None, ops::delete(self)),
+        )
     }
 
     /// Inserts many rows, `opts.batch_size` per statement; yields the stored rows.
     fn bulk_create(db: &impl Executor, rows: &[Self], opts: BulkOptions) -> Result<Vec<Self>> {
-        db.perform(ops::bulk_create(rows, opts))
+        db.perform_for(Self::META, ops::bulk_create(rows, opts))
     }
 
     /// Inserts `row`, or applies `on_conflict` to the record it collides with (by id or a
     /// unique index); without `on_conflict` every written field is replaced.
     fn upsert(db: &impl Executor, row: &Self, on_conflict: Option<&Changes>) -> Result<Self> {
-        db.perform(ops::upsert(row, on_conflict))
+        db.perform_for(Self::META, ops::upsert(row, on_conflict))
     }
 
     /// [`upsert`](ModelExt::upsert) of many rows in one statement.
@@ -121,7 +127,7 @@ pub trait ModelExt: Model + Sized {
         rows: &[Self],
         on_conflict: Option<&Changes>,
     ) -> Result<Vec<Self>> {
-        db.perform(ops::bulk_upsert(rows, on_conflict))
+        db.perform_for(Self::META, ops::bulk_upsert(rows, on_conflict))
     }
 }
 
@@ -175,27 +181,28 @@ pub trait ModelQuerySetExt<M: Model> {
 
 impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     fn all(&self, db: &impl Executor) -> Result<Vec<M>> {
-        db.perform(ops::all(self))
+        db.perform_for(M::META, ops::all(self))
     }
     fn first(&self, db: &impl Executor) -> Result<Option<M>> {
-        db.perform(ops::first(self))
+        db.perform_for(M::META, ops::first(self))
     }
     fn last(&self, db: &impl Executor) -> Result<Option<M>> {
-        db.perform(ops::last(self))
+        db.perform_for(M::META, ops::last(self))
     }
     fn get(&self, db: &impl Executor) -> Result<M> {
-        db.perform(ops::find(self))
+        db.perform_for(M::META, ops::find(self))
     }
     fn exists(&self, db: &impl Executor) -> Result<bool> {
-        db.perform(ops::exists(self))
+        db.perform_for(M::META, ops::exists(self))
     }
     fn count_rows(&self, db: &impl Executor) -> Result<u64> {
-        db.perform(surql::client::count(self)?)
+        db.perform_for(M::META, surql::client::count(self)?)
     }
     fn page(&self, db: &impl Executor, page: u64, size: u64) -> Result<Vec<M>> {
-        db.perform(ops::all(
-            &self.clone().limit(size).start(page.saturating_mul(size)),
-        ))
+        db.perform_for(
+            M::META,
+            ops::all(&self.clone().limit(size).start(page.saturating_mul(size))),
+        )
     }
     fn page_after(
         &self,
@@ -203,19 +210,19 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         after: Option<&RecordId>,
         size: u64,
     ) -> Result<Vec<M>> {
-        db.perform(ops::page_after(self, after, size))
+        db.perform_for(M::META, ops::page_after(self, after, size))
     }
     fn update_all(&self, db: &impl Executor, changes: &Changes) -> Result<u64> {
-        db.perform(ops::update_all(self, changes))
+        db.perform_for(M::META, ops::update_all(self, changes))
     }
     fn delete_all(&self, db: &impl Executor) -> Result<u64> {
-        db.perform(ops::delete_all(self))
+        db.perform_for(M::META, ops::delete_all(self))
     }
     fn get_or_create(&self, db: &impl Executor, defaults: M) -> Result<(M, bool)>
     where
         M: Clone,
     {
-        db.perform(ops::get_or_create(self, defaults))
+        db.perform_for(M::META, ops::get_or_create(self, defaults))
     }
     fn update_or_create(
         &self,
@@ -226,21 +233,23 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     where
         M: Clone,
     {
-        db.perform(ops::update_or_create(self, changes, defaults))
+        db.perform_for(M::META, ops::update_or_create(self, changes, defaults))
     }
     fn fetch_values(&self, db: &impl Executor, fields: &[&str]) -> Result<Vec<Object>> {
-        db.perform(surql::client::fetch_all::<Object>(
-            &self.clone().select(fields.iter().copied()),
-        )?)
+        db.perform_for(
+            M::META,
+            surql::client::fetch_all::<Object>(&self.clone().select(fields.iter().copied()))?,
+        )
     }
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
         db: &impl Executor,
         field: &str,
     ) -> Result<Vec<T>> {
-        db.perform(surql::client::fetch_all::<T>(
-            &self.clone().select_value(field),
-        )?)
+        db.perform_for(
+            M::META,
+            surql::client::fetch_all::<T>(&self.clone().select_value(field))?,
+        )
     }
 }
 

@@ -35,6 +35,17 @@ pub trait Executor: Send + Sync {
     /// Runs an operation of the core (see [`Surreal::perform`]).
     fn perform<O: IntoOperation>(&self, op: O) -> Result<<O::Op as Operation>::Output>;
 
+    /// Runs an operation of model `model`: where an executor routes by model (the named
+    /// [`Connections`](crate::Connections) registry), the model's own connection.
+    fn perform_for<O: IntoOperation>(
+        &self,
+        model: &'static surql::model::ModelMeta,
+        op: O,
+    ) -> Result<<O::Op as Operation>::Output> {
+        let _ = model;
+        self.perform(op)
+    }
+
     /// The signal handlers model actions run (the client's).
     fn signals(&self) -> &Signals;
 }

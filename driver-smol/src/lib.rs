@@ -23,6 +23,7 @@
 // the cold path, so the size of `Result` does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod connections;
 mod http;
 #[doc(hidden)]
 pub mod internal;
@@ -46,6 +47,7 @@ use surql::op::{IntoOperation, Operation, Step};
 use surql::rpc::Request;
 use surql::Object;
 
+pub use connections::{ConnectionConfig, Connections, Using};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
 pub use surql::model::ops::BulkOptions;

@@ -25,7 +25,7 @@ pub trait ModelExt: Model + Sized {
         id: impl IntoModelId<Self>,
     ) -> impl Future<Output = Result<Self>> + Send {
         let op = ops::get::<Self>(id);
-        async move { db.perform(op).await }
+        async move { db.perform_for(Self::META, op).await }
     }
 
     /// Creates the record (no id: the server assigns one) or writes it (with an id), then
@@ -36,7 +36,7 @@ pub trait ModelExt: Model + Sized {
     ) -> impl Future<Output = Result<()>> + Send + 'a {
         let op = signalled(db.signals(), Action::Save, &*self, None, ops::save(&*self));
         async move {
-            *self = db.perform(op).await?;
+            *self = db.perform_for(Self::META, op).await?;
             Ok(())
         }
     }
@@ -56,7 +56,7 @@ pub trait ModelExt: Model + Sized {
             ops::save_with(&*self, changes),
         );
         async move {
-            *self = db.perform(op).await?;
+            *self = db.perform_for(Self::META, op).await?;
             Ok(())
         }
     }
@@ -74,7 +74,7 @@ pub trait ModelExt: Model + Sized {
             ops::update(&*self),
         );
         async move {
-            *self = db.perform(op).await?;
+            *self = db.perform_for(Self::META, op).await?;
             Ok(())
         }
     }
@@ -93,7 +93,7 @@ pub trait ModelExt: Model + Sized {
             ops::merge(&*self, changes, true),
         );
         async move {
-            if let Some(m) = db.perform(op).await? {
+            if let Some(m) = db.perform_for(Self::META, op).await? {
                 *self = m;
             }
             Ok(())
@@ -113,7 +113,7 @@ pub trait ModelExt: Model + Sized {
             Some(changes),
             ops::merge(self, changes, false),
         );
-        async move { db.perform(op).await.map(|_| ()) }
+        async move { db.perform_for(Self::META, op).await.map(|_| ()) }
     }
 
     /// Reloads the stored record into `self`.
@@ -123,7 +123,7 @@ pub trait ModelExt: Model + Sized {
     ) -> impl Future<Output = Result<()>> + Send + 'a {
         let op = ops::refresh(&*self);
         async move {
-            *self = db.perform(op).await?;
+            *self = db.perform_for(Self::META, op).await?;
             Ok(())
         }
     }
@@ -131,7 +131,7 @@ pub trait ModelExt: Model + Sized {
     /// Deletes the record.
     fn delete(&self, db: &impl Executor) -> impl Future<Output = Result<()>> + Send {
         let op = signalled(db.signals(), Action::Delete, self, None, ops::delete(self));
-        async move { db.perform(op).await }
+        async move { db.perform_for(Self::META, op).await }
     }
 
     /// Inserts many rows, `opts.batch_size` per statement; yields the stored rows.
@@ -141,7 +141,7 @@ pub trait ModelExt: Model + Sized {
         opts: BulkOptions,
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
         let op = ops::bulk_create(rows, opts);
-        async move { db.perform(op).await }
+        async move { db.perform_for(Self::META, op).await }
     }
 
     /// Inserts `row`, or applies `on_conflict` to the record it collides with (by id or a
@@ -152,7 +152,7 @@ pub trait ModelExt: Model + Sized {
         on_conflict: Option<&Changes>,
     ) -> impl Future<Output = Result<Self>> + Send {
         let op = ops::upsert(row, on_conflict);
-        async move { db.perform(op).await }
+        async move { db.perform_for(Self::META, op).await }
     }
 
     /// [`upsert`](ModelExt::upsert) of many rows in one statement.
@@ -162,7 +162,7 @@ pub trait ModelExt: Model + Sized {
         on_conflict: Option<&Changes>,
     ) -> impl Future<Output = Result<Vec<Self>>> + Send {
         let op = ops::bulk_upsert(rows, on_conflict);
-        async move { db.perform(op).await }
+        async move { db.perform_for(Self::META, op).await }
     }
 }
 
@@ -238,27 +238,27 @@ pub trait ModelQuerySetExt<M: Model> {
 impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     fn all(&self, db: &impl Executor) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::all(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn first(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send {
         let op = ops::first(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn last(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send {
         let op = ops::last(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn get(&self, db: &impl Executor) -> impl Future<Output = Result<M>> + Send {
         let op = ops::find(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn exists(&self, db: &impl Executor) -> impl Future<Output = Result<bool>> + Send {
         let op = ops::exists(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn count_rows(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send {
         let call = surql::client::count(self);
-        async move { db.perform(call?).await }
+        async move { db.perform_for(M::META, call?).await }
     }
     fn page(
         &self,
@@ -267,7 +267,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::all(&self.clone().limit(size).start(page.saturating_mul(size)));
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn page_after(
         &self,
@@ -276,7 +276,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         size: u64,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::page_after(self, after, size);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn update_all(
         &self,
@@ -284,11 +284,11 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         changes: &Changes,
     ) -> impl Future<Output = Result<u64>> + Send {
         let op = ops::update_all(self, changes);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn delete_all(&self, db: &impl Executor) -> impl Future<Output = Result<u64>> + Send {
         let op = ops::delete_all(self);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn get_or_create(
         &self,
@@ -299,7 +299,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         M: Clone,
     {
         let op = ops::get_or_create(self, defaults);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn update_or_create(
         &self,
@@ -311,7 +311,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         M: Clone,
     {
         let op = ops::update_or_create(self, changes, defaults);
-        async move { db.perform(op).await }
+        async move { db.perform_for(M::META, op).await }
     }
     fn fetch_values(
         &self,
@@ -319,7 +319,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         fields: &[&str],
     ) -> impl Future<Output = Result<Vec<Object>>> + Send {
         let call = surql::client::fetch_all::<Object>(&self.clone().select(fields.iter().copied()));
-        async move { db.perform(call?).await }
+        async move { db.perform_for(M::META, call?).await }
     }
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
         &self,
@@ -327,7 +327,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         field: &str,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
         let call = surql::client::fetch_all::<T>(&self.clone().select_value(field));
-        async move { db.perform(call?).await }
+        async move { db.perform_for(M::META, call?).await }
     }
 }
 

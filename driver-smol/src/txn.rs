@@ -44,6 +44,22 @@ pub trait Executor: Send + Sync {
         O::Op: Send,
         <O::Op as Operation>::Output: Send;
 
+    /// Runs an operation of model `model`: where an executor routes by model (the named
+    /// [`Connections`](crate::Connections) registry), the model's own connection.
+    fn perform_for<O>(
+        &self,
+        model: &'static surql::model::ModelMeta,
+        op: O,
+    ) -> impl Future<Output = Result<<O::Op as Operation>::Output>> + Send
+    where
+        O: IntoOperation + Send,
+        O::Op: Send,
+        <O::Op as Operation>::Output: Send,
+    {
+        let _ = model;
+        self.perform(op)
+    }
+
     /// The signal handlers model actions run (the client's).
     fn signals(&self) -> &Signals;
 }

@@ -45,6 +45,7 @@ impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
 }
 
 /// Runs every future to completion concurrently on the current task; outputs in order.
+#[allow(dead_code)] // used by the binaries whose scenarios run things concurrently
 pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();

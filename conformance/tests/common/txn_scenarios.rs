@@ -343,3 +343,66 @@ scenario!(signals_fire_in_the_documented_order, |db| {
     assert_eq!(log.take(), Vec::<String>::new());
     Ok(())
 });
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[surql(table = "metric", connection = "analytics")]
+struct Metric {
+    id: Option<RecordId>,
+    value: i64,
+}
+
+scenario!(named_connections_route_models_and_using_overrides, |db| {
+    use super::drv::{ConnectionConfig, Connections};
+    let names: Vec<String> = w!(db.query("RETURN [session::ns(), session::db()]"))?.take(0)?;
+    let (ns, main) = (names[0].clone(), names[1].clone());
+    let analytics_db = format!("{main}_analytics");
+    let server = Server::shared();
+    let url = if WS { server.ws_url() } else { server.http_url() };
+    let root = || Credentials::root(ROOT_USER, ROOT_PASS);
+    let conns = Connections::new();
+    conns.add("default", ConnectionConfig::new(url.clone()).credentials(root()).ns_db(ns.clone(), main.clone()));
+    // the second database does not exist yet: defined on first use
+    conns.add(
+        "analytics",
+        ConnectionConfig::new(url.clone())
+            .credentials(root())
+            .ns_db(ns.clone(), analytics_db.clone())
+            .define_ns_db(true)
+            .pool_size(2),
+    );
+    assert_eq!(conns.names(), ["analytics", "default"]);
+    // a model pinned to `analytics`, a model without a connection
+    w!(Metric { id: None, value: 7 }.save(&conns))?;
+    w!(person("ann").save(&conns))?;
+    let analytics = w!(conns.get("analytics"))?;
+    assert_eq!(w!(Metric::objects().count_rows(&analytics))?, 1);
+    assert_eq!(people(&analytics).await?, 0, "the person went to `default`");
+    assert_eq!(people(&db).await?, 1);
+    let info: surql::Value = w!(db.query("INFO FOR DB"))?.take(0)?;
+    let tables = match &info {
+        surql::Value::Object(o) => o.get("tables").cloned(),
+        _ => None,
+    };
+    match tables {
+        Some(surql::Value::Object(t)) => {
+            assert!(t.contains_key("person") && !t.contains_key("metric"), "{t:?}")
+        }
+        other => panic!("INFO FOR DB without tables: {other:?}"),
+    }
+    // `using` overrides the model's own connection, for one action or query set
+    w!(person("bob").save(&conns.using("analytics")))?;
+    assert_eq!(people(&analytics).await?, 1);
+    let all = w!(Person::objects().all(&conns.using("analytics")))?;
+    assert_eq!(all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bob"]);
+    let all = w!(Person::objects().all(&conns))?;
+    assert_eq!(all.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["ann"]);
+    // the pool hands out its clients in turn; all of them work
+    for _ in 0..4 {
+        let c = w!(conns.get("analytics"))?;
+        assert_eq!(w!(Metric::objects().count_rows(&c))?, 1);
+    }
+    // an unknown name is an error naming it
+    let err = w!(Person::objects().all(&conns.using("nope"))).unwrap_err();
+    assert!(err.to_string().contains("`nope` is not configured"), "{err}");
+    Ok(())
+});

@@ -72,6 +72,7 @@
 //! | `crate = "path"` | the path of the core crate in the generated code; default `::surql` |
 //! | `schemafull` | `SCHEMAFULL` table (schemaless otherwise) |
 //! | `changefeed = "7d"` | `CHANGEFEED 7d` |
+//! | `connection = "analytics"` | the named connection the model uses by default (see the drivers' `Connections`) |
 //! | `view = "SELECT …"` | a read-only view: `TableKind::View { query }` |
 //! | `relation` | a relation (edge) table, any `in` and `out` |
 //! | `relation(in = "person", out = "post")` | a relation between these tables |
@@ -507,7 +508,7 @@ fn replace_self(tokens: TokenStream, name: &Ident) -> TokenStream {
 // ---------------------------------------------------------------------------------------
 
 const CONTAINER_KEYS: &str =
-    "`table`, `crate`, `schemafull`, `changefeed`, `view`, `relation`, `permissions`, `index`";
+    "`table`, `crate`, `schemafull`, `changefeed`, `view`, `relation`, `permissions`, `index`, `connection`";
 const FIELD_KEYS: &str = "`id`, `server`, `computed`, `flexible`";
 const CONTAINER_KEY_LIST: &[&str] = &[
     "table",
@@ -518,6 +519,7 @@ const CONTAINER_KEY_LIST: &[&str] = &[
     "relation",
     "permissions",
     "index",
+    "connection",
 ];
 const FIELD_KEY_LIST: &[&str] = &["id", "server", "computed", "flexible"];
 
@@ -621,6 +623,7 @@ struct ContainerAttrs {
     krate: Option<Path>,
     schemafull: Option<()>,
     changefeed: Option<LitStr>,
+    connection: Option<LitStr>,
     view: Option<(Path, LitStr)>,
     relation: Option<(Path, RelationAttr)>,
     permissions: Option<PermissionsAttr>,
@@ -790,6 +793,9 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
             } else if p.is_ident("changefeed") {
                 let v = string_value(&meta)?;
                 once(&mut c.changefeed, v, &p)
+            } else if p.is_ident("connection") {
+                let v = string_value(&meta)?;
+                once(&mut c.connection, v, &p)
             } else if p.is_ident("view") {
                 let v = string_value(&meta)?;
                 once(&mut c.view, (p.clone(), v), &p)
@@ -824,6 +830,7 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
     for (lit, what) in [
         (c.table.as_ref(), "the table name"),
         (c.changefeed.as_ref(), "the changefeed duration"),
+        (c.connection.as_ref(), "the connection name"),
         (c.view.as_ref().map(|v| &v.1), "the view's query"),
     ] {
         if let Some(lit) = lit {
@@ -985,6 +992,7 @@ struct ModelDef {
     kind: KindDef,
     schemafull: bool,
     changefeed: Option<String>,
+    connection: Option<String>,
     permissions: [Option<String>; 4],
     indexes: Vec<IndexDef>,
     id: IdDef,
@@ -1295,6 +1303,7 @@ fn parse_model(input: &DeriveInput) -> syn::Result<ModelDef> {
         kind,
         schemafull: attrs.schemafull.is_some(),
         changefeed: attrs.changefeed.map(|c| c.value()),
+        connection: attrs.connection.map(|c| c.value()),
         permissions: [perms.select, perms.create, perms.update, perms.delete]
             .map(|p| p.map(|l| l.value())),
         indexes,
@@ -1345,6 +1354,7 @@ fn generate(m: &ModelDef) -> TokenStream {
     let key_ty = &m.id.key_ty;
     let schemafull = m.schemafull;
     let changefeed = opt_str(&none, &m.changefeed);
+    let connection = opt_str(&none, &m.connection);
     let [select, create, update, delete] = m.permissions.clone().map(|p| opt_str(&none, &p));
     let indexes = m.indexes.iter().map(|ix| {
         let IndexDef {
@@ -1434,6 +1444,7 @@ fn generate(m: &ModelDef) -> TokenStream {
                 fields: &[#(#field_metas),*],
                 schemafull: #schemafull,
                 changefeed: #changefeed,
+                connection: #connection,
                 permissions: #model::Permissions {
                     select: #select,
                     create: #create,

@@ -283,6 +283,9 @@ pub struct ModelMeta {
     pub schemafull: bool,
     /// `CHANGEFEED <duration>` (`#[surql(changefeed = "7d")]`).
     pub changefeed: Option<&'static str>,
+    /// The named connection the model uses by default (`#[surql(connection = "…")]`);
+    /// `None`: `"default"`.
+    pub connection: Option<&'static str>,
     /// Table permissions.
     pub permissions: Permissions,
     /// Indexes.

@@ -15,7 +15,7 @@ mod core_alias {
 #[derive(Debug, Serialize, Deserialize, Model)]
 #[serde(rename_all = "camelCase")]
 #[surql(table = "person", crate = "crate::core_alias::path")]
-#[surql(schemafull, changefeed = "7d")]
+#[surql(schemafull, changefeed = "7d", connection = "analytics")]
 #[surql(permissions(
     select = "true",
     create = "true",

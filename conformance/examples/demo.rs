@@ -1,14 +1,31 @@
 //! The surql demo: starts a real SurrealDB (building it on the first run), then walks through
-//! the client: sign in, typed CRUD, bound queries, the query compiler, a live query and an
-//! interactive transaction. Run with `cargo run -p surql-conformance --example demo`.
+//! the client: sign in, typed CRUD, bound queries, the query compiler, models, a live query
+//! and an interactive transaction. Run with `cargo run -p surql-conformance --example demo`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use surql::model::{Changes, Expr, Model};
 use surql::query::{QuerySet, F};
-use surql::RecordId;
+use surql::{Datetime, RecordId};
 use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
-use surql_smol::{AggregateExt, Credentials, QuerySetExt, Surreal};
+use surql_smol::prelude::*;
+use surql_smol::{BulkOptions, Credentials, Surreal};
+
+/// A model: `#[derive(Model)]` maps it to the `member` table.
+#[derive(Debug, Clone, Serialize, Deserialize, Model)]
+#[surql(table = "member")]
+struct Member {
+    id: Option<RecordId>,
+    name: String,
+    visits: i64,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Set by the server (`DEFAULT time::now()`): never written, read back by `save`.
+    #[surql(server)]
+    #[serde(default)]
+    joined: Option<Datetime>,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Person {
@@ -100,6 +117,75 @@ async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
         "average age: {}",
         QuerySet::table("person").avg("age").fetch(&db).await?
     );
+
+    // Models: save fills in the id and the server's fields; typed field handles build
+    // filters and server-side changes; bulk writes and upserts are one statement each.
+    db.query("DEFINE FIELD joined ON member TYPE datetime DEFAULT time::now() READONLY;")
+        .await?
+        .check()?;
+    let mut grace = Member {
+        id: None,
+        name: "Grace".into(),
+        visits: 0,
+        tags: vec![],
+        joined: None,
+    };
+    grace.save(&db).await?;
+    println!("saved {:?} (joined {:?})", grace.id, grace.joined);
+    let f = Member::fields();
+    grace
+        .merge(
+            &db,
+            &Changes::new()
+                .increment(f.visits, 1)
+                .append(f.tags, "early")
+                .set_expr(f.name, Expr::func("string::uppercase", [Expr::of(f.name)])),
+        )
+        .await?;
+    println!(
+        "after merge: {} visits={} tags={:?}",
+        grace.name, grace.visits, grace.tags
+    );
+    let crowd: Vec<Member> = (0..100)
+        .map(|i| Member {
+            id: None,
+            name: format!("m{i}"),
+            visits: i,
+            tags: vec![],
+            joined: None,
+        })
+        .collect();
+    Member::bulk_create(
+        &db,
+        &crowd,
+        BulkOptions {
+            batch_size: 50,
+            atomic: true,
+        },
+    )
+    .await?;
+    let regulars = Member::objects()
+        .filter(f.visits.gte(90))
+        .order_by([f.visits.desc()])
+        .limit(3)
+        .all(&db)
+        .await?;
+    println!(
+        "top regulars: {:?}",
+        regulars
+            .iter()
+            .map(|m| (&m.name, m.visits))
+            .collect::<Vec<_>>()
+    );
+    let again = Member::upsert(&db, &grace, Some(&Changes::new().increment(f.visits, 10))).await?;
+    println!(
+        "upsert on an existing id incremented visits to {}",
+        again.visits
+    );
+    match Member::get(&db, "nobody").await {
+        Err(e) if e.is_does_not_exist() => println!("get(\"nobody\"): {e}"),
+        other => println!("unexpected: {other:?}"),
+    }
 
     // A live query: notifications arrive as a stream.
     let mut live = db.live("person").await?;

@@ -1693,8 +1693,8 @@ fn row_error(e: crate::query::RowError) -> CallError {
 
 /// Every row a [`QuerySet`] selects, decoded as `T` straight from the reply's bytes
 /// (errors name the row and field).
-pub fn fetch_all<T: DeserializeOwned + 'static, M>(
-    qs: &QuerySet<M>,
+pub fn fetch_all<T: DeserializeOwned + 'static>(
+    qs: &QuerySet<impl Sized>,
 ) -> Result<Call<Vec<T>>, CallError> {
     let q = qs.compile().map_err(query_error)?;
     let index = q.result_index;
@@ -1706,8 +1706,8 @@ pub fn fetch_all<T: DeserializeOwned + 'static, M>(
 }
 
 /// The first row a [`QuerySet`] selects (`LIMIT 1`), or `None`.
-pub fn fetch_first<T: DeserializeOwned + 'static, M>(
-    qs: &QuerySet<M>,
+pub fn fetch_first<T: DeserializeOwned + 'static>(
+    qs: &QuerySet<impl Sized>,
 ) -> Result<Call<Option<T>>, CallError> {
     let q = qs.clone().limit(1).compile().map_err(query_error)?;
     let index = q.result_index;

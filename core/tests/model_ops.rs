@@ -2,6 +2,8 @@
 //! turns into errors, driven through `Operation::step` with scripted answers (no server:
 //! the conformance suite runs the same actions against a real one).
 
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -174,7 +174,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         db.perform(ops::update_or_create(self, changes, defaults))
     }
     fn fetch_values(&self, db: &Surreal, fields: &[&str]) -> Result<Vec<Object>> {
-        db.perform(surql::client::fetch_all::<Object, _>(
+        db.perform(surql::client::fetch_all::<Object>(
             &self.clone().select(fields.iter().copied()),
         )?)
     }
@@ -183,7 +183,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         db: &Surreal,
         field: &str,
     ) -> Result<Vec<T>> {
-        db.perform(surql::client::fetch_all::<T, _>(
+        db.perform(surql::client::fetch_all::<T>(
             &self.clone().select_value(field),
         )?)
     }

@@ -280,8 +280,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         db: &Surreal,
         fields: &[&str],
     ) -> impl Future<Output = Result<Vec<Object>>> + Send {
-        let call =
-            surql::client::fetch_all::<Object, _>(&self.clone().select(fields.iter().copied()));
+        let call = surql::client::fetch_all::<Object>(&self.clone().select(fields.iter().copied()));
         async move { db.perform(call?).await }
     }
     fn fetch_values_list<T: DeserializeOwned + Send + 'static>(
@@ -289,7 +288,7 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
         db: &Surreal,
         field: &str,
     ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        let call = surql::client::fetch_all::<T, _>(&self.clone().select_value(field));
+        let call = surql::client::fetch_all::<T>(&self.clone().select_value(field));
         async move { db.perform(call?).await }
     }
 }

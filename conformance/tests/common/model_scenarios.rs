@@ -12,7 +12,9 @@ use surql::query::{QuerySet, F};
 use surql::{Datetime, Object, RecordId, RecordIdKey, Uuid, Value};
 use surql_conformance::server::Server;
 
-use super::drv::{self, BulkOptions, Credentials, ModelExt, ModelQuerySetExt, QuerySetExt, Surreal};
+use super::drv::{
+    self, AggregateExt, BulkOptions, Credentials, ModelExt, ModelQuerySetExt, QuerySetExt, Surreal,
+};
 use super::WS;
 
 use super::R;
@@ -36,6 +38,8 @@ struct Person {
     first_name: Option<String>,
     #[serde(rename = "名前", default)]
     kanji: Option<String>,
+    #[serde(rename = "a.b[0]", default)]
+    dotted: Option<i64>,
     #[surql(server)]
     #[serde(default)]
     created_at: Option<Datetime>,
@@ -52,6 +56,7 @@ fn person(name: &str, age: i64) -> Person {
         tags: Vec::new(),
         first_name: None,
         kanji: None,
+        dotted: None,
         created_at: None,
         label: None,
     }
@@ -231,14 +236,22 @@ scenario!(typed_keys_decode_into_their_rust_types, |db| {
 
 scenario!(querysets_of_models_decode_filter_and_count, |db| {
     define(&db, PERSON_SCHEMA).await?;
+    let f = Person::fields();
     for (name, age, first) in [("ann", 30, "A"), ("bob", 25, "B"), ("cy", 41, "C"), ("dee", 19, "D")] {
         let mut p = person(name, age);
         p.first_name = Some(first.into());
         p.kanji = Some(format!("{name}名"));
         p.tags = vec![format!("t{}", age % 2)];
+        p.dotted = Some(age * 10);
         w!(p.save(&db))?;
     }
-    let f = Person::fields();
+    // a field literally named `a.b[0]` is one field, not a path
+    let raw: Vec<Value> = w!(db.query("SELECT VALUE `a.b[0]` FROM person WHERE name = 'ann'"))?.take(0)?;
+    assert_eq!(raw, vec![Value::Int(300)]);
+    let got = w!(Person::objects().filter(f.dotted.eq(250)).get(&db))?;
+    assert_eq!(got.name, "bob");
+    let avg = w!(Person::objects().filter(f.age.lt(30)).avg(f.age).fetch(&db))?;
+    assert_eq!(avg, Value::Float(22.0));
     let typed = w!(Person::objects().filter(f.age.gt(24)).order_by([f.age.desc()]).all(&db))?;
     let names: Vec<&str> = typed.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["cy", "ann", "bob"]);

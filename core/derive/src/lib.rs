@@ -36,14 +36,15 @@
 //!   type with one outer `Option<…>` removed (`Option<i64>` gives `Field<Person, i64>`;
 //!   `std::option::Option` and `core::option::Option` are recognised too, a type alias of
 //!   `Option` is not). The id's handle is always `Field<Person, surql::RecordId>`, whatever
-//!   the key type: the stored id is a record id. A type called `PersonFields` must not
-//!   already exist in the same module.
+//!   the key type: the stored id is a record id. The struct is `Clone`, `Copy` and
+//!   `Debug`. A type called `PersonFields` must not already exist in the same module.
 //!
 //! # The id field
 //!
 //! Every model has exactly one id field: the field named `id`, or the field marked
 //! `#[surql(id)]`. Its type is `Option<K>` (`None` until the server assigns the id), where
-//! `K` is the key type: `RecordId`, `RecordIdKey`, `i64`, `String` or `Uuid`.
+//! `K` is the key type: `RecordId`, `RecordIdKey`, `i64`, `String` or `Uuid` (any
+//! `surql::model::ModelKey`).
 //!
 //! ```text
 //! struct Tag {
@@ -76,7 +77,7 @@
 //! | `relation(in = "person", out = "post")` | a relation between these tables |
 //! | `relation(in = ["a", "b"], out = "c", enforced)` | several tables, `ENFORCED` |
 //! | `permissions(select = "…", create = "…", update = "…", delete = "…")` | table permissions, each a SurrealQL condition; any subset |
-//! | `index(name = "…", fields("a", "b"), unique)` | an index (repeatable); `unique` is optional |
+//! | `index(name = "…", fields("a", "b"), unique)` | an index (repeatable); `unique` is optional; `fields = ["a", "b"]` is accepted too |
 //!
 //! ```text
 //! #[derive(Serialize, Deserialize, Model)]
@@ -535,30 +536,27 @@ fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-/// A string that must not be empty.
-fn non_empty(lit: LitStr, what: &str) -> syn::Result<LitStr> {
+/// Reports `lit` when it is empty (checked after parsing, so that one attribute with
+/// several empty strings reports each of them).
+fn non_empty(errors: &mut Errors, lit: &LitStr, what: &str) {
     if lit.value().trim().is_empty() {
-        return Err(syn::Error::new_spanned(
-            &lit,
-            format!("{what} must not be empty"),
-        ));
+        errors.at(lit, format!("{what} must not be empty"));
     }
-    Ok(lit)
 }
 
-/// `key = "…"` (non-empty).
-fn string_value(meta: &ParseNestedMeta, what: &str) -> syn::Result<LitStr> {
+/// `key = "…"`.
+fn string_value(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     if !meta.input.peek(Token![=]) {
         return Err(syn::Error::new_spanned(
             &meta.path,
             format!("expected `{} = \"…\"`", path_str(&meta.path)),
         ));
     }
-    non_empty(meta.value()?.parse()?, what)
+    meta.value()?.parse()
 }
 
-/// `key` or `key = "…"` (non-empty).
-fn optional_string(meta: &ParseNestedMeta, what: &str) -> syn::Result<Option<LitStr>> {
+/// `key` or `key = "…"`.
+fn optional_string(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
     if meta.input.peek(syn::token::Paren) {
         return Err(syn::Error::new_spanned(
             &meta.path,
@@ -566,14 +564,14 @@ fn optional_string(meta: &ParseNestedMeta, what: &str) -> syn::Result<Option<Lit
         ));
     }
     if meta.input.peek(Token![=]) {
-        return Ok(Some(non_empty(meta.value()?.parse()?, what)?));
+        return Ok(Some(meta.value()?.parse()?));
     }
     Ok(None)
 }
 
-/// `"a"`, `["a", "b"]` (each non-empty), after `=` or inside `(...)`.
-fn string_list(input: syn::parse::ParseStream, what: &str) -> syn::Result<Vec<LitStr>> {
-    let list: Vec<LitStr> = if input.peek(syn::token::Bracket) {
+/// `"a"` or `["a", "b"]`.
+fn string_list(input: syn::parse::ParseStream) -> syn::Result<Vec<LitStr>> {
+    Ok(if input.peek(syn::token::Bracket) {
         let content;
         syn::bracketed!(content in input);
         Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?
@@ -581,8 +579,7 @@ fn string_list(input: syn::parse::ParseStream, what: &str) -> syn::Result<Vec<Li
             .collect()
     } else {
         vec![input.parse()?]
-    };
-    list.into_iter().map(|l| non_empty(l, what)).collect()
+    })
 }
 
 /// Refuses a key given twice.
@@ -644,10 +641,10 @@ fn parse_relation(meta: &ParseNestedMeta) -> syn::Result<RelationAttr> {
     let mut enforced = None;
     meta.parse_nested_meta(|m| {
         if m.path.is_ident("in") {
-            let list = string_list(m.value()?, "a relation's `in` table")?;
+            let list = string_list(m.value()?)?;
             once(&mut r.from, list, &m.path)
         } else if m.path.is_ident("out") {
-            let list = string_list(m.value()?, "a relation's `out` table")?;
+            let list = string_list(m.value()?)?;
             once(&mut r.to, list, &m.path)
         } else if m.path.is_ident("enforced") {
             flag(&m)?;
@@ -692,7 +689,7 @@ fn parse_permissions(meta: &ParseNestedMeta) -> syn::Result<PermissionsAttr> {
                 ),
             ));
         };
-        let cond = string_value(&m, "a permission condition")?;
+        let cond = string_value(&m)?;
         once(slot, cond, &m.path)
     })?;
     Ok(p)
@@ -713,7 +710,7 @@ fn parse_index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
     let mut unique = None;
     meta.parse_nested_meta(|m| {
         if m.path.is_ident("name") {
-            let name = string_value(&m, "an index name")?;
+            let name = string_value(&m)?;
             once(&mut ix.name, name, &m.path)
         } else if m.path.is_ident("fields") {
             let list = if m.input.peek(syn::token::Paren) {
@@ -721,10 +718,9 @@ fn parse_index(meta: &ParseNestedMeta) -> syn::Result<IndexAttr> {
                 syn::parenthesized!(content in m.input);
                 Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?
                     .into_iter()
-                    .map(|l| non_empty(l, "an index field"))
-                    .collect::<syn::Result<Vec<_>>>()?
+                    .collect()
             } else if m.input.peek(Token![=]) {
-                string_list(m.value()?, "an index field")?
+                string_list(m.value()?)?
             } else {
                 return Err(syn::Error::new_spanned(
                     &m.path,
@@ -773,7 +769,7 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
         let res = attr.parse_nested_meta(|meta| {
             let p = meta.path.clone();
             if p.is_ident("table") {
-                let v = string_value(&meta, "the table name")?;
+                let v = string_value(&meta)?;
                 once(&mut c.table, v, &p)
             } else if p.is_ident("crate") {
                 let lit: LitStr = if meta.input.peek(Token![=]) {
@@ -792,10 +788,10 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
                 flag(&meta)?;
                 once(&mut c.schemafull, (), &p)
             } else if p.is_ident("changefeed") {
-                let v = string_value(&meta, "the changefeed duration")?;
+                let v = string_value(&meta)?;
                 once(&mut c.changefeed, v, &p)
             } else if p.is_ident("view") {
-                let v = string_value(&meta, "the view's query")?;
+                let v = string_value(&meta)?;
                 once(&mut c.view, (p.clone(), v), &p)
             } else if p.is_ident("relation") {
                 let r = parse_relation(&meta)?;
@@ -823,6 +819,39 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
         });
         if let Err(e) = res {
             errors.push(e);
+        }
+    }
+    for (lit, what) in [
+        (c.table.as_ref(), "the table name"),
+        (c.changefeed.as_ref(), "the changefeed duration"),
+        (c.view.as_ref().map(|v| &v.1), "the view's query"),
+    ] {
+        if let Some(lit) = lit {
+            non_empty(errors, lit, what);
+        }
+    }
+    if let Some((_, r)) = &c.relation {
+        for t in r.from.iter().flatten() {
+            non_empty(errors, t, "a relation's `in` table");
+        }
+        for t in r.to.iter().flatten() {
+            non_empty(errors, t, "a relation's `out` table");
+        }
+    }
+    if let Some(p) = &c.permissions {
+        for cond in [&p.select, &p.create, &p.update, &p.delete]
+            .into_iter()
+            .flatten()
+        {
+            non_empty(errors, cond, "a permission condition");
+        }
+    }
+    for ix in &c.indexes {
+        if let Some(name) = &ix.name {
+            non_empty(errors, name, "an index name");
+        }
+        for f in ix.fields.iter().flatten() {
+            non_empty(errors, f, "an index field");
         }
     }
     c
@@ -857,10 +886,10 @@ fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 flag(&meta)?;
                 once(&mut f.id, p.clone(), &p)
             } else if p.is_ident("server") {
-                let v = optional_string(&meta, "the server expression")?;
+                let v = optional_string(&meta)?;
                 once(&mut f.server, (p.clone(), v), &p)
             } else if p.is_ident("computed") {
-                let v = optional_string(&meta, "the computed expression")?;
+                let v = optional_string(&meta)?;
                 once(&mut f.computed, (p.clone(), v), &p)
             } else if p.is_ident("flexible") {
                 flag(&meta)?;
@@ -881,6 +910,12 @@ fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
         if let Err(e) = res {
             errors.push(e);
         }
+    }
+    if let Some(v) = f.server.as_ref().and_then(|s| s.1.as_ref()) {
+        non_empty(errors, v, "the server expression");
+    }
+    if let Some(e) = f.computed.as_ref().and_then(|c| c.1.as_ref()) {
+        non_empty(errors, e, "the computed expression");
     }
     if let (Some(_), Some((computed, _))) = (&f.server, &f.computed) {
         errors.at(
@@ -1208,6 +1243,9 @@ fn parse_model(input: &DeriveInput) -> syn::Result<ModelDef> {
         }
         for f in ix_fields {
             let v = f.value();
+            if v.trim().is_empty() {
+                continue; // reported as empty
+            }
             let head = v.split(['.', '[']).next().unwrap_or("");
             let known = fields.iter().any(|d| d.name == v || d.name == head)
                 || id.as_ref().is_some_and(|i| i.name == v);
@@ -1417,7 +1455,10 @@ fn generate(m: &ModelDef) -> TokenStream {
         }
 
         #[doc = #fields_doc]
-        #[derive(Clone, Copy)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy)]
+        // Every handle is public, also when the field's type is more private than the
+        // struct: the handle is usable wherever that type is.
+        #[allow(private_interfaces)]
         #vis struct #fields_ident {
             #(#handle_decls,)*
         }

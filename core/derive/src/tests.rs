@@ -830,6 +830,30 @@ fn container_attribute_errors() {
 }
 
 #[test]
+fn every_empty_string_is_reported() {
+    let errs = errors(parse_quote! {
+        #[surql(table = "", changefeed = "", permissions(select = "", delete = "true"))]
+        #[surql(index(name = "", fields("x", "")))]
+        struct A {
+            id: Option<i64>,
+            #[surql(server = "")]
+            x: i64,
+        }
+    });
+    assert_eq!(
+        errs,
+        [
+            "the table name must not be empty",
+            "the changefeed duration must not be empty",
+            "a permission condition must not be empty",
+            "an index name must not be empty",
+            "an index field must not be empty",
+            "the server expression must not be empty",
+        ]
+    );
+}
+
+#[test]
 fn index_fields_may_live_in_a_flattened_struct() {
     let m = model(parse_quote! {
         #[surql(index(name = "i", fields("inner")))]
@@ -962,4 +986,18 @@ fn an_error_expands_to_compile_error() {
         .unwrap_or_else(syn::Error::into_compile_error)
         .to_string();
     assert!(out.contains("compile_error"), "{out}");
+}
+
+#[test]
+#[ignore = "prints an expansion to read"]
+fn print_expansion() {
+    let input: DeriveInput = parse_quote! {
+        #[surql(table = "person", index(name = "i", fields("age")))]
+        pub struct Person {
+            id: Option<RecordId>,
+            name: String,
+            age: Option<i64>,
+        }
+    };
+    println!("{}", expand(&input).unwrap());
 }

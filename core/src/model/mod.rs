@@ -30,6 +30,10 @@
 //! assert_eq!(Person::META.table, "person");
 //! ```
 
+// `Error` carries the server's error by value so callers can match on it; errors are the
+// cold path, so the size of `Result` does not matter here.
+#![allow(clippy::result_large_err)]
+
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -349,6 +353,14 @@ impl<M, T> Copy for Field<M, T> {}
 impl<M, T> fmt::Debug for Field<M, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Field({})", self.name)
+    }
+}
+
+impl<M, T> From<Field<M, T>> for String {
+    /// The field path, so a handle goes wherever a field name does:
+    /// `qs.avg(Person::fields().age)`, `qs.select_value(f.name)`.
+    fn from(f: Field<M, T>) -> String {
+        f.path()
     }
 }
 

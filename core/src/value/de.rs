@@ -968,6 +968,24 @@ impl<'de> Deserialize<'de> for Range {
     }
 }
 
+impl<'de> Deserialize<'de> for RecordIdKey {
+    /// From a string, integer, uuid, array or object value (a record id gives its key).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(RecordIdKey::String(s)),
+            Value::Int(i) => Ok(RecordIdKey::Int(i)),
+            Value::Uuid(u) => Ok(RecordIdKey::Uuid(u)),
+            Value::Array(a) => Ok(RecordIdKey::Array(a)),
+            Value::Object(o) => Ok(RecordIdKey::Object(o)),
+            Value::RecordId(r) => Ok(r.key),
+            other => Err(serde::de::Error::custom(format_args!(
+                "expected a record key (string, integer, uuid, array or object), found {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1690,24 +1708,6 @@ mod tests {
                 prop_assert_eq!(from_value::<Value>(v.clone()), Ok(v.clone()));
                 prop_assert_eq!(to_value(&v), Ok(v));
             }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RecordIdKey {
-    /// From a string, integer, uuid, array or object value (a record id gives its key).
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) => Ok(RecordIdKey::String(s)),
-            Value::Int(i) => Ok(RecordIdKey::Int(i)),
-            Value::Uuid(u) => Ok(RecordIdKey::Uuid(u)),
-            Value::Array(a) => Ok(RecordIdKey::Array(a)),
-            Value::Object(o) => Ok(RecordIdKey::Object(o)),
-            Value::RecordId(r) => Ok(r.key),
-            other => Err(serde::de::Error::custom(format_args!(
-                "expected a record key (string, integer, uuid, array or object), found {}",
-                other.kind()
-            ))),
         }
     }
 }

@@ -44,7 +44,7 @@ use crate::error::Error;
 use crate::escape::escape_ident;
 use crate::query::writer::{Mode, Writer};
 use crate::query::{CompiledQuery, Path, QuerySet, RelatedDir};
-use crate::value::{to_value, RecordId, Table, Value};
+use crate::value::{to_value, RecordId, Value};
 
 /// Which way an edge runs from the model that declares the relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,10 +293,15 @@ impl<F: Model, T: Model> Related<F, T> {
         match &self.from {
             Some(from) => QuerySet::related_to(from.clone(), self.rel.edge, dir),
             // an unsaved record: the query set refuses to compile, naming the problem
-            None => QuerySet::related_to(RecordId::new(F::META.table, "unsaved"), self.rel.edge, dir)
-                .filter(crate::query::Q::invalid(crate::query::QueryError::Unsupported {
-                    what: "the relations of an unsaved record (save it first: it has no id)",
-                })),
+            None => {
+                QuerySet::related_to(RecordId::new(F::META.table, "unsaved"), self.rel.edge, dir)
+                    .filter(crate::query::Q::invalid(
+                        crate::query::QueryError::Unsupported {
+                            what:
+                                "the relations of an unsaved record (save it first: it has no id)",
+                        },
+                    ))
+            }
         }
     }
 
@@ -367,7 +372,10 @@ impl<F: Model, T: Model> Related<F, T> {
     }
 
     fn delete_edges(&self, action: &str, to: Option<RecordId>) -> QueryOp<u64> {
-        let from = match self.from(action).and_then(|f| check_edge(self.rel.edge).map(|_| f)) {
+        let from = match self
+            .from(action)
+            .and_then(|f| check_edge(self.rel.edge).map(|_| f))
+        {
             Ok(f) => f,
             Err(e) => return QueryOp::fail(e),
         };
@@ -407,7 +415,9 @@ impl<F: Model, T: Model> Related<F, T> {
             check_edge(self.rel.edge)?;
             let mut ids = Vec::with_capacity(to.len());
             for t in to {
-                ids.push(Value::RecordId(t.record_id().ok_or_else(|| unsaved::<T>("set"))?));
+                ids.push(Value::RecordId(
+                    t.record_id().ok_or_else(|| unsaved::<T>("set"))?,
+                ));
             }
             Ok((from, ids))
         })();
@@ -441,9 +451,7 @@ impl<F: Model, T: Model> Related<F, T> {
                 Direction::In => format!("$from<-{edge}<-?"),
                 Direction::Both => format!("array::union($from->{edge}->?, $from<-{edge}<-?)"),
             };
-            w.sql(&format!(
-                "FOR $t IN array::complement($want, {have}) {{ "
-            ));
+            w.sql(&format!("FOR $t IN array::complement($want, {have}) {{ "));
             match dir {
                 Direction::In => w.sql(&format!("RELATE $t->{edge}->$from; }}")),
                 _ => w.sql(&format!("RELATE $from->{edge}->$t; }}")),
@@ -486,7 +494,9 @@ impl<F: Model, T: Model> Related<F, T> {
     /// Whether `other` is related.
     pub fn contains(&self, other: &T) -> QueryOp<bool> {
         match other.record_id() {
-            Some(id) => super::ops::exists(&self.objects().filter(crate::query::F::new("id").eq(id))),
+            Some(id) => {
+                super::ops::exists(&self.objects().filter(crate::query::F::new("id").eq(id)))
+            }
             None => QueryOp::fail(unsaved::<T>("contains")),
         }
     }
@@ -536,7 +546,7 @@ pub fn remove_all_relations(record: &RecordId, edges: &[&str], dir: Direction) -
         w.value(Value::RecordId(record));
         for e in &edges {
             w.sql("; DELETE ");
-            w.value(Value::Table(Table::new(e.as_str())));
+            w.table(e);
             w.sql(match dir {
                 Direction::Out => " WHERE in = $r",
                 Direction::In => " WHERE out = $r",
@@ -596,7 +606,12 @@ impl<F, T> Copy for ForeignKey<F, T> {}
 
 impl<F, T> std::fmt::Debug for ForeignKey<F, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ForeignKey({} ON DELETE {})", self.field, self.on_delete.as_sql())
+        write!(
+            f,
+            "ForeignKey({} ON DELETE {})",
+            self.field,
+            self.on_delete.as_sql()
+        )
     }
 }
 
@@ -643,7 +658,9 @@ impl<F: Model, T: Model> ForeignKey<F, T> {
         };
         let rid = match link {
             Some(Value::RecordId(r)) => r,
-            Some(v) if v.is_nullish() => return QueryOp::new(bound(|w| w.sql("RETURN NONE")), |_| Ok(None)),
+            Some(v) if v.is_nullish() => {
+                return QueryOp::new(bound(|w| w.sql("RETURN NONE")), |_| Ok(None))
+            }
             None => return QueryOp::new(bound(|w| w.sql("RETURN NONE")), |_| Ok(None)),
             Some(other) => {
                 return QueryOp::fail(Error::Invalid {
@@ -661,10 +678,7 @@ impl<F: Model, T: Model> ForeignKey<F, T> {
 
     /// The `F` records linking to `to` (the reverse of the link), as a typed query set.
     pub fn referencing(&self, to: &T) -> QuerySet<F> {
-        let id = to
-            .record_id()
-            .map(Value::RecordId)
-            .unwrap_or(Value::None);
+        let id = to.record_id().map(Value::RecordId).unwrap_or(Value::None);
         F::objects().filter(crate::query::F::new(super::field_path(self.field)).eq(id))
     }
 }

@@ -698,7 +698,6 @@ mod tests {
             db.set("x", 1).unwrap_err(),
             db.unset("x").unwrap_err(),
             db.live("person").unwrap_err(),
-            db.begin().unwrap_err(),
             db.sessions().unwrap_err(),
             db.attach().unwrap_err(),
             db.query("LIVE SELECT * FROM person").live().unwrap_err(),
@@ -708,6 +707,13 @@ mod tests {
             assert!(e.is_not_supported(), "{e:?}");
             assert!(e.to_string().contains("ws://"), "{e}");
         }
+        // A transaction over HTTP is a batch sent at commit: opening it sends nothing, and
+        // an action that needs its answer inside it is refused.
+        let tx = db.begin().unwrap();
+        assert_eq!(tx.id(), None);
+        let e = tx.perform(client::ping()).unwrap_err();
+        assert!(e.is_not_supported() && e.to_string().contains("not supported over HTTP"), "{e}");
+        tx.cancel().unwrap();
     }
 
     #[test]

@@ -712,7 +712,10 @@ mod tests {
         let tx = db.begin().unwrap();
         assert_eq!(tx.id(), None);
         let e = tx.perform(client::ping()).unwrap_err();
-        assert!(e.is_not_supported() && e.to_string().contains("not supported over HTTP"), "{e}");
+        assert!(
+            e.is_not_supported() && e.to_string().contains("not supported over HTTP"),
+            "{e}"
+        );
         tx.cancel().unwrap();
     }
 

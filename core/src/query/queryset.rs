@@ -263,7 +263,7 @@ impl<M: crate::model::Model> QuerySet<M> {
     /// # struct Person { id: Option<surql::RecordId>, age: i64 }
     /// use surql::query::{QuerySet, RelatedDir};
     /// let qs = QuerySet::<Person>::related_to(surql::RecordId::new("person", "a"), "follows", RelatedDir::Both);
-    /// assert_eq!(qs.compile().unwrap().text, "SELECT * FROM array::union($p0->follows->person, $p0<-follows<-person);");
+    /// assert_eq!(qs.compile().unwrap().text, "SELECT * FROM array::union($p0->follows->person, $p1<-follows<-person);");
     /// ```
     pub fn related_to(from: RecordId, edge: impl Into<String>, dir: RelatedDir) -> Self {
         QuerySet::new(Source::Related {
@@ -805,7 +805,9 @@ impl<M> QuerySet<M> {
         } else if self.knn.is_some() {
             w.sql(" ORDER BY knn_distance ASC");
         }
-        if let Some(n) = self.limit {
+        // A limit no table can reach is no limit: left out (SurrealDB 4.0 refuses a LIMIT
+        // of i64::MAX, 3.x accepts it; both read an absent LIMIT the same way).
+        if let Some(n) = self.limit.filter(|n| *n < i64::MAX as u64) {
             w.sql(" LIMIT ");
             w.value(to_u64_value(n));
         }

@@ -752,7 +752,7 @@ fn opens_literal(b: &[u8], i: usize) -> bool {
     match i.checked_sub(1).map(|p| b[p]) {
         None => true,
         Some(p) if !is_name_byte(p) => true,
-        Some(p) if matches!(p, b's' | b'r' | b'd' | b'u' | b'b' | b'f') => {
+        Some(b's' | b'r' | b'd' | b'u' | b'b' | b'f') => {
             i < 2 || !is_name_byte(b[i - 2])
         }
         Some(_) => false,

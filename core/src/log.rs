@@ -25,7 +25,8 @@
 //! `refresh` and `revoke`; the value of `let`/`set`; any value under a key whose name looks
 //! like a secret (see [`is_secret_name`]), at any depth; every value bound to a query whose
 //! text mentions such a name, or written to a table named like one; quoted text in error
-//! messages (the server quotes the values it complains about).
+//! messages (the server quotes the values it complains about); the error of a statement
+//! whose text had a literal redacted (parse errors quote the text back, cut anywhere).
 //!
 //! ```
 //! use std::time::Duration;
@@ -205,6 +206,9 @@ pub struct RequestLog {
     /// The params, redacted: the variables for a statement (`{ p0: <redacted> }`), else the
     /// positional params (`[person:1, <redacted>]`).
     pub params: String,
+    /// A literal was redacted from the text: the server quotes statement text back in parse
+    /// errors (`...cret' ROLES`, cut anywhere), so this request's errors are not shown.
+    secret_text: bool,
 }
 
 impl RequestLog {
@@ -221,11 +225,14 @@ impl RequestLog {
                 text: None,
                 vars: Vec::new(),
                 params: out.finish(),
+                secret_text: false,
             };
         }
         if has_statement(method) {
             let raw = params.first().and_then(Value::as_str);
-            let text = raw.map(|t| redact_statement(t).into_owned());
+            let redacted = raw.map(redact_statement);
+            let secret_text = matches!(redacted, Some(Cow::Owned(_)));
+            let text = redacted.map(Cow::into_owned);
             let vars = match params.get(1) {
                 Some(Value::Object(o)) => o.keys().cloned().collect(),
                 _ => Vec::new(),
@@ -247,6 +254,7 @@ impl RequestLog {
                 text,
                 vars,
                 params: out.finish(),
+                secret_text,
             };
         }
         let roles = roles(method);
@@ -264,6 +272,7 @@ impl RequestLog {
             text: None,
             vars: Vec::new(),
             params: out.finish(),
+            secret_text: false,
         }
     }
 
@@ -274,14 +283,19 @@ impl RequestLog {
     /// `rows`: for `query`, the summed lengths of the statement results that are arrays
     /// (`None` when none is); for CRUD methods, an array's length, 1 for one record, 0 for
     /// NONE/NULL. Rows are counted in the CBOR bytes, not decoded. `error`: the request's
-    /// error, or a `query`'s first failed statement, with quoted text redacted.
+    /// error, or a `query`'s first failed statement, with quoted text redacted (only its kind
+    /// when a secret was redacted from the statement text, which errors may quote back).
     pub fn finish(self, duration: Duration, answer: Result<Option<&Payload>, &Error>) -> Recorded {
-        let (rows, error) = match answer {
+        let (rows, mut error) = match answer {
+            Err(e) if self.secret_text => (None, Some(hidden_error(e.as_server_error()))),
             Err(e) => (None, Some(redact_quoted(&e.to_string()).into_owned())),
             Ok(None) => (None, None),
             Ok(Some(p)) if self.method == Method::Query => query_summary(p),
             Ok(Some(p)) => (answer_rows(self.method, p), None),
         };
+        if self.secret_text && answer.is_ok() && error.is_some() {
+            error = Some(hidden_error(None));
+        }
         Recorded {
             method: self.method,
             text: self.text,
@@ -421,6 +435,12 @@ fn query_summary(answer: &Payload) -> (Option<usize>, Option<String>) {
         }
     }
     (rows, error)
+}
+
+/// What stands for the error of a request whose text held a secret.
+fn hidden_error(e: Option<&crate::rpc::ServerError>) -> String {
+    let kind = e.map(|e| format!(" ({})", e.kind)).unwrap_or_default();
+    format!("{REDACTED}{kind}: not shown, the statement text holds a secret")
 }
 
 fn statement_error(i: usize, e: &crate::rpc::ServerError) -> String {
@@ -752,9 +772,7 @@ fn opens_literal(b: &[u8], i: usize) -> bool {
     match i.checked_sub(1).map(|p| b[p]) {
         None => true,
         Some(p) if !is_name_byte(p) => true,
-        Some(b's' | b'r' | b'd' | b'u' | b'b' | b'f') => {
-            i < 2 || !is_name_byte(b[i - 2])
-        }
+        Some(b's' | b'r' | b'd' | b'u' | b'b' | b'f') => i < 2 || !is_name_byte(b[i - 2]),
         Some(_) => false,
     }
 }

@@ -377,6 +377,7 @@ fn finish(method: Method, answer: Result<Option<&Payload>, &Error>) -> Recorded 
         text: None,
         vars: Vec::new(),
         params: String::new(),
+        secret_text: false,
     }
     .finish(Duration::from_millis(3), answer)
 }
@@ -442,6 +443,37 @@ fn request_errors_are_shown_redacted() {
         Some("There was a problem with authentication for '<redacted>' (NotAllowed)")
     );
     assert_eq!(finish(Method::Live, Ok(None)).error, None);
+}
+
+#[test]
+fn errors_of_a_statement_holding_a_secret_are_not_shown() {
+    // The server quotes the text back in a parse error, cut anywhere: `...cret' ROLES`.
+    let req = Request::query(
+        "DEFINE USER u ON DATABASE PASSWORD 'pw-secret' ROLES",
+        Object::new(),
+    );
+    let e = Error::Server(ServerError::new(
+        ErrorKind::Validation,
+        "Parse error: Unexpected end of file\n1 | ...cret' ROLES",
+    ));
+    let r = RequestLog::new(&req, false).finish(Duration::ZERO, Err(&e));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("<redacted> (Validation): not shown, the statement text holds a secret")
+    );
+    let answer = query_answer(vec![Err("...cret' is bad")]);
+    let r = RequestLog::new(&req, false).finish(Duration::ZERO, Ok(Some(&answer)));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("<redacted>: not shown, the statement text holds a secret")
+    );
+    // Without a secret in the text, the error shows (quotes redacted).
+    let req = Request::query("DEFINE USER u ON DATABASE ROLES", Object::new());
+    let r = RequestLog::new(&req, false).finish(Duration::ZERO, Err(&e));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("Parse error: Unexpected end of file\n1 | ...cret' ROLES (Validation)")
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use surql::Result;
 use tracing::{field, Instrument, Level, Span};
 
 /// A client's logging state, shared by its clones.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Logging {
     recorders: Arc<Recorders>,
     /// [`surql::Options::log_values`].

@@ -64,6 +64,7 @@ async fn people(db: &Surreal) -> drv::Result<u64> {
 scenario!(model_actions_run_inside_a_transaction, |db| {
     if WS {
         // interactive: an action sees the answers of the ones before it
+        let rec = db.record();
         let id = w!(db.transaction(closure!(|tx| {
             let mut p = person("ann");
             w!(p.save(tx))?;
@@ -74,8 +75,12 @@ scenario!(model_actions_run_inside_a_transaction, |db| {
             assert_eq!(p.name, "ann2");
             Ok(id)
         })))?;
+        let methods: Vec<String> = rec.statements().iter().map(|r| r.method.as_str().to_owned()).collect();
+        assert_eq!(methods, ["begin", "query", "query", "query", "commit"], "{:?}", rec.texts());
+        drop(rec);
         assert_eq!(w!(Person::get(&db, id))?.name, "ann2");
     } else {
+        let rec = db.record();
         // HTTP: one request at commit; an action that needs its answer is refused, a queued
         // one answers after the commit
         let (a, b) = w!(db.transaction(closure!(|tx| {
@@ -86,6 +91,10 @@ scenario!(model_actions_run_inside_a_transaction, |db| {
             let b = w!(tx.defer(ops::save(&person("bob"))))?;
             Ok((a, b))
         })))?;
+        // the whole transaction was one request
+        assert_eq!(rec.count(), 1, "{:?}", rec.texts());
+        assert!(rec.texts()[0].starts_with("BEGIN TRANSACTION; CREATE $b0_t0 CONTENT $b0_p0 RETURN AFTER; CREATE $b1_t0"), "{:?}", rec.texts());
+        drop(rec);
         let (a, b) = (a.take()?, b.take()?);
         assert!(a.id.is_some() && b.id.is_some(), "the stored records came back after the commit");
         assert_eq!(w!(Person::objects().order_by(["name"]).fetch_values_list::<String>(&db, "name"))?, ["ann", "bob"]);
@@ -271,7 +280,11 @@ scenario!(signals_fire_in_the_documented_order, |db| {
     w!(db.query("DEFINE FIELD created_at ON person TYPE datetime DEFAULT time::now() READONLY;"))?.check()?;
 
     let mut p = person("ann");
+    let rec = db.record();
     w!(p.save(&db))?;
+    // the action sent exactly its one statement; the signals sent nothing
+    assert_eq!(rec.texts(), ["CREATE $t0 CONTENT $p0 RETURN AFTER;"]);
+    rec.clear();
     assert_eq!(
         log.take(),
         [
@@ -292,6 +305,8 @@ scenario!(signals_fire_in_the_documented_order, |db| {
     let err = w!(bad.save(&db)).unwrap_err();
     assert!(err.to_string().contains("pre_save refuses"), "{err}");
     assert_eq!(log.take(), Vec::<String>::new());
+    assert_eq!(rec.count(), 0, "an aborted save sends nothing: {:?}", rec.texts());
+    drop(rec);
     // a refusing around handler: the ones already entered unwind with the error
     let mut refused = person("refused by b");
     let err = w!(refused.save(&db)).unwrap_err();

@@ -53,7 +53,9 @@ mod v4 {
     #[derive(Serialize, Deserialize, Model)]
     #[surql(table = "person", schemafull)]
     #[surql(index(name = "person_email", fields("email"), unique))]
-    #[surql(define = "DEFINE EVENT hello ON person WHEN $event = 'CREATE' THEN (CREATE log SET p = $after.id)")]
+    #[surql(
+        define = "DEFINE EVENT hello ON person WHEN $event = 'CREATE' THEN (CREATE log SET p = $after.id)"
+    )]
     pub struct Person {
         pub id: Option<RecordId>,
         pub name: String,
@@ -107,7 +109,10 @@ fn schema_from_models_is_exact() {
 fn makemigrations_is_incremental() {
     let mut set = MigrationSet::default();
     let s1 = Schema::from_models(&[v1::Person::META, v1::Post::META]).unwrap();
-    assert_eq!(ops_of(&set, &s1), ["create table person", "create table post"]);
+    assert_eq!(
+        ops_of(&set, &s1),
+        ["create table person", "create table post"]
+    );
     let m1 = step(&mut set, &s1);
     assert_eq!(m1.name, "0001_initial");
     assert_eq!(
@@ -137,13 +142,19 @@ DEFINE FIELD author ON post TYPE record<person>;\n\
     let m3 = step(&mut set, &s3);
     assert_eq!(m3.name, "0003_alter_person_age");
     assert_eq!(m3.up, "DEFINE FIELD OVERWRITE age ON person TYPE float;");
-    assert_eq!(m3.down.as_deref(), Some("DEFINE FIELD OVERWRITE age ON person TYPE int;"));
+    assert_eq!(
+        m3.down.as_deref(),
+        Some("DEFINE FIELD OVERWRITE age ON person TYPE int;")
+    );
 
     // Add an index and an event.
     let s4 = Schema::from_models(&[v4::Person::META, v1::Post::META]).unwrap();
     assert_eq!(
         ops_of(&set, &s4),
-        ["create index person_email on person", "create event hello on person"]
+        [
+            "create index person_email on person",
+            "create event hello on person"
+        ]
     );
     let m4 = step(&mut set, &s4);
     assert_eq!(m4.name, "0004_create_person_person_email_and_more");
@@ -192,7 +203,10 @@ fn migration_files_parse_and_name_deterministically() {
         ("0001_b.surql".to_owned(), "-- up\n".to_owned()),
     ]);
     assert!(dup.unwrap_err().0.contains("have the same number"));
-    assert_eq!(surql::schema::migrations::slugify("Add e-mail, now!"), "add_e_mail_now");
+    assert_eq!(
+        surql::schema::migrations::slugify("Add e-mail, now!"),
+        "add_e_mail_now"
+    );
     let raw = Operation::Raw {
         up: "UPDATE person SET n = 1".into(),
         down: None,

@@ -39,8 +39,8 @@
 //! ```
 //!
 //! then sends each migration as ONE query, in a transaction (SurrealDB 3.3 runs `DEFINE`
-//! and `REMOVE` statements transactionally: a failing statement cancels the whole
-//! migration, schema changes included, and nothing is recorded):
+//! and `REMOVE` statements transactionally, checked against 3.3.5: a failing statement
+//! cancels the whole migration, schema changes included, and nothing is recorded):
 //!
 //! ```text
 //! BEGIN TRANSACTION;
@@ -49,7 +49,10 @@
 //! COMMIT TRANSACTION;
 //! ```
 //!
-//! (rollback: the down section, then `DELETE $_surql_rid;`). The first failing statement
+//! (rollback: the down section, then `DELETE $_surql_rid;`). One exception: a migration's
+//! `DEFINE ANALYZER` statements are committed first, in a transaction of their own, because
+//! the server builds a new full-text index over existing rows outside the open transaction
+//! and would not see an analyzer defined inside it. The first failing statement
 //! stops the run with [`Error::Migration`] naming the migration and the statement; the
 //! migrations before it stay applied. Each applied migration records a checksum of its up
 //! section; a file changed after it was applied stops `migrate` (as sqlx does) until it is
@@ -461,10 +464,13 @@ pub struct MigrationRun {
 enum RunState {
     Start,
     Reading,
-    /// Steps left (migration, forwards?), and the one in flight.
+    /// Steps left (migration, forwards?), the one in flight, and its statements: the
+    /// hoisted transaction's (when `hoisted` is in flight) and the main one's.
     Running {
         todo: Vec<(Migration, bool)>,
         current: Option<(Migration, bool)>,
+        hoisted: Option<Vec<String>>,
+        main: Vec<String>,
     },
     Spent,
 }
@@ -503,26 +509,53 @@ impl MigrationRun {
         )
     }
 
-    /// The query that applies (`forwards`) or rolls back one migration.
-    pub fn step_sql(m: &Migration, forwards: bool, fake: bool) -> String {
-        let mut s = String::from("BEGIN TRANSACTION;\n");
+    /// The statements of one migration step: `(hoisted, main)`. Forwards, `DEFINE ANALYZER`
+    /// statements are hoisted into a transaction of their own that commits first: SurrealDB
+    /// 3.3 builds a new full-text index over existing rows outside the open transaction, so
+    /// an analyzer defined in the same transaction is not visible to it ("The analyzer … does
+    /// not exist"). Everything else runs in the main transaction.
+    pub fn step_statements(
+        m: &Migration,
+        forwards: bool,
+        fake: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        if fake {
+            return (Vec::new(), Vec::new());
+        }
         let body = if forwards {
             m.up.as_str()
         } else {
             m.down.as_deref().unwrap_or("")
         };
-        if !fake && !body.trim().is_empty() {
-            s.push_str(body.trim_end());
-            if !body.trim_end().ends_with(';') {
-                s.push(';');
-            }
-            s.push('\n');
+        let stmts: Vec<String> = parse::split_statements(body)
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !forwards {
+            return (Vec::new(), stmts);
         }
-        if forwards {
+        stmts.into_iter().partition(|s| {
+            matches!(
+                parse::parse_statement(s),
+                Ok(parse::Statement::DefineAnalyzer(..))
+            )
+        })
+    }
+
+    /// One transaction of `statements`, recording (`forwards`) or deleting the migration's
+    /// tracking record when `record` is set.
+    pub fn transaction_sql(statements: &[String], forwards: bool, record: bool) -> String {
+        let mut s = String::from("BEGIN TRANSACTION;\n");
+        for st in statements {
+            s.push_str(st);
+            s.push_str(";\n");
+        }
+        if record && forwards {
             s.push_str(
                 "CREATE $_surql_rid SET name = $_surql_name, checksum = $_surql_checksum;\n",
             );
-        } else {
+        } else if record {
             s.push_str("DELETE $_surql_rid;\n");
         }
         s.push_str("COMMIT TRANSACTION;");
@@ -651,6 +684,22 @@ impl MigrationRun {
             return Step::Done(Ok(report));
         }
         let (m, fwd) = todo.remove(0);
+        let (hoisted, main) = Self::step_statements(&m, fwd, self.fake());
+        let hoisted = (!hoisted.is_empty()).then_some(hoisted);
+        let req = match &hoisted {
+            Some(h) => query_request(Self::transaction_sql(h, fwd, false), Object::new()),
+            None => Self::main_request(&m, fwd, &main),
+        };
+        self.state = RunState::Running {
+            todo,
+            current: Some((m, fwd)),
+            hoisted,
+            main,
+        };
+        Step::Send(req)
+    }
+
+    fn main_request(m: &Migration, fwd: bool, main: &[String]) -> Request {
         let mut vars = Object::new();
         vars.insert(
             "_surql_rid".into(),
@@ -658,12 +707,7 @@ impl MigrationRun {
         );
         vars.insert("_surql_name".into(), Value::from(m.name.as_str()));
         vars.insert("_surql_checksum".into(), Value::from(m.checksum()));
-        let req = query_request(Self::step_sql(&m, fwd, self.fake()), vars);
-        self.state = RunState::Running {
-            todo,
-            current: Some((m, fwd)),
-        };
-        Step::Send(req)
+        query_request(Self::transaction_sql(main, fwd, true), vars)
     }
 }
 
@@ -723,7 +767,15 @@ impl CoreOperation for MigrationRun {
                     Err(e) => Step::Done(Err(e)),
                 }
             }
-            (RunState::Running { todo, current }, Some(Ok(p))) => {
+            (
+                RunState::Running {
+                    todo,
+                    current,
+                    hoisted,
+                    main,
+                },
+                Some(Ok(p)),
+            ) => {
                 let Some((m, fwd)) = current else {
                     return Step::Done(Err(Error::Protocol(
                         "a migration answer without a migration in flight".into(),
@@ -733,19 +785,10 @@ impl CoreOperation for MigrationRun {
                     Ok(r) => r,
                     Err(e) => return Step::Done(Err(e.into())),
                 };
+                let stmts = hoisted.as_ref().unwrap_or(&main);
                 match first_error(&resp) {
                     Err(e) => return Step::Done(Err(e)),
                     Ok(Some((i, e))) => {
-                        let body = if fwd {
-                            &m.up
-                        } else {
-                            m.down.as_deref().unwrap_or("")
-                        };
-                        let stmts = if self.fake() {
-                            Vec::new()
-                        } else {
-                            parse::split_statements(body).unwrap_or_default()
-                        };
                         // Statement 0 is BEGIN.
                         let what = match i.checked_sub(1).and_then(|j| stmts.get(j)) {
                             Some(s) => format!("statement `{s}` failed: {e}"),
@@ -758,6 +801,16 @@ impl CoreOperation for MigrationRun {
                         )));
                     }
                     Ok(None) => {}
+                }
+                if hoisted.is_some() {
+                    let req = Self::main_request(&m, fwd, &main);
+                    self.state = RunState::Running {
+                        todo,
+                        current: Some((m, fwd)),
+                        hoisted: None,
+                        main,
+                    };
+                    return Step::Send(req);
                 }
                 if fwd {
                     self.applied.insert(m.name.clone(), m.checksum());

@@ -392,13 +392,18 @@ impl Field {
         s
     }
 
-    /// `REMOVE FIELD …;`.
+    /// `REMOVE FIELD …;`. For an `array`/`set` field also `REMOVE FIELD IF EXISTS x.* …;`:
+    /// the server defines the element field `x.*` by itself and (3.3.5) leaves it behind
+    /// when `x` is removed.
     pub fn remove_sql(&self) -> String {
-        format!(
-            "REMOVE FIELD {} ON {};",
-            self.name,
-            escape_ident(&self.table)
-        )
+        let table = escape_ident(&self.table);
+        let mut s = format!("REMOVE FIELD {} ON {table};", self.name);
+        let ty = self.ty.as_deref().unwrap_or("");
+        let ty = ty.strip_prefix("option<").unwrap_or(ty);
+        if ty.starts_with("array") || ty.starts_with("set") {
+            let _ = write!(s, "\nREMOVE FIELD IF EXISTS {}.* ON {table};", self.name);
+        }
+        s
     }
 }
 

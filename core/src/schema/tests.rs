@@ -374,3 +374,11 @@ fn a_schema_replays_defines_and_removes() {
     );
     assert_eq!(parse_statements("").unwrap(), []);
 }
+
+#[test]
+fn removing_an_array_field_removes_its_element_field() {
+    assert_eq!(
+        field("person", "tags", "option<array<string>>").remove_sql(),
+        "REMOVE FIELD tags ON person;\nREMOVE FIELD IF EXISTS tags.* ON person;"
+    );
+}

@@ -119,7 +119,7 @@ scenario!(a_migration_chain_applies_and_rolls_back_point_by_point, |db| {
     // Forwards, one migration at a time: the database is the replayed state each time.
     for (i, name) in names.iter().enumerate() {
         let report = w!(db.perform(set.migrate(Some(name), false)))?;
-        assert_eq!(report.applied, [name.clone()]);
+        assert_eq!(report.applied, std::slice::from_ref(name));
         let live = w!(db.perform(introspect()))?;
         let expected = set.state(Some(name)).unwrap();
         assert_eq!(live, expected, "after applying {name}");

@@ -58,6 +58,10 @@
 //! section; a file changed after it was applied stops `migrate` (as sqlx does) until it is
 //! restored or the database is fixed by hand.
 
+// `Error` carries the server's error by value so callers can match on it; errors are the
+// cold path, so the size of `Result` does not matter here.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -634,10 +634,8 @@ fn field(c: &mut Cursor, table: String, name: String) -> Result<Field, SchemaErr
                 };
                 f.reference = Some(action);
             }
-            "PERMISSIONS" => {
-                if !v.eq_ignore_ascii_case("FULL") {
-                    f.permissions = Some(v.to_owned());
-                }
+            "PERMISSIONS" if !v.eq_ignore_ascii_case("FULL") => {
+                f.permissions = Some(v.to_owned());
             }
             "COMMENT" => f.comment = Some(unquote(v)),
             _ => {}

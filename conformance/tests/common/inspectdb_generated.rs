@@ -45,19 +45,11 @@ pub struct Log {
 #[surql(permissions(select = "true", update = "id = $auth.id"))]
 #[surql(index(name = "person_age", fields("age", "first-name")))]
 #[surql(index(name = "person_name", fields("name"), unique))]
-#[surql(
-    define = "DEFINE INDEX person_ft ON person FIELDS name FULLTEXT ANALYZER en BM25(1.2,0.75) HIGHLIGHTS"
-)]
-#[surql(
-    define = "DEFINE INDEX person_vec ON person FIELDS emb HNSW DIMENSION 4 DIST COSINE TYPE F32 EFC 150 M 12"
-)]
-#[surql(
-    define = "DEFINE EVENT person_log ON person WHEN $event = 'CREATE' THEN (CREATE log SET at = time::now())"
-)]
+#[surql(define = "DEFINE INDEX person_ft ON person FIELDS name FULLTEXT ANALYZER en BM25(1.2,0.75) HIGHLIGHTS")]
+#[surql(define = "DEFINE INDEX person_vec ON person FIELDS emb HNSW DIMENSION 4 DIST COSINE TYPE F32 EFC 150 M 12")]
+#[surql(define = "DEFINE EVENT person_log ON person WHEN $event = 'CREATE' THEN (CREATE log SET at = time::now())")]
 #[surql(define = "DEFINE FIELD age ON person TYPE option<int> DEFAULT 0")]
-#[surql(
-    define = "DEFINE FIELD best ON person TYPE option<record<person>> REFERENCE ON DELETE UNSET"
-)]
+#[surql(define = "DEFINE FIELD best ON person TYPE option<record<person>> REFERENCE ON DELETE UNSET")]
 #[surql(define = "DEFINE FIELD name ON person TYPE string ASSERT string::len($value) > 0")]
 pub struct Person {
     pub id: Option<RecordId>,

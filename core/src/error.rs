@@ -181,6 +181,16 @@ pub enum Error {
     /// A socket read or write failed outside any single request.
     #[error("I/O error: {0}")]
     Io(String),
+    /// A migration could not be planned, applied or rolled back: a statement failed (named
+    /// with its text; the migration's transaction was cancelled), a migration is
+    /// irreversible, a file changed after it was applied, a target does not exist, … .
+    #[error("migration {migration}: {reason}")]
+    Migration {
+        /// The migration (`0002_add_email`), or `migrations` for the whole set.
+        migration: String,
+        /// What went wrong, with the failing statement when there is one.
+        reason: String,
+    },
 }
 
 /// Shorthand for results with surql's [`Error`].
@@ -255,6 +265,11 @@ impl Error {
     /// Whether an input was refused before anything was sent.
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, Error::Invalid { .. } | Error::InvalidUrl { .. })
+    }
+
+    /// Whether a migration failed ([`Error::Migration`]).
+    pub fn is_migration(&self) -> bool {
+        matches!(self, Error::Migration { .. })
     }
 
     /// Whether a stream ended because its reader fell too far behind.

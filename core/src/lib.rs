@@ -45,6 +45,7 @@ pub mod op;
 pub mod options;
 pub mod query;
 pub mod rpc;
+pub mod schema;
 pub mod session;
 pub mod signals;
 pub mod tx;

@@ -49,9 +49,11 @@ fn ada() -> Person {
 ))]
 #[surql(index(name = "likes_when", fields("likedAt")))]
 #[surql(index(name = "likes_pair", fields("in", "out"), unique))]
+#[surql(define = "DEFINE EVENT liked ON likes THEN (UPDATE $after.out SET n += 1)")]
 struct Likes {
     id: Option<RecordId>,
     #[serde(rename = "in")]
+    #[surql(type = "record<person | bot>")]
     from: RecordId,
     #[serde(rename = "out")]
     to: RecordId,
@@ -100,13 +102,17 @@ fn data(name: &'static str, rust_name: &'static str, rust_type: &'static str) ->
         kind: FieldKind::Data,
         optional: rust_type.contains("Option"),
         flexible: false,
+        db_type: None,
     }
 }
 
 #[test]
 fn meta_of_a_model_with_every_attribute() {
     let fields = [
-        data("in", "from", "RecordId"),
+        FieldMeta {
+            db_type: Some("record<person | bot>"),
+            ..data("in", "from", "RecordId")
+        },
         data("out", "to", "RecordId"),
         data("likedAt", "liked_at", "Option < Datetime >"),
         FieldMeta {
@@ -168,6 +174,7 @@ fn meta_of_a_model_with_every_attribute() {
                 unique: true,
             },
         ],
+        defines: &["DEFINE EVENT liked ON likes THEN (UPDATE $after.out SET n += 1)"],
     };
     assert_eq!(*Likes::META, expected);
     assert_eq!(
@@ -215,6 +222,7 @@ fn defaults_table_kind_and_permissions() {
             connection: None,
             permissions: Permissions::default(),
             indexes: &[],
+            defines: &[],
         }
     );
 

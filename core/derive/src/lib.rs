@@ -79,6 +79,7 @@
 //! | `relation(in = ["a", "b"], out = "c", enforced)` | several tables, `ENFORCED` |
 //! | `permissions(select = "…", create = "…", update = "…", delete = "…")` | table permissions, each a SurrealQL condition; any subset |
 //! | `index(name = "…", fields("a", "b"), unique)` | an index (repeatable); `unique` is optional; `fields = ["a", "b"]` is accepted too |
+//! | `define = "DEFINE …"` | an extra schema statement of this table (repeatable): an event, an index of any kind (full-text, HNSW), or a whole `DEFINE FIELD` that replaces the one derived for that field (asserts, defaults, `REFERENCE`); read by `surql::schema` |
 //!
 //! ```text
 //! #[derive(Serialize, Deserialize, Model)]
@@ -129,6 +130,7 @@
 //! | `computed` | computed by the server on read: read-only |
 //! | `computed = "expr"` | the same, with the expression for the schema layer |
 //! | `flexible` | an object field that accepts any keys on a `SCHEMAFULL` table |
+//! | `type = "record<person>"` | the field's SurrealQL type, instead of the one `surql::schema` derives from the Rust type |
 //!
 //! ```text
 //! struct Post {
@@ -508,8 +510,8 @@ fn replace_self(tokens: TokenStream, name: &Ident) -> TokenStream {
 // ---------------------------------------------------------------------------------------
 
 const CONTAINER_KEYS: &str =
-    "`table`, `crate`, `schemafull`, `changefeed`, `view`, `relation`, `permissions`, `index`, `connection`";
-const FIELD_KEYS: &str = "`id`, `server`, `computed`, `flexible`";
+    "`table`, `crate`, `schemafull`, `changefeed`, `view`, `relation`, `permissions`, `index`, `connection`, `define`";
+const FIELD_KEYS: &str = "`id`, `server`, `computed`, `flexible`, `type`";
 const CONTAINER_KEY_LIST: &[&str] = &[
     "table",
     "crate",
@@ -520,8 +522,9 @@ const CONTAINER_KEY_LIST: &[&str] = &[
     "permissions",
     "index",
     "connection",
+    "define",
 ];
-const FIELD_KEY_LIST: &[&str] = &["id", "server", "computed", "flexible"];
+const FIELD_KEY_LIST: &[&str] = &["id", "server", "computed", "flexible", "type"];
 
 fn is_surql(attr: &Attribute) -> bool {
     attr.path().is_ident("surql")
@@ -628,6 +631,7 @@ struct ContainerAttrs {
     relation: Option<(Path, RelationAttr)>,
     permissions: Option<PermissionsAttr>,
     indexes: Vec<IndexAttr>,
+    defines: Vec<LitStr>,
 }
 
 fn parse_relation(meta: &ParseNestedMeta) -> syn::Result<RelationAttr> {
@@ -808,6 +812,9 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
             } else if p.is_ident("index") {
                 c.indexes.push(parse_index(&meta)?);
                 Ok(())
+            } else if p.is_ident("define") {
+                c.defines.push(string_value(&meta)?);
+                Ok(())
             } else {
                 let name = path_str(&p);
                 let hint = if FIELD_KEY_LIST.contains(&name.as_str()) {
@@ -853,6 +860,9 @@ fn parse_container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerA
             non_empty(errors, cond, "a permission condition");
         }
     }
+    for d in &c.defines {
+        non_empty(errors, d, "a `define` statement");
+    }
     for ix in &c.indexes {
         if let Some(name) = &ix.name {
             non_empty(errors, name, "an index name");
@@ -870,6 +880,7 @@ struct FieldAttrs {
     server: Option<(Path, Option<LitStr>)>,
     computed: Option<(Path, Option<LitStr>)>,
     flexible: Option<Path>,
+    db_type: Option<LitStr>,
 }
 
 impl FieldAttrs {
@@ -901,6 +912,9 @@ fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
             } else if p.is_ident("flexible") {
                 flag(&meta)?;
                 once(&mut f.flexible, p.clone(), &p)
+            } else if p.is_ident("type") {
+                let v = string_value(&meta)?;
+                once(&mut f.db_type, v, &p)
             } else {
                 let name = path_str(&p);
                 let hint = if CONTAINER_KEY_LIST.contains(&name.as_str()) {
@@ -923,6 +937,9 @@ fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
     }
     if let Some(e) = f.computed.as_ref().and_then(|c| c.1.as_ref()) {
         non_empty(errors, e, "the computed expression");
+    }
+    if let Some(t) = &f.db_type {
+        non_empty(errors, t, "the SurrealQL type");
     }
     if let (Some(_), Some((computed, _))) = (&f.server, &f.computed) {
         errors.at(
@@ -968,6 +985,8 @@ struct FieldDef {
     kind: FieldKindDef,
     optional: bool,
     flexible: bool,
+    /// `#[surql(type = "…")]`: the SurrealQL type, overriding the one derived from `ty`.
+    db_type: Option<String>,
 }
 
 struct IdDef {
@@ -995,6 +1014,8 @@ struct ModelDef {
     connection: Option<String>,
     permissions: [Option<String>; 4],
     indexes: Vec<IndexDef>,
+    /// `#[surql(define = "…")]` statements, in order.
+    defines: Vec<String>,
     id: IdDef,
     /// Stored fields except the id, in declaration order.
     fields: Vec<FieldDef>,
@@ -1214,6 +1235,7 @@ fn parse_model(input: &DeriveInput) -> syn::Result<ModelDef> {
             kind,
             optional: inner.is_some(),
             flexible: fattrs.flexible.is_some(),
+            db_type: fattrs.db_type.as_ref().map(LitStr::value),
         });
     }
 
@@ -1307,6 +1329,7 @@ fn parse_model(input: &DeriveInput) -> syn::Result<ModelDef> {
         permissions: [perms.select, perms.create, perms.update, perms.delete]
             .map(|p| p.map(|l| l.value())),
         indexes,
+        defines: attrs.defines.iter().map(|d| d.value()).collect(),
         id,
         fields,
     })
@@ -1356,6 +1379,7 @@ fn generate(m: &ModelDef) -> TokenStream {
     let changefeed = opt_str(&none, &m.changefeed);
     let connection = opt_str(&none, &m.connection);
     let [select, create, update, delete] = m.permissions.clone().map(|p| opt_str(&none, &p));
+    let defines = &m.defines;
     let indexes = m.indexes.iter().map(|ix| {
         let IndexDef {
             name,
@@ -1382,6 +1406,7 @@ fn generate(m: &ModelDef) -> TokenStream {
         };
         let optional = f.optional;
         let flexible = f.flexible;
+        let db_type = opt_str(&none, &f.db_type);
         quote! {
             #model::FieldMeta {
                 name: #name,
@@ -1390,6 +1415,7 @@ fn generate(m: &ModelDef) -> TokenStream {
                 kind: #kind,
                 optional: #optional,
                 flexible: #flexible,
+                db_type: #db_type,
             }
         }
     });
@@ -1452,6 +1478,7 @@ fn generate(m: &ModelDef) -> TokenStream {
                     delete: #delete,
                 },
                 indexes: &[#(#indexes),*],
+                defines: &[#(#defines),*],
             };
 
             fn key(&self) -> ::core::option::Option<&Self::Key> {

@@ -240,6 +240,9 @@ pub struct FieldMeta {
     pub optional: bool,
     /// `#[surql(flexible)]`: an object field that accepts any keys on a SCHEMAFULL table.
     pub flexible: bool,
+    /// `#[surql(type = "…")]`: the SurrealQL type, overriding the one the schema layer
+    /// derives from [`rust_type`](Self::rust_type).
+    pub db_type: Option<&'static str>,
 }
 
 /// An index declared on a model (for the schema layer).
@@ -291,6 +294,10 @@ pub struct ModelMeta {
     pub permissions: Permissions,
     /// Indexes.
     pub indexes: &'static [IndexMeta],
+    /// `#[surql(define = "…")]`: extra schema statements of the table (events, full-text or
+    /// vector indexes, whole `DEFINE FIELD`s that replace derived ones), read by
+    /// [`crate::schema`].
+    pub defines: &'static [&'static str],
 }
 
 impl ModelMeta {

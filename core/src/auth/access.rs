@@ -169,7 +169,10 @@ pub fn define_bearer_access(cfg: &AuthConfig, access: &str) -> Result<String, Er
 
 /// `REMOVE ACCESS IF EXISTS <access> ON DATABASE;`
 pub fn remove_access(access: &str) -> String {
-    format!("REMOVE ACCESS IF EXISTS {} ON DATABASE;", escape_ident(access))
+    format!(
+        "REMOVE ACCESS IF EXISTS {} ON DATABASE;",
+        escape_ident(access)
+    )
 }
 
 /// `ACCESS <access> ON DATABASE GRANT FOR RECORD <user>;` (SurrealDB 3.3.5 takes no
@@ -203,7 +206,11 @@ pub fn grant_statement(access: &str, user: &RecordId) -> Result<String, Error> {
 /// (`surreal-bearer-<id>-<secret>`), so the secret is never written into a statement.
 pub fn grant_id(key_or_id: &str) -> Result<&str, Error> {
     let parts: Vec<&str> = key_or_id.split('-').collect();
-    let id = if parts.len() == 4 { parts[2] } else { key_or_id };
+    let id = if parts.len() == 4 {
+        parts[2]
+    } else {
+        key_or_id
+    };
     if id.is_empty() || id.contains('-') {
         return Err(Error::invalid(
             "bearer key id",
@@ -327,7 +334,10 @@ mod tests {
         ] {
             let text =
                 define_access(&USER, &AuthConfig::new().algorithm(alg), "user_auth").unwrap();
-            assert!(text.contains(&format!("crypto::{name}::generate($password)")), "{text}");
+            assert!(
+                text.contains(&format!("crypto::{name}::generate($password)")),
+                "{text}"
+            );
             assert!(text.contains(&format!("crypto::{name}::compare(password, $password)")));
         }
     }
@@ -357,7 +367,9 @@ mod tests {
         assert!(e.to_string().contains("signup_fields"), "{e}");
         // leaving it out works
         assert!(define_access(&M, &AuthConfig::new().signup_fields(&[]), "a").is_ok());
-        for bad in ["ns", "DB", "ac", "refresh", "key", "Token", "auth", "access", "session"] {
+        for bad in [
+            "ns", "DB", "ac", "refresh", "key", "Token", "auth", "access", "session",
+        ] {
             let e = define_access(&USER, &AuthConfig::new().identifier(bad), "a").unwrap_err();
             assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
         }

@@ -173,8 +173,14 @@ mod tests {
         let t0 = Instant::now();
         c.insert("ac", "a", rid("a"), t0, None);
         c.insert("ac", "b", rid("b"), t0, Some(Duration::from_secs(3)));
-        assert_eq!(c.get("ac", "a", t0 + Duration::from_secs(9)), Some(rid("a")));
-        assert_eq!(c.get("ac", "b", t0 + Duration::from_secs(2)), Some(rid("b")));
+        assert_eq!(
+            c.get("ac", "a", t0 + Duration::from_secs(9)),
+            Some(rid("a"))
+        );
+        assert_eq!(
+            c.get("ac", "b", t0 + Duration::from_secs(2)),
+            Some(rid("b"))
+        );
         assert_eq!(c.get("ac", "b", t0 + Duration::from_secs(3)), None);
         assert_eq!(c.get("ac", "a", t0 + Duration::from_secs(10)), None);
         // expired entries are dropped when looked up

@@ -122,7 +122,10 @@ impl<T> fmt::Debug for AuthOp<T> {
         };
         f.debug_struct("AuthOp")
             .field("state", &state)
-            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("<{} redacted>", self.secrets.len()),
+            )
             .finish()
     }
 }
@@ -195,11 +198,7 @@ where
     F: FnOnce(Result<O::Output, Error>) -> Flow<T> + Send + 'static,
 {
     match op.step(answer) {
-        Step::Send(req) => Flow::Send(
-            via,
-            req,
-            Box::new(move |a| drive(via, op, Some(a), then)),
-        ),
+        Step::Send(req) => Flow::Send(via, req, Box::new(move |a| drive(via, op, Some(a), then))),
         Step::Done(out) => then(out),
     }
 }
@@ -227,7 +226,9 @@ fn with_target<T: 'static>(
 /// comes straight from the server here (signin, signup) or was just verified by it.
 fn user_id<M: UserModel>(access_token: &str) -> Result<RecordId, Error> {
     let claims = jwt::decode_claims(access_token).map_err(|e| {
-        Error::Protocol(format!("the server issued a token whose claims cannot be read: {e}"))
+        Error::Protocol(format!(
+            "the server issued a token whose claims cannot be read: {e}"
+        ))
     })?;
     let rid = claims.record_id().ok_or_else(|| {
         Error::Protocol("the server issued a token without a record id (`ID`) claim".into())
@@ -338,8 +339,8 @@ fn signin_like<M: UserModel>(
             } else {
                 client::signin(&creds)
             };
-            run(Via::Isolated, call.into_operation(), |token| {
-                load_user::<M>(tri!(token))
+            run(Via::Isolated, call.into_operation(), move |token| {
+                load_user::<M>(tri!(token.map_err(|e| rejected(what, e))))
             })
         }),
     )
@@ -373,7 +374,7 @@ pub fn refresh<M: UserModel>(refresh_token: &str) -> AuthOp<(M, Token)> {
             run(
                 Via::Isolated,
                 client::signin(&creds).into_operation(),
-                |token| load_user::<M>(tri!(token)),
+                |token| load_user::<M>(tri!(token.map_err(|e| rejected("refresh", e)))),
             )
         }),
     )
@@ -393,7 +394,7 @@ pub fn signin_with_key<M: UserModel>(key: &str) -> AuthOp<(M, Token)> {
             run(
                 Via::Isolated,
                 client::signin(&creds).into_operation(),
-                |token| load_user::<M>(tri!(token)),
+                |token| load_user::<M>(tri!(token.map_err(|e| rejected("signin_with_key", e)))),
             )
         }),
     )
@@ -412,12 +413,31 @@ pub const AUTH_RETRY_DELAYS: [Duration; 4] = [
 /// `iat`) within this many seconds of now, either way.
 pub const FRESH_WINDOW_SECS: i64 = 60;
 
-/// Whether an error is the server refusing the credentials or token (as opposed to failing
-/// to answer): an auth error, or an HTTP 401.
+/// Whether an error is the server refusing the credentials, token or key (as opposed to
+/// failing to answer): [`Error::AuthRejected`], an auth error, an HTTP 401, or SurrealDB
+/// 3.3.5's answer to a record signin whose SIGNIN clause selected nothing (a wrong
+/// password, an unknown user): `NotFound` "No record was returned".
 pub fn is_rejection(e: &Error) -> bool {
     match e {
+        Error::AuthRejected { .. } => true,
         Error::Http { status, .. } => *status == 401,
-        _ => e.as_server_error().is_some_and(|s| s.is_auth_error()),
+        _ => e.as_server_error().is_some_and(|s| {
+            s.is_auth_error()
+                || (s.kind == crate::rpc::ErrorKind::NotFound
+                    && s.message == "No record was returned")
+        }),
+    }
+}
+
+/// A refusal of `action`'s credentials as [`Error::AuthRejected`]; other errors as they are.
+fn rejected(action: &str, e: Error) -> Error {
+    if is_rejection(&e) && !e.is_auth_rejected() {
+        Error::AuthRejected {
+            action: action.to_owned(),
+            source: Box::new(e),
+        }
+    } else {
+        e
     }
 }
 
@@ -499,11 +519,15 @@ fn verified<M: UserModel, T: Send + 'static>(
 /// [`AUTH_RETRY_DELAYS`].
 pub fn authenticate_token<M: UserModel>(token: &str, now: i64) -> AuthOp<Option<(M, RecordId)>> {
     verified::<M, (M, RecordId)>(token, now, |rid| {
-        run(Via::Model, ops::get::<M>(rid.clone()), move |user| match user {
-            Ok(u) => Flow::Done(Ok(Some((u, rid)))),
-            Err(e) if e.is_does_not_exist() => Flow::Done(Ok(None)),
-            Err(e) => Flow::Done(Err(e)),
-        })
+        run(
+            Via::Model,
+            ops::get::<M>(rid.clone()),
+            move |user| match user {
+                Ok(u) => Flow::Done(Ok(Some((u, rid)))),
+                Err(e) if e.is_does_not_exist() => Flow::Done(Ok(None)),
+                Err(e) => Flow::Done(Err(e)),
+            },
+        )
     })
 }
 
@@ -553,7 +577,8 @@ pub fn change_password<M: UserModel>(identifier: &str, old: &str, new: &str) -> 
                 Via::Isolated,
                 client::signin(&creds).into_operation(),
                 move |token| {
-                    let rid = tri!(user_id::<M>(&tri!(token).access));
+                    let token = tri!(token.map_err(|e| rejected("change_password", e)));
+                    let rid = tri!(user_id::<M>(&token.access));
                     let mut vars = Object::new();
                     vars.insert("user".into(), Value::RecordId(rid.clone()));
                     vars.insert("new".into(), Value::String(new));
@@ -634,9 +659,7 @@ pub fn grant_bearer_key<M: UserModel>(
 /// an error.
 fn bearer_key(grant: Value, subject: RecordId) -> Result<BearerKey, Error> {
     let shape = || {
-        Error::Protocol(
-            "the answer to ACCESS … GRANT is not a grant with an id and a key".into(),
-        )
+        Error::Protocol("the answer to ACCESS … GRANT is not a grant with an id and a key".into())
     };
     let inner = grant.get("grant").ok_or_else(shape)?;
     let id = match inner.get("id") {

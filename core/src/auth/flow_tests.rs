@@ -96,7 +96,10 @@ fn token_answer(access: &str, refresh: Option<&str>) -> Result<Payload, Error> {
 }
 
 fn auth_error(inner: &str) -> Error {
-    let mut e = ServerError::new(ErrorKind::NotAllowed, "There was a problem with authentication");
+    let mut e = ServerError::new(
+        ErrorKind::NotAllowed,
+        "There was a problem with authentication",
+    );
     e.code = Some(crate::rpc::codes::INVALID_AUTH);
     e.details = Some(obj(&[
         ("kind", Value::from("Auth")),
@@ -142,7 +145,10 @@ fn drive<T>(
             AuthStep::Wait(d) => waits.push(d),
             AuthStep::Done(out) => {
                 assert!(answers.next().is_none(), "unused answers");
-                assert!(matches!(op.step(None), AuthStep::Done(Err(Error::Protocol(_)))));
+                assert!(matches!(
+                    op.step(None),
+                    AuthStep::Done(Err(Error::Protocol(_)))
+                ));
                 return (sent, waits, out);
             }
         }
@@ -174,9 +180,15 @@ fn signin_reads_ns_db_signs_in_on_its_own_connection_and_loads_the_user() {
     assert_eq!(tok.access, token);
     assert_eq!(tok.refresh.as_deref(), Some("surreal-refresh-r1"));
     assert_eq!(sent.len(), 3);
-    assert_eq!((sent[0].via, sent[0].req.method), (Via::Model, Method::Query));
+    assert_eq!(
+        (sent[0].via, sent[0].req.method),
+        (Via::Model, Method::Query)
+    );
     assert_eq!(sent[0].text(), "RETURN [session::ns(), session::db()];");
-    assert_eq!((sent[1].via, sent[1].req.method), (Via::Isolated, Method::Signin));
+    assert_eq!(
+        (sent[1].via, sent[1].req.method),
+        (Via::Isolated, Method::Signin)
+    );
     for (k, v) in [
         ("ns", "app"),
         ("db", "main"),
@@ -186,7 +198,10 @@ fn signin_reads_ns_db_signs_in_on_its_own_connection_and_loads_the_user() {
     ] {
         assert_eq!(sent[1].param(k), Some(&Value::from(v)), "{k}");
     }
-    assert_eq!((sent[2].via, sent[2].req.method), (Via::Model, Method::Query));
+    assert_eq!(
+        (sent[2].via, sent[2].req.method),
+        (Via::Model, Method::Query)
+    );
     assert_eq!(sent[2].text(), "SELECT * FROM $p0;");
     assert_eq!(
         sent[2].param("p0"),
@@ -195,7 +210,10 @@ fn signin_reads_ns_db_signs_in_on_its_own_connection_and_loads_the_user() {
     // no request on the model connection ever carries a secret
     for s in sent.iter().filter(|s| s.via == Via::Model) {
         let shown = format!("{:?}", s.req.params);
-        assert!(!shown.contains("pw-123456") && !shown.contains(&token), "{shown}");
+        assert!(
+            !shown.contains("pw-123456") && !shown.contains(&token),
+            "{shown}"
+        );
     }
 }
 
@@ -204,16 +222,26 @@ fn signup_sends_every_parameter_to_the_signup_clause() {
     let params = User::login("ada@example.com", "pw-123456").with("name", "Ada");
     let (sent, _, out) = drive(
         signup::<User>(&params),
-        vec![ns_db("app", "main"), token_answer(&ada_token(), None), rows(vec![ada_row()])],
+        vec![
+            ns_db("app", "main"),
+            token_answer(&ada_token(), None),
+            rows(vec![ada_row()]),
+        ],
     );
     assert_eq!(out.unwrap().0, ada());
-    assert_eq!((sent[1].via, sent[1].req.method), (Via::Isolated, Method::Signup));
+    assert_eq!(
+        (sent[1].via, sent[1].req.method),
+        (Via::Isolated, Method::Signup)
+    );
     assert_eq!(sent[1].param("name"), Some(&Value::from("Ada")));
     // any serializable map works too
     let mut map = std::collections::BTreeMap::new();
     map.insert("email", "a@b.c");
     map.insert("password", "pw");
-    let (sent, _, _) = drive(signup::<User>(&map), vec![ns_db("app", "main"), Err(auth_error("InvalidAuth"))]);
+    let (sent, _, _) = drive(
+        signup::<User>(&map),
+        vec![ns_db("app", "main"), Err(auth_error("InvalidAuth"))],
+    );
     assert_eq!(sent[1].param("email"), Some(&Value::from("a@b.c")));
 }
 
@@ -225,20 +253,29 @@ fn bad_parameters_are_refused_before_anything_is_sent() {
     );
     assert!(sent.is_empty());
     let e = out.unwrap_err();
-    assert!(e.to_string().contains("missing required field `email`"), "{e}");
+    assert!(
+        e.to_string().contains("missing required field `email`"),
+        "{e}"
+    );
     let (_, _, out) = drive(signup::<User>(&"just text"), vec![]);
     assert!(out.unwrap_err().to_string().contains("expected an object"));
     let p = User::login("a", "b").with("NS", "other");
     let (sent, _, out) = drive(signin::<User>(&p), vec![]);
     assert!(sent.is_empty());
-    assert!(out.unwrap_err().to_string().contains("`NS` cannot be a parameter"));
+    assert!(out
+        .unwrap_err()
+        .to_string()
+        .contains("`NS` cannot be a parameter"));
 }
 
 #[test]
 fn a_model_connection_without_a_database_is_an_error_saying_so() {
     let (sent, _, out) = drive(
         signin::<User>(&User::login("a", "b")),
-        vec![rows(vec![Value::Array(vec![Value::from("app"), Value::None])])],
+        vec![rows(vec![Value::Array(vec![
+            Value::from("app"),
+            Value::None,
+        ])])],
     );
     assert_eq!(sent.len(), 1);
     let e = out.unwrap_err();
@@ -249,6 +286,7 @@ fn a_model_connection_without_a_database_is_an_error_saying_so() {
 fn a_wrong_password_is_the_servers_error_with_secrets_redacted() {
     // a (hypothetical) server message that echoes the password back
     let mut s = ServerError::new(ErrorKind::NotAllowed, "no user with password pw-123456");
+    s.code = Some(crate::rpc::codes::INVALID_AUTH);
     s.details = Some(Value::from("pw-123456"));
     let (sent, _, out) = drive(
         signin::<User>(&User::login("ada@example.com", "pw-123456")),
@@ -256,10 +294,39 @@ fn a_wrong_password_is_the_servers_error_with_secrets_redacted() {
     );
     assert_eq!(sent.len(), 2);
     let e = out.unwrap_err();
+    assert!(e.is_auth_rejected(), "{e:?}");
     let shown = format!("{e} {e:?}");
     assert!(!shown.contains("pw-123456"), "{shown}");
     assert!(shown.contains(REDACTED), "{shown}");
     assert!(e.as_server_error().is_some());
+}
+
+#[test]
+fn no_record_from_the_signin_clause_is_a_rejection() {
+    // SurrealDB 3.3.5's answer to a wrong password or an unknown user
+    let mut s = ServerError::new(ErrorKind::NotFound, "No record was returned");
+    s.code = Some(-32000);
+    let (_, _, out) = drive(
+        signin::<User>(&User::login("ada@example.com", "pw-123456")),
+        vec![ns_db("app", "main"), Err(Error::Server(s))],
+    );
+    let e = out.unwrap_err();
+    assert!(e.is_auth_rejected() && is_rejection(&e), "{e:?}");
+    assert_eq!(
+        e.as_server_error().map(|s| s.message.as_str()),
+        Some("No record was returned")
+    );
+    assert!(
+        e.to_string()
+            .starts_with("`signin` was refused by the server"),
+        "{e}"
+    );
+    // a failure to answer is not a rejection
+    let (_, _, out) = drive(
+        signin::<User>(&User::login("ada@example.com", "pw-123456")),
+        vec![ns_db("app", "main"), Err(Error::Closed)],
+    );
+    assert!(out.unwrap_err().is_closed());
 }
 
 #[test]
@@ -274,8 +341,14 @@ fn refresh_signs_in_with_the_refresh_token_only() {
     );
     let (_, tok) = out.unwrap();
     assert_eq!(tok.refresh.as_deref(), Some("surreal-refresh-new"));
-    assert_eq!((sent[1].via, sent[1].req.method), (Via::Isolated, Method::Signin));
-    assert_eq!(sent[1].param("refresh"), Some(&Value::from("surreal-refresh-old")));
+    assert_eq!(
+        (sent[1].via, sent[1].req.method),
+        (Via::Isolated, Method::Signin)
+    );
+    assert_eq!(
+        sent[1].param("refresh"),
+        Some(&Value::from("surreal-refresh-old"))
+    );
     assert_eq!(sent[1].param("email"), None);
     // a model without refresh tokens says so, without sending anything
     let (sent, _, out) = drive(refresh::<NoRefresh>("surreal-refresh-old"), vec![]);
@@ -307,17 +380,28 @@ fn authenticate_token_verifies_on_its_own_connection_then_loads() {
     let token = ada_token();
     let (sent, waits, out) = drive(
         authenticate_token::<User>(&token, NOW),
-        vec![ns_db("app", "main"), Ok(Payload::from(Value::None)), rows(vec![ada_row()])],
+        vec![
+            ns_db("app", "main"),
+            Ok(Payload::from(Value::None)),
+            rows(vec![ada_row()]),
+        ],
     );
     assert!(waits.is_empty());
     assert_eq!(out.unwrap(), Some((ada(), RecordId::new("user", "ada"))));
-    assert_eq!((sent[1].via, sent[1].req.method), (Via::Isolated, Method::Authenticate));
+    assert_eq!(
+        (sent[1].via, sent[1].req.method),
+        (Via::Isolated, Method::Authenticate)
+    );
     assert_eq!(sent[1].req.params, vec![Value::from(token.as_str())]);
     assert_eq!(sent[2].via, Via::Model);
     // the user is gone: None
     let (_, _, out) = drive(
         authenticate_token::<User>(&token, NOW),
-        vec![ns_db("app", "main"), Ok(Payload::from(Value::None)), rows(vec![Value::Array(vec![])])],
+        vec![
+            ns_db("app", "main"),
+            Ok(Payload::from(Value::None)),
+            rows(vec![Value::Array(vec![])]),
+        ],
     );
     assert_eq!(out.unwrap(), None);
 }
@@ -362,7 +446,12 @@ fn a_refused_fresh_token_is_retried_with_bounded_backoff() {
     );
     assert_eq!(out.unwrap(), Some(RecordId::new("user", "ada")));
     assert_eq!(waits, AUTH_RETRY_DELAYS[..2]);
-    assert_eq!(sent.iter().filter(|s| s.req.method == Method::Authenticate).count(), 3);
+    assert_eq!(
+        sent.iter()
+            .filter(|s| s.req.method == Method::Authenticate)
+            .count(),
+        3
+    );
     // refused every time: None after the last retry, every wait bounded
     let mut script = vec![ns_db("app", "main")];
     script.extend((0..=AUTH_RETRY_DELAYS.len()).map(|_| Err(auth_error("InvalidAuth"))));
@@ -424,10 +513,16 @@ fn local_validation_reads_claims_and_times_only() {
         validate_token_local::<User>(&token, NOW, 5),
         Some(RecordId::new("user", "ada"))
     );
-    assert_eq!(validate_token_local::<User>(&token, NOW + 900 + 5, 5), Some(RecordId::new("user", "ada")));
+    assert_eq!(
+        validate_token_local::<User>(&token, NOW + 900 + 5, 5),
+        Some(RecordId::new("user", "ada"))
+    );
     assert_eq!(validate_token_local::<User>(&token, NOW + 900 + 6, 5), None);
     assert_eq!(validate_token_local::<User>(&token, NOW - 6, 5), None);
-    assert_eq!(validate_token_local::<User>(&token, NOW - 5, 5), Some(RecordId::new("user", "ada")));
+    assert_eq!(
+        validate_token_local::<User>(&token, NOW - 5, 5),
+        Some(RecordId::new("user", "ada"))
+    );
     assert_eq!(validate_token_local::<User>("garbage", NOW, 5), None);
     let other = jwt(r#"{"AC":"other","ID":"user:ada"}"#);
     assert_eq!(validate_token_local::<User>(&other, NOW, 5), None);
@@ -446,20 +541,31 @@ fn change_password_checks_the_old_one_then_updates_that_record_as_the_model_conn
         vec![
             ns_db("app", "main"),
             token_answer(&ada_token(), None),
-            rows(vec![Value::Array(vec![Value::RecordId(RecordId::new("user", "ada"))])]),
+            rows(vec![Value::Array(vec![Value::RecordId(RecordId::new(
+                "user", "ada",
+            ))])]),
         ],
     );
     out.unwrap();
-    assert_eq!((sent[1].via, sent[1].req.method), (Via::Isolated, Method::Signin));
+    assert_eq!(
+        (sent[1].via, sent[1].req.method),
+        (Via::Isolated, Method::Signin)
+    );
     assert_eq!(sent[1].param("password"), Some(&Value::from("old-pass")));
     assert_eq!(sent[2].via, Via::Model);
     assert_eq!(
         sent[2].text(),
         "UPDATE $user SET password = crypto::argon2::generate($new) WHERE email = $identifier RETURN VALUE id;"
     );
-    assert_eq!(sent[2].param("user"), Some(&Value::RecordId(RecordId::new("user", "ada"))));
+    assert_eq!(
+        sent[2].param("user"),
+        Some(&Value::RecordId(RecordId::new("user", "ada")))
+    );
     assert_eq!(sent[2].param("new"), Some(&Value::from("new-pass")));
-    assert_eq!(sent[2].param("identifier"), Some(&Value::from("ada@example.com")));
+    assert_eq!(
+        sent[2].param("identifier"),
+        Some(&Value::from("ada@example.com"))
+    );
     // the old password is wrong: stops after the check
     let (sent, _, out) = drive(
         change_password::<User>("ada@example.com", "bad-pass", "new-pass"),
@@ -470,7 +576,11 @@ fn change_password_checks_the_old_one_then_updates_that_record_as_the_model_conn
     // nothing updated
     let (_, _, out) = drive(
         change_password::<User>("ada@example.com", "old-pass", "new-pass"),
-        vec![ns_db("app", "main"), token_answer(&ada_token(), None), rows(vec![Value::Array(vec![])])],
+        vec![
+            ns_db("app", "main"),
+            token_answer(&ada_token(), None),
+            rows(vec![Value::Array(vec![])]),
+        ],
     );
     assert!(out.unwrap_err().is_does_not_exist());
     let (sent, _, out) = drive(change_password::<User>("a", "old-pass", ""), vec![]);
@@ -485,7 +595,10 @@ fn invalidate_revokes_the_refresh_grant_idempotently() {
     };
     let (sent, _, out) = drive(invalidate(&tok), vec![Ok(Payload::from(Value::None))]);
     out.unwrap();
-    assert_eq!((sent[0].via, sent[0].req.method), (Via::Isolated, Method::Revoke));
+    assert_eq!(
+        (sent[0].via, sent[0].req.method),
+        (Via::Isolated, Method::Revoke)
+    );
     let (_, _, out) = drive(invalidate(&tok), vec![Err(auth_error("InvalidAuth"))]);
     out.unwrap();
     let (_, _, out) = drive(invalidate(&tok), vec![Err(Error::Closed)]);
@@ -507,7 +620,10 @@ fn bearer_keys_are_granted_and_revoked_on_the_model_connection() {
         ("ac", Value::from("user_bearer")),
         (
             "grant",
-            obj(&[("id", Value::from("G1")), ("key", Value::from("surreal-bearer-G1-SECRET"))]),
+            obj(&[
+                ("id", Value::from("G1")),
+                ("key", Value::from("surreal-bearer-G1-SECRET")),
+            ]),
         ),
         ("expiration", Value::from("2030-01-01T00:00:00Z")),
     ]);
@@ -519,12 +635,21 @@ fn bearer_keys_are_granted_and_revoked_on_the_model_connection() {
     assert!(key.expiration.is_some());
     assert!(!format!("{key:?}").contains("SECRET"));
     assert_eq!(sent[0].via, Via::Model);
-    assert_eq!(sent[0].text(), "ACCESS user_bearer ON DATABASE GRANT FOR RECORD user:ada;");
+    assert_eq!(
+        sent[0].text(),
+        "ACCESS user_bearer ON DATABASE GRANT FOR RECORD user:ada;"
+    );
     // a record of another table is refused before sending
-    let (sent, _, out) = drive(grant_bearer_key::<User>(RecordId::new("admin", "x")), vec![]);
+    let (sent, _, out) = drive(
+        grant_bearer_key::<User>(RecordId::new("admin", "x")),
+        vec![],
+    );
     assert!(sent.is_empty() && out.is_err());
     // an answer of the wrong shape never shows the key
-    let bad = obj(&[("grant", obj(&[("key", Value::from("surreal-bearer-G1-SECRET"))]))]);
+    let bad = obj(&[(
+        "grant",
+        obj(&[("key", Value::from("surreal-bearer-G1-SECRET"))]),
+    )]);
     let (_, _, out) = drive(grant_bearer_key::<User>("ada"), vec![rows(vec![bad])]);
     assert!(!format!("{:?}", out.unwrap_err()).contains("SECRET"));
     // revoke by whole key: only the id is sent
@@ -533,7 +658,10 @@ fn bearer_keys_are_granted_and_revoked_on_the_model_connection() {
         vec![rows(vec![Value::Array(vec![])])],
     );
     out.unwrap();
-    assert_eq!(sent[0].text(), "ACCESS user_bearer ON DATABASE REVOKE GRANT G1;");
+    assert_eq!(
+        sent[0].text(),
+        "ACCESS user_bearer ON DATABASE REVOKE GRANT G1;"
+    );
     assert!(!format!("{:?}", sent[0].req).contains("SECRET"));
 }
 
@@ -541,11 +669,18 @@ fn bearer_keys_are_granted_and_revoked_on_the_model_connection() {
 fn signin_with_key_uses_the_bearer_access() {
     let (sent, _, out) = drive(
         signin_with_key::<User>("surreal-bearer-G1-SECRET"),
-        vec![ns_db("app", "main"), token_answer(&ada_token(), None), rows(vec![ada_row()])],
+        vec![
+            ns_db("app", "main"),
+            token_answer(&ada_token(), None),
+            rows(vec![ada_row()]),
+        ],
     );
     assert_eq!(out.unwrap().0, ada());
     assert_eq!(sent[1].param("ac"), Some(&Value::from("user_bearer")));
-    assert_eq!(sent[1].param("key"), Some(&Value::from("surreal-bearer-G1-SECRET")));
+    assert_eq!(
+        sent[1].param("key"),
+        Some(&Value::from("surreal-bearer-G1-SECRET"))
+    );
 }
 
 #[test]

@@ -180,8 +180,7 @@ pub fn base64url_decode(s: &str) -> Result<Vec<u8>, String> {
 
 /// Encodes base64url without padding (for tests and for building tokens by hand).
 pub fn base64url_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -412,7 +411,9 @@ mod tests {
     #[test]
     fn base64url_round_trips_every_length() {
         for n in 0..40u8 {
-            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(250)).collect();
+            let bytes: Vec<u8> = (0..n)
+                .map(|i| i.wrapping_mul(37).wrapping_add(250))
+                .collect();
             let enc = base64url_encode(&bytes);
             assert!(!enc.contains(['+', '/', '=']), "{enc}");
             assert_eq!(base64url_decode(&enc).unwrap(), bytes);
@@ -431,8 +432,14 @@ mod tests {
         assert_eq!(c.ns.as_deref(), Some("t"));
         assert_eq!(c.db.as_deref(), Some("t"));
         assert_eq!(c.access.as_deref(), Some("user_auth"));
-        assert_eq!(c.record_id(), Some(RecordId::new("user", "w6g0ya9hrv7npqlo353e")));
-        assert_eq!((c.iat, c.nbf, c.exp), (Some(1795856850), Some(1795856850), Some(1795857750)));
+        assert_eq!(
+            c.record_id(),
+            Some(RecordId::new("user", "w6g0ya9hrv7npqlo353e"))
+        );
+        assert_eq!(
+            (c.iat, c.nbf, c.exp),
+            (Some(1795856850), Some(1795856850), Some(1795857750))
+        );
         assert_eq!(c.all.get("iss"), Some(&Value::from("SurrealDB")));
     }
 
@@ -444,7 +451,10 @@ mod tests {
         assert_eq!(c.check_time(2001, 0), Err(TimeError::Expired { exp: 2000 }));
         assert_eq!(c.check_time(2005, 5), Ok(()));
         assert_eq!(c.check_time(2006, 5), Err(TimeError::Expired { exp: 2000 }));
-        assert_eq!(c.check_time(999, 0), Err(TimeError::NotYetValid { nbf: 1000 }));
+        assert_eq!(
+            c.check_time(999, 0),
+            Err(TimeError::NotYetValid { nbf: 1000 })
+        );
         assert_eq!(c.check_time(995, 5), Ok(()));
         assert_eq!(c.remaining(1500), Some(500));
         assert_eq!(c.remaining(2500), Some(0));
@@ -465,8 +475,14 @@ mod tests {
                 .record_id()
         };
         assert_eq!(id(r#""user:abc""#), Some(RecordId::new("user", "abc")));
-        assert_eq!(id(r#""user:`a-b c`""#), Some(RecordId::new("user", "a-b c")));
-        assert_eq!(id(r#""user:\u27e8a-b\u27e9""#), Some(RecordId::new("user", "a-b")));
+        assert_eq!(
+            id(r#""user:`a-b c`""#),
+            Some(RecordId::new("user", "a-b c"))
+        );
+        assert_eq!(
+            id(r#""user:\u27e8a-b\u27e9""#),
+            Some(RecordId::new("user", "a-b"))
+        );
         assert_eq!(id(r#""user:42""#), Some(RecordId::new("user", 42)));
         assert_eq!(id(r#""no colon""#), None);
         assert_eq!(id("42"), None);
@@ -485,8 +501,20 @@ mod tests {
             Err(JwtError::Json(_))
         ));
         for bad in [
-            "", "[1]", "{", "{\"a\"", "{\"a\":}", "{\"a\":1,}", "{\"a\":tru}", "\"x", "{\"a\":\"\\ud800\"}",
-            "{\"a\":\"\\u12\"}", "{\"a\":1} x", "{\"a\":--1}", "{\"a\":\"\u{1}\"}", "{1:2}",
+            "",
+            "[1]",
+            "{",
+            "{\"a\"",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{\"a\":tru}",
+            "\"x",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":1} x",
+            "{\"a\":--1}",
+            "{\"a\":\"\u{1}\"}",
+            "{1:2}",
         ] {
             let r = decode_claims(&token(bad));
             assert!(matches!(r, Err(JwtError::Json(_))), "{bad:?} gave {r:?}");

@@ -85,7 +85,7 @@ pub mod flow;
 pub mod jwt;
 
 pub use cache::TokenCache;
-pub use flow::{AuthOp, AuthStep, Via};
+pub use flow::{is_rejection, AuthOp, AuthStep, Via};
 
 /// What `Debug` and redacted errors show in place of a secret.
 pub const REDACTED: &str = "<redacted>";
@@ -400,7 +400,10 @@ pub fn redact_error(e: Error, secrets: &[&str]) -> Error {
             reason: r(reason),
         },
         Error::Server(s) => Error::Server(redact_server(s, &secrets)),
-        Error::Timeout { what, after } => Error::Timeout { what: r(what), after },
+        Error::Timeout { what, after } => Error::Timeout {
+            what: r(what),
+            after,
+        },
         Error::Disconnected { method, reason } => Error::Disconnected {
             method,
             reason: r(reason),
@@ -455,6 +458,10 @@ pub fn redact_error(e: Error, secrets: &[&str]) -> Error {
             limit,
         },
         Error::Io(m) => Error::Io(r(m)),
+        Error::AuthRejected { action, source } => Error::AuthRejected {
+            action,
+            source: Box::new(redact_error(*source, &secrets)),
+        },
         other => other,
     }
 }
@@ -500,7 +507,10 @@ mod tests {
         inner.details = Some(Value::from(secret));
         let mut s = ServerError::new(ErrorKind::NotAllowed, format!("bad {secret} x"));
         let mut d = Object::new();
-        d.insert(secret.into(), Value::Array(vec![Value::from(format!("<{secret}>"))]));
+        d.insert(
+            secret.into(),
+            Value::Array(vec![Value::from(format!("<{secret}>"))]),
+        );
         s.details = Some(Value::Object(d));
         s.cause = Some(Box::new(inner));
         let errors = [
@@ -544,7 +554,10 @@ mod tests {
             .with("email", "ada@example.com")
             .with("password", "hunter22");
         let shown = format!("{p:?}");
-        assert!(shown.contains("email") && !shown.contains("hunter22"), "{shown}");
+        assert!(
+            shown.contains("email") && !shown.contains("hunter22"),
+            "{shown}"
+        );
         assert!(!shown.contains("ada@example.com"), "{shown}");
         let k = BearerKey {
             id: "g1".into(),

@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn config_setters_and_names() {
-        const C: AuthConfig = AuthConfig::new()
+        let c = AuthConfig::new()
             .identifier("login")
             .password("pw")
             .access("account")
@@ -579,11 +579,11 @@ mod tests {
             .algorithm(PasswordAlgorithm::Bcrypt)
             .bearer_access("api")
             .bearer_durations(Duration::from_secs(60), None);
-        assert_eq!(C.identifier_field, "login");
-        assert_eq!(C.password_field, "pw");
-        assert_eq!(C.access, Some("account"));
-        assert!(!C.refresh);
-        assert_eq!(C.algorithm.as_str(), "bcrypt");
+        assert_eq!(c.identifier_field, "login");
+        assert_eq!(c.password_field, "pw");
+        assert_eq!(c.access, Some("account"));
+        assert!(!c.refresh);
+        assert_eq!(c.algorithm.as_str(), "bcrypt");
         assert_eq!(AuthConfig::default(), AuthConfig::new());
         assert_eq!(PasswordAlgorithm::default(), PasswordAlgorithm::Argon2);
     }

@@ -39,6 +39,7 @@ pub mod endpoint;
 pub mod error;
 pub mod escape;
 pub mod live;
+pub mod log;
 pub mod model;
 pub mod mux;
 pub mod op;

@@ -47,6 +47,9 @@ pub struct Options {
     pub live_buffer: usize,
     /// TLS settings for `wss://` and `https://`.
     pub tls: TlsOptions,
+    /// Show bound values in request logs and recorders (off by default: only their names
+    /// show). Secrets stay hidden either way: see [`crate::log`].
+    pub log_values: bool,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             stream_buffer: 64,
             live_buffer: 1024,
             tls: TlsOptions::default(),
+            log_values: false,
         }
     }
 }
@@ -113,6 +117,13 @@ impl Options {
     /// Sets the TLS settings.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Sets [`Options::log_values`]: bound values show in request logs and recorders, except
+    /// secrets. For debugging; logs are often kept longer and read by more people than data.
+    pub fn log_values(mut self, on: bool) -> Self {
+        self.log_values = on;
         self
     }
 

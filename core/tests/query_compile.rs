@@ -786,3 +786,19 @@ fn avg_min_max_of_no_rows_are_none() {
         "SELECT math::sum(a) AS total FROM $t0 GROUP ALL;"
     );
 }
+
+#[test]
+fn an_unreachable_limit_is_left_out() {
+    use surql::query::QuerySet;
+    let c = QuerySet::table("t")
+        .limit(u64::MAX)
+        .start(2)
+        .compile()
+        .unwrap();
+    assert_eq!(c.text, "SELECT * FROM $t0 START $p0;");
+    let c = QuerySet::table("t")
+        .limit(i64::MAX as u64 - 1)
+        .compile()
+        .unwrap();
+    assert_eq!(c.text, "SELECT * FROM $t0 LIMIT $p0;");
+}

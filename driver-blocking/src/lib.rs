@@ -39,6 +39,7 @@ mod auth;
 mod connections;
 mod http;
 mod live;
+mod log;
 mod model;
 mod txn;
 mod ws;
@@ -57,6 +58,7 @@ pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
@@ -101,6 +103,7 @@ struct Inner {
     options: Options,
     /// The model signal handlers (shared by clones and transactions).
     signals: surql::signals::Signals,
+    log: log::Logging,
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
@@ -148,6 +151,7 @@ impl Surreal {
             inner: Arc::new(Inner {
                 transport,
                 base_url,
+                log: log::Logging::new(options.log_values),
                 options,
                 signals: surql::signals::Signals::default(),
             }),
@@ -192,14 +196,34 @@ impl Surreal {
         }
     }
 
+    /// Starts recording every request this client (and its clones) sends, until the
+    /// returned [`Recorder`] is dropped: for tests that count or inspect the statements an
+    /// action sent. Recorders of other clients never see them. Bound values are kept only as
+    /// the request log shows them (see [`surql::log`]).
+    ///
+    /// ```no_run
+    /// # fn demo(db: surql_blocking::Surreal) -> surql_blocking::Result<()> {
+    /// let rec = db.record();
+    /// db.query("SELECT * FROM person WHERE age > $a").bind(("a", 30)).run()?;
+    /// assert_eq!(rec.count(), 1);
+    /// assert_eq!(rec.texts(), ["SELECT * FROM person WHERE age > $a"]);
+    /// assert_eq!(rec.statements()[0].vars, ["a"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn record(&self) -> Recorder {
+        self.inner.log.record()
+    }
+
+    /// Sends one request, logged (see [`surql::log`]) and recorded.
     fn rpc(&self, mut request: Request) -> Result<surql::rpc::Payload> {
         if request.session.is_none() {
             request.session = self.session;
         }
-        match &self.inner.transport {
+        let send = |request| match &self.inner.transport {
             Transport::Ws(ws) => ws.call(request),
             Transport::Http(http) => http.call(&request),
-        }
+        };
+        self.inner.log.observe(request, send, log::payload)
     }
 
     /// Runs any operation of the core (a single [`surql::client::Call`] or a multi-step
@@ -475,7 +499,10 @@ impl Surreal {
         }
         let ws = self.ws(request.method)?;
         // The core's mux checks the answer and kills a subscription nobody will read.
-        let (handle, id, items) = ws.live(request)?;
+        let (handle, id, items) =
+            self.inner
+                .log
+                .observe(request, |r| ws.live(r), log::no_payload)?;
         Ok(LiveStream::new(ws.clone(), handle, id, items))
     }
 
@@ -667,7 +694,10 @@ impl StreamQuery<'_> {
         if request.session.is_none() {
             request.session = db.session;
         }
-        let (id, frames) = ws.stream(request)?;
+        let (id, frames) = db
+            .inner
+            .log
+            .observe(request, |r| ws.stream(r), log::no_payload)?;
         Ok(QueryStream::new(ws.clone(), id, frames))
     }
 }
@@ -705,7 +735,6 @@ mod tests {
             db.set("x", 1).unwrap_err(),
             db.unset("x").unwrap_err(),
             db.live("person").unwrap_err(),
-            db.begin().unwrap_err(),
             db.sessions().unwrap_err(),
             db.attach().unwrap_err(),
             db.query("LIVE SELECT * FROM person").live().unwrap_err(),
@@ -715,6 +744,16 @@ mod tests {
             assert!(e.is_not_supported(), "{e:?}");
             assert!(e.to_string().contains("ws://"), "{e}");
         }
+        // A transaction over HTTP is a batch sent at commit: opening it sends nothing, and
+        // an action that needs its answer inside it is refused.
+        let tx = db.begin().unwrap();
+        assert_eq!(tx.id(), None);
+        let e = tx.perform(client::ping()).unwrap_err();
+        assert!(
+            e.is_not_supported() && e.to_string().contains("not supported over HTTP"),
+            "{e}"
+        );
+        tx.cancel().unwrap();
     }
 
     #[test]

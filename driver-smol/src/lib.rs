@@ -28,6 +28,7 @@ mod connections;
 mod http;
 #[doc(hidden)]
 pub mod internal;
+mod log;
 mod model;
 mod tls;
 mod txn;
@@ -55,6 +56,7 @@ pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};
 pub use surql::mux::ConnectionEvent;
@@ -92,6 +94,7 @@ struct Inner {
     options: Options,
     /// The model signal handlers (shared by clones and transactions).
     signals: surql::signals::Signals,
+    log: log::Logging,
 }
 
 /// A SurrealDB client. Cheap to clone; clones share the connection.
@@ -152,6 +155,7 @@ impl Surreal {
                 host: e.host,
                 port: e.port,
                 tls,
+                log: log::Logging::new(options.log_values),
                 options,
                 signals: surql::signals::Signals::default(),
             }),
@@ -208,14 +212,36 @@ impl Surreal {
         }
     }
 
+    /// Starts recording every request this client (and its clones) sends, until the
+    /// returned [`Recorder`] is dropped: for tests that count or inspect the statements an
+    /// action sent. Recorders of other clients never see them. Bound values are kept only as
+    /// the request log shows them (see [`surql::log`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(db: surql_smol::Surreal) -> surql_smol::Result<()> {
+    /// let rec = db.record();
+    /// db.query("SELECT * FROM person WHERE age > $a").bind(("a", 30)).await?;
+    /// assert_eq!(rec.count(), 1);
+    /// assert_eq!(rec.texts(), ["SELECT * FROM person WHERE age > $a"]);
+    /// assert_eq!(rec.statements()[0].vars, ["a"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn record(&self) -> Recorder {
+        self.inner.log.record()
+    }
+
+    /// Sends one request, logged (see [`surql::log`]) and recorded.
     async fn rpc(&self, mut req: Request) -> Result<surql::rpc::Payload> {
         if req.session.is_none() {
             req.session = self.session;
         }
-        match &self.inner.transport {
-            Transport::Ws(w) => w.call(req).await,
-            Transport::Http(h) => Ok(h.call(req).await?),
-        }
+        let send = |req| async move {
+            match &self.inner.transport {
+                Transport::Ws(w) => w.call(req).await,
+                Transport::Http(h) => Ok(h.call(req).await?),
+            }
+        };
+        self.inner.log.observe(req, send, log::payload).await
     }
 
     /// Runs any operation of the core (a single [`surql::client::Call`] or a multi-step
@@ -503,7 +529,11 @@ impl Surreal {
             });
         };
         // The core's mux checks the answer, and kills a subscription whose caller left.
-        let (handle, id, items) = w.live(req).await?;
+        let (handle, id, items) = self
+            .inner
+            .log
+            .observe(req, |req| w.live(req), log::no_payload)
+            .await?;
         Ok(LiveStream {
             id,
             handle,
@@ -646,7 +676,11 @@ impl<'a> IntoFuture for StreamQuery<'a> {
                         .into(),
                 });
             };
-            let (id, frames) = w.stream(req).await?;
+            let (id, frames) =
+                q.db.inner
+                    .log
+                    .observe(req, |req| w.stream(req), log::no_payload)
+                    .await?;
             Ok(QueryStream {
                 id,
                 frames,

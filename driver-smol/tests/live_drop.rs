@@ -17,7 +17,9 @@ async fn setup(name: &str) -> Surreal {
     db.signin(&Credentials::root(ROOT_USER, ROOT_PASS))
         .await
         .expect("signin");
-    let ns = format!("livedrop_{}", std::process::id());
+    // One namespace per test: two concurrent `DEFINE NAMESPACE IF NOT EXISTS` of the same
+    // name conflict (a retryable transaction conflict on 3.3.5).
+    let ns = format!("livedrop_{}_{name}", std::process::id());
     db.query(format!(
         "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {name}; USE DB {name}; DEFINE TABLE person;"
     ))

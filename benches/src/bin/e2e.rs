@@ -16,6 +16,16 @@
 //! back, so a burst of load from elsewhere on a shared machine (the server runs on the same
 //! cores) hits all three alike.
 //!
+//! Two workloads measure the model layer (`#[derive(Model)]`) on the same terms:
+//! `model_insert` is `BenchInsert::bulk_create` of 20,000 typed rows in batches of 500 into
+//! the model's table (`bench_model`, reset before each contender and its row count checked
+//! after); its floor sends the same `INSERT INTO $t0 $p0;` frames with the same bound values
+//! (pre-encoded, one per batch) and reads the server's echo of the stored rows without
+//! decoding it. `model_all` is `BenchPerson::objects().all()` over the 20,000-row `person`
+//! table; its floor is the same pre-encoded `query` (`SELECT * FROM $t0;`, `$t0 = person`).
+//! At start-up the floors' requests are checked equal to the ones the model operations
+//! build, so both sides do the same wire work.
+//!
 //! The `mem` workload measures memory instead of speed: for each client and transport it
 //! spawns this binary again as a child (`--rss-child`) that reads [`MEM_ROWS`] rows through
 //! `query` into `Vec<QueryRow>` (the floor child only reads the reply frame) and reports its
@@ -23,7 +33,7 @@
 //!
 //! Knobs: `E2E_SCALE=0.1` shrinks every workload for a quick check; `E2E_REPS=10` changes
 //! the repetitions (default 3); `E2E_ONLY=select,insert` runs only some of `rt`, `conc`,
-//! `insert`, `select`, `query`, `mem`; `SURREAL_URL` points the run at a server somebody
+//! `insert`, `select`, `query`, `model_insert`, `model_all`, `mem`; `SURREAL_URL` points the run at a server somebody
 //! else started instead of starting an in-memory one.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,9 +44,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use surql::client::Credentials;
+use surql::model::Model;
 use surql::rpc::http::HttpSession;
 use surql::rpc::{decode_incoming, Incoming, Request};
-use surql::{Datetime, Object, RecordId, Value};
+use surql::{Datetime, Object, RecordId, Table, Value};
 use surql_benches::Row;
 use surql_conformance::server::{Server, Storage, ROOT_PASS, ROOT_USER};
 use tungstenite::client::IntoClientRequest;
@@ -72,6 +83,10 @@ const CONCURRENCY: usize = 32;
 /// Rows per `INSERT` statement.
 const BATCH: usize = 500;
 const ROUND_TRIP_SQL: &str = "RETURN $x";
+/// What `bulk_create` sends per batch (`$t0` = the model's table, `$p0` = the rows).
+const MODEL_INSERT_SQL: &str = "INSERT INTO $t0 $p0;";
+/// What `Model::objects().all()` sends (`$t0` = the model's table).
+const MODEL_ALL_SQL: &str = "SELECT * FROM $t0;";
 /// Largest HTTP body the raw floor accepts (the server's own message limit is 128 MiB).
 const MAX_BODY: usize = 128 << 20;
 
@@ -86,19 +101,33 @@ struct Workload {
     select_rows: usize,
     /// Rows the timed `query` reads from [`QUERY_TABLE`].
     query_rows: usize,
+    /// Rows `model_insert` stores per repetition (`bulk_create`, batches of [`BATCH`]).
+    model_rows: Vec<BenchInsert>,
     /// Rows each `mem` child reads from [`MEM_TABLE`].
     mem_rows: usize,
     /// Repetitions of each measurement; the median is reported.
     reps: usize,
-    /// Which workloads run: round trips, concurrent, insert, select, query, mem (`E2E_ONLY`).
-    enabled: [bool; 6],
+    /// Which workloads run: round trips, concurrent, insert, select, query, model insert,
+    /// model all, mem (`E2E_ONLY`).
+    enabled: [bool; 8],
 }
 
 /// The names `E2E_ONLY` accepts, in workload order.
-const WORKLOADS: [&str; 6] = ["rt", "conc", "insert", "select", "query", "mem"];
+const WORKLOADS: [&str; 8] = [
+    "rt",
+    "conc",
+    "insert",
+    "select",
+    "query",
+    "model_insert",
+    "model_all",
+    "mem",
+];
 /// Indexes into [`Workload::enabled`] of the workloads with special set-up.
 const QUERY: usize = 4;
-const MEM: usize = 5;
+const MODEL_INSERT: usize = 5;
+const MODEL_ALL: usize = 6;
+const MEM: usize = 7;
 
 impl Workload {
     fn from_env() -> Res<Workload> {
@@ -129,7 +158,7 @@ impl Workload {
                 }
                 WORKLOADS.map(|w| names.contains(&w))
             }
-            Err(_) => [true; 6],
+            Err(_) => [true; 8],
         };
         let n = |base: usize, min: usize| ((base as f64 * scale) as usize).max(min);
         // Whole batches, so every INSERT carries exactly BATCH rows.
@@ -140,6 +169,10 @@ impl Workload {
             insert_rows: surql_benches::rows(insert)
                 .into_iter()
                 .map(NewRow::from)
+                .collect(),
+            model_rows: surql_benches::rows(insert)
+                .into_iter()
+                .map(BenchInsert::from)
                 .collect(),
             select_rows: n(20_000, 100),
             query_rows: n(20_000, 100),
@@ -173,6 +206,57 @@ impl From<Row> for NewRow {
         }
     }
 }
+
+/// Declares a model with the fields of [`Row`] (the id optional, so the server assigns it
+/// on insert) on a table fixed at compile time.
+macro_rules! bench_model {
+    ($(#[$doc:meta])* $name:ident, $table:tt) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, Deserialize, surql::model::Model)]
+        #[surql(table = $table)]
+        struct $name {
+            id: Option<RecordId>,
+            name: String,
+            age: i64,
+            email: String,
+            tags: Vec<String>,
+            created: Datetime,
+            score: f64,
+        }
+
+        impl From<Row> for $name {
+            fn from(r: Row) -> Self {
+                $name {
+                    id: None,
+                    name: r.name,
+                    age: r.age,
+                    email: r.email,
+                    tags: r.tags,
+                    created: r.created,
+                    score: r.score,
+                }
+            }
+        }
+    };
+}
+
+bench_model!(
+    /// The model `model_all` reads: the rows of [`SELECT_TABLE`].
+    BenchPerson,
+    "person"
+);
+bench_model!(
+    /// The model `model_insert` writes: every contender in turn into the same table, reset
+    /// before each.
+    BenchInsert,
+    "bench_model"
+);
+
+/// What the drivers' `bulk_create` is given in `model_insert`.
+const MODEL_BULK: surql::model::ops::BulkOptions = surql::model::ops::BulkOptions {
+    batch_size: BATCH,
+    atomic: false,
+};
 
 /// A row of [`QUERY_TABLE`]: four fields, as the user declared theirs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,9 +299,14 @@ trait Contender {
     fn select(&mut self, n: usize) -> Run;
     /// [`QUERY_SQL`] with `$n = n`, its first statement taken as `Vec<QueryRow>`.
     fn query(&mut self, n: usize) -> Run;
+    /// `BenchInsert::bulk_create` of `rows` (batches of [`BATCH`]) into the model's (empty)
+    /// table, the stored rows decoded; the floor sends the same frames.
+    fn model_insert(&mut self, rows: &[BenchInsert]) -> Run;
+    /// `BenchPerson::objects().all()` over [`SELECT_TABLE`] (expected: `n` rows).
+    fn model_all(&mut self, n: usize) -> Run;
 }
 
-/// Operations per second of one client on the five timed workloads.
+/// Operations per second of one client on the seven timed workloads.
 #[derive(Debug, Default, Clone, Copy)]
 struct Rates {
     round_trip: f64,
@@ -225,6 +314,8 @@ struct Rates {
     insert: f64,
     select: f64,
     query: f64,
+    model_insert: f64,
+    model_all: f64,
 }
 
 fn rate((ops, elapsed): (usize, Duration)) -> f64 {
@@ -274,6 +365,82 @@ fn select_request() -> Request {
 
 fn query_request(sql: &str, n: usize) -> Request {
     Request::query(sql, vars(&[("n", Value::Int(n as i64))]))
+}
+
+fn table_value<M: Model>() -> Value {
+    Value::Table(Table::new(M::META.table))
+}
+
+/// The floor's `model_insert` requests: [`MODEL_INSERT_SQL`] per batch of [`BATCH`] rows,
+/// each row's data as the model layer writes it (`write_data`: the id left out when None).
+fn model_insert_requests(rows: &[BenchInsert]) -> Res<Vec<Request>> {
+    rows.chunks(BATCH)
+        .map(|chunk| {
+            let data = chunk
+                .iter()
+                .map(|m| Ok(Value::Object(surql::model::write_data(m)?)))
+                .collect::<Res<Vec<Value>>>()?;
+            let mut v = Object::new();
+            v.insert("t0".into(), table_value::<BenchInsert>());
+            v.insert("p0".into(), Value::Array(data));
+            Ok(Request::query(MODEL_INSERT_SQL, v))
+        })
+        .collect()
+}
+
+/// The floor's `model_all` request: [`MODEL_ALL_SQL`] with `$t0` = [`SELECT_TABLE`].
+fn model_all_request() -> Request {
+    Request::query(MODEL_ALL_SQL, vars(&[("t0", table_value::<BenchPerson>())]))
+}
+
+/// Checks, once before anything is timed, that the floors send exactly what the model
+/// operations send: the first `bulk_create` batch and the `all()` query.
+fn check_model_floors(w: &Workload) -> Res<()> {
+    ensure(BenchPerson::META.table == SELECT_TABLE, || {
+        format!(
+            "BenchPerson reads {}, not {SELECT_TABLE}",
+            BenchPerson::META.table
+        )
+    })?;
+    let all = surql::model::ops::all(&BenchPerson::objects());
+    ensure(all.request() == Some(&model_all_request()), || {
+        format!(
+            "the model_all floor request differs from the driver's: {:?} vs {:?}",
+            model_all_request(),
+            all.request()
+        )
+    })?;
+    if w.model_rows.is_empty() {
+        return Ok(());
+    }
+    use surql::op::{Operation, Step};
+    let mut op = surql::model::ops::bulk_create(&w.model_rows, MODEL_BULK);
+    let Step::Send(first) = op.step(None) else {
+        return Err("bulk_create sent nothing".into());
+    };
+    let floor = model_insert_requests(&w.model_rows)?;
+    ensure(floor.len() == w.model_rows.len() / BATCH, || {
+        format!(
+            "{} model_insert frames for {} rows",
+            floor.len(),
+            w.model_rows.len()
+        )
+    })?;
+    ensure(floor.first() == Some(&first), || {
+        "the model_insert floor's first request differs from bulk_create's".into()
+    })
+}
+
+/// Checks a floor's `model_insert` replies (outside the timed part): one statement per
+/// reply, OK, echoing every row of its batch.
+fn check_model_insert_replies<B: AsRef<[u8]>>(replies: &[B], rows: usize) -> Res<()> {
+    let mut stored = 0;
+    for r in replies {
+        stored += query_reply_rows(r.as_ref(), "model INSERT")?;
+    }
+    ensure(stored == rows, || {
+        format!("the model INSERT replies echo {stored} rows, wanted {rows}")
+    })
 }
 
 // The floor's checks of big replies walk the CBOR without decoding it: building a `Value`
@@ -605,6 +772,32 @@ impl Contender for FloorWs {
         ensure(got == n, || format!("query gave {got} rows, wanted {n}"))?;
         Ok((n, elapsed))
     }
+
+    fn model_insert(&mut self, rows: &[BenchInsert]) -> Run {
+        let raw = &mut self.0;
+        let frames = raw.frames(&model_insert_requests(rows)?);
+        let start = Instant::now();
+        let mut replies = Vec::with_capacity(frames.len());
+        for f in &frames {
+            replies.push(raw.call(f)?);
+        }
+        let elapsed = start.elapsed();
+        check_model_insert_replies(&replies, rows.len())?;
+        Ok((rows.len(), elapsed))
+    }
+
+    fn model_all(&mut self, n: usize) -> Run {
+        let raw = &mut self.0;
+        let f = raw.frame(&model_all_request());
+        let start = Instant::now();
+        let reply = raw.call(&f)?;
+        let elapsed = start.elapsed();
+        let got = query_reply_rows(&reply, "model all")?;
+        ensure(got == n, || {
+            format!("model all gave {got} rows, wanted {n}")
+        })?;
+        Ok((n, elapsed))
+    }
 }
 
 /// The HTTP floor: keep-alive connections, pre-built requests.
@@ -703,6 +896,40 @@ impl Contender for FloorHttp {
         let got = query_reply_rows(&self.raw.body, "query over HTTP")?;
         ensure(got == n, || {
             format!("query over HTTP gave {got} rows, wanted {n}")
+        })?;
+        Ok((n, elapsed))
+    }
+
+    fn model_insert(&mut self, rows: &[BenchInsert]) -> Run {
+        let reqs = self.bytes(&model_insert_requests(rows)?)?;
+        let raw = &mut self.raw;
+        let start = Instant::now();
+        let mut statuses = Vec::with_capacity(reqs.len());
+        let mut bodies = Vec::with_capacity(reqs.len());
+        for r in &reqs {
+            statuses.push(raw.exchange(r)?);
+            // Kept (moved, not copied) to be checked after the timed part.
+            bodies.push(std::mem::take(&mut raw.body));
+        }
+        let elapsed = start.elapsed();
+        ensure(statuses.iter().all(|s| *s == 200), || {
+            format!("a model INSERT over HTTP answered {statuses:?}")
+        })?;
+        check_model_insert_replies(&bodies, rows.len())?;
+        Ok((rows.len(), elapsed))
+    }
+
+    fn model_all(&mut self, n: usize) -> Run {
+        let req = http_bytes(&self.session, &self.addr, &model_all_request())?;
+        let start = Instant::now();
+        let status = self.raw.exchange(&req)?;
+        let elapsed = start.elapsed();
+        ensure(status == 200, || {
+            format!("model all over HTTP answered {status}")
+        })?;
+        let got = query_reply_rows(&self.raw.body, "model all over HTTP")?;
+        ensure(got == n, || {
+            format!("model all over HTTP gave {got} rows, wanted {n}")
         })?;
         Ok((n, elapsed))
     }
@@ -955,6 +1182,45 @@ impl Contender for Smol {
             Ok((n, elapsed))
         })
     }
+
+    fn model_insert(&mut self, rows: &[BenchInsert]) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            // Both drivers' `ModelExt` are in scope here, hence the qualified call.
+            let stored =
+                <BenchInsert as surql_smol::ModelExt>::bulk_create(&self.0, rows, MODEL_BULK)
+                    .await?;
+            let elapsed = start.elapsed();
+            check_stored(&stored, rows.len())?;
+            Ok((rows.len(), elapsed))
+        })
+    }
+
+    fn model_all(&mut self, n: usize) -> Run {
+        async_io::block_on(async {
+            let start = Instant::now();
+            let rows = surql_smol::ModelQuerySetExt::all(&BenchPerson::objects(), &self.0).await?;
+            let elapsed = start.elapsed();
+            ensure(rows.len() == n, || {
+                format!("model all gave {} rows, wanted {n}", rows.len())
+            })?;
+            Ok((n, elapsed))
+        })
+    }
+}
+
+/// Checks what `bulk_create` yielded: every row, each with the id the server gave it.
+fn check_stored(stored: &[BenchInsert], want: usize) -> Res<()> {
+    ensure(
+        stored.len() == want && stored.iter().all(|r| r.id.is_some()),
+        || {
+            format!(
+                "bulk_create yielded {} rows ({} without an id), wanted {want}",
+                stored.len(),
+                stored.iter().filter(|r| r.id.is_none()).count()
+            )
+        },
+    )
 }
 
 async fn smol_query(db: &surql_smol::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
@@ -1032,6 +1298,25 @@ impl Contender for Blocking {
         })?;
         Ok((n, elapsed))
     }
+
+    fn model_insert(&mut self, rows: &[BenchInsert]) -> Run {
+        let start = Instant::now();
+        let stored =
+            <BenchInsert as surql_blocking::ModelExt>::bulk_create(&self.0, rows, MODEL_BULK)?;
+        let elapsed = start.elapsed();
+        check_stored(&stored, rows.len())?;
+        Ok((rows.len(), elapsed))
+    }
+
+    fn model_all(&mut self, n: usize) -> Run {
+        let start = Instant::now();
+        let rows = surql_blocking::ModelQuerySetExt::all(&BenchPerson::objects(), &self.0)?;
+        let elapsed = start.elapsed();
+        ensure(rows.len() == n, || {
+            format!("model all gave {} rows, wanted {n}", rows.len())
+        })?;
+        Ok((n, elapsed))
+    }
 }
 
 fn blocking_query(db: &surql_blocking::Surreal, sql: &str, n: usize) -> Res<Vec<QueryRow>> {
@@ -1072,12 +1357,15 @@ fn median(mut samples: Vec<f64>) -> f64 {
 /// is the median of the repetitions.
 fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
     // samples[contender][workload]
-    let mut samples: [[Vec<f64>; 5]; 3] = Default::default();
+    let mut samples: [[Vec<f64>; 7]; 3] = Default::default();
     for c in t.contenders.iter_mut() {
         c.round_trips(200)?; // warm-up
         c.select(w.select_rows)?;
         if w.enabled[QUERY] {
             c.query(w.query_rows)?;
+        }
+        if w.enabled[MODEL_ALL] {
+            c.model_all(w.select_rows)?;
         }
     }
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
@@ -1111,16 +1399,37 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
             samples[i][4].push(rate(c.query(w.query_rows)?));
         }
     }
+    // One table for every contender (the model's table is fixed at compile time), emptied
+    // before each and its row count checked after.
+    let model_table = BenchInsert::META.table;
+    for _ in 0..reps(MODEL_INSERT) {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            admin.reset_table(model_table)?;
+            let r = rate(c.model_insert(&w.model_rows)?);
+            admin.expect_rows(model_table, w.model_rows.len())?;
+            samples[i][MODEL_INSERT].push(r);
+        }
+    }
+    for _ in 0..reps(MODEL_ALL) {
+        for (i, c) in t.contenders.iter_mut().enumerate() {
+            samples[i][MODEL_ALL].push(rate(c.model_all(w.select_rows)?));
+        }
+    }
     for table in &tables {
         admin.reset_table(table)?;
     }
-    Ok(samples.map(|[rt, conc, insert, select, query]| Rates {
-        round_trip: median(rt),
-        concurrent: median(conc),
-        insert: median(insert),
-        select: median(select),
-        query: median(query),
-    }))
+    admin.reset_table(model_table)?;
+    Ok(samples.map(
+        |[rt, conc, insert, select, query, model_insert, model_all]| Rates {
+            round_trip: median(rt),
+            concurrent: median(conc),
+            insert: median(insert),
+            select: median(select),
+            query: median(query),
+            model_insert: median(model_insert),
+            model_all: median(model_all),
+        },
+    ))
 }
 
 // --- memory: one child process per client --------------------------------------------------
@@ -1274,7 +1583,7 @@ fn fmt_rate(r: f64) -> String {
 /// floor, smol and blocking per transport name.
 fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
     type Pick = fn(&Rates) -> f64;
-    let ops: [(String, Pick, f64); 5] = [
+    let ops: [(String, Pick, f64); 7] = [
         (
             format!("{} sequential `RETURN $x` (calls/s)", w.round_trips),
             |r| r.round_trip,
@@ -1308,6 +1617,22 @@ fn table(results: &[(&str, [Rates; 3])], w: &Workload) -> String {
             ),
             |r| r.query,
             0.85,
+        ),
+        (
+            format!(
+                "`BenchInsert::bulk_create` {} rows, batches of {BATCH}, stored rows decoded (rows/s)",
+                w.model_rows.len()
+            ),
+            |r| r.model_insert,
+            0.90,
+        ),
+        (
+            format!(
+                "`BenchPerson::objects().all()`, {} rows (rows/s)",
+                w.select_rows
+            ),
+            |r| r.model_all,
+            0.75,
         ),
     ];
     let mut out = String::from(
@@ -1354,6 +1679,7 @@ fn main() {
 fn run() -> Res<()> {
     let began = Instant::now();
     let w = Workload::from_env()?;
+    check_model_floors(&w)?;
     let started;
     let addr = match std::env::var("SURREAL_URL") {
         Ok(_) => {
@@ -1428,6 +1754,7 @@ fn run() -> Res<()> {
     admin.reset_table(SELECT_TABLE)?;
     admin.reset_table(QUERY_TABLE)?;
     admin.reset_table(MEM_TABLE)?;
+    admin.reset_table(BenchInsert::META.table)?;
     drop(admin);
     drop(started);
     println!(

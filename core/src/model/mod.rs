@@ -45,6 +45,7 @@ use crate::value::{RecordId, RecordIdKey, Uuid, Value};
 
 pub mod expr;
 pub mod ops;
+pub mod relation;
 
 pub use expr::{Changes, Expr};
 pub use surql_derive::Model;

@@ -93,7 +93,7 @@ pub use decode::{decode_first, decode_first_cbor, decode_rows, decode_rows_cbor,
 pub use filter::{Lookup, Operand, Var, F, Q};
 pub use graph::Path;
 pub use hybrid::HybridSearch;
-pub use queryset::{QuerySet, Untyped};
+pub use queryset::{QuerySet, RelatedDir, Untyped};
 
 /// A compiled query: send `text` with `vars` in one `query` call.
 #[derive(Debug, Clone, PartialEq)]

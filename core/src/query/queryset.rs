@@ -15,6 +15,24 @@ pub(crate) enum Source {
     Table(String),
     Record(RecordId),
     Traverse(Box<QuerySet<Untyped>>, Path),
+    /// The distinct records one edge away from a record (`both`: either direction).
+    Related {
+        from: RecordId,
+        edge: String,
+        table: String,
+        dir: RelatedDir,
+    },
+}
+
+/// The direction of a [`QuerySet::related_to`] source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelatedDir {
+    /// `$from->edge->table`.
+    Out,
+    /// `$from<-edge<-table`.
+    In,
+    /// Either: the union of both.
+    Both,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +250,28 @@ impl<M: crate::model::Model> QuerySet<M> {
     /// Every row of the model's table (what `M::objects()` returns).
     pub fn model() -> Self {
         QuerySet::new(Source::Table(M::META.table.to_owned()))
+    }
+
+    /// The distinct `M` records one `edge` away from record `from`, in direction `dir`
+    /// (`array::distinct($p0->edge->table)`, or the `array::union` of both directions):
+    /// what a relation manager selects. Filters, order and limit apply to those records.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, surql::model::Model)]
+    /// # #[surql(table = "person")]
+    /// # struct Person { id: Option<surql::RecordId>, age: i64 }
+    /// use surql::query::{QuerySet, RelatedDir};
+    /// let qs = QuerySet::<Person>::related_to(surql::RecordId::new("person", "a"), "follows", RelatedDir::Both);
+    /// assert_eq!(qs.compile().unwrap().text, "SELECT * FROM array::union($p0->follows->person, $p1<-follows<-person);");
+    /// ```
+    pub fn related_to(from: RecordId, edge: impl Into<String>, dir: RelatedDir) -> Self {
+        QuerySet::new(Source::Related {
+            from,
+            edge: edge.into(),
+            table: M::META.table.to_owned(),
+            dir,
+        })
     }
 }
 
@@ -539,6 +579,38 @@ impl<M> QuerySet<M> {
                 w.value(Value::RecordId(r.clone()));
                 Ok(())
             }
+            Source::Related {
+                from,
+                edge,
+                table,
+                dir,
+            } => {
+                check_ident("graph table", edge)?;
+                check_ident("graph table", table)?;
+                let hop = |w: &mut Writer, out: bool| {
+                    w.value(Value::RecordId(from.clone()));
+                    let arrow = if out { "->" } else { "<-" };
+                    w.sql(arrow);
+                    push_ident(&mut w.text, edge);
+                    w.sql(arrow);
+                    push_ident(&mut w.text, table);
+                };
+                match dir {
+                    RelatedDir::Out | RelatedDir::In => {
+                        w.sql("array::distinct(");
+                        hop(w, *dir == RelatedDir::Out);
+                        w.sql(")");
+                    }
+                    RelatedDir::Both => {
+                        w.sql("array::union(");
+                        hop(w, true);
+                        w.sql(", ");
+                        hop(w, false);
+                        w.sql(")");
+                    }
+                }
+                Ok(())
+            }
             Source::Traverse(from, path) => {
                 if let (Source::Record(r), true) = (&from.source, from.conds.is_empty()) {
                     w.value(Value::RecordId(r.clone()));
@@ -733,7 +805,9 @@ impl<M> QuerySet<M> {
         } else if self.knn.is_some() {
             w.sql(" ORDER BY knn_distance ASC");
         }
-        if let Some(n) = self.limit {
+        // A limit no table can reach is no limit: left out (SurrealDB 4.0 refuses a LIMIT
+        // of i64::MAX, 3.x accepts it; both read an absent LIMIT the same way).
+        if let Some(n) = self.limit.filter(|n| *n < i64::MAX as u64) {
             w.sql(" LIMIT ");
             w.value(to_u64_value(n));
         }
@@ -948,6 +1022,11 @@ impl<M> QuerySet<M> {
             w.value(Value::Duration(d));
         }
         Ok(w.finish())
+    }
+
+    /// ` WHERE …` of this set's filters alone (for a filter inside a graph hop).
+    pub(crate) fn write_where_only(&self, w: &mut Writer) -> Result<(), QueryError> {
+        self.write_where(w, CondCtx { live: false })
     }
 
     pub(crate) fn conds(&self) -> &[Q] {

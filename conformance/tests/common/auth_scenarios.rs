@@ -12,8 +12,11 @@ use surql::model::{Changes, Model};
 use surql::{RecordId, Value};
 use surql_conformance::server::{Server, ROOT_PASS, ROOT_USER};
 
+use surql::rpc::Method;
+
 use super::drv::{
-    Credentials, Error, ModelExt, ModelQuerySetExt, Surreal, TokenCache, UserModelExt,
+    self, Credentials, Error, ModelExt, ModelQuerySetExt, Surreal, Token, TokenCache,
+    UserModelExt,
 };
 use super::WS;
 
@@ -76,12 +79,51 @@ fn assert_no_secret(shown: &[String], secrets: &[&str]) {
     }
 }
 
+/// Fails if any of `secrets` is in a log line captured so far (every request of every
+/// client, the auth actions' own connections included, is logged; see `auth.rs`).
+fn assert_not_logged(secrets: &[&str]) {
+    let log = crate::captured();
+    assert!(log.contains("surql.request"), "requests are logged");
+    for secret in secrets {
+        assert!(secret.len() >= 8, "a needle too short to mean anything: {secret:?}");
+        let leaks: Vec<&str> = log.lines().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{secret:?} is in the log: {leaks:#?}");
+    }
+}
+
+/// A token pair as log needles: each whole token, the JWT's payload and signature.
+fn token_needles(t: &Token) -> Vec<String> {
+    let mut out = vec![t.access.clone()];
+    out.extend(t.access.split('.').skip(1).map(str::to_owned));
+    out.extend(t.refresh.clone());
+    out
+}
+
+/// Asserts that `rec` (a recorder of the shared root client) saw no request that signs in,
+/// signs up or authenticates: user credentials went to the auth actions' own connections.
+fn assert_root_untouched(rec: &drv::Recorder) {
+    let sent = rec.statements();
+    assert!(!sent.is_empty(), "the recorder saw the root client's requests");
+    for r in sent {
+        assert!(
+            !matches!(
+                r.method,
+                Method::Signin | Method::Signup | Method::Authenticate | Method::Refresh | Method::Revoke | Method::Invalidate
+            ),
+            "the root client sent {:?}",
+            r.method
+        );
+    }
+}
+
 fn is_auth_refusal(e: &Error) -> bool {
     e.is_auth_rejected() && surql::auth::is_rejection(e)
 }
 
 scenario!(signup_signin_authenticate_refresh_invalidate, |db| {
+    crate::captured();
     install(&db).await?;
+    let rec = db.record();
     let (ada, t0) = w!(User::signup(&db, &ada_params()))?;
     let ada_id = ada.id.clone().expect("the stored user has an id");
     assert_eq!((ada.email.as_str(), ada.name.as_str()), ("ada@example.com", "Ada"));
@@ -168,6 +210,17 @@ scenario!(signup_signin_authenticate_refresh_invalidate, |db| {
     let root: Value = w!(db.query("RETURN $auth"))?.take(0)?;
     assert!(matches!(root, Value::None | Value::Null), "root has no record auth: {root:?}");
     assert_eq!(w!(User::objects().count_rows(&db))?, 2, "root sees every user");
+    assert_root_untouched(&rec);
+    // the auth actions' own connections are logged too (their params redacted)
+    let log = crate::captured();
+    for method in ["signup", "signin", "authenticate", "revoke"] {
+        assert!(log.contains(&format!("method=\"{method}\"")), "no {method} logged");
+    }
+    let mut needles: Vec<String> = vec![ADA_PW.to_owned(), tampered.clone()];
+    for t in [&t0, &t1, &t2, &t3] {
+        needles.extend(token_needles(t));
+    }
+    assert_not_logged(&needles.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(())
 });
 
@@ -244,6 +297,7 @@ scenario!(table_permissions_deny_a_record_users_writes, |db| {
 });
 
 scenario!(root_keeps_its_rights_after_100_concurrent_signins, |db| {
+    crate::captured();
     install(&db).await?;
     const USERS: usize = 4;
     for i in 0..USERS {
@@ -251,18 +305,26 @@ scenario!(root_keeps_its_rights_after_100_concurrent_signins, |db| {
             .with("name", format!("user {i}"));
         w!(User::signup(&db, &params))?;
     }
+    let rec = db.record();
     let root = &db;
     let results = concurrently!(100, |i| {
         let n = i % USERS;
         let params = User::login(format!("u{n}@example.com"), format!("pw-{n}-{BOB_PW}"));
         w!(User::signin(root, &params)).map(|(u, t)| (n, u, t))
     });
+    let mut needles = Vec::new();
     for r in results {
         let (n, user, token) = r?;
         assert_eq!(user.email, format!("u{n}@example.com"));
         let claims = jwt::decode_claims(&token.access).expect("a JWT");
         assert_eq!(claims.record_id(), user.id);
+        needles.extend(token_needles(&token));
     }
+    // 100 signins: the root client only read its ns/db and loaded users
+    assert_root_untouched(&rec);
+    assert_eq!(rec.count(), 200, "one ns/db read and one user load per signin");
+    needles.extend((0..USERS).map(|n| format!("pw-{n}-{BOB_PW}")));
+    assert_not_logged(&needles.iter().map(String::as_str).collect::<Vec<_>>());
     // the shared client is still root: no record auth, root-only statements work, it sees
     // past the table permissions
     let auth: Value = w!(db.query("RETURN $auth"))?.take(0)?;
@@ -278,6 +340,7 @@ scenario!(root_keeps_its_rights_after_100_concurrent_signins, |db| {
 });
 
 scenario!(bearer_keys_are_granted_used_and_revoked, |db| {
+    crate::captured();
     install(&db).await?;
     let (ada, _) = w!(User::signup(&db, &ada_params()))?;
     let ada_id = ada.id.clone().expect("an id");
@@ -304,10 +367,14 @@ scenario!(bearer_keys_are_granted_used_and_revoked, |db| {
         format!("{twice} {twice:?}"),
     ];
     assert_no_secret(&shown, &[&key.key, &key2.key]);
+    let mut needles = vec![key.key.clone(), key2.key.clone()];
+    needles.extend(token_needles(&token));
+    assert_not_logged(&needles.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(())
 });
 
 scenario!(change_password_checks_the_old_one, |db| {
+    crate::captured();
     install(&db).await?;
     w!(User::signup(&db, &ada_params()))?;
     let err = w!(User::change_password(&db, "ada@example.com", "not-the-password", "New-pw-55c1"))
@@ -319,6 +386,7 @@ scenario!(change_password_checks_the_old_one, |db| {
     assert!(is_auth_refusal(&old), "{old:?}");
     let (u, _) = w!(User::signin(&db, &User::login("ada@example.com", "New-pw-55c1")))?;
     assert_eq!(u.email, "ada@example.com");
+    assert_not_logged(&[ADA_PW, "not-the-password", "New-pw-55c1"]);
     Ok(())
 });
 
@@ -369,7 +437,8 @@ scenario!(auth_models_honour_named_connections, |db| {
     Ok(())
 });
 
-scenario!(secrets_never_show_in_debug_output, |db| {
+scenario!(secrets_never_show_in_debug_output_errors_or_logs, |db| {
+    crate::captured();
     install(&db).await?;
     let params = ada_params();
     let (ada, token) = w!(User::signup(&db, &params))?;
@@ -407,5 +476,15 @@ scenario!(secrets_never_show_in_debug_output, |db| {
             "NotARealSignature",
         ],
     );
+    let mut needles = vec![
+        ADA_PW.to_owned(),
+        "Wrong-pw-1234".to_owned(),
+        key.key.clone(),
+        "NotARealToken".to_owned(),
+        "NotARealSecret".to_owned(),
+        "NotARealSignature".to_owned(),
+    ];
+    needles.extend(token_needles(&token));
+    assert_not_logged(&needles.iter().map(String::as_str).collect::<Vec<_>>());
     Ok(())
 });

@@ -239,12 +239,13 @@ pub fn revoke_statement(access: &str, key_or_id: &str) -> Result<String, Error> 
 }
 
 /// The password change, run as the model's connection after the old password was checked:
-/// `UPDATE $user SET <password> = crypto::<alg>::generate($new) WHERE <identifier> =
+/// `UPDATE $user SET <password> = crypto::<alg>::generate($new_password) WHERE <identifier> =
 /// $identifier RETURN VALUE id;` (`$user` is the record the check signed in as, so only
-/// that account changes even if identifiers are not unique).
+/// that account changes even if identifiers are not unique). The variable is named like a
+/// secret so the request log never shows its value (see `surql::log::is_secret_name`).
 pub fn change_password_statement(cfg: &AuthConfig) -> String {
     format!(
-        "UPDATE $user SET {} = crypto::{}::generate($new) WHERE {} = $identifier RETURN VALUE id;",
+        "UPDATE $user SET {} = crypto::{}::generate($new_password) WHERE {} = $identifier RETURN VALUE id;",
         escape_ident(cfg.password_field),
         cfg.algorithm.as_str(),
         escape_ident(cfg.identifier_field)
@@ -420,7 +421,7 @@ mod tests {
     fn the_password_change() {
         assert_eq!(
             change_password_statement(&AuthConfig::new().algorithm(PasswordAlgorithm::Scrypt)),
-            "UPDATE $user SET password = crypto::scrypt::generate($new) WHERE email = $identifier RETURN VALUE id;"
+            "UPDATE $user SET password = crypto::scrypt::generate($new_password) WHERE email = $identifier RETURN VALUE id;"
         );
     }
 }

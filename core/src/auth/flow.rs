@@ -581,7 +581,7 @@ pub fn change_password<M: UserModel>(identifier: &str, old: &str, new: &str) -> 
                     let rid = tri!(user_id::<M>(&token.access));
                     let mut vars = Object::new();
                     vars.insert("user".into(), Value::RecordId(rid.clone()));
-                    vars.insert("new".into(), Value::String(new));
+                    vars.insert("new_password".into(), Value::String(new));
                     vars.insert("identifier".into(), Value::String(identifier));
                     let text = access::change_password_statement(&M::AUTH);
                     let call = client::query(&text, vars);

@@ -555,13 +555,16 @@ fn change_password_checks_the_old_one_then_updates_that_record_as_the_model_conn
     assert_eq!(sent[2].via, Via::Model);
     assert_eq!(
         sent[2].text(),
-        "UPDATE $user SET password = crypto::argon2::generate($new) WHERE email = $identifier RETURN VALUE id;"
+        "UPDATE $user SET password = crypto::argon2::generate($new_password) WHERE email = $identifier RETURN VALUE id;"
     );
     assert_eq!(
         sent[2].param("user"),
         Some(&Value::RecordId(RecordId::new("user", "ada")))
     );
-    assert_eq!(sent[2].param("new"), Some(&Value::from("new-pass")));
+    assert_eq!(
+        sent[2].param("new_password"),
+        Some(&Value::from("new-pass"))
+    );
     assert_eq!(
         sent[2].param("identifier"),
         Some(&Value::from("ada@example.com"))

@@ -2,7 +2,7 @@
 //! run as the model's connection (bearer grants and revokes, the password change).
 //!
 //! Names (table, fields, access methods, grant ids) are written with
-//! [`escape_ident`](crate::escape::escape_ident); the identifier and password fields, and
+//! [`escape_ident`]; the identifier and password fields, and
 //! the SIGNUP fields, must also be plain identifiers because they name `$variables`.
 //! Durations come from [`std::time::Duration`]s in the server's canonical form (`4w2d`,
 //! `1h30m`). Nothing else is written into the text: values are bound.

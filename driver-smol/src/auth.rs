@@ -208,9 +208,15 @@ pub trait UserModelExt: UserModel + Sized {
     }
 
     /// The record id `token` claims, if it is this model's and within its `exp`/`nbf`
-    /// ([`LOCAL_LEEWAY_SECS`] each way). **The signature is not checked**: anybody can
-    /// write a token that passes. A pre-filter, never an authorization; use
-    /// [`validate_token`](Self::validate_token) for that.
+    /// ([`LOCAL_LEEWAY_SECS`] each way), read locally without asking the server.
+    ///
+    /// # Security
+    ///
+    /// **The signature is NOT checked** (only the server holds the key): anybody can write
+    /// a token that passes. Use it as a pre-filter (reject expired or foreign tokens
+    /// without a round trip, route by user), never to decide who a caller is; for that use
+    /// [`validate_token`](Self::validate_token) or
+    /// [`authenticate_token`](Self::authenticate_token).
     fn validate_token_local(token: &str) -> Option<RecordId> {
         flow::validate_token_local::<Self>(token, unix_now(), LOCAL_LEEWAY_SECS)
     }

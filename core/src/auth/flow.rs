@@ -410,8 +410,11 @@ pub const AUTH_RETRY_DELAYS: [Duration; 4] = [
 ];
 
 /// A token is "fresh" (a refusal may be clock skew) when it became valid (`nbf`, else
-/// `iat`) within this many seconds of now, either way.
-pub const FRESH_WINDOW_SECS: i64 = 60;
+/// `iat`) within this many seconds of now, either way. Skew between servers' clocks is
+/// seconds; a refusal of an older token is final at once. (A forged token can claim to be
+/// fresh too: it costs the caller at most the [`AUTH_RETRY_DELAYS`] and the server five
+/// cheap signature checks.)
+pub const FRESH_WINDOW_SECS: i64 = 10;
 
 /// Whether an error is the server refusing the credentials, token or key (as opposed to
 /// failing to answer): [`Error::AuthRejected`], an auth error, an HTTP 401, or SurrealDB

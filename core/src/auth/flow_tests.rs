@@ -697,3 +697,39 @@ fn debug_of_an_operation_shows_no_secret() {
     let shown = format!("{step:?} {op:?}");
     assert!(!shown.contains(&ada_token()), "{shown}");
 }
+
+#[test]
+fn freshness_is_judged_either_way_within_the_window() {
+    let token = ada_token();
+    let refused_once = |now: i64| {
+        let mut script = vec![ns_db("app", "main"), Err(auth_error("InvalidAuth"))];
+        let mut op = validate_token::<User>(&token, now);
+        let mut waits = 0;
+        let mut answer = None;
+        loop {
+            match op.step(answer.take()) {
+                AuthStep::Send(..) => {
+                    answer = Some(if script.is_empty() {
+                        Ok(Payload::from(Value::None))
+                    } else {
+                        script.remove(0)
+                    })
+                }
+                AuthStep::Wait(_) => waits += 1,
+                AuthStep::Done(out) => return (waits, out.unwrap()),
+            }
+        }
+    };
+    // our clock ahead of, or behind, the token's nbf by up to the window: retried
+    for now in [NOW + FRESH_WINDOW_SECS, NOW - FRESH_WINDOW_SECS, NOW] {
+        assert_eq!(
+            refused_once(now),
+            (1, Some(RecordId::new("user", "ada"))),
+            "{now}"
+        );
+    }
+    // beyond it: final
+    for now in [NOW + FRESH_WINDOW_SECS + 1, NOW - FRESH_WINDOW_SECS - 1] {
+        assert_eq!(refused_once(now), (0, None), "{now}");
+    }
+}

@@ -191,6 +191,17 @@ pub enum Error {
         /// What went wrong, with the failing statement when there is one.
         reason: String,
     },
+    /// The server refused the credentials, token or key of an auth action (a wrong
+    /// password, an unknown user, a spent refresh token, a revoked bearer key), as opposed
+    /// to failing to answer. The server's own error is kept.
+    #[error("`{action}` was refused by the server: {source}")]
+    AuthRejected {
+        /// The action (`signin`, `signup`, `refresh`, `change_password`, …).
+        action: String,
+        /// The server's answer.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// Shorthand for results with surql's [`Error`].
@@ -222,7 +233,9 @@ impl Error {
     pub fn as_server_error(&self) -> Option<&ServerError> {
         match self {
             Error::Server(e) => Some(e),
-            Error::ReplayFailed { source, .. } => source.as_server_error(),
+            Error::ReplayFailed { source, .. } | Error::AuthRejected { source, .. } => {
+                source.as_server_error()
+            }
             _ => None,
         }
     }
@@ -270,6 +283,12 @@ impl Error {
     /// Whether a migration failed ([`Error::Migration`]).
     pub fn is_migration(&self) -> bool {
         matches!(self, Error::Migration { .. })
+    }
+
+    /// Whether the server refused an auth action's credentials, token or key
+    /// ([`Error::AuthRejected`]).
+    pub fn is_auth_rejected(&self) -> bool {
+        matches!(self, Error::AuthRejected { .. })
     }
 
     /// Whether a stream ended because its reader fell too far behind.

@@ -31,6 +31,7 @@
 // The derive emits `::surql::…` paths; this makes them resolve inside the crate too.
 extern crate self as surql;
 
+pub mod auth;
 pub mod cbor;
 pub mod client;
 pub mod conn;

@@ -315,8 +315,8 @@ impl Executor for Connections {
 /// Runs everything on one named connection: [`Connections::using`].
 #[derive(Debug, Clone, Copy)]
 pub struct Using<'a> {
-    conns: &'a Connections,
-    name: &'a str,
+    pub(crate) conns: &'a Connections,
+    pub(crate) name: &'a str,
 }
 
 impl Executor for Using<'_> {

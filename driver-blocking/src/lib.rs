@@ -35,6 +35,7 @@
 // and a boxed variant would make `match`ing on `Error::Server` clumsy for every caller.
 #![allow(clippy::result_large_err)]
 
+mod auth;
 mod connections;
 mod http;
 mod live;
@@ -49,9 +50,13 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
+pub use surql::auth::{
+    AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
+};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
@@ -75,8 +80,10 @@ use ws::WsTransport;
 
 /// Brings the extension traits into scope: `use surql_blocking::prelude::*;`.
 pub mod prelude {
+    pub use crate::auth::{AuthExecutor, UserModelExt};
     pub use crate::model::{ModelExt, ModelQuerySetExt};
     pub use crate::{AggregateExt, Executor, QuerySetExt};
+    pub use surql::auth::UserModel;
     pub use surql::model::{Changes, Expr, Model};
 }
 

@@ -23,6 +23,7 @@
 // the cold path, so the size of `Result` does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod auth;
 mod connections;
 mod http;
 #[doc(hidden)]
@@ -48,8 +49,12 @@ use surql::op::{IntoOperation, Operation, Step};
 use surql::rpc::Request;
 use surql::Object;
 
+pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use model::{ModelExt, ModelQuerySetExt};
+pub use surql::auth::{
+    AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
+};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
@@ -67,8 +72,10 @@ use ws::{BoundedRx, Listener, Next};
 
 /// Brings the extension traits into scope: `use surql_smol::prelude::*;`.
 pub mod prelude {
+    pub use crate::auth::{AuthExecutor, UserModelExt};
     pub use crate::model::{ModelExt, ModelQuerySetExt};
     pub use crate::{AggregateExt, Executor, QuerySetExt};
+    pub use surql::auth::UserModel;
     pub use surql::model::{Changes, Expr, Model};
 }
 
@@ -79,6 +86,8 @@ enum Transport {
 
 struct Inner {
     transport: Transport,
+    /// The RPC URL, for auth actions' own connections (`auth.rs`).
+    url: String,
     host: String,
     port: u16,
     tls: bool,
@@ -142,6 +151,7 @@ impl Surreal {
         Ok(Surreal {
             inner: Arc::new(Inner {
                 transport,
+                url: e.rpc_url(),
                 host: e.host,
                 port: e.port,
                 tls,

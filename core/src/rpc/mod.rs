@@ -135,7 +135,8 @@ impl fmt::Display for Method {
 /// One RPC request: method, positional params and the optional 3.x envelope fields.
 ///
 /// `Debug` hides the params of `signin`, `signup`, `authenticate`, `refresh` and
-/// `revoke` (passwords, keys, tokens).
+/// `revoke` (passwords, keys, tokens), and the values bound to a `query` or `let` (a new
+/// password, an API key): it shows the query text and the variable names.
 #[derive(Clone, PartialEq)]
 pub struct Request {
     /// The method.
@@ -161,6 +162,17 @@ impl fmt::Debug for Request {
                 | Method::Revoke
         ) {
             d.field("params", &format_args!("<{} redacted>", self.params.len()));
+        } else if matches!(self.method, Method::Query | Method::QueryStream) {
+            // A bound value may be a secret (a new password, a key): the text and the
+            // variable names only.
+            let names: Vec<&String> = match self.params.get(1) {
+                Some(Value::Object(vars)) => vars.keys().collect(),
+                _ => Vec::new(),
+            };
+            d.field("text", &self.params.first()).field("vars", &names);
+        } else if self.method == Method::Let {
+            d.field("name", &self.params.first())
+                .field("value", &"<redacted>");
         } else {
             d.field("params", &self.params);
         }

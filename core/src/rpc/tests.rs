@@ -684,3 +684,31 @@ fn http_payload_answers_match_value_answers() {
     assert!(http::decode_response_payload(200, &err).is_err());
     assert!(http::decode_response_payload(500, b"oops").is_err());
 }
+
+#[test]
+fn debug_of_a_request_shows_no_bound_value() {
+    let mut vars = Object::new();
+    vars.insert("new".into(), Value::from("n3w-pa55word"));
+    let q = Request::new(
+        Method::Query,
+        vec![
+            Value::from("UPDATE $user SET pw = crypto::argon2::generate($new)"),
+            Value::Object(vars),
+        ],
+    );
+    let shown = format!("{q:?}");
+    assert!(!shown.contains("n3w-pa55word"), "{shown}");
+    assert!(
+        shown.contains("generate($new)") && shown.contains("\"new\""),
+        "{shown}"
+    );
+    let l = Request::new(
+        Method::Let,
+        vec![Value::from("k"), Value::from("api-key-123")],
+    );
+    assert!(!format!("{l:?}").contains("api-key-123"));
+    let s = Request::new(Method::Signin, vec![Value::from("pw-secret")]);
+    assert!(!format!("{s:?}").contains("pw-secret"));
+    let p = Request::new(Method::Select, vec![Value::from("person")]);
+    assert!(format!("{p:?}").contains("person"));
+}

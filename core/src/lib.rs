@@ -32,6 +32,7 @@
 extern crate self as surql;
 
 pub mod cbor;
+pub mod changefeed;
 pub mod client;
 pub mod conn;
 pub mod endpoint;
@@ -43,6 +44,7 @@ pub mod mux;
 pub mod op;
 pub mod options;
 pub mod query;
+pub mod realtime;
 pub mod rpc;
 pub mod session;
 pub mod signals;

@@ -39,6 +39,7 @@ mod connections;
 mod http;
 mod live;
 mod model;
+pub mod realtime;
 mod txn;
 mod ws;
 
@@ -51,6 +52,7 @@ use serde::Serialize;
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
+pub use realtime::{ChangeStream, LiveQuerySetExt, TypedLiveStream};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};
@@ -74,6 +76,7 @@ use ws::WsTransport;
 /// Brings the extension traits into scope: `use surql_blocking::prelude::*;`.
 pub mod prelude {
     pub use crate::model::{ModelExt, ModelQuerySetExt};
+    pub use crate::realtime::LiveQuerySetExt;
     pub use crate::{AggregateExt, Executor, QuerySetExt};
     pub use surql::model::{Changes, Expr, Model};
 }

@@ -701,7 +701,6 @@ mod tests {
             db.set("x", 1).unwrap_err(),
             db.unset("x").unwrap_err(),
             db.live("person").unwrap_err(),
-            db.begin().unwrap_err(),
             db.sessions().unwrap_err(),
             db.attach().unwrap_err(),
             db.query("LIVE SELECT * FROM person").live().unwrap_err(),

@@ -13,9 +13,12 @@
 //! - `smol typed` / `blocking typed`: `Tick::objects().live(&db)`, the model stream: the same,
 //!   plus every record decoded into the model and the (empty) `post_live_change` signals run.
 //!
-//! The clock starts when the writer sends its first `INSERT` and stops when the subscriber
-//! holds the last notification, so the figure is end to end (the server's insert and
-//! dispatch included). Each measurement uses a fresh database; the median of `LIVE_REPS`
+//! Two timings per client: END TO END, from the writer's first `INSERT` to the subscriber
+//! holding the last notification (the server's insert and dispatch included, so it is bounded
+//! by the server); and DRAIN, where the subscriber starts reading only after the inserts are
+//! done and the notifications had a second to arrive (what the client itself consumes per
+//! second: frame decoding, routing, the bounded buffer, and for typed streams the model
+//! decoding and signals). Each measurement uses a fresh database; the median of `LIVE_REPS`
 //! repetitions (default 5) is reported, clients interleaved per repetition so load from
 //! elsewhere on a shared machine hits all alike. The subscriber's `live_buffer` is raised to
 //! the event count so a burst is measured rather than refused (the default, 1024, is the
@@ -126,26 +129,42 @@ fn main() -> Res<()> {
     let writer = surql_blocking::Surreal::connect(&format!("ws://{addr}"))?;
     writer.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
     println!("live-event throughput: {events} inserts in batches of {BATCH}, one subscriber, median of {reps}");
-    let mut results: Vec<Vec<f64>> = vec![Vec::new(); Client::ALL.len()];
+    const MODES: [Mode; 2] = [Mode::EndToEnd, Mode::Drain];
+    // results[mode][client]: one rate per repetition.
+    let mut results = vec![vec![Vec::<f64>::new(); Client::ALL.len()]; MODES.len()];
     // One warm-up round (not counted), then the measured ones.
     for rep in 0..=reps {
-        for (i, client) in Client::ALL.into_iter().enumerate() {
-            let db = format!("r{rep}_{i}");
-            let rate = measure(client, &addr, &writer, &db, events)?;
-            if rep > 0 {
-                results[i].push(rate);
+        for (m, mode) in MODES.into_iter().enumerate() {
+            for (i, client) in Client::ALL.into_iter().enumerate() {
+                let db = format!("r{rep}_{m}_{i}");
+                let rate = measure(client, mode, &addr, &writer, &db, events)?;
+                if rep > 0 {
+                    results[m][i].push(rate);
+                }
             }
         }
     }
-    let floor = median(&mut results[0].clone());
-    println!("{:<24} {:>12} {:>8}", "client", "events/s", "/floor");
+    let medians: Vec<Vec<f64>> = results
+        .iter_mut()
+        .map(|per_client| per_client.iter_mut().map(|r| median(r)).collect())
+        .collect();
+    println!(
+        "| {:<24} | {:>19} | {:>7} | {:>17} | {:>7} |",
+        "client", "end to end (ev/s)", "/floor", "drain (ev/s)", "/floor"
+    );
+    println!(
+        "|{:-<26}|{:->21}|{:->9}|{:->19}|{:->9}|",
+        "", "", "", "", ""
+    );
     for (i, client) in Client::ALL.into_iter().enumerate() {
-        let m = median(&mut results[i]);
+        let (e2e, drain) = (medians[0][i], medians[1][i]);
         println!(
-            "{:<24} {:>12.0} {:>7.0}%",
+            "| {:<24} | {:>19.0} | {:>6.0}% | {:>17.0} | {:>6.0}% |",
             client.name(),
-            m,
-            100.0 * m / floor
+            e2e,
+            100.0 * e2e / medians[0][0],
+            drain,
+            100.0 * drain / medians[1][0],
         );
     }
     Ok(())
@@ -156,10 +175,24 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// How a measurement is timed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// From the writer's first `INSERT` to the subscriber's last notification.
+    EndToEnd,
+    /// The subscriber starts reading only after every `INSERT` is done and the notifications
+    /// had [`SETTLE`] to arrive: how fast the client consumes what is already there.
+    Drain,
+}
+
+/// How long the drain measurement lets notifications arrive before it reads them.
+const SETTLE: Duration = Duration::from_secs(1);
+
 /// Subscribes `client` on a fresh database, inserts `events` rows from `writer`, and returns
-/// the events per second the subscriber received.
+/// the events per second the subscriber received, timed as `mode` says.
 fn measure(
     client: Client,
+    mode: Mode,
     addr: &str,
     writer: &surql_blocking::Surreal,
     db: &str,
@@ -172,27 +205,33 @@ fn measure(
         .run()?
         .check()?;
     writer.use_ns_db(NS, db)?;
-    // The subscriber thread: subscribe, then wait at the barrier, then count.
-    let ready = Arc::new(Barrier::new(2));
+    // The subscriber thread: subscribe, meet at `ready`, start reading at `go`, count.
+    let gates = Arc::new(Gates {
+        ready: Barrier::new(2),
+        go: Barrier::new(2),
+    });
     let subscriber = {
-        let (addr, db, ready) = (addr.to_owned(), db.to_owned(), ready.clone());
-        std::thread::spawn(move || -> Res<Instant> {
+        let (addr, db, gates) = (addr.to_owned(), db.to_owned(), gates.clone());
+        std::thread::spawn(move || -> Res<(Instant, Instant)> {
             match client {
-                Client::Floor => floor(&addr, &db, events, &ready),
+                Client::Floor => floor(&addr, &db, events, &gates),
                 Client::Smol | Client::SmolTyped => futures_lite::future::block_on(smol(
                     &addr,
                     &db,
                     events,
-                    &ready,
+                    &gates,
                     client == Client::SmolTyped,
                 )),
                 Client::Blocking | Client::BlockingTyped => {
-                    blocking(&addr, &db, events, &ready, client == Client::BlockingTyped)
+                    blocking(&addr, &db, events, &gates, client == Client::BlockingTyped)
                 }
             }
         })
     };
-    ready.wait();
+    gates.ready.wait();
+    if mode == Mode::EndToEnd {
+        gates.go.wait();
+    }
     let start = Instant::now();
     for batch in 0..events / BATCH {
         let rows: Vec<Value> = (0..BATCH)
@@ -210,11 +249,28 @@ fn measure(
             .run()?
             .check()?;
     }
-    let end = subscriber
+    if mode == Mode::Drain {
+        std::thread::sleep(SETTLE);
+        gates.go.wait();
+    }
+    let (read_start, end) = subscriber
         .join()
         .map_err(|_| format!("the {} subscriber panicked", client.name()))??;
-    let secs = end.duration_since(start).as_secs_f64();
+    let from = if mode == Mode::Drain {
+        read_start
+    } else {
+        start
+    };
+    let secs = end.duration_since(from).as_secs_f64();
     Ok(events as f64 / secs)
+}
+
+/// Where the writer and the subscriber meet.
+struct Gates {
+    /// The subscription is made.
+    ready: Barrier,
+    /// The subscriber starts reading.
+    go: Barrier,
 }
 
 fn options() -> surql::Options {
@@ -222,14 +278,22 @@ fn options() -> surql::Options {
     surql::Options::default().live_buffer(1 << 20)
 }
 
-async fn smol(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool) -> Res<Instant> {
+async fn smol(
+    addr: &str,
+    db: &str,
+    events: usize,
+    gates: &Gates,
+    typed: bool,
+) -> Res<(Instant, Instant)> {
     use surql_smol::LiveQuerySetExt;
     let sub = surql_smol::Surreal::connect_with(&format!("ws://{addr}"), options()).await?;
     sub.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).await?;
     sub.use_ns_db(NS, db).await?;
-    if typed {
+    let start = if typed {
         let mut live = Tick::objects().live(&sub).await?;
-        ready.wait();
+        gates.ready.wait();
+        gates.go.wait();
+        let start = Instant::now();
         for i in 0..events {
             match live.next_timeout(STALL).await? {
                 Some(ev) => {
@@ -241,26 +305,38 @@ async fn smol(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool)
                 None => return Err(format!("the stream ended after {i} events").into()),
             }
         }
+        start
     } else {
         let mut live = sub.live("tick").await?;
-        ready.wait();
+        gates.ready.wait();
+        gates.go.wait();
+        let start = Instant::now();
         for i in 0..events {
             if live.next_timeout(STALL).await?.is_none() {
                 return Err(format!("the stream ended after {i} events").into());
             }
         }
-    }
-    Ok(Instant::now())
+        start
+    };
+    Ok((start, Instant::now()))
 }
 
-fn blocking(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool) -> Res<Instant> {
+fn blocking(
+    addr: &str,
+    db: &str,
+    events: usize,
+    gates: &Gates,
+    typed: bool,
+) -> Res<(Instant, Instant)> {
     use surql_blocking::LiveQuerySetExt;
     let sub = surql_blocking::Surreal::connect_with(&format!("ws://{addr}"), options())?;
     sub.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
     sub.use_ns_db(NS, db)?;
-    if typed {
+    let start = if typed {
         let mut live = Tick::objects().live(&sub)?;
-        ready.wait();
+        gates.ready.wait();
+        gates.go.wait();
+        let start = Instant::now();
         for i in 0..events {
             match live.next_timeout(STALL)? {
                 Some(ev) => {
@@ -272,20 +348,24 @@ fn blocking(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool) -
                 None => return Err(format!("the stream ended after {i} events").into()),
             }
         }
+        start
     } else {
         let mut live = sub.live("tick")?;
-        ready.wait();
+        gates.ready.wait();
+        gates.go.wait();
+        let start = Instant::now();
         for i in 0..events {
             if live.next_timeout(STALL)?.is_none() {
                 return Err(format!("the stream ended after {i} events").into());
             }
         }
-    }
-    Ok(Instant::now())
+        start
+    };
+    Ok((start, Instant::now()))
 }
 
 /// The floor: a bare socket that subscribes and counts frames.
-fn floor(addr: &str, db: &str, events: usize, ready: &Barrier) -> Res<Instant> {
+fn floor(addr: &str, db: &str, events: usize, gates: &Gates) -> Res<(Instant, Instant)> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(STALL))?;
@@ -309,12 +389,13 @@ fn floor(addr: &str, db: &str, events: usize, ready: &Barrier) -> Res<Instant> {
             other => return Err(format!("{}: {other:?}", req.method).into()),
         }
     }
-    ready.wait();
+    gates.ready.wait();
+    gates.go.wait();
+    let start = Instant::now();
     for _ in 0..events {
         next_binary(&mut sock)?; // every binary message now is a notification
     }
-    let end = Instant::now();
-    Ok(end)
+    Ok((start, Instant::now()))
 }
 
 fn next_binary(sock: &mut WebSocket<TcpStream>) -> Res<tungstenite::Bytes> {

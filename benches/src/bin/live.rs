@@ -13,12 +13,12 @@
 //! - `smol typed` / `blocking typed`: `Tick::objects().live(&db)`, the model stream: the same,
 //!   plus every record decoded into the model and the (empty) `post_live_change` signals run.
 //!
-//! Two timings per client: END TO END, from the writer's first `INSERT` to the subscriber
-//! holding the last notification (the server's insert and dispatch included, so it is bounded
-//! by the server); and DRAIN, where the subscriber starts reading only after the inserts are
-//! done and the notifications had a second to arrive (what the client itself consumes per
-//! second: frame decoding, routing, the bounded buffer, and for typed streams the model
-//! decoding and signals). Each measurement uses a fresh database; the median of `LIVE_REPS`
+//! The clock starts when the writer sends its first `INSERT` and stops when the subscriber
+//! holds the last notification, so the figure is end to end (the server's insert and
+//! dispatch included): when the drivers match the floor, the server is what limits it. What
+//! the client itself spends is the second figure: the CPU time this process used during the
+//! measurement (every thread: the subscriber's reader and IO thread, and the writer, which
+//! only sends 20 requests), per event, from `/proc/self/stat` (Linux, 10 ms ticks). Each measurement uses a fresh database; the median of `LIVE_REPS`
 //! repetitions (default 5) is reported, clients interleaved per repetition so load from
 //! elsewhere on a shared machine hits all alike. The subscriber's `live_buffer` is raised to
 //! the event count so a burst is measured rather than refused (the default, 1024, is the
@@ -129,42 +129,33 @@ fn main() -> Res<()> {
     let writer = surql_blocking::Surreal::connect(&format!("ws://{addr}"))?;
     writer.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
     println!("live-event throughput: {events} inserts in batches of {BATCH}, one subscriber, median of {reps}");
-    const MODES: [Mode; 2] = [Mode::EndToEnd, Mode::Drain];
-    // results[mode][client]: one rate per repetition.
-    let mut results = vec![vec![Vec::<f64>::new(); Client::ALL.len()]; MODES.len()];
+    let mut rates = vec![Vec::<f64>::new(); Client::ALL.len()];
+    let mut cpus = vec![Vec::<f64>::new(); Client::ALL.len()];
     // One warm-up round (not counted), then the measured ones.
     for rep in 0..=reps {
-        for (m, mode) in MODES.into_iter().enumerate() {
-            for (i, client) in Client::ALL.into_iter().enumerate() {
-                let db = format!("r{rep}_{m}_{i}");
-                let rate = measure(client, mode, &addr, &writer, &db, events)?;
-                if rep > 0 {
-                    results[m][i].push(rate);
-                }
+        for (i, client) in Client::ALL.into_iter().enumerate() {
+            let db = format!("r{rep}_{i}");
+            let sample = measure(client, &addr, &writer, &db, events)?;
+            if rep > 0 {
+                rates[i].push(sample.events_per_sec);
+                cpus[i].push(sample.cpu_us_per_event);
             }
         }
     }
-    let medians: Vec<Vec<f64>> = results
-        .iter_mut()
-        .map(|per_client| per_client.iter_mut().map(|r| median(r)).collect())
-        .collect();
+    let floor = median(&mut rates[0].clone());
     println!(
-        "| {:<24} | {:>19} | {:>7} | {:>17} | {:>7} |",
-        "client", "end to end (ev/s)", "/floor", "drain (ev/s)", "/floor"
+        "| {:<24} | {:>10} | {:>7} | {:>19} |",
+        "client", "events/s", "/floor", "client CPU µs/event"
     );
-    println!(
-        "|{:-<26}|{:->21}|{:->9}|{:->19}|{:->9}|",
-        "", "", "", "", ""
-    );
+    println!("|{:-<26}|{:->12}|{:->9}|{:->21}|", "", "", "", "");
     for (i, client) in Client::ALL.into_iter().enumerate() {
-        let (e2e, drain) = (medians[0][i], medians[1][i]);
+        let m = median(&mut rates[i]);
         println!(
-            "| {:<24} | {:>19.0} | {:>6.0}% | {:>17.0} | {:>6.0}% |",
+            "| {:<24} | {:>10.0} | {:>6.0}% | {:>19.1} |",
             client.name(),
-            e2e,
-            100.0 * e2e / medians[0][0],
-            drain,
-            100.0 * drain / medians[1][0],
+            m,
+            100.0 * m / floor,
+            median(&mut cpus[i]),
         );
     }
     Ok(())
@@ -175,29 +166,41 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// How a measurement is timed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mode {
-    /// From the writer's first `INSERT` to the subscriber's last notification.
-    EndToEnd,
-    /// The subscriber starts reading only after every `INSERT` is done and the notifications
-    /// had [`SETTLE`] to arrive: how fast the client consumes what is already there.
-    Drain,
+/// This process's CPU time so far (user + system, all threads), from `/proc/self/stat`.
+fn cpu_time() -> Res<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name may hold spaces; the fields after it are plain numbers.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or("/proc/self/stat has no command name")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields
+        .get(11..13)
+        .ok_or("/proc/self/stat is too short")?
+        .iter()
+        .map(|f| f.parse::<u64>())
+        .sum::<Result<u64, _>>()?;
+    // USER_HZ is 100 on Linux.
+    Ok(Duration::from_millis(ticks * 10))
 }
 
-/// How long the drain measurement lets notifications arrive before it reads them.
-const SETTLE: Duration = Duration::from_secs(1);
+/// What one measurement gave.
+struct Sample {
+    events_per_sec: f64,
+    cpu_us_per_event: f64,
+}
 
 /// Subscribes `client` on a fresh database, inserts `events` rows from `writer`, and returns
-/// the events per second the subscriber received, timed as `mode` says.
+/// the events per second the subscriber received and the CPU time spent per event.
 fn measure(
     client: Client,
-    mode: Mode,
     addr: &str,
     writer: &surql_blocking::Surreal,
     db: &str,
     events: usize,
-) -> Res<f64> {
+) -> Res<Sample> {
     writer
         .query(format!(
             "DEFINE NAMESPACE IF NOT EXISTS {NS}; USE NS {NS}; DEFINE DATABASE {db}; USE DB {db}; DEFINE TABLE tick;"
@@ -205,33 +208,28 @@ fn measure(
         .run()?
         .check()?;
     writer.use_ns_db(NS, db)?;
-    // The subscriber thread: subscribe, meet at `ready`, start reading at `go`, count.
-    let gates = Arc::new(Gates {
-        ready: Barrier::new(2),
-        go: Barrier::new(2),
-    });
+    // The subscriber thread: subscribe, then wait at the barrier, then count.
+    let ready = Arc::new(Barrier::new(2));
     let subscriber = {
-        let (addr, db, gates) = (addr.to_owned(), db.to_owned(), gates.clone());
-        std::thread::spawn(move || -> Res<(Instant, Instant)> {
+        let (addr, db, ready) = (addr.to_owned(), db.to_owned(), ready.clone());
+        std::thread::spawn(move || -> Res<Instant> {
             match client {
-                Client::Floor => floor(&addr, &db, events, &gates),
+                Client::Floor => floor(&addr, &db, events, &ready),
                 Client::Smol | Client::SmolTyped => futures_lite::future::block_on(smol(
                     &addr,
                     &db,
                     events,
-                    &gates,
+                    &ready,
                     client == Client::SmolTyped,
                 )),
                 Client::Blocking | Client::BlockingTyped => {
-                    blocking(&addr, &db, events, &gates, client == Client::BlockingTyped)
+                    blocking(&addr, &db, events, &ready, client == Client::BlockingTyped)
                 }
             }
         })
     };
-    gates.ready.wait();
-    if mode == Mode::EndToEnd {
-        gates.go.wait();
-    }
+    ready.wait();
+    let cpu = cpu_time()?;
     let start = Instant::now();
     for batch in 0..events / BATCH {
         let rows: Vec<Value> = (0..BATCH)
@@ -249,28 +247,15 @@ fn measure(
             .run()?
             .check()?;
     }
-    if mode == Mode::Drain {
-        std::thread::sleep(SETTLE);
-        gates.go.wait();
-    }
-    let (read_start, end) = subscriber
+    let end = subscriber
         .join()
         .map_err(|_| format!("the {} subscriber panicked", client.name()))??;
-    let from = if mode == Mode::Drain {
-        read_start
-    } else {
-        start
-    };
-    let secs = end.duration_since(from).as_secs_f64();
-    Ok(events as f64 / secs)
-}
-
-/// Where the writer and the subscriber meet.
-struct Gates {
-    /// The subscription is made.
-    ready: Barrier,
-    /// The subscriber starts reading.
-    go: Barrier,
+    let cpu = cpu_time()?.saturating_sub(cpu);
+    let secs = end.duration_since(start).as_secs_f64();
+    Ok(Sample {
+        events_per_sec: events as f64 / secs,
+        cpu_us_per_event: cpu.as_secs_f64() * 1e6 / events as f64,
+    })
 }
 
 fn options() -> surql::Options {
@@ -278,22 +263,14 @@ fn options() -> surql::Options {
     surql::Options::default().live_buffer(1 << 20)
 }
 
-async fn smol(
-    addr: &str,
-    db: &str,
-    events: usize,
-    gates: &Gates,
-    typed: bool,
-) -> Res<(Instant, Instant)> {
+async fn smol(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool) -> Res<Instant> {
     use surql_smol::LiveQuerySetExt;
     let sub = surql_smol::Surreal::connect_with(&format!("ws://{addr}"), options()).await?;
     sub.signin(&Credentials::root(ROOT_USER, ROOT_PASS)).await?;
     sub.use_ns_db(NS, db).await?;
-    let start = if typed {
+    if typed {
         let mut live = Tick::objects().live(&sub).await?;
-        gates.ready.wait();
-        gates.go.wait();
-        let start = Instant::now();
+        ready.wait();
         for i in 0..events {
             match live.next_timeout(STALL).await? {
                 Some(ev) => {
@@ -305,38 +282,26 @@ async fn smol(
                 None => return Err(format!("the stream ended after {i} events").into()),
             }
         }
-        start
     } else {
         let mut live = sub.live("tick").await?;
-        gates.ready.wait();
-        gates.go.wait();
-        let start = Instant::now();
+        ready.wait();
         for i in 0..events {
             if live.next_timeout(STALL).await?.is_none() {
                 return Err(format!("the stream ended after {i} events").into());
             }
         }
-        start
-    };
-    Ok((start, Instant::now()))
+    }
+    Ok(Instant::now())
 }
 
-fn blocking(
-    addr: &str,
-    db: &str,
-    events: usize,
-    gates: &Gates,
-    typed: bool,
-) -> Res<(Instant, Instant)> {
+fn blocking(addr: &str, db: &str, events: usize, ready: &Barrier, typed: bool) -> Res<Instant> {
     use surql_blocking::LiveQuerySetExt;
     let sub = surql_blocking::Surreal::connect_with(&format!("ws://{addr}"), options())?;
     sub.signin(&Credentials::root(ROOT_USER, ROOT_PASS))?;
     sub.use_ns_db(NS, db)?;
-    let start = if typed {
+    if typed {
         let mut live = Tick::objects().live(&sub)?;
-        gates.ready.wait();
-        gates.go.wait();
-        let start = Instant::now();
+        ready.wait();
         for i in 0..events {
             match live.next_timeout(STALL)? {
                 Some(ev) => {
@@ -348,24 +313,20 @@ fn blocking(
                 None => return Err(format!("the stream ended after {i} events").into()),
             }
         }
-        start
     } else {
         let mut live = sub.live("tick")?;
-        gates.ready.wait();
-        gates.go.wait();
-        let start = Instant::now();
+        ready.wait();
         for i in 0..events {
             if live.next_timeout(STALL)?.is_none() {
                 return Err(format!("the stream ended after {i} events").into());
             }
         }
-        start
-    };
-    Ok((start, Instant::now()))
+    }
+    Ok(Instant::now())
 }
 
 /// The floor: a bare socket that subscribes and counts frames.
-fn floor(addr: &str, db: &str, events: usize, gates: &Gates) -> Res<(Instant, Instant)> {
+fn floor(addr: &str, db: &str, events: usize, ready: &Barrier) -> Res<Instant> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(STALL))?;
@@ -389,13 +350,12 @@ fn floor(addr: &str, db: &str, events: usize, gates: &Gates) -> Res<(Instant, In
             other => return Err(format!("{}: {other:?}", req.method).into()),
         }
     }
-    gates.ready.wait();
-    gates.go.wait();
-    let start = Instant::now();
+    ready.wait();
     for _ in 0..events {
         next_binary(&mut sock)?; // every binary message now is a notification
     }
-    Ok((start, Instant::now()))
+    let end = Instant::now();
+    Ok(end)
 }
 
 fn next_binary(sock: &mut WebSocket<TcpStream>) -> Res<tungstenite::Bytes> {

@@ -357,6 +357,31 @@ scenario!(live_streams_survive_a_server_restart_and_report_their_new_id, |db| {
     Ok(())
 });
 
+scenario!(without_reconnect_a_live_stream_ends_with_closed_when_the_server_goes, |db| {
+    use surql_conformance::server::Storage;
+    if !WS {
+        assert_needs_websocket(w!(Member::objects().live(&db)));
+        return Ok(());
+    }
+    let mut server = Server::start(&Storage::Memory, None).expect("start a server");
+    let options = drv::Options::default().reconnect(false);
+    let own = w!(Surreal::connect_with(&server.ws_url(), options))?;
+    w!(own.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    run(
+        &own,
+        "DEFINE NAMESPACE r; USE NS r; DEFINE DATABASE r; USE DB r; DEFINE TABLE member;",
+    )
+    .await?;
+    w!(own.use_ns_db("r", "r"))?;
+    let mut live = w!(Member::objects().live(&own))?;
+    server.stop();
+    let end = w!(live.next_timeout(Duration::from_secs(30)));
+    assert!(matches!(&end, Err(e) if e.is_closed()), "{end:?}");
+    assert!(live.is_ended());
+    assert!(w!(live.next_timeout(QUIET))?.is_none(), "reported once, then ended");
+    Ok(())
+});
+
 scenario!(a_burst_the_server_will_not_queue_is_reported_and_the_stream_goes_on, |db| {
     // SurrealDB 3.3.5 queues at most 100 outgoing messages per WebSocket (by default) and
     // closes a connection whose queue is full; one INSERT of many rows into a watched table

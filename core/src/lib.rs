@@ -2,7 +2,8 @@
 //!
 //! This crate holds everything a SurrealDB client needs except IO: the value model,
 //! CBOR encoding, record-id escaping, RPC framing, the WebSocket connection state
-//! machine, live-query bookkeeping, transaction retry policy and the query compiler.
+//! machine, live-query bookkeeping and typed live events ([`realtime`]), change feeds
+//! ([`changefeed`]), transaction retry policy and the query compiler.
 //!
 //! It contains no networking code, never reads a clock, spawns no threads and depends
 //! on no async runtime. Time arrives as a `now: Instant` argument; bytes arrive through

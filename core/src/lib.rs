@@ -2,7 +2,8 @@
 //!
 //! This crate holds everything a SurrealDB client needs except IO: the value model,
 //! CBOR encoding, record-id escaping, RPC framing, the WebSocket connection state
-//! machine, live-query bookkeeping, transaction retry policy and the query compiler.
+//! machine, live-query bookkeeping and typed live events ([`realtime`]), change feeds
+//! ([`changefeed`]), transaction retry policy and the query compiler.
 //!
 //! It contains no networking code, never reads a clock, spawns no threads and depends
 //! on no async runtime. Time arrives as a `now: Instant` argument; bytes arrive through
@@ -33,6 +34,7 @@ extern crate self as surql;
 
 pub mod auth;
 pub mod cbor;
+pub mod changefeed;
 pub mod client;
 pub mod conn;
 pub mod endpoint;
@@ -45,6 +47,7 @@ pub mod mux;
 pub mod op;
 pub mod options;
 pub mod query;
+pub mod realtime;
 pub mod rpc;
 pub mod schema;
 pub mod session;

@@ -92,8 +92,24 @@ pub trait Outbox {
     type Reply: ReplySink;
     /// `query_stream` frames.
     type Stream: ItemSink<StreamFrame>;
-    /// Live notifications.
-    type Live: ItemSink<Notification>;
+    /// Live notifications (and re-subscription markers).
+    type Live: ItemSink<LiveItem>;
+}
+
+/// What a live subscription's reader receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveItem {
+    /// A notification (never `KILLED`: that ends the subscription instead).
+    Notification(Notification),
+    /// After a reconnect the live query was re-issued and got a new server id; later
+    /// notifications come from `new`. Changes made while the connection was down were not
+    /// notified (read them from a change feed if they matter).
+    Resubscribed {
+        /// The id before the reconnect.
+        old: Uuid,
+        /// The id now.
+        new: Uuid,
+    },
 }
 
 /// A successful answer.
@@ -401,14 +417,16 @@ impl<O: Outbox> Mux<O> {
             Event::Notification {
                 handle,
                 notification,
-            } => self.on_notification(handle, notification, now),
+            } => self.offer_live(handle, LiveItem::Notification(notification), now),
             Event::LiveEnded { handle, reason } => {
                 if let Some(sink) = self.lives.remove(&handle) {
                     sink.finish(live_end_error(reason));
                 }
             }
-            Event::LiveRemapped { old, new, .. } => {
-                self.notify(ConnectionEvent::LiveRemapped { old, new })
+            Event::LiveRemapped { handle, old, new } => {
+                self.notify(ConnectionEvent::LiveRemapped { old, new });
+                // The reader hears it in order: before the notifications of the new id.
+                self.offer_live(handle, LiveItem::Resubscribed { old, new }, now);
             }
             Event::ReplayFailed { method, error } => self.notify(ConnectionEvent::ReplayFailed {
                 method: method.as_str().to_owned(),
@@ -549,11 +567,11 @@ impl<O: Outbox> Mux<O> {
         }
     }
 
-    fn on_notification(&mut self, handle: LiveHandle, n: Notification, now: Instant) {
+    fn offer_live(&mut self, handle: LiveHandle, item: LiveItem, now: Instant) {
         let Some(sink) = self.lives.get_mut(&handle) else {
             return; // its unsubscribe is already under way
         };
-        match sink.offer(n) {
+        match sink.offer(item) {
             Offer::Taken => {}
             Offer::Full => {
                 let limit = self.live_buffer;

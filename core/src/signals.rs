@@ -1,5 +1,6 @@
 //! Model signals: code that runs before, around and after a model's `save`, `update`/`merge`
-//! and `delete`, for one model type or for every model.
+//! and `delete`, for one model type or for every model; and `post_live_change`
+//! ([`Signals::on_live_change`]), run for every event a model's live stream yields.
 //!
 //! A [`Signals`] registry belongs to a client (every `Surreal` has one, shared by its clones
 //! and by its transactions), so two clients — or two tests running in parallel — never see
@@ -62,6 +63,7 @@ use std::sync::{Arc, RwLock};
 use crate::error::Error;
 use crate::model::{decode_model, Changes, Model, ModelMeta};
 use crate::op::{Operation, Step};
+use crate::realtime::Notification;
 use crate::rpc::Payload;
 use crate::value::{RecordId, Value};
 
@@ -185,12 +187,25 @@ fn remove_typed<M: Model>(b: &mut (dyn Any + Send + Sync), id: u64) -> bool {
         .is_some_and(|h| h.remove(id))
 }
 
+type LiveHandler<M> = Arc<dyn Fn(&Notification<M>) + Send + Sync>;
+
+fn remove_live<M: Model>(b: &mut (dyn Any + Send + Sync), id: u64) -> bool {
+    b.downcast_mut::<Vec<(u64, LiveHandler<M>)>>()
+        .is_some_and(|h| {
+            let n = h.len();
+            h.retain(|(i, _)| *i != id);
+            n != h.len()
+        })
+}
+
 #[derive(Default)]
 struct Registry {
     next: u64,
     /// (model type, action) → that type's `Handlers<M>`.
     typed: HashMap<(TypeId, Action), Typed>,
     any: HashMap<Action, Handlers<dyn AnyModel>>,
+    /// model type → its `post_live_change` handlers (`Vec<(u64, LiveHandler<M>)>`).
+    live: HashMap<TypeId, Typed>,
 }
 
 /// A client's signal handlers. Cheap to clone; clones share the handlers.
@@ -205,6 +220,7 @@ impl std::fmt::Debug for Signals {
         f.debug_struct("Signals")
             .field("typed", &r.typed.len())
             .field("any", &r.any.len())
+            .field("live", &r.live.len())
             .finish()
     }
 }
@@ -326,6 +342,51 @@ impl Signals {
         HandlerId(id)
     }
 
+    /// `post_live_change`: runs `f` for every notification a live stream of model `M`
+    /// (`M::objects()…live(&db)` on a client with these signals) yields, after it was
+    /// decoded and before the stream hands it to its reader. It runs on the reader's task or
+    /// thread, in the order of the stream, and is not told about re-subscriptions. Keep it
+    /// short: the stream waits for it (and a reader that falls behind ends with
+    /// `Error::ReaderTooSlow`).
+    pub fn on_live_change<M: Model>(
+        &self,
+        f: impl Fn(&Notification<M>) + Send + Sync + 'static,
+    ) -> HandlerId {
+        let mut r = self.write();
+        let id = Self::next_id(&mut r);
+        r.live
+            .entry(TypeId::of::<M>())
+            .or_insert_with(|| Typed {
+                handlers: Box::new(Vec::<(u64, LiveHandler<M>)>::new()),
+                remove: remove_live::<M>,
+            })
+            .handlers
+            .downcast_mut::<Vec<(u64, LiveHandler<M>)>>()
+            .expect("live handlers are stored under their own model type")
+            .push((id, Arc::new(f)));
+        HandlerId(id)
+    }
+
+    /// Runs the `post_live_change` handlers of `M` for `event`, in registration order (the
+    /// typed live streams call it; handlers registered meanwhile see the next event).
+    pub fn fire_live_change<M: Model>(&self, event: &Notification<M>) {
+        let handlers: Vec<LiveHandler<M>> = {
+            let r = self.read();
+            match r
+                .live
+                .get(&TypeId::of::<M>())
+                .and_then(|t| t.handlers.downcast_ref::<Vec<(u64, LiveHandler<M>)>>())
+            {
+                Some(h) => h.iter().map(|(_, f)| f.clone()).collect(),
+                None => return,
+            }
+        };
+        // Outside the lock: a handler may register or disconnect handlers.
+        for f in handlers {
+            f(event);
+        }
+    }
+
     /// Removes a handler; `false` if it was not registered (any more).
     pub fn disconnect(&self, id: HandlerId) -> bool {
         let mut r = self.write();
@@ -336,6 +397,9 @@ impl Signals {
         for t in r.typed.values_mut() {
             found |= (t.remove)(t.handlers.as_mut(), id.0);
         }
+        for t in r.live.values_mut() {
+            found |= (t.remove)(t.handlers.as_mut(), id.0);
+        }
         found
     }
 
@@ -344,6 +408,7 @@ impl Signals {
         let mut r = self.write();
         r.typed.clear();
         r.any.clear();
+        r.live.clear();
     }
 
     fn snapshot<M: Model>(&self, action: Action) -> (Handlers<M>, Handlers<dyn AnyModel>) {

@@ -8,8 +8,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use surql::conn::RequestId;
-use surql::mux::{Action, ConnectionEvent, ItemSink, Mux, Offer, Outbox, Reply, ReplySink};
-use surql::rpc::{Method, Notification, Request, StreamFrame};
+use surql::mux::{
+    Action, ConnectionEvent, ItemSink, LiveItem, Mux, Offer, Outbox, Reply, ReplySink,
+};
+use surql::rpc::{Method, Request, StreamFrame};
 use surql::{Error, Options, Table, Uuid, Value};
 
 /// What a mock reply sink received; `gone` makes it refuse like a caller that left.
@@ -65,7 +67,7 @@ struct Mock;
 impl Outbox for Mock {
     type Reply = MockReply;
     type Stream = MockBuf<StreamFrame>;
-    type Live = MockBuf<Notification>;
+    type Live = MockBuf<LiveItem>;
 }
 
 fn reply() -> (MockReply, Rc<RefCell<ReplyLog>>) {
@@ -197,7 +199,7 @@ fn answers_reach_their_own_callers() {
 fn a_live_answer_becomes_its_id_and_notifications_flow() {
     let mut p = Peer::connected(Options::default());
     let (r, r_log) = reply();
-    let (sink, items) = buf::<Notification>(8);
+    let (sink, items) = buf::<LiveItem>(8);
     p.mux.live(live_request(), r, sink, p.now);
     let (id, method, _) = p.sent().remove(0);
     assert_eq!(method, "live");
@@ -211,10 +213,49 @@ fn a_live_answer_becomes_its_id_and_notifications_flow() {
 }
 
 #[test]
+fn a_reconnect_tells_the_live_reader_its_new_id_before_the_new_notifications() {
+    let mut p = Peer::connected(Options::default());
+    let (r, _r_log) = reply();
+    let (sink, items) = buf::<LiveItem>(8);
+    p.mux.live(live_request(), r, sink, p.now);
+    let (id, _, _) = p.sent().remove(0);
+    let (old, new) = (Uuid([1; 16]), Uuid([2; 16]));
+    p.reply(id, Value::Uuid(old));
+    p.notify(old, 1);
+    p.mux.handle_disconnect("test".into(), p.now);
+    // Reconnect after the backoff, then the machine re-issues the live query.
+    p.now += Duration::from_secs(60);
+    p.mux.handle_timeout(p.now);
+    assert!(p.actions().contains(&Action::OpenSocket));
+    p.mux.handle_connected(p.now);
+    let (id, method, _) = p.sent().remove(0);
+    assert_eq!(method, "live");
+    p.reply(id, Value::Uuid(new));
+    p.notify(new, 2);
+    let log = items.borrow();
+    let got: Vec<String> = log
+        .items
+        .iter()
+        .map(|i| match i {
+            LiveItem::Notification(n) => format!("n{:?}", n.result),
+            LiveItem::Resubscribed { old: o, new: n } => {
+                format!("resub {} {}", o.as_bytes()[0], n.as_bytes()[0])
+            }
+        })
+        .collect();
+    assert_eq!(got, vec!["nInt(1)", "resub 1 2", "nInt(2)"]);
+    assert!(log.finished.is_empty());
+    drop(log);
+    assert!(p
+        .actions()
+        .contains(&Action::Notify(ConnectionEvent::LiveRemapped { old, new })));
+}
+
+#[test]
 fn a_caller_that_left_before_the_live_answer_gets_its_live_query_killed() {
     let mut p = Peer::connected(Options::default());
     let (r, r_log) = reply();
-    let (sink, items) = buf::<Notification>(8);
+    let (sink, items) = buf::<LiveItem>(8);
     p.mux.live(live_request(), r, sink, p.now);
     let (id, _, _) = p.sent().remove(0);
     // The `live()` future is dropped while its request is in flight.
@@ -234,7 +275,7 @@ fn a_live_reader_too_slow_ends_with_an_error_and_the_live_query_is_killed() {
     let options = Options::default().live_buffer(2);
     let mut p = Peer::connected(options);
     let (r, _r_log) = reply();
-    let (sink, items) = buf::<Notification>(2);
+    let (sink, items) = buf::<LiveItem>(2);
     p.mux.live(live_request(), r, sink, p.now);
     let (id, _, _) = p.sent().remove(0);
     let live = Uuid([3; 16]);
@@ -264,7 +305,7 @@ fn a_live_reader_too_slow_ends_with_an_error_and_the_live_query_is_killed() {
 fn a_dropped_live_reader_gets_its_live_query_killed() {
     let mut p = Peer::connected(Options::default());
     let (r, _r_log) = reply();
-    let (sink, items) = buf::<Notification>(8);
+    let (sink, items) = buf::<LiveItem>(8);
     p.mux.live(live_request(), r, sink, p.now);
     let (id, _, _) = p.sent().remove(0);
     let live = Uuid([4; 16]);
@@ -377,7 +418,7 @@ fn closing_answers_everyone_once_with_closed() {
     let mut p = Peer::connected(Options::default());
     let (r, r_log) = reply();
     let (lr, lr_log) = reply();
-    let (ls, l_items) = buf::<Notification>(8);
+    let (ls, l_items) = buf::<LiveItem>(8);
     let (ss, s_frames) = buf::<StreamFrame>(8);
     p.mux.call(Request::ping(), r, p.now);
     p.mux.live(live_request(), lr, ls, p.now);

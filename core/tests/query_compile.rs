@@ -625,16 +625,22 @@ fn live_queries() {
         .select(["name"])
         .filter(F::new("team").in_query(sub))
         .fetch(["team"])
-        .live()
+        .compile_live()
         .unwrap();
     assert_eq!(
         c.text,
         "LIVE SELECT name FROM $t0 WHERE team IN (SELECT VALUE id FROM $t1) FETCH team;"
     );
-    assert!(users().limit(1).live().is_err());
-    assert!(QuerySet::record(RecordId::new("u", "a")).live().is_err());
+    assert!(users().limit(1).compile_live().is_err());
+    assert!(QuerySet::record(RecordId::new("u", "a"))
+        .compile_live()
+        .is_err());
     assert_eq!(
-        users().filter(F::new("a").eq(1)).live_diff().unwrap().text,
+        users()
+            .filter(F::new("a").eq(1))
+            .compile_live_diff()
+            .unwrap()
+            .text,
         "LIVE SELECT DIFF FROM $t0 WHERE a = $p0;"
     );
 }

@@ -41,6 +41,7 @@ mod http;
 mod live;
 mod log;
 mod model;
+pub mod realtime;
 mod txn;
 mod ws;
 
@@ -54,6 +55,7 @@ pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
+pub use realtime::{ChangeStream, LiveQuerySetExt, TypedLiveStream};
 pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
@@ -82,6 +84,7 @@ use ws::WsTransport;
 pub mod prelude {
     pub use crate::auth::{AuthExecutor, UserModelExt};
     pub use crate::model::{ModelExt, ModelQuerySetExt};
+    pub use crate::realtime::LiveQuerySetExt;
     pub use crate::{AggregateExt, Executor, QuerySetExt};
     pub use surql::auth::UserModel;
     pub use surql::model::{Changes, Expr, Model};

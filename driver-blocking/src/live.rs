@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use surql::conn::{LiveHandle, RequestId};
+use surql::mux::LiveItem;
 use surql::rpc::{Notification, StreamFrame};
 use surql::Uuid;
 
@@ -52,7 +53,7 @@ pub struct LiveStream {
     transport: Arc<WsTransport>,
     handle: LiveHandle,
     id: Uuid,
-    items: BoundedRx<Notification>,
+    items: BoundedRx<LiveItem>,
     ended: bool,
     error: Option<Error>,
 }
@@ -72,7 +73,7 @@ impl LiveStream {
         transport: Arc<WsTransport>,
         handle: LiveHandle,
         id: Uuid,
-        items: BoundedRx<Notification>,
+        items: BoundedRx<LiveItem>,
     ) -> Self {
         LiveStream {
             transport,
@@ -84,8 +85,9 @@ impl LiveStream {
         }
     }
 
-    /// The server's live-query id when the subscription was made (it changes after a
-    /// reconnect; see `ConnectionEvent::LiveRemapped`).
+    /// The server's live-query id: the one the subscription got, or the one a reconnect
+    /// gave it since (see `ConnectionEvent::LiveRemapped`; a `TypedLiveStream` reports the
+    /// change as an event).
     pub fn id(&self) -> Uuid {
         self.id
     }
@@ -101,11 +103,32 @@ impl LiveStream {
     }
 
     fn read(&mut self, timeout: Option<Duration>) -> Result<Option<Notification>, Error> {
+        // A re-subscription only moves `id()` here; the typed adapter reports it. Each
+        // item read restarts the wait (a re-subscription is rare).
+        loop {
+            match self.read_item(timeout)? {
+                Some(LiveItem::Notification(n)) => return Ok(Some(n)),
+                Some(LiveItem::Resubscribed { .. }) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next item: a notification or a re-subscription marker.
+    pub(crate) fn read_item(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<LiveItem>, Error> {
         if self.ended {
             return Ok(None);
         }
         match recv(&self.items, timeout) {
-            Next::Item(n) => Ok(Some(n)),
+            Next::Item(item) => {
+                if let LiveItem::Resubscribed { new, .. } = &item {
+                    self.id = *new;
+                }
+                Ok(Some(item))
+            }
             Next::Timeout => Err(Error::timeout(
                 "live notification",
                 timeout.unwrap_or_default(),

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use polling::{Event as PollEvent, Events, PollMode, Poller};
 use surql::conn::{LiveHandle, RequestId};
-use surql::mux::{Action, EndSlot, ItemSink, Mux, Offer, Outbox, Reply, ReplySink};
-use surql::rpc::{Method, Notification, Payload, Request, StreamFrame};
+use surql::mux::{Action, EndSlot, ItemSink, LiveItem, Mux, Offer, Outbox, Reply, ReplySink};
+use surql::rpc::{Method, Payload, Request, StreamFrame};
 use surql::{Options, TlsOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
@@ -95,7 +95,7 @@ struct Io;
 impl Outbox for Io {
     type Reply = ReplyTx;
     type Stream = Bounded<StreamFrame>;
-    type Live = Bounded<Notification>;
+    type Live = Bounded<LiveItem>;
 }
 
 /// What a caller asks the IO thread to do.
@@ -107,7 +107,7 @@ enum Command {
     Live {
         request: Request,
         reply: ReplyTx,
-        sink: Bounded<Notification>,
+        sink: Bounded<LiveItem>,
     },
     Stream {
         request: Request,
@@ -240,7 +240,7 @@ impl WsTransport {
     pub(crate) fn live(
         &self,
         request: Request,
-    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<Notification>), Error> {
+    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>), Error> {
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
         let (sink, items) = bounded(self.live_buffer);

@@ -30,6 +30,7 @@ mod http;
 pub mod internal;
 mod log;
 mod model;
+pub mod realtime;
 mod tls;
 mod txn;
 mod ws;
@@ -52,6 +53,7 @@ use surql::Object;
 pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use model::{ModelExt, ModelQuerySetExt};
+pub use realtime::{ChangeStream, LiveQuerySetExt, TypedLiveStream};
 pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
@@ -74,6 +76,7 @@ use ws::{BoundedRx, Listener, Next};
 pub mod prelude {
     pub use crate::auth::{AuthExecutor, UserModelExt};
     pub use crate::model::{ModelExt, ModelQuerySetExt};
+    pub use crate::realtime::LiveQuerySetExt;
     pub use crate::{AggregateExt, Executor, QuerySetExt};
     pub use surql::auth::UserModel;
     pub use surql::model::{Changes, Expr, Model};
@@ -776,7 +779,7 @@ impl Drop for QueryStream {
 pub struct LiveStream {
     id: Uuid,
     handle: LiveHandle,
-    items: BoundedRx<Notification>,
+    items: BoundedRx<surql::mux::LiveItem>,
     commands: async_channel::Sender<ws::Command>,
     done: bool,
     error: Option<Error>,
@@ -789,8 +792,9 @@ impl std::fmt::Debug for LiveStream {
 }
 
 impl LiveStream {
-    /// The server's live-query id when the subscription was made (it changes after a
-    /// reconnect; see [`ConnectionEvent::LiveRemapped`]).
+    /// The server's live-query id: the one the subscription got, or the one a reconnect
+    /// gave it since (see [`ConnectionEvent::LiveRemapped`]; a [`TypedLiveStream`] reports
+    /// the change as an event).
     pub fn id(&self) -> Uuid {
         self.id
     }
@@ -828,17 +832,17 @@ impl Stream for LiveStream {
     type Item = Result<Notification>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match self.items.poll_item(cx) {
-            Poll::Ready(Next::Item(n)) => Poll::Ready(Some(Ok(n))),
-            Poll::Ready(Next::End(outcome)) => {
-                self.done = true;
-                self.error = outcome.clone();
-                Poll::Ready(outcome.map(Err))
-            }
-            Poll::Pending => Poll::Pending,
+        // A re-subscription only moves `id()` here; the typed adapter reports it.
+        loop {
+            return match self.poll_item(cx) {
+                Poll::Ready(Some(Ok(surql::mux::LiveItem::Notification(n)))) => {
+                    Poll::Ready(Some(Ok(n)))
+                }
+                Poll::Ready(Some(Ok(surql::mux::LiveItem::Resubscribed { .. }))) => continue,
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
 }

@@ -28,9 +28,9 @@ use async_tungstenite::{WebSocketReceiver, WebSocketSender, WebSocketStream};
 use futures_lite::{future, Stream, StreamExt};
 use surql::conn::{LiveHandle, RequestId};
 use surql::mux::{
-    Action, ConnectionEvent, EndSlot, ItemSink, Mux, Offer, Outbox, Reply, ReplySink,
+    Action, ConnectionEvent, EndSlot, ItemSink, LiveItem, Mux, Offer, Outbox, Reply, ReplySink,
 };
-use surql::rpc::{Notification, Payload, Request, StreamFrame};
+use surql::rpc::{Payload, Request, StreamFrame};
 use surql::{Error, Options, Result};
 
 type Io = async_tungstenite::smol::ConnectStream;
@@ -121,7 +121,7 @@ struct Sinks;
 impl Outbox for Sinks {
     type Reply = ReplyTx;
     type Stream = Bounded<StreamFrame>;
-    type Live = Bounded<Notification>;
+    type Live = Bounded<LiveItem>;
 }
 
 /// Who hears about connection events.
@@ -138,7 +138,7 @@ pub(crate) enum Command {
     Live {
         req: Request,
         reply: ReplyTx,
-        sink: Bounded<Notification>,
+        sink: Bounded<LiveItem>,
     },
     Stream {
         req: Request,
@@ -225,7 +225,7 @@ impl WsClient {
     pub(crate) async fn live(
         &self,
         req: Request,
-    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<Notification>)> {
+    ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>)> {
         let method = req.method;
         let (reply, rx) = async_channel::bounded(1);
         let (sink, items) = bounded(self.live_buffer);

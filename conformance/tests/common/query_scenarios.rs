@@ -1044,7 +1044,7 @@ scenario!(live_query_compiled_from_a_queryset, |db| {
     w!(db.query("DEFINE TABLE people"))?.check()?;
     let c = people()
         .filter(F::new("age").gt(30) & F::new("name").icontains("AN"))
-        .live()
+        .compile_live()
         .expect("compiles");
     if !WS {
         let err = w!(db.query(c.text).bind(c.vars).live()).expect_err("refused over HTTP");
@@ -1201,7 +1201,7 @@ scenario!(injection_in_live_filters, |db| {
     let hostile = "'; DELETE people; DEFINE TABLE pwned; --";
     let c = people()
         .filter(F::new("name").eq(hostile))
-        .live()
+        .compile_live()
         .expect("compiles");
     let mut live = w!(db.query(c.text).bind(c.vars).live())?;
     w!(db
@@ -1244,7 +1244,7 @@ scenario!(invalid_identifiers_are_refused_naming_them, |db| {
         assert_invalid(people().fetch([bad]).compile(), bad);
         assert_invalid(people().search(bad, "x").compile(), bad);
         assert_invalid(people().values([bad]).compile(), bad);
-        assert_invalid(people().filter(F::new(bad).gt(1)).live(), bad);
+        assert_invalid(people().filter(F::new(bad).gt(1)).compile_live(), bad);
         let err = w!(people().filter(F::new(bad).eq(1)).all::<Value>(&db)).expect_err("refused");
         assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
     }

@@ -913,24 +913,56 @@ impl<M> QuerySet<M> {
     ///
     /// ```
     /// use surql::query::{F, QuerySet};
-    /// let c = QuerySet::table("person").filter(F::new("age").gt(30)).live().unwrap();
+    /// let c = QuerySet::table("person").filter(F::new("age").gt(30)).compile_live().unwrap();
     /// assert_eq!(c.text, "LIVE SELECT * FROM $t0 WHERE age > $p0;");
     /// ```
-    pub fn live(&self) -> Result<CompiledQuery, QueryError> {
-        self.compile_live(false)
+    ///
+    /// (The drivers' `qs.live(&db)` runs it and yields typed events.)
+    pub fn compile_live(&self) -> Result<CompiledQuery, QueryError> {
+        self.write_live(false)
     }
 
     /// `LIVE SELECT DIFF FROM …`: notifications carry JSON patches instead of rows.
     ///
     /// ```
     /// use surql::query::QuerySet;
-    /// assert_eq!(QuerySet::table("person").live_diff().unwrap().text, "LIVE SELECT DIFF FROM $t0;");
+    /// assert_eq!(QuerySet::table("person").compile_live_diff().unwrap().text, "LIVE SELECT DIFF FROM $t0;");
     /// ```
-    pub fn live_diff(&self) -> Result<CompiledQuery, QueryError> {
-        self.compile_live(true)
+    pub fn compile_live_diff(&self) -> Result<CompiledQuery, QueryError> {
+        self.write_live(true)
     }
 
-    fn compile_live(&self, diff: bool) -> Result<CompiledQuery, QueryError> {
+    /// The table a change feed of this set reads: only a whole table has one (`SHOW CHANGES`
+    /// has no WHERE clause, so a filter, an ordering or a projection would be silently
+    /// ignored; they are refused instead).
+    pub fn changefeed_table(&self) -> Result<&str, QueryError> {
+        let Source::Table(table) = &self.source else {
+            return Err(QueryError::Unsupported {
+                what: "a change feed of a record or graph path (change feeds cover whole tables)",
+            });
+        };
+        let plain = self.conds.is_empty()
+            && matches!(self.projection, Projection::All)
+            && self.order.is_empty()
+            && self.limit.is_none()
+            && self.start.is_none()
+            && self.fetch.is_empty()
+            && self.hint.is_none()
+            && self.timeout.is_none()
+            && self.explain.is_none()
+            && self.searches.is_empty()
+            && self.extras.is_empty()
+            && self.knn.is_none()
+            && self.nearby.is_none();
+        if !plain {
+            return Err(QueryError::Unsupported {
+                what: "filters, projections, ordering or limits on a change feed (`SHOW CHANGES` reads every change of the table; filter the changes yourself)",
+            });
+        }
+        Ok(table)
+    }
+
+    fn write_live(&self, diff: bool) -> Result<CompiledQuery, QueryError> {
         let unsupported = |what| Err(QueryError::Unsupported { what });
         if !matches!(self.source, Source::Table(_)) {
             return unsupported("LIVE SELECT from a record or graph path (filter on `id` instead)");

@@ -191,6 +191,13 @@ pub enum Error {
         /// What went wrong, with the failing statement when there is one.
         reason: String,
     },
+    /// `import`: statements of the dump did not apply. Every statement not named here did
+    /// (an import is not transactional), so the database holds a partial import.
+    #[error("{}", crate::export::describe_failures(failed))]
+    Import {
+        /// The server's message for each statement that did not apply, in dump order.
+        failed: Vec<String>,
+    },
 }
 
 /// Shorthand for results with surql's [`Error`].

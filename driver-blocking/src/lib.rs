@@ -36,6 +36,7 @@
 #![allow(clippy::result_large_err)]
 
 mod connections;
+mod export;
 mod http;
 mod live;
 mod log;
@@ -50,6 +51,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use connections::{ConnectionConfig, Connections, Using};
+pub use export::{Export, Import};
+pub use surql::export::{ExportConfig, Tables};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};

@@ -300,7 +300,9 @@ pub fn import_outcome(status: u16, body: &[u8]) -> Result<(), Error> {
     match (failed.is_empty(), status) {
         (true, 200) => Ok(()),
         (true, _) => Err(Error::Import {
-            failed: vec!["the server reports a partial import (422) without naming a statement".into()],
+            failed: vec![
+                "the server reports a partial import (422) without naming a statement".into(),
+            ],
         }),
         (false, _) => Err(Error::Import { failed }),
     }
@@ -397,7 +399,10 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("1 statement of the dump"), "{e}");
-        assert!(matches!(import_outcome(422, b"junk"), Err(Error::Import { .. })));
+        assert!(matches!(
+            import_outcome(422, b"junk"),
+            Err(Error::Import { .. })
+        ));
         let e = import_outcome(400, br#"{"information":"needs OPTION IMPORT"}"#).unwrap_err();
         assert!(e.to_string().contains("OPTION IMPORT"), "{e}");
     }

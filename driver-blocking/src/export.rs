@@ -15,8 +15,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use surql::export::{
-    export_refused, export_request, import_outcome, import_request, ExportConfig,
-    TransferRequest, MAX_ERROR_BODY, MAX_IMPORT_ANSWER,
+    export_refused, export_request, import_outcome, import_request, ExportConfig, TransferRequest,
+    MAX_ERROR_BODY, MAX_IMPORT_ANSWER,
 };
 use surql::session::SessionState;
 use surql::{Error, Options, Result};
@@ -292,11 +292,7 @@ fn export_into(
             .unwrap_or_default();
         return Err(export_refused(status, &body));
     }
-    let mut reader = response
-        .body_mut()
-        .with_config()
-        .limit(u64::MAX)
-        .reader();
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
     loop {

@@ -52,10 +52,10 @@ use serde::Serialize;
 
 pub use connections::{ConnectionConfig, Connections, Using};
 pub use export::{Export, Import};
-pub use surql::export::{ExportConfig, Tables};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::export::{ExportConfig, Tables};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};

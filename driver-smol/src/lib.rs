@@ -24,6 +24,7 @@
 #![allow(clippy::result_large_err)]
 
 mod connections;
+mod export;
 mod http;
 #[doc(hidden)]
 pub mod internal;
@@ -49,8 +50,10 @@ use surql::rpc::Request;
 use surql::Object;
 
 pub use connections::{ConnectionConfig, Connections, Using};
+pub use export::{Export, Import};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::export::{ExportConfig, Tables};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};

@@ -252,6 +252,14 @@ impl Read for Counting<'_> {
     }
 }
 
+/// A read that timed out (ureq reports its own timeouts inside an `io::Error`).
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
+}
+
 fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(".partial-{}", std::process::id()));
@@ -300,7 +308,7 @@ fn export_into(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            Err(e) if is_timeout(&e) => {
                 return Err(Error::timeout(
                     format!("export data from {url}"),
                     options.request_timeout,

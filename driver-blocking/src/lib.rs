@@ -36,7 +36,7 @@
 #![allow(clippy::result_large_err)]
 
 mod connections;
-mod export;
+pub mod export;
 mod http;
 mod live;
 mod log;

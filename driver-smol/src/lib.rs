@@ -24,7 +24,7 @@
 #![allow(clippy::result_large_err)]
 
 mod connections;
-mod export;
+pub mod export;
 mod http;
 #[doc(hidden)]
 pub mod internal;

@@ -14,6 +14,9 @@
 //! fails (a parse error stops it), and the answer lists what did not apply, which
 //! [`import_outcome`] turns into [`Error::Import`].
 
+// The error is large only because of `Server`; a transfer is not a hot path.
+#![allow(clippy::result_large_err)]
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::error::Error;

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod fake_http;
+pub mod fake_transfer;
 pub mod server;
 
 /// The core, under its own name for tests whose driver names it otherwise.

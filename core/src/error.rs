@@ -202,6 +202,13 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// `import`: statements of the dump did not apply. Every statement not named here did
+    /// (an import is not transactional), so the database holds a partial import.
+    #[error("{}", crate::export::describe_failures(failed))]
+    Import {
+        /// The server's message for each statement that did not apply, in dump order.
+        failed: Vec<String>,
+    },
 }
 
 /// Shorthand for results with surql's [`Error`].

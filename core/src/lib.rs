@@ -40,6 +40,7 @@ pub mod conn;
 pub mod endpoint;
 pub mod error;
 pub mod escape;
+pub mod export;
 pub mod live;
 pub mod log;
 pub mod model;

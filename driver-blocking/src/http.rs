@@ -61,6 +61,11 @@ impl HttpTransport {
         self.session.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A copy of the session (token, namespace, database).
+    pub(crate) fn session_state(&self) -> HttpSession {
+        self.session().clone()
+    }
+
     /// Sends `req` and returns the server's result.
     pub(crate) fn call(&self, req: &Request) -> Result<Payload, Error> {
         let http = {
@@ -170,7 +175,7 @@ impl HttpTransport {
 
 /// `Some(d)`, or `None` (no timeout) when `d` is too long to add to an `Instant`: ureq
 /// would overflow (and panic) on `Duration::MAX`.
-fn bound(d: Duration) -> Option<Duration> {
+pub(crate) fn bound(d: Duration) -> Option<Duration> {
     Instant::now().checked_add(d).map(|_| d)
 }
 
@@ -195,7 +200,7 @@ fn agent(options: &Options) -> Result<ureq::Agent, Error> {
 
 /// ureq's resolver, with the last lookup reused for [`RESOLVE_TTL`].
 #[derive(Debug, Default)]
-struct CachingResolver {
+pub(crate) struct CachingResolver {
     last: Mutex<Option<(String, Instant, ResolvedSocketAddrs)>>,
 }
 
@@ -224,7 +229,7 @@ impl Resolver for CachingResolver {
 }
 
 /// ureq's TLS settings from `Options.tls`.
-fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
+pub(crate) fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
     let mut builder = TlsConfig::builder();
     if !tls.extra_roots_pem.is_empty() {
         if !tls.no_public_roots {

@@ -37,6 +37,7 @@
 
 mod auth;
 mod connections;
+pub mod export;
 mod http;
 mod live;
 mod log;
@@ -53,6 +54,7 @@ use serde::Serialize;
 
 pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
+pub use export::{Export, Import};
 pub use live::{LiveStream, QueryStream};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use realtime::{ChangeStream, LiveQuerySetExt, TypedLiveStream};
@@ -60,6 +62,7 @@ pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::export::{ExportConfig, Tables};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};

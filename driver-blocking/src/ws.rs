@@ -117,6 +117,11 @@ enum Command {
     Unsubscribe(LiveHandle),
     CancelStream(RequestId),
     Listen(Listener),
+    /// A copy of a session's state (token, ns, db) for an HTTP request to the same server.
+    Session {
+        session: Option<surql::Uuid>,
+        reply: SyncSender<surql::session::SessionState>,
+    },
     Close,
 }
 
@@ -307,6 +312,23 @@ impl WsTransport {
     /// Registers a hook run on the IO thread for every connection event.
     pub(crate) fn add_hook(&self, hook: ReconnectHook) -> Result<(), Error> {
         self.submit(Command::Listen(Listener::Hook(hook)))
+    }
+
+    /// A copy of `session`'s state (its token, namespace and database).
+    pub(crate) fn session_state(
+        &self,
+        session: Option<surql::Uuid>,
+    ) -> Result<surql::session::SessionState, Error> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.submit(Command::Session { session, reply })?;
+        match rx.recv_timeout(self.wait_limit) {
+            Ok(state) => Ok(state),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
+                "session state (the connection's IO thread did not respond)",
+                self.wait_limit,
+            )),
+        }
     }
 
     /// Closes the connection now: everything waiting fails with `Error::Closed`.
@@ -677,6 +699,11 @@ impl Driver {
             Command::Unsubscribe(handle) => self.mux.unsubscribe(handle, now),
             Command::CancelStream(id) => self.mux.cancel_stream(id, now),
             Command::Listen(sink) => self.listeners.push(sink),
+            Command::Session { session, reply } => {
+                let state = self.mux.connection().session_state(session).cloned();
+                // The caller may have given up waiting.
+                let _ = reply.send(state.unwrap_or_default());
+            }
             Command::Close => self.mux.close(now),
         }
     }

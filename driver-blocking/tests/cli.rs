@@ -156,6 +156,8 @@ fn failures_exit_1_and_usage_errors_exit_2() {
         "schemadiff",
         "inspectdb",
         "shell",
+        "export",
+        "import",
         "makemigrations",
     ] {
         let (code, out, _) = cli.run(&[cmd, "--help"]);
@@ -190,4 +192,44 @@ fn failures_exit_1_and_usage_errors_exit_2() {
         err.starts_with("surql: error: cannot connect to ws://127.0.0.1:9"),
         "{err}"
     );
+}
+
+#[test]
+fn export_then_import_into_another_database() {
+    let cli = Cli::new("export");
+    let (code, _, err) = cli.run_with(
+        &["shell"],
+        Some("DEFINE TABLE person SCHEMALESS\nDEFINE INDEX by_name ON person FIELDS name\nCREATE person:ada SET name = 'Ada'\nexit\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let dump = cli.dir.join("dump.surql");
+    let dump = dump.to_str().unwrap();
+    let (code, out, err) = cli.run(&["export", dump]);
+    assert_eq!(code, 0, "{err}");
+    let size = std::fs::metadata(dump).unwrap().len();
+    assert_eq!(out, format!("exported {size} bytes to {dump}\n"));
+    let text = std::fs::read_to_string(dump).unwrap();
+    assert!(text.contains("DEFINE INDEX by_name"), "{text}");
+    let (code, out, err) = cli.run(&["--db", "copy", "import", dump]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("imported {size} bytes from {dump}\n"));
+    let (code, out, _) = cli.run_with(
+        &["--db", "copy", "shell"],
+        Some("SELECT VALUE name FROM person\n(INFO FOR TABLE person).indexes.keys()\nexit\n"),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("['Ada']") && out.contains("['by_name']"),
+        "{out}"
+    );
+    // Importing again: the records exist, each failure is named, exit code 1.
+    let (code, _, err) = cli.run(&["--db", "copy", "import", dump]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("did not apply") && err.contains("person:ada"),
+        "{err}"
+    );
+    // Usage errors: exit 2.
+    assert_eq!(cli.run(&["export"]).0, 2);
+    assert_eq!(cli.run(&["import", "a", "b"]).0, 2);
 }

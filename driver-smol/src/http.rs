@@ -47,15 +47,15 @@ pub(crate) const MAX_BODY: usize = 256 << 20;
 /// Largest response head (status line and headers) accepted; SurrealDB's are ~200 bytes.
 pub(crate) const MAX_HEAD: usize = 16 << 10;
 /// How much is read from the socket at a time.
-const READ_CHUNK: usize = 16 << 10;
+pub(crate) const READ_CHUNK: usize = 16 << 10;
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A kept-alive connection and the bytes read from it but not parsed yet.
-struct Conn {
-    io: Box<dyn Io>,
-    buf: Vec<u8>,
+pub(crate) struct Conn {
+    pub(crate) io: Box<dyn Io>,
+    pub(crate) buf: Vec<u8>,
 }
 
 /// The HTTP client of one `Surreal` handle: a pool of idle keep-alive connections plus what
@@ -65,12 +65,12 @@ pub(crate) struct HttpClient {
     host: String,
     port: u16,
     /// `host:port` for the `Host` header, IPv6 in brackets.
-    authority: String,
+    pub(crate) authority: String,
     /// The RPC path (`/rpc`, or `<prefix>/rpc` behind a proxy).
-    rpc_path: String,
+    pub(crate) rpc_path: String,
     tls: Option<(futures_rustls::TlsConnector, ServerName<'static>)>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     pub(crate) session: Mutex<HttpSession>,
     idle: Mutex<Vec<Conn>>,
 }
@@ -124,13 +124,13 @@ impl HttpClient {
         })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.authority)
     }
 
     /// Opens a connection: TCP connect and TLS handshake, bounded by `connect_timeout`.
-    async fn open(&self) -> Result<Conn> {
+    pub(crate) async fn open(&self) -> Result<Conn> {
         let after = self.connect_timeout;
         let what = || {
             format!(
@@ -289,7 +289,7 @@ impl HttpClient {
 
 /// Refuses a header value that could end its header line (CR, LF) or be cut short (NUL).
 /// The value may be a token: it is never quoted.
-fn check_header(what: &str, value: &str) -> Result<()> {
+pub(crate) fn check_header(what: &str, value: &str) -> Result<()> {
     if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
         return Err(Error::invalid(
             what,
@@ -365,7 +365,7 @@ fn tls_config(tls: &TlsOptions) -> Result<rustls::ClientConfig> {
 }
 
 /// `fut`, or `Error::Timeout` once `after` has passed.
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     after: Duration,
     what: impl FnOnce() -> String,
     fut: impl Future<Output = Result<T>>,
@@ -416,7 +416,7 @@ async fn write_request(
 /// The parser state for the response to a request of `method`. The request it "sends" is
 /// a stand-in (only the method matters for reading the response) and its bytes are thrown
 /// away: the real head is written by [`HttpClient::encode`].
-fn response_reader(method: &str) -> Result<Call<RecvResponse>> {
+pub(crate) fn response_reader(method: &str) -> Result<Call<RecvResponse>> {
     let bad =
         |e: &dyn std::fmt::Display| Error::Protocol(format!("cannot set up the HTTP parser: {e}"));
     let request = ureq_proto::http::Request::builder()
@@ -467,7 +467,7 @@ fn bad(status: u16, message: impl Into<String>) -> Failure {
 }
 
 /// Reads at most `max` more bytes into `buf`; `Ok(0)` is the end of the stream.
-async fn fill<R: AsyncRead + Unpin + ?Sized>(
+pub(crate) async fn fill<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
     buf: &mut Vec<u8>,
     max: usize,

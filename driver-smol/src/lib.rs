@@ -25,6 +25,7 @@
 
 mod auth;
 mod connections;
+pub mod export;
 mod http;
 #[doc(hidden)]
 pub mod internal;
@@ -52,12 +53,14 @@ use surql::Object;
 
 pub use auth::{AuthExecutor, UserModelExt, LOCAL_LEEWAY_SECS};
 pub use connections::{ConnectionConfig, Connections, Using};
+pub use export::{Export, Import};
 pub use model::{ModelExt, ModelQuerySetExt};
 pub use realtime::{ChangeStream, LiveQuerySetExt, TypedLiveStream};
 pub use surql::auth::{
     AuthConfig, AuthParams, BearerKey, PasswordAlgorithm, TokenCache, UserModel,
 };
 pub use surql::client::{Credentials, PatchOp, QueryResponse, Resource, Token};
+pub use surql::export::{ExportConfig, Tables};
 pub use surql::log::{Recorded, Recorder};
 pub use surql::model::ops::BulkOptions;
 pub use surql::model::{Changes, Expr, Model};

@@ -148,11 +148,18 @@ pub(crate) enum Command {
     Unsubscribe(LiveHandle),
     CancelStream(RequestId),
     Listen(Listener),
+    /// A copy of a session's state (token, ns, db) for an HTTP request to the same server.
+    Session {
+        session: Option<surql::Uuid>,
+        reply: Sender<surql::session::SessionState>,
+    },
     Close,
 }
 
 /// The callers' side of a WebSocket connection.
 pub(crate) struct WsClient {
+    /// The RPC URL (for an HTTP request to the same server: export / import).
+    pub(crate) url: String,
     pub(crate) commands: Sender<Command>,
     io_thread: ThreadId,
     stream_buffer: usize,
@@ -162,6 +169,7 @@ pub(crate) struct WsClient {
 impl WsClient {
     pub(crate) async fn connect(url: String, options: Options) -> Result<WsClient> {
         let ws = open(&url, &options).await?;
+        let rpc_url = url.clone();
         let (tx, rx) = async_channel::unbounded();
         let (stream_buffer, live_buffer) = (options.stream_buffer, options.live_buffer);
         let thread = std::thread::Builder::new()
@@ -169,6 +177,7 @@ impl WsClient {
             .spawn(move || async_io::block_on(Driver::new(url, options, ws, rx).run()))
             .map_err(|e| Error::Io(format!("cannot start the connection thread: {e}")))?;
         Ok(WsClient {
+            url: rpc_url,
             commands: tx,
             io_thread: thread.thread().id(),
             stream_buffer,
@@ -269,6 +278,16 @@ impl WsClient {
 
     pub(crate) fn listen(&self, listener: Listener) -> Result<()> {
         self.submit(Command::Listen(listener))
+    }
+
+    /// A copy of `session`'s state (its token, namespace and database).
+    pub(crate) async fn session_state(
+        &self,
+        session: Option<surql::Uuid>,
+    ) -> Result<surql::session::SessionState> {
+        let (reply, rx) = async_channel::bounded(1);
+        self.submit(Command::Session { session, reply })?;
+        rx.recv().await.map_err(|_| Error::Closed)
     }
 
     pub(crate) fn close(&self) {
@@ -536,6 +555,11 @@ impl Driver {
             Command::Unsubscribe(handle) => self.mux.unsubscribe(handle, now),
             Command::CancelStream(id) => self.mux.cancel_stream(id, now),
             Command::Listen(listener) => self.listeners.push(listener),
+            Command::Session { session, reply } => {
+                let state = self.mux.connection().session_state(session).cloned();
+                // Capacity 1 and one answer; the caller may have given up.
+                let _ = reply.try_send(state.unwrap_or_default());
+            }
             Command::Close => self.mux.close(now),
         }
     }

@@ -44,6 +44,20 @@ impl<'a> Resolve for surql_blocking::StreamQuery<'a> {
     }
 }
 
+impl<'a> Resolve for surql_blocking::Export<'a> {
+    type Output = surql_blocking::Result<u64>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
+impl<'a> Resolve for surql_blocking::Import<'a> {
+    type Output = surql_blocking::Result<u64>;
+    fn resolve(self) -> Self::Output {
+        self.run()
+    }
+}
+
 /// Runs every future to completion concurrently on the current task; outputs in order.
 #[allow(dead_code)] // used by the binaries whose scenarios run things concurrently
 pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {

@@ -148,7 +148,7 @@ impl SessionState {
 /// Refuses a header value that HTTP would not carry unchanged (see
 /// [`SessionState::encode_request`]). A secret is described, never quoted.
 #[allow(clippy::result_large_err)] // see `encode_request`
-fn check_header(
+pub(crate) fn check_header(
     name: &'static str,
     what: &str,
     value: &str,
@@ -227,7 +227,7 @@ const MAX_BODY_IN_ERROR: usize = 500;
 
 /// Turns a non-200 body into one readable line: the JSON error's `description`,
 /// `information` and `details` strings when present, else the text itself (shortened).
-fn describe_error_body(body: &[u8]) -> String {
+pub(crate) fn describe_error_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {

@@ -39,6 +39,8 @@ impl Cli {
             .env("SURREAL_DB", "main")
             .env("SURREAL_USER", "root")
             .env("SURREAL_PASS", "root")
+            // the shell's history stays in this test's directory
+            .env("SURQL_HISTORY", self.dir.join("history"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -115,6 +117,22 @@ fn migrate_status_sqlmigrate_rollback() {
     );
     assert_eq!(code, 0);
     assert!(out.ends_with("['Ada']\n"), "{out}");
+    // history: kept across runs, listed by `\history`, re-run by `!N` and `!!`
+    let (code, out, _) = cli.run_with(&["shell"], Some("\\history\n!2\n!!\n!99\nexit\n"));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "    1  CREATE person:ada SET name = 'Ada'\n    2  SELECT VALUE name FROM person\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("SELECT VALUE name FROM person\n['Ada']\n")
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("error: no history entry `!99`"), "{out}");
     assert_eq!(cli.run(&["rollback", "0001"]).1, "rolled back 0002_email\n");
     assert_eq!(
         cli.run(&["rollback", "zero"]).1,

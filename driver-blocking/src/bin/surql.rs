@@ -337,11 +337,36 @@ fn run(raw: Vec<String>) -> Result<(), Fail> {
     Ok(())
 }
 
-/// The REPL: one query per line; failures are printed and the shell goes on.
+/// Where the shell keeps its history: `SURQL_HISTORY`, else `~/.surql_history` (none when
+/// neither can be found: the history then lives only as long as the shell).
+fn history_path() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("SURQL_HISTORY") {
+        return Some(p.into());
+    }
+    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".surql_history"))
+}
+
+/// The REPL: one query per line; failures are printed and the shell goes on. History: every
+/// statement is kept (and appended to the history file); `\history` lists them numbered,
+/// `!N` runs statement N again, `!!` the last one.
 fn shell(db: &Surreal) -> Result<(), Fail> {
+    use std::io::IsTerminal as _;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
-    let interactive = std::env::var_os("SURQL_SHELL_PROMPT").is_some();
+    let interactive = std::env::var_os("SURQL_SHELL_PROMPT").is_some() || stdin.is_terminal();
+    let path = history_path();
+    let mut history: Vec<String> = path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut file = path.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     let mut failed = false;
     loop {
         if interactive {
@@ -352,14 +377,45 @@ fn shell(db: &Surreal) -> Result<(), Fail> {
         if stdin.lock().read_line(&mut line)? == 0 {
             break;
         }
-        let line = line.trim();
+        let mut line = line.trim().to_owned();
         if line.is_empty() {
             continue;
         }
         if line == "exit" || line == "quit" {
             break;
         }
-        match db.query(line).run() {
+        if line == "\\history" {
+            for (i, h) in history.iter().enumerate() {
+                println!("{:>5}  {h}", i + 1);
+            }
+            continue;
+        }
+        if let Some(n) = line.strip_prefix('!') {
+            let picked = if n == "!" {
+                history.last().cloned()
+            } else {
+                n.parse::<usize>()
+                    .ok()
+                    .and_then(|k| k.checked_sub(1))
+                    .and_then(|k| history.get(k).cloned())
+            };
+            match picked {
+                Some(h) => {
+                    println!("{h}");
+                    line = h;
+                }
+                None => {
+                    println!("error: no history entry `{line}` (see \\history)");
+                    continue;
+                }
+            }
+        }
+        history.push(line.clone());
+        if let Some(f) = file.as_mut() {
+            // The history is a convenience: a write failure must not stop the shell.
+            let _ = writeln!(f, "{line}");
+        }
+        match db.query(line.as_str()).run() {
             Ok(resp) => match resp.results() {
                 Ok(results) => {
                     for r in results {

@@ -36,14 +36,14 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
-mod connections;
+pub mod connections;
 pub mod export;
 mod http;
 mod live;
 mod log;
 mod model;
 pub mod realtime;
-mod txn;
+pub mod txn;
 mod ws;
 
 use std::sync::mpsc::Receiver;

@@ -24,7 +24,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
-mod connections;
+pub mod connections;
 pub mod export;
 mod http;
 #[doc(hidden)]
@@ -33,7 +33,7 @@ mod log;
 mod model;
 pub mod realtime;
 mod tls;
-mod txn;
+pub mod txn;
 mod ws;
 
 use std::future::{Future, IntoFuture};

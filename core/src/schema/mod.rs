@@ -3,9 +3,9 @@
 //! migration files or read from a live server ([`introspect`]), and written back as exact
 //! `DEFINE` / `REMOVE` statements.
 //!
-//! One model serves the three sources, so they can be diffed ([`diff`]) into migration
+//! One model serves the three sources, so they can be diffed ([`diff()`]) into migration
 //! operations. Every name in generated SurrealQL goes through
-//! [`escape_ident`](crate::escape::escape_ident); types are kept in one canonical spelling
+//! [`crate::escape::escape_ident`]; types are kept in one canonical spelling
 //! ([`types::canonical_type`]: the server's `none | int` is `option<int>`), so a model and
 //! the server agree on what "the same" is.
 //!

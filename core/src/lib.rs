@@ -33,6 +33,7 @@
 extern crate self as surql;
 
 pub mod auth;
+pub mod cache;
 pub mod cbor;
 pub mod changefeed;
 pub mod client;

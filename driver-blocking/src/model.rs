@@ -137,6 +137,9 @@ impl<M: Model> ModelExt for M {}
 pub trait ModelQuerySetExt<M: Model> {
     /// Every matching row.
     fn all(&self, db: &impl Executor) -> Result<Vec<M>>;
+    /// Every matching row, answered from `cache` while fresh (the answer is kept on a miss;
+    /// see [`QueryCache`](surql::cache::QueryCache) for what invalidates it).
+    fn all_cached(&self, db: &impl Executor, cache: &surql::cache::QueryCache) -> Result<Vec<M>>;
     /// The first matching row, if any.
     fn first(&self, db: &impl Executor) -> Result<Option<M>>;
     /// The last matching row (order reversed; by id when unordered), if any.
@@ -182,6 +185,24 @@ pub trait ModelQuerySetExt<M: Model> {
 impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     fn all(&self, db: &impl Executor) -> Result<Vec<M>> {
         db.perform_for(M::META, ops::all(self))
+    }
+    fn all_cached(&self, db: &impl Executor, cache: &surql::cache::QueryCache) -> Result<Vec<M>> {
+        let q = self
+            .compile()
+            .map_err(|e| crate::Error::invalid("query", e.to_string()))?;
+        let index = q.result_index;
+        let resp = match cache.get(&q, std::time::Instant::now()) {
+            Some(r) => r,
+            None => {
+                let r = db.perform_for(M::META, ops::QueryOp::new(Ok(q.clone()), Ok))?;
+                let mut tables = surql::cache::QueryCache::tables_read(&q);
+                tables.push(M::META.table.to_owned());
+                let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+                cache.put(&q, &tables, r.clone(), std::time::Instant::now());
+                r
+            }
+        };
+        ops::rows::<M>(&resp, index)
     }
     fn first(&self, db: &impl Executor) -> Result<Option<M>> {
         db.perform_for(M::META, ops::first(self))

@@ -172,6 +172,13 @@ impl<M: Model> ModelExt for M {}
 pub trait ModelQuerySetExt<M: Model> {
     /// Every matching row.
     fn all(&self, db: &impl Executor) -> impl Future<Output = Result<Vec<M>>> + Send;
+    /// Every matching row, answered from `cache` while fresh (the answer is kept on a miss;
+    /// see [`QueryCache`](surql::cache::QueryCache) for what invalidates it).
+    fn all_cached(
+        &self,
+        db: &impl Executor,
+        cache: &surql::cache::QueryCache,
+    ) -> impl Future<Output = Result<Vec<M>>> + Send;
     /// The first matching row, if any.
     fn first(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send;
     /// The last matching row (order reversed; by id when unordered), if any.
@@ -239,6 +246,31 @@ impl<M: Model> ModelQuerySetExt<M> for QuerySet<M> {
     fn all(&self, db: &impl Executor) -> impl Future<Output = Result<Vec<M>>> + Send {
         let op = ops::all(self);
         async move { db.perform_for(M::META, op).await }
+    }
+    fn all_cached(
+        &self,
+        db: &impl Executor,
+        cache: &surql::cache::QueryCache,
+    ) -> impl Future<Output = Result<Vec<M>>> + Send {
+        let compiled = self.compile();
+        let cache = cache.clone();
+        async move {
+            let q = compiled.map_err(|e| crate::Error::invalid("query", e.to_string()))?;
+            let index = q.result_index;
+            let resp = match cache.get(&q, std::time::Instant::now()) {
+                Some(r) => r,
+                None => {
+                    let op = ops::QueryOp::new(Ok(q.clone()), Ok);
+                    let r = db.perform_for(M::META, op).await?;
+                    let mut tables = surql::cache::QueryCache::tables_read(&q);
+                    tables.push(M::META.table.to_owned());
+                    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+                    cache.put(&q, &tables, r.clone(), std::time::Instant::now());
+                    r
+                }
+            };
+            ops::rows::<M>(&resp, index)
+        }
     }
     fn first(&self, db: &impl Executor) -> impl Future<Output = Result<Option<M>>> + Send {
         let op = ops::first(self);

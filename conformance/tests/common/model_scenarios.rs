@@ -599,3 +599,31 @@ scenario!(keyset_pages_follow_the_id_order, |db| {
     assert_eq!(seen, (3..25).collect::<Vec<_>>());
     Ok(())
 });
+
+scenario!(cached_querysets_answer_until_a_model_write_or_the_ttl, |db| {
+    use surql::cache::QueryCache;
+    let cache = QueryCache::new(std::time::Duration::from_secs(60), 100);
+    cache.connect(db.signals());
+    let f = Counter::fields();
+    let qs = Counter::objects().filter(f.visits.gte(0)).order_by([f.name.asc()]);
+    let mut a = Counter { id: None, name: "a".into(), visits: 1 };
+    w!(a.save(&db))?;
+    let rec = db.record();
+    assert_eq!(w!(qs.all_cached(&db, &cache))?.len(), 1);
+    assert_eq!(w!(qs.all_cached(&db, &cache))?.len(), 1);
+    assert_eq!(rec.count(), 1, "the second read came from the cache");
+    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+    // a raw write the cache cannot see: the stale answer stays until the TTL or a model write
+    w!(db.query("CREATE counter:raw SET name = 'raw', visits = 5"))?.check()?;
+    assert_eq!(w!(qs.all_cached(&db, &cache))?.len(), 1, "stale by design (documented)");
+    // a model write through the client drops the table's entries
+    let mut b = Counter { id: None, name: "b".into(), visits: 2 };
+    w!(b.save(&db))?;
+    assert_eq!(w!(qs.all_cached(&db, &cache))?.len(), 3);
+    // a different bound value is a different query
+    let other = Counter::objects().filter(f.visits.gte(2));
+    assert_eq!(w!(other.all_cached(&db, &cache))?.len(), 2);
+    cache.invalidate_table("counter");
+    assert_eq!(cache.stats().entries, 0);
+    Ok(())
+});

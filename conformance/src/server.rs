@@ -5,6 +5,11 @@
 //! `conformance/server` (the official server from crates.io, pinned), built once with
 //! `cargo install` into a cache directory outside the clone when it is missing.
 //!
+//! Other server versions are built side by side on request ([`server_binary_for`],
+//! `surql-server build --version X`): a copy of `conformance/server` is generated with the
+//! version pinned ([`server_manifest`]) and installed into `<cache>/surreal-X`; the tests use
+//! one through `SURREAL_BIN` (see `conformance/matrix.sh`).
+//!
 //! A started server never outlives the process that started it: it runs under a tiny `sh`
 //! wrapper that reads the wrapper's stdin, a pipe held by this process. When this process exits
 //! for any reason (even `SIGKILL`), the pipe closes, the wrapper's `read` returns and it kills

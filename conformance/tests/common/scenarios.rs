@@ -1543,3 +1543,53 @@ scenario!(decimal_of_28_digits_round_trips_exactly, |db| {
     }
     Ok(())
 });
+
+// --------------------------------------------------------------------------------------
+// Error classification (issue #13): the helpers rest on fields that hold across server
+// versions, so every version in the matrix runs this with the same expectations.
+
+scenario!(error_classification_holds_on_this_server, |db| {
+    let version = w!(db.version())?;
+    w!(db.query("DEFINE TABLE cls SCHEMAFULL; DEFINE FIELD n ON cls TYPE int;"))?.check()?;
+    // A value that does not fit a SCHEMAFULL field: 3.3.5 says Internal/-32000,
+    // 4.0 Validation/InvalidRequest/-32600.
+    let bad = Value::Object(Object::from([("n".to_owned(), Value::from("x"))]));
+    let e = w!(db.create::<Value>(rid("cls", 1), bad)).expect_err("the coercion must fail");
+    assert!(e.is_validation(), "{version}: {e:?}");
+    assert!(!e.is_not_found() && !e.is_denied() && !e.is_conflict(), "{version}: {e:?}");
+    // A syntax error.
+    let e = w!(db.query("SELEC 1"))
+        .and_then(|r| Ok(r.check()?))
+        .expect_err("a syntax error");
+    assert!(e.is_validation(), "{version}: {e:?}");
+    // A namespace that does not exist.
+    let server = Server::shared();
+    let url = if WS { server.ws_url() } else { server.http_url() };
+    let other = w!(Surreal::connect(&url))?;
+    w!(other.signin(&Credentials::root(ROOT_USER, ROOT_PASS)))?;
+    w!(other.use_ns_db("no_such_ns_cls", "no_such_db"))?;
+    let e = w!(other.query("SELECT * FROM t"))
+        .and_then(|r| Ok(r.check()?))
+        .expect_err("an unknown namespace");
+    assert!(e.is_not_found(), "{version}: {e:?}");
+    assert!(!e.is_validation() && !e.is_denied(), "{version}: {e:?}");
+    // Wrong credentials.
+    let e = w!(other.signin(&Credentials::root(ROOT_USER, "not the password")))
+        .expect_err("a wrong password");
+    assert!(e.is_denied(), "{version}: {e:?}");
+    let server_error = e.as_server_error().expect("the server's own error is kept");
+    assert!(
+        server_error.kind == surql::rpc::ErrorKind::NotAllowed
+            || server_error.code == Some(surql::rpc::codes::INVALID_AUTH),
+        "{version}: {e:?}"
+    );
+    // A user's THROW is none of them, whatever its text.
+    let e = w!(db.query("THROW \"Couldn't coerce the table: not found\""))
+        .and_then(|r| Ok(r.check()?))
+        .expect_err("THROW");
+    assert!(
+        !e.is_validation() && !e.is_not_found() && !e.is_denied(),
+        "{version}: {e:?}"
+    );
+    Ok(())
+});

@@ -610,7 +610,7 @@ mod tests {
             ("kind", Value::from("Internal")),
             ("message", Value::from("Couldn't coerce value for field `name` of `o:8cge`: Expected `int` but found `'x'`")),
         ]);
-        // 4.0.0-beta.1: Validation/InvalidRequest, -32600.
+        // 4.0.0-beta.1, as captured from the server: Validation/InvalidRequest, -32600.
         let v40 = wire(&[
             ("code", Value::Int(-32600)),
             ("kind", Value::from("Validation")),

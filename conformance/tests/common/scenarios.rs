@@ -1381,6 +1381,15 @@ fn fid_range_shapes() -> Vec<(Value, Value)> {
 }
 
 scenario!(open_range_the_create_rpc_itself_alters, |db| {
+    let version = w!(db.version())?;
+    if crate::harness::pinned_on_3x_skip(
+        &version,
+        "open_range_the_create_rpc_itself_alters",
+        "the `create` RPC no longer stores 'a'.. as 'a'..NONE; \
+         open_range_through_create_reads_back_exactly still checks what surql stores",
+    ) {
+        return Ok(());
+    }
     // The server's own behaviour, which the client works around: the `create` RPC keeps a
     // range only with an included start and a bounded end (`'a'..` becomes `'a'..NONE`).
     let rec = rid("fid", "raw");

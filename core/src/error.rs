@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::client::CallError;
 use crate::conn::ConnError;
 use crate::rpc::http::HttpRpcError;
-use crate::rpc::{codes, ServerError};
+use crate::rpc::{codes, ErrorKind, ServerError};
 use crate::value::Uuid;
 
 /// Everything a surql call, connection attempt or stream read can fail with.
@@ -315,6 +315,105 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Something named in the request does not exist on the server (a method, table,
+    /// record, namespace, database, session, transaction), on every supported version:
+    /// kind `NotFound` (3.x and 4.0 alike); for servers that send no kind (2.x, 3.0
+    /// pre-releases) the code -32601 (an unknown method) is the only structured sign.
+    ///
+    /// Not [`Error::DoesNotExist`] (a model lookup that matched nothing): see
+    /// [`Error::is_does_not_exist`].
+    pub fn is_not_found(&self) -> bool {
+        self.as_server_error().is_some_and(|e| {
+            e.kind == ErrorKind::NotFound
+                || (kind_unknown(e) && e.code == Some(codes::METHOD_NOT_FOUND))
+        })
+    }
+
+    /// The server denied the request: bad credentials, an expired token or session, a
+    /// method or function denied by capabilities. Kind `NotAllowed` (3.x, 4.0), else the
+    /// codes -32002 (auth) and -32602 (method not allowed). Also true for
+    /// [`Error::AuthRejected`] and for writes denied by table permissions
+    /// ([`Error::is_write_denied`]), which the server reports as empty results.
+    pub fn is_denied(&self) -> bool {
+        if self.is_write_denied() {
+            return true;
+        }
+        self.as_server_error().is_some_and(|e| {
+            e.kind == ErrorKind::NotAllowed
+                || (kind_unknown(e)
+                    && matches!(
+                        e.code,
+                        Some(codes::INVALID_AUTH | codes::METHOD_NOT_ALLOWED)
+                    ))
+        })
+    }
+
+    /// The server refused the request's content: a SurrealQL syntax error, wrong
+    /// parameters, a value that does not fit a SCHEMAFULL field, an empty namespace.
+    ///
+    /// Kind `Validation` (4.0 reports a coercion failure as `Validation`/`InvalidRequest`,
+    /// -32600), else the codes -32700/-32600/-32603. 3.3.5 reports a coercion failure as
+    /// `Internal`/-32000 with no details, which cannot be told apart structurally from
+    /// other internal errors: there, and only for `Internal` errors without details, the
+    /// message is consulted (it starts `Couldn't coerce`), the
+    /// last resort protocol.md recommends for servers without structured errors.
+    /// Inputs refused before sending ([`Error::is_invalid_input`]) are validation too.
+    pub fn is_validation(&self) -> bool {
+        if self.is_invalid_input() {
+            return true;
+        }
+        self.as_server_error().is_some_and(|e| {
+            e.kind == ErrorKind::Validation
+                || (kind_unknown(e)
+                    && matches!(
+                        e.code,
+                        Some(codes::PARSE_ERROR | codes::INVALID_REQUEST | codes::INVALID_PARAMS)
+                    ))
+                || (e.kind == ErrorKind::Internal
+                    && e.details.is_none()
+                    && is_coercion_text(&e.message))
+        })
+    }
+
+    /// `self`, or [`Error::NotSupported`] when it is the server's "method not found"
+    /// answer (-32601, or `NotFound`/`Method`) to `method`, one of the RPC methods that
+    /// not every supported server version has ([`VERSION_GATED_METHODS`]: 3.0 has neither
+    /// `graphql` nor `query_stream`). Decided from the server's own answer, so no call
+    /// pays for a `version()` round trip.
+    pub fn version_gated(self, method: &str) -> Error {
+        if !VERSION_GATED_METHODS.contains(&method) {
+            return self;
+        }
+        match &self {
+            Error::Server(e) if e.is_method_not_found() => Error::NotSupported {
+                method: method.to_owned(),
+                message: format!(
+                    "`{method}` is not supported by this server version (the server does not know \
+                     the method: {e}); `version()` names the server, and the README's support \
+                     table lists which versions have it"
+                ),
+            },
+            _ => self,
+        }
+    }
+}
+
+/// RPC methods that not every supported server version has: a "method not found" answer
+/// to one of them becomes [`Error::NotSupported`] ([`Error::version_gated`]).
+pub const VERSION_GATED_METHODS: &[&str] = &["graphql", "query_stream"];
+
+/// The error carries no kind of its own: 2.x and 3.0 pre-releases sent `{code, message}`
+/// only, which reads as `Internal` (or an unknown kind, which servers treat as `Internal`).
+fn kind_unknown(e: &ServerError) -> bool {
+    matches!(e.kind, ErrorKind::Internal | ErrorKind::Other(_)) && e.details.is_none()
+}
+
+/// The texts of a value that does not fit a field's type (3.x, unstructured).
+fn is_coercion_text(message: &str) -> bool {
+    message.starts_with("Couldn't coerce")
+}
+
 /// A transaction conflict as the server structures it: `details.kind` TransactionConflict
 /// or code -32009, and not "commit outcome unknown" (retrying that could apply it twice).
 pub fn is_structured_conflict(e: &ServerError) -> bool {
@@ -418,7 +517,7 @@ impl From<HttpRpcError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rpc::{ErrorKind, Method};
+    use crate::rpc::Method;
     use crate::value::{Object, Value};
 
     fn conflict() -> ServerError {
@@ -481,5 +580,169 @@ mod tests {
         });
         assert!(e.is_timeout());
         assert!(e.to_string().contains("`query` answer within 250ms"), "{e}");
+    }
+
+    /// An RPC error object as a server of one version sends it.
+    fn wire(json: &[(&str, Value)]) -> Error {
+        let mut o = Object::new();
+        for (k, v) in json {
+            o.insert((*k).into(), v.clone());
+        }
+        Error::Server(ServerError::from_value(&Value::Object(o)))
+    }
+
+    fn details(kind: &str, inner: Option<(&str, &str)>) -> Value {
+        let mut d = Object::new();
+        d.insert("kind".into(), Value::from(kind));
+        if let Some((k, v)) = inner {
+            let mut i = Object::new();
+            i.insert(k.into(), Value::from(v));
+            d.insert("details".into(), Value::Object(i));
+        }
+        Value::Object(d)
+    }
+
+    #[test]
+    fn a_coercion_failure_is_validation_on_3_3_and_4_0() {
+        // 3.3.5, as captured from the server (`create` of a string into an int field).
+        let v33 = wire(&[
+            ("code", Value::Int(-32000)),
+            ("kind", Value::from("Internal")),
+            ("message", Value::from("Couldn't coerce value for field `name` of `o:8cge`: Expected `int` but found `'x'`")),
+        ]);
+        // 4.0.0-beta.1, as captured from the server: Validation/InvalidRequest, -32600.
+        let v40 = wire(&[
+            ("code", Value::Int(-32600)),
+            ("kind", Value::from("Validation")),
+            ("details", details("InvalidRequest", None)),
+            ("message", Value::from("Couldn't coerce value for field `name` of `o:8cge`: Expected `int` but found `'x'`")),
+        ]);
+        for e in [&v33, &v40] {
+            assert!(e.is_validation(), "{e}");
+            assert!(
+                !e.is_not_found() && !e.is_denied() && !e.is_conflict(),
+                "{e}"
+            );
+        }
+        // Other internal errors are not validation, whatever their code.
+        let internal = wire(&[
+            ("code", Value::Int(-32000)),
+            ("kind", Value::from("Internal")),
+            ("message", Value::from("The query was not executed")),
+        ]);
+        assert!(!internal.is_validation());
+        // A user's THROW mentioning coercion is not validation.
+        let thrown = wire(&[
+            ("code", Value::Int(-32006)),
+            ("kind", Value::from("Thrown")),
+            ("message", Value::from("Couldn't coerce my patience")),
+        ]);
+        assert!(!thrown.is_validation());
+        // Syntax errors (3.3.5: Validation, -32000, no details) and pre-send refusals.
+        let parse = wire(&[
+            ("code", Value::Int(-32000)),
+            ("kind", Value::from("Validation")),
+            ("message", Value::from("Parse error: Unexpected token")),
+        ]);
+        assert!(parse.is_validation());
+        assert!(Error::invalid("variable name", "x").is_validation());
+    }
+
+    #[test]
+    fn not_found_and_denied_hold_across_versions() {
+        // 3.3.5 and 4.0: kind + details.
+        let method = wire(&[
+            ("code", Value::Int(-32601)),
+            ("kind", Value::from("NotFound")),
+            ("details", details("Method", Some(("name", "graphql")))),
+            ("message", Value::from("Method not found")),
+        ]);
+        let namespace = wire(&[
+            ("code", Value::Int(-32000)),
+            ("kind", Value::from("NotFound")),
+            ("details", details("Namespace", Some(("name", "t")))),
+            ("message", Value::from("The namespace 't' does not exist")),
+        ]);
+        // A server that sends `{code, message}` only (2.x, 3.0 pre-releases).
+        let bare_method = wire(&[
+            ("code", Value::Int(-32601)),
+            ("message", Value::from("Method not found")),
+        ]);
+        for e in [&method, &namespace, &bare_method] {
+            assert!(e.is_not_found(), "{e}");
+            assert!(!e.is_denied() && !e.is_validation(), "{e}");
+        }
+        let auth = wire(&[
+            ("code", Value::Int(-32002)),
+            ("kind", Value::from("NotAllowed")),
+            ("details", details("Auth", Some(("kind", "InvalidAuth")))),
+            (
+                "message",
+                Value::from("There was a problem with authentication"),
+            ),
+        ]);
+        let bare_auth = wire(&[
+            ("code", Value::Int(-32002)),
+            (
+                "message",
+                Value::from("There was a problem with authentication"),
+            ),
+        ]);
+        let capability = wire(&[
+            ("code", Value::Int(-32602)),
+            ("kind", Value::from("NotAllowed")),
+            ("details", details("Method", Some(("name", "query")))),
+            ("message", Value::from("Method not allowed")),
+        ]);
+        for e in [&auth, &bare_auth, &capability] {
+            assert!(e.is_denied(), "{e}");
+            assert!(!e.is_not_found() && !e.is_validation(), "{e}");
+        }
+        let rejected = Error::AuthRejected {
+            action: "signin".into(),
+            source: Box::new(auth.clone()),
+        };
+        assert!(rejected.is_denied());
+        assert!(Error::WriteDenied {
+            action: "save".into(),
+            target: "p:1".into()
+        }
+        .is_denied());
+        // A structured kind wins over a code that would say otherwise.
+        let thrown = wire(&[
+            ("code", Value::Int(-32601)),
+            ("kind", Value::from("Thrown")),
+            ("message", Value::from("Method not found")),
+        ]);
+        assert!(!thrown.is_not_found());
+        assert!(!Error::Closed.is_not_found() && !Error::Closed.is_denied());
+    }
+
+    #[test]
+    fn an_unknown_version_gated_method_is_not_supported() {
+        // 3.0.5 answers `graphql` and `query_stream` with "Method not found".
+        for method in VERSION_GATED_METHODS {
+            let e = wire(&[
+                ("code", Value::Int(-32601)),
+                ("kind", Value::from("NotFound")),
+                ("details", details("Method", Some(("name", method)))),
+                ("message", Value::from("Method not found")),
+            ])
+            .version_gated(method);
+            assert!(e.is_not_supported(), "{e}");
+            assert!(
+                e.to_string()
+                    .contains("not supported by this server version"),
+                "{e}"
+            );
+            let bare = wire(&[("code", Value::Int(-32601)), ("message", Value::from("x"))]);
+            assert!(bare.version_gated(method).is_not_supported());
+        }
+        // Other methods, and other errors of gated methods, are left alone.
+        let unknown = wire(&[("code", Value::Int(-32601)), ("message", Value::from("x"))]);
+        assert!(!unknown.clone().version_gated("query").is_not_supported());
+        let denied = wire(&[("code", Value::Int(-32602)), ("message", Value::from("x"))]);
+        assert_eq!(denied.clone().version_gated("graphql"), denied);
+        assert_eq!(Error::Closed.version_gated("graphql"), Error::Closed);
     }
 }

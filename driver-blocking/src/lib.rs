@@ -467,6 +467,7 @@ impl Surreal {
         variables: impl Serialize,
     ) -> Result<T> {
         self.perform(client::graphql_with(query, &variables)?)
+            .map_err(|e| e.version_gated("graphql"))
     }
 
     // --- server -------------------------------------------------------------------------
@@ -703,7 +704,8 @@ impl StreamQuery<'_> {
         let (id, frames) = db
             .inner
             .log
-            .observe(request, |r| ws.stream(r), log::no_payload)?;
+            .observe(request, |r| ws.stream(r), log::no_payload)
+            .map_err(|e| e.version_gated("query_stream"))?;
         Ok(QueryStream::new(ws.clone(), id, frames))
     }
 }

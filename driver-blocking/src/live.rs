@@ -230,7 +230,7 @@ impl QueryStream {
                 self.ended = true;
                 match outcome {
                     None => Ok(None),
-                    Some(e) => Err(e),
+                    Some(e) => Err(e.version_gated("query_stream")),
                 }
             }
         }

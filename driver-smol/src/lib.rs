@@ -473,7 +473,9 @@ impl Surreal {
         query: &str,
         variables: impl Serialize,
     ) -> Result<T> {
-        self.perform(client::graphql_with(query, &variables)?).await
+        self.perform(client::graphql_with(query, &variables)?)
+            .await
+            .map_err(|e| e.version_gated("graphql"))
     }
 
     /// The server's version text, e.g. `surrealdb-3.3.5`.
@@ -686,7 +688,8 @@ impl<'a> IntoFuture for StreamQuery<'a> {
                 q.db.inner
                     .log
                     .observe(req, |req| w.stream(req), log::no_payload)
-                    .await?;
+                    .await
+                    .map_err(|e| e.version_gated("query_stream"))?;
             Ok(QueryStream {
                 id,
                 frames,
@@ -757,7 +760,7 @@ impl Stream for QueryStream {
             }
             Poll::Ready(Next::End(outcome)) => {
                 self.ended = true;
-                Poll::Ready(outcome.map(Err))
+                Poll::Ready(outcome.map(|e| Err(e.version_gated("query_stream"))))
             }
             Poll::Pending => Poll::Pending,
         }

@@ -208,3 +208,29 @@ macro_rules! instance {
         });
     };
 }
+
+/// The major version in a `version()` answer (`surrealdb-4.0.0-beta.1` → 4).
+#[allow(dead_code)] // used by the binaries with version-pinned scenarios
+pub fn server_major(version: &str) -> Option<u32> {
+    version
+        .strip_prefix("surrealdb-")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Whether a scenario that pins a 3.x server behaviour is a version-gated skip on the
+/// connected server (`version`, from `version()`): on 4.0 and later the behaviour is gone.
+/// The skip is reported on stderr with its reason, which the matrix script collects.
+#[allow(dead_code)] // used by the binaries with version-pinned scenarios
+pub fn pinned_on_3x_skip(version: &str, scenario: &str, gone: &str) -> bool {
+    if server_major(version).is_some_and(|m| m >= 4) {
+        eprintln!(
+            "surql-conformance: version-gated skip: {scenario} on {version}: pins a 3.x server \
+             behaviour that {version} no longer has ({gone})"
+        );
+        return true;
+    }
+    false
+}

@@ -399,6 +399,49 @@ case!(a_query_stream_answered_with_a_plain_result_is_a_protocol_error, {
     assert_eq!(server.count("query_stream"), 1, "{:?}", server.log());
 });
 
+case!(methods_a_3_0_server_lacks_are_not_supported_by_this_server_version, {
+    // 3.0.x answers `graphql` and `query_stream` as unknown methods (-32601).
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "query_stream" && req.method != "graphql" {
+                return false;
+            }
+            let details = object(&[
+                ("kind", Value::from("Method")),
+                ("details", object(&[("name", Value::from("unknown"))])),
+            ]);
+            let error = object(&[
+                ("code", Value::Int(-32601)),
+                ("kind", Value::from("NotFound")),
+                ("details", details),
+                ("message", Value::from("Method not found")),
+            ]);
+            peer.send_value(&object(&[
+                ("id", req.id.map_or(Value::None, Value::Int)),
+                ("error", error),
+            ]));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    let gql = w!(db.graphql::<Value>("{ items { name } }", Value::None))
+        .expect_err("graphql must fail");
+    assert!(gql.is_not_supported(), "{gql:?}");
+    assert!(gql.to_string().contains("not supported by this server version"), "{gql}");
+    let streamed = match w!(db.query_stream("RETURN 1")) {
+        Err(e) => e,
+        Ok(mut stream) => w!(stream.next_timeout(Duration::from_secs(2)))
+            .expect_err("query_stream must fail"),
+    };
+    assert!(streamed.is_not_supported(), "{streamed:?}");
+    assert!(streamed.to_string().contains("not supported by this server version"), "{streamed}");
+    // The connection goes on.
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+});
+
 /// A server that, before answering the first request, sends `noise(request)` frames.
 fn noisy_server(noise: fn(&Req) -> Vec<Vec<u8>>) -> FakeServer {
     FakeServer::start(move |stream, ctx| {

@@ -608,6 +608,14 @@ scenario!(sdk_change_feed_of_a_table_decodes_any_type, |db| {
 });
 
 scenario!(show_changes_behaves_as_pinned_on_3_3_5, |db| {
+    let version = w!(db.version())?;
+    if crate::harness::pinned_on_3x_skip(
+        &version,
+        "show_changes_behaves_as_pinned_on_3_3_5",
+        "`SHOW CHANGES ... SINCE <datetime>` now reads the feed",
+    ) {
+        return Ok(());
+    }
     // What the change-feed module works around (see `surql::changefeed`); if one of these
     // changes, the work-around can go.
     run(

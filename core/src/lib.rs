@@ -38,6 +38,7 @@ pub mod cbor;
 pub mod changefeed;
 pub mod client;
 pub mod conn;
+pub mod connection;
 pub mod endpoint;
 pub mod error;
 pub mod escape;

@@ -489,7 +489,8 @@ fn generate_table(t: &Table, name: &str) -> String {
             defines.push(f.define_sql());
             continue;
         }
-        let ty = f.ty.clone().unwrap_or_default();
+        // a field defined without TYPE holds `any`
+        let ty = f.ty.clone().unwrap_or_else(|| "any".to_owned());
         let rust = rust_type_for(&ty);
         let mut fattrs = Vec::new();
         match shape {

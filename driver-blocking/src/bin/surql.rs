@@ -125,19 +125,24 @@ fn parse_args(raw: Vec<String>) -> Result<Args, Fail> {
     Ok(a)
 }
 
-fn env_or(flag: &Option<String>, var: &str, default: Option<&str>) -> Option<String> {
+/// The flag, else the environment variable (when set and not empty).
+fn flag_or_env(flag: &Option<String>, var: &str) -> Option<String> {
     flag.clone()
         .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .or_else(|| default.map(str::to_owned))
+}
+
+/// [`flag_or_env`], else `default`.
+fn env_or(flag: &Option<String>, var: &str, default: &str) -> String {
+    flag_or_env(flag, var).unwrap_or_else(|| default.to_owned())
 }
 
 fn connect(a: &Args) -> Result<Surreal, Fail> {
-    let url = env_or(&a.url, "SURREAL_URL", Some("ws://127.0.0.1:8000")).unwrap_or_default();
-    let user = env_or(&a.user, "SURREAL_USER", Some("root")).unwrap_or_default();
-    let pass = env_or(&a.pass, "SURREAL_PASS", Some("root")).unwrap_or_default();
-    let ns = env_or(&a.ns, "SURREAL_NS", None)
+    let url = env_or(&a.url, "SURREAL_URL", "ws://127.0.0.1:8000");
+    let user = env_or(&a.user, "SURREAL_USER", "root");
+    let pass = env_or(&a.pass, "SURREAL_PASS", "root");
+    let ns = flag_or_env(&a.ns, "SURREAL_NS")
         .ok_or_else(|| Fail::Usage("no namespace: give --ns or set SURREAL_NS".into()))?;
-    let db = env_or(&a.db, "SURREAL_DB", None)
+    let db = flag_or_env(&a.db, "SURREAL_DB")
         .ok_or_else(|| Fail::Usage("no database: give --db or set SURREAL_DB".into()))?;
     let conn =
         Surreal::connect(&url).map_err(|e| Fail::Error(format!("cannot connect to {url}: {e}")))?;

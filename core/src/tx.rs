@@ -40,6 +40,7 @@
 use crate::client::QueryResponse;
 use crate::error::Error;
 use crate::escape::escape_ident;
+use crate::op::{Operation, Step};
 use crate::rpc::{Method, Payload, QueryResult, Request};
 use crate::value::{Object, Uuid, Value};
 
@@ -451,6 +452,131 @@ impl Batch {
             at += n;
         }
         Ok(out)
+    }
+}
+
+/// The answer of an action queued in a transaction, readable once the transaction has
+/// committed (at once for an action that already ran).
+pub struct Deferred<T> {
+    slot: std::sync::Arc<std::sync::Mutex<Option<Result<T, Error>>>>,
+}
+
+impl<T> std::fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ready = self.slot.lock().map(|s| s.is_some()).unwrap_or(false);
+        f.debug_struct("Deferred").field("ready", &ready).finish()
+    }
+}
+
+impl<T> Deferred<T> {
+    fn empty() -> Self {
+        Deferred {
+            slot: Default::default(),
+        }
+    }
+
+    /// An answer already known (an action that ran, or failed before sending).
+    pub fn ready(out: Result<T, Error>) -> Self {
+        let d = Deferred::empty();
+        d.set(out);
+        d
+    }
+
+    fn set(&self, out: Result<T, Error>) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+    }
+
+    /// The action's answer. Before the transaction committed this is an error saying so;
+    /// if the transaction failed, its error.
+    pub fn take(self) -> Result<T, Error> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.take().unwrap_or_else(|| {
+            Err(Error::invalid(
+                "deferred answer",
+                "the transaction has not committed yet (HTTP transactions answer at commit)",
+            ))
+        })
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<Payload, Error>) + Send>;
+
+/// An HTTP transaction's queue: the [`Batch`] of its actions' requests and, for each, the
+/// operation waiting for its share of the commit's answer.
+#[derive(Default)]
+pub struct Queue {
+    batch: Batch,
+    waiting: Vec<Completion>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("queued", &self.len())
+            .finish()
+    }
+}
+
+impl Queue {
+    /// How many actions are queued.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// `true` when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Queues `op` (a single-request query action: every model action is one); an
+    /// operation that finishes without a request is answered at once.
+    pub fn defer<O>(&mut self, mut op: O) -> Result<Deferred<O::Output>, Error>
+    where
+        O: Operation + Send + 'static,
+        O::Output: Send + 'static,
+    {
+        let request = match op.step(None) {
+            Step::Send(r) => r,
+            Step::Done(out) => return Ok(Deferred::ready(out)),
+        };
+        self.batch.push(request)?;
+        let answer = Deferred::empty();
+        let target = Deferred {
+            slot: answer.slot.clone(),
+        };
+        self.waiting.push(Box::new(move |a: Result<Payload, Error>| {
+            target.set(match op.step(Some(a)) {
+                Step::Done(out) => out,
+                Step::Send(r) => Err(Error::NotSupported {
+                    method: r.method.as_str().into(),
+                    message: "a multi-step action cannot run in an HTTP transaction: its later steps need answers only the commit brings".into(),
+                }),
+            });
+        }));
+        Ok(answer)
+    }
+
+    /// The one request to send at commit (`None`: nothing queued, nothing to send).
+    pub fn request(&self) -> Option<Request> {
+        self.batch.request()
+    }
+
+    /// Hands the commit's answer to every queued action; the transaction's outcome.
+    pub fn complete(self, answer: Result<Payload, Error>) -> Result<(), Error> {
+        match self.batch.split(answer) {
+            Ok(parts) => {
+                for (done, part) in self.waiting.into_iter().zip(parts) {
+                    done(Ok(part));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for done in self.waiting {
+                    done(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
     }
 }
 

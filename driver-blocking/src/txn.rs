@@ -20,12 +20,12 @@
 //! their answers afterwards); what it does not: read-then-write logic, which needs a
 //! WebSocket connection.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use surql::op::{IntoOperation, Operation, Step};
-use surql::rpc::Payload;
 use surql::signals::Signals;
-use surql::tx::Batch;
+pub use surql::tx::Deferred;
+use surql::tx::Queue;
 use surql::txn::RetryPolicy;
 
 use crate::{client, Error, Query, Result, Surreal, Transport, Uuid};
@@ -60,13 +60,11 @@ impl Executor for Surreal {
     }
 }
 
-type Completion = Box<dyn FnOnce(Result<Payload>) + Send>;
-
 enum Kind {
     /// The RPC transaction's id.
     Ws(Uuid),
     /// The queued queries and how to hand each its answer.
-    Http(Mutex<(Batch, Vec<Completion>)>),
+    Http(Mutex<Queue>),
 }
 
 /// A transaction: see the [module docs](self). Prefer [`Surreal::transaction`], which always
@@ -83,36 +81,9 @@ impl std::fmt::Debug for Transaction<'_> {
         let mut d = f.debug_struct("Transaction");
         match &self.kind {
             Kind::Ws(id) => d.field("id", id),
-            Kind::Http(q) => d.field("queued", &q.lock().map(|q| q.0.len()).unwrap_or(0)),
+            Kind::Http(q) => d.field("queued", &q.lock().map(|q| q.len()).unwrap_or(0)),
         };
         d.finish()
-    }
-}
-
-/// The answer of an action queued in a transaction, readable once the transaction has
-/// committed.
-pub struct Deferred<T> {
-    slot: Arc<Mutex<Option<Result<T>>>>,
-}
-
-impl<T> std::fmt::Debug for Deferred<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ready = self.slot.lock().map(|s| s.is_some()).unwrap_or(false);
-        f.debug_struct("Deferred").field("ready", &ready).finish()
-    }
-}
-
-impl<T> Deferred<T> {
-    /// The action's answer: after the commit (or at once over WebSocket). Before the
-    /// transaction committed this is an error saying so; if it failed, its error.
-    pub fn take(self) -> Result<T> {
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        slot.take().unwrap_or_else(|| {
-            Err(Error::invalid(
-                "deferred answer",
-                "the transaction has not committed yet (HTTP transactions answer at commit)",
-            ))
-        })
     }
 }
 
@@ -127,7 +98,7 @@ impl<'a> Transaction<'a> {
     pub(crate) fn begin(db: &'a Surreal) -> Result<Transaction<'a>> {
         let kind = match &db.inner.transport {
             Transport::Ws(_) => Kind::Ws(db.perform(client::begin())?),
-            Transport::Http(_) => Kind::Http(Mutex::new((Batch::default(), Vec::new()))),
+            Transport::Http(_) => Kind::Http(Mutex::new(Queue::default())),
         };
         Ok(Transaction {
             db,
@@ -184,38 +155,13 @@ impl<'a> Transaction<'a> {
         O::Op: Send + 'static,
         <O::Op as Operation>::Output: Send + 'static,
     {
-        let slot = Arc::new(Mutex::new(None));
         match &self.kind {
-            Kind::Ws(_) => {
-                let out = self.perform(op);
-                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
-            }
-            Kind::Http(queue) => {
-                let mut op = op.into_operation();
-                let request = match op.step(None) {
-                    Step::Send(r) => r,
-                    Step::Done(out) => {
-                        // Finished without a request (an input error): the answer is known.
-                        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
-                        return Ok(Deferred { slot });
-                    }
-                };
-                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                q.0.push(request)?;
-                let target = slot.clone();
-                q.1.push(Box::new(move |answer: Result<Payload>| {
-                    let out = match op.step(Some(answer)) {
-                        Step::Done(out) => out,
-                        Step::Send(r) => Err(Error::NotSupported {
-                            method: r.method.as_str().into(),
-                            message: "a multi-step action cannot run in an HTTP transaction: its later steps need answers only the commit brings".into(),
-                        }),
-                    };
-                    *target.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
-                }));
-            }
+            Kind::Ws(_) => Ok(Deferred::ready(self.perform(op))),
+            Kind::Http(queue) => queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .defer(op.into_operation()),
         }
-        Ok(Deferred { slot })
     }
 
     /// Commits. A conflict is a server error with `is_conflict() == true`; the transaction
@@ -225,27 +171,10 @@ impl<'a> Transaction<'a> {
         match &self.kind {
             Kind::Ws(id) => self.db.perform(client::commit(*id)),
             Kind::Http(queue) => {
-                let (batch, completions) = {
-                    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                    std::mem::take(&mut *q)
-                };
-                let Some(request) = batch.request() else {
-                    return Ok(());
-                };
-                let answer = self.db.rpc(request);
-                match batch.split(answer) {
-                    Ok(parts) => {
-                        for (done, part) in completions.into_iter().zip(parts) {
-                            done(Ok(part));
-                        }
-                        Ok(())
-                    }
-                    Err(e) => {
-                        for done in completions {
-                            done(Err(e.clone()));
-                        }
-                        Err(e)
-                    }
+                let queue = std::mem::take(&mut *queue.lock().unwrap_or_else(|e| e.into_inner()));
+                match queue.request() {
+                    None => Ok(()),
+                    Some(request) => queue.complete(self.db.rpc(request)),
                 }
             }
         }

@@ -373,6 +373,13 @@ impl<O: Outbox> Mux<O> {
         self.actions.pop_front()
     }
 
+    /// Whether [`Mux::poll_action`] has something (without taking it): a caller that fed
+    /// the mux on its own thread uses it to decide whether the driver's loop must wake.
+    #[must_use]
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// When to call [`Mux::handle_timeout`] next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

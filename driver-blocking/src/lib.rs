@@ -39,6 +39,7 @@ mod auth;
 pub mod connections;
 pub mod export;
 mod http;
+mod lead;
 mod live;
 mod log;
 mod model;

@@ -1,20 +1,28 @@
-//! The WebSocket transport: one IO thread per connection owns the socket and the core's
-//! [`Mux`] (the connection machine plus the routing of answers, stream frames and live
-//! notifications to their callers); every caller talks to it through a channel.
+//! The WebSocket transport: the socket and the core's [`Mux`] (the connection machine plus
+//! the routing of answers, stream frames and live notifications to their callers) live in
+//! one shared [`State`] under a lock, used by the callers' threads and by one IO thread.
 //!
-//! The IO thread runs the quinn-style driver loop: drain commands → read frames → fire due
-//! timers → act on the mux's actions → write frames → sleep in the OS poller until the
-//! socket is readable (or writable, when a write would have blocked), the core's next
-//! deadline, or a caller's `poller.notify()`. A request therefore leaves the process as
-//! soon as it is queued. Everything that is not socket IO (who gets which answer, what a
-//! full or dropped stream means, when to close) is decided by the core's mux.
+//! Callers do their own socket IO (leader/follower): a caller queues its request in the mux
+//! and writes its frame itself, under the lock; when nothing else is waited for on the
+//! connection it then *leads*: it waits for the socket on its own poller and reads the
+//! frames itself until its answer is there, so a round trip costs no thread hand-off (as a
+//! client that owns its socket). While a caller leads, the IO thread's read interest is off.
+//! A caller that cannot lead (others wait on the connection too) waits for its answer, which
+//! whoever reads delivers.
+//!
+//! The IO thread keeps everything else going: it reads whenever no caller leads (answers to
+//! concurrent callers, live notifications, stream frames), fires the core's timers (never
+//! sleeping past a request timeout, so a caller's new deadline needs no wake-up), flushes
+//! writes that would have blocked, reconnects (with the lock released), and runs hooks (also
+//! without the lock). Everything that is not socket IO (who gets which answer, what a full
+//! or dropped stream means, when to close) is decided by the core's mux.
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{
     self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -29,6 +37,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, Message, WebSocket};
 
+use crate::lead::LeadWaiter;
 use crate::{ConnectionEvent, Error, ReconnectHook};
 use surql::endpoint::Endpoint;
 
@@ -98,55 +107,198 @@ impl Outbox for Io {
     type Live = Bounded<LiveItem>;
 }
 
-/// What a caller asks the IO thread to do.
-enum Command {
-    Call {
-        request: Request,
-        reply: ReplyTx,
-    },
-    Live {
-        request: Request,
-        reply: ReplyTx,
-        sink: Bounded<LiveItem>,
-    },
-    Stream {
-        request: Request,
-        id: SyncSender<RequestId>,
-        sink: Bounded<StreamFrame>,
-    },
-    Unsubscribe(LiveHandle),
-    CancelStream(RequestId),
-    Listen(Listener),
-    /// A copy of a session's state (token, ns, db) for an HTTP request to the same server.
-    Session {
-        session: Option<surql::Uuid>,
-        reply: SyncSender<surql::session::SessionState>,
-    },
-    Close,
-}
-
 /// Who hears about connection events.
 enum Listener {
     Channel(Sender<ConnectionEvent>),
     Hook(ReconnectHook),
 }
 
+/// What the callers' threads and the IO thread share.
+struct Shared {
+    state: Mutex<State>,
+    /// The IO thread's poller (the socket, level-triggered, plus `notify` wake-ups).
+    io_poller: Arc<Poller>,
+    /// The leading caller's wait (`None`: callers never lead on this platform).
+    lead: Option<Arc<LeadWaiter>>,
+    /// Taken out while the IO thread runs them, so a hook may add a listener.
+    listeners: Mutex<Vec<Listener>>,
+    /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
+    can_lead: bool,
+}
+
+/// The connection: the mux and the socket, touched only under [`Shared::state`].
+struct State {
+    mux: Mux<Io>,
+    socket: Option<Socket>,
+    /// Bumped whenever the socket is dropped or replaced: a leader of an older one stops.
+    socket_gen: u64,
+    /// A write hit `WouldBlock`: tungstenite holds the rest; the IO thread flushes when
+    /// the socket is writable.
+    want_write: bool,
+    /// Since when the writes are blocked: a peer that reads nothing for a request timeout
+    /// is dead, or every later request would wait behind it.
+    write_blocked_since: Option<Instant>,
+    request_timeout: Duration,
+    /// A caller is reading the socket itself.
+    leader: bool,
+    /// The leader's wait (woken when its socket goes).
+    lead: Option<Arc<LeadWaiter>>,
+    /// When the sleeping IO thread wakes on its own; `None` while it is awake (it looks at
+    /// the mux's deadlines again before it sleeps).
+    io_wakes_at: Option<Instant>,
+}
+
+impl State {
+    /// Reads every frame available into the mux (`force`: even without a readiness hint).
+    fn read_socket(&mut self, force: bool) {
+        let Some(socket) = self.socket.as_mut() else {
+            return;
+        };
+        // Woken for something else: skip the read that would only say WouldBlock.
+        // (Level-triggered polling reports unread bytes again anyway.)
+        if !force && !socket.readable {
+            return;
+        }
+        socket.readable = false;
+        let now = Instant::now();
+        // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
+        let lost = loop {
+            match socket.ws.read() {
+                Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
+                // A CBOR connection never gets text; the core reports it as a protocol error.
+                Ok(Message::Text(text)) => self.mux.handle_frame(text.as_bytes(), now),
+                Ok(Message::Close(frame)) => {
+                    break Some(match frame {
+                        Some(f) => format!(
+                            "the server closed the connection (code {}: {})",
+                            f.code, f.reason
+                        ),
+                        None => "the server closed the connection".to_owned(),
+                    })
+                }
+                // Pings are answered by tungstenite on the next write or flush.
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => break None,
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => break Some(format!("reading from the socket failed: {e}")),
+            }
+        };
+        if let Some(reason) = lost {
+            self.lose_socket(reason);
+        }
+    }
+
+    fn drop_socket(&mut self) {
+        if self.socket.take().is_some() {
+            self.socket_gen += 1;
+        }
+        if self.leader {
+            // The leader polls a socket that is gone: wake it to wait for its answer instead.
+            // Fails only if the poller is broken; the leader's wait is bounded anyway.
+            if let Some(lead) = &self.lead {
+                lead.notify();
+            }
+        }
+        self.leader = false;
+        self.want_write = false;
+        self.write_blocked_since = None;
+    }
+
+    fn lose_socket(&mut self, reason: String) {
+        self.drop_socket();
+        self.mux.handle_disconnect(reason, Instant::now());
+    }
+
+    /// Writes every queued frame and flushes; returns whether anything was queued.
+    fn transmit(&mut self) -> bool {
+        let Some(socket) = self.socket.as_mut() else {
+            // Without a socket the core holds its output until `handle_connected`.
+            return false;
+        };
+        let mut wrote = false;
+        let mut failure = None;
+        while let Some(frame) = self.mux.poll_transmit() {
+            wrote = true;
+            match socket.ws.write(Message::Binary(frame.into())) {
+                Ok(()) => {}
+                // tungstenite keeps the frame in its buffer; the flush below retries.
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {}
+                Err(e) => {
+                    failure = Some(format!("writing to the socket failed: {e}"));
+                    break;
+                }
+            }
+        }
+        if failure.is_none() && (wrote || self.want_write) {
+            match socket.ws.flush() {
+                Ok(()) => {
+                    self.want_write = false;
+                    self.write_blocked_since = None;
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
+                    self.want_write = true;
+                    let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
+                    let limit = self.request_timeout;
+                    if since.elapsed() >= limit {
+                        failure = Some(format!(
+                            "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
+                        ));
+                    }
+                }
+                Err(e) => failure = Some(format!("writing to the socket failed: {e}")),
+            }
+        }
+        if let Some(reason) = failure {
+            self.lose_socket(reason);
+            return true;
+        }
+        wrote
+    }
+
+    /// Whether a caller that fed the mux must wake the sleeping IO thread: the mux has an
+    /// action for it, a write waits for writability, or a deadline comes before its wake-up.
+    fn io_must_wake(&self) -> bool {
+        let Some(wakes_at) = self.io_wakes_at else {
+            return false; // awake: it looks at all of this before it sleeps
+        };
+        self.mux.has_actions()
+            || self.want_write
+            || self.mux.poll_timeout().is_some_and(|t| t < wakes_at)
+    }
+
+    /// Sets the IO thread's socket interest: readable unless a caller leads.
+    fn arm_io(&mut self) -> std::io::Result<()> {
+        let (leader, want_write) = (self.leader, self.want_write);
+        match self.socket.as_mut() {
+            Some(socket) => socket.arm(!leader, want_write),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The callers' side of a WebSocket connection.
 pub(crate) struct WsTransport {
-    commands: Sender<Command>,
-    poller: Arc<Poller>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     io_thread: ThreadId,
-    /// How long a caller waits for the IO thread at most: the core times requests out
-    /// itself; this guards against an IO thread that can no longer answer.
+    /// How long a caller waits at most: the core times requests out itself; this guards
+    /// against a connection that can no longer answer.
     wait_limit: Duration,
     pub(crate) stream_buffer: usize,
     pub(crate) live_buffer: usize,
 }
 
+/// What a caller does after queueing its request.
+enum Then {
+    /// Read the socket itself until its answer is there (the connection was idle).
+    Lead { gen: u64 },
+    /// Wait for whoever reads to deliver the answer.
+    Wait,
+}
+
 impl WsTransport {
     /// Opens the socket on the calling thread (so a connect error reaches the caller), then
-    /// hands it to a new IO thread.
+    /// starts the IO thread.
     pub(crate) fn connect(endpoint: Endpoint, options: Options) -> Result<WsTransport, Error> {
         let tls = if endpoint.scheme.is_tls() {
             Some(tls_config(&endpoint, &options.tls)?)
@@ -154,42 +306,53 @@ impl WsTransport {
             None
         };
         let ws = open_socket(&endpoint, tls.as_ref(), options.connect_timeout)?;
-        let poller = Arc::new(
-            Poller::new().map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))?,
-        );
+        let new_poller = || {
+            Poller::new()
+                .map(Arc::new)
+                .map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))
+        };
+        let io_poller = new_poller()?;
+        let lead = LeadWaiter::new().map(Arc::new);
         let now = Instant::now();
         let mut mux = Mux::new(&options, now);
-        let socket = Socket::register(ws, &poller).map_err(|e| Error::Connect {
+        let socket = Socket::register(ws, &io_poller).map_err(|e| Error::Connect {
             url: endpoint.rpc_url(),
             reason: e,
         })?;
         mux.handle_connected(now);
-        let (commands, receiver) = mpsc::channel();
         let wait_limit = options
             .request_timeout
             .saturating_mul(2)
             .saturating_add(options.connect_timeout);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                mux,
+                socket: Some(socket),
+                socket_gen: 0,
+                want_write: false,
+                write_blocked_since: None,
+                request_timeout: options.request_timeout,
+                leader: false,
+                lead: lead.clone(),
+                io_wakes_at: None,
+            }),
+            can_lead: io_poller.supports_level() && lead.is_some(),
+            io_poller,
+            lead,
+            listeners: Mutex::new(Vec::new()),
+        });
         let driver = Driver {
+            shared: shared.clone(),
             endpoint,
             tls,
             connect_timeout: options.connect_timeout,
-            request_timeout: options.request_timeout,
-            poller: poller.clone(),
-            commands: receiver,
-            mux,
-            socket: Some(socket),
-            want_write: false,
-            write_blocked_since: None,
-            listeners: Vec::new(),
-            finished: false,
         };
         let thread = thread::Builder::new()
             .name("surql-ws".into())
             .spawn(move || driver.run())
             .map_err(|e| Error::Io(format!("cannot start the connection's IO thread: {e}")))?;
         Ok(WsTransport {
-            commands,
-            poller,
+            shared,
             io_thread: thread.thread().id(),
             thread: Some(thread),
             wait_limit,
@@ -198,27 +361,103 @@ impl WsTransport {
         })
     }
 
-    fn submit(&self, command: Command) -> Result<(), Error> {
+    /// Refuses a call that would wait from the IO thread (only a hook runs there; waiting
+    /// would wait for itself).
+    fn refuse_on_io_thread(&self) -> Result<(), Error> {
         if thread::current().id() == self.io_thread {
-            // Only a hook runs there; waiting would wait for itself.
             return Err(Error::invalid(
                 "call from a connection hook",
                 "an on_reconnect hook cannot call its own connection (it runs on the connection's IO thread); send the event to a channel and act on it elsewhere",
             ));
         }
-        self.commands.send(command).map_err(|_| Error::Closed)?;
-        self.poller
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
+        // Poisoned: a thread panicked inside the mux, which may be inconsistent now.
+        self.shared.state.lock().map_err(|_| Error::Closed)
+    }
+
+    /// Feeds the mux on the calling thread (`feed`), writes what it produced, and wakes the
+    /// IO thread only if it must act. With `may_lead`, the caller leads if the connection
+    /// was otherwise idle.
+    fn submit<R>(
+        &self,
+        may_lead: bool,
+        feed: impl FnOnce(&mut State, Instant) -> R,
+    ) -> Result<(R, Then), Error> {
+        let mut st = self.lock()?;
+        let now = Instant::now();
+        let out = feed(&mut st, now);
+        // Lead only when this request is all that is waited for (concurrent callers are
+        // served by the IO thread, which reads for all of them), and decide before writing,
+        // so the answer never wakes the IO thread.
+        let then = if may_lead
+            && self.shared.can_lead
+            && !st.leader
+            && st.socket.is_some()
+            && !st.want_write
+            && st.mux.waiting() == 1
+        {
+            st.leader = true;
+            match st.arm_io() {
+                Ok(()) => Then::Lead { gen: st.socket_gen },
+                Err(_) => {
+                    // The IO thread keeps reading; nothing is lost.
+                    st.leader = false;
+                    Then::Wait
+                }
+            }
+        } else {
+            Then::Wait
+        };
+        // A leader writes its own frame (no hand-off). Anyone else leaves the frames to the
+        // IO thread, which writes all that are queued with one flush: under concurrency that
+        // is fewer system calls than every caller writing its own.
+        let wake = match then {
+            Then::Lead { .. } => {
+                st.transmit();
+                st.io_must_wake()
+            }
+            Then::Wait => st.io_wakes_at.is_some(),
+        };
+        drop(st);
+        if wake {
+            self.wake_io()?;
+        }
+        Ok((out, then))
+    }
+
+    fn wake_io(&self) -> Result<(), Error> {
+        self.shared
+            .io_poller
             .notify()
             .map_err(|e| Error::Io(format!("cannot wake the connection's IO thread: {e}")))
     }
 
-    fn wait<T>(&self, method: Method, rx: &Receiver<Result<T, Error>>) -> Result<T, Error> {
-        match rx.recv_timeout(self.wait_limit) {
+    /// Waits for the answer in `rx`, reading the socket itself while it leads.
+    fn answer<T>(
+        &self,
+        method: Method,
+        then: Then,
+        rx: &Receiver<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        if let Then::Lead { gen } = then {
+            let leading = Leading { transport: self };
+            if let Some(answer) = leading.run(gen, rx, started)? {
+                return answer;
+            }
+            // Leadership ended before the answer (socket lost or replaced, the IO thread
+            // must act): whoever reads now delivers it.
+        }
+        let left = self.wait_limit.saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
             Ok(result) => result,
             // The IO thread dropped the reply channel: it has ended.
             Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
             Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
-                format!("`{method}` answer (the connection's IO thread did not respond)"),
+                format!("`{method}` answer (the connection did not respond)"),
                 self.wait_limit,
             )),
         }
@@ -226,13 +465,11 @@ impl WsTransport {
 
     /// Sends `request` and waits for its answer.
     pub(crate) fn call(&self, request: Request) -> Result<Payload, Error> {
+        self.refuse_on_io_thread()?;
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
-        self.submit(Command::Call {
-            request,
-            reply: ReplyTx(reply),
-        })?;
-        match self.wait(method, &rx)? {
+        let ((), then) = self.submit(true, |st, now| st.mux.call(request, ReplyTx(reply), now))?;
+        match self.answer(method, then, &rx)? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
                 "`{method}` was answered as a live subscription"
@@ -246,15 +483,14 @@ impl WsTransport {
         &self,
         request: Request,
     ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>), Error> {
+        self.refuse_on_io_thread()?;
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
         let (sink, items) = bounded(self.live_buffer);
-        self.submit(Command::Live {
-            request,
-            reply: ReplyTx(reply),
-            sink,
+        let ((), then) = self.submit(false, |st, now| {
+            st.mux.live(request, ReplyTx(reply), sink, now)
         })?;
-        match self.wait(method, &rx)? {
+        match self.answer(method, then, &rx)? {
             Reply::Live { handle, id } => Ok((handle, id, items)),
             Reply::Payload(_) => Err(Error::Protocol(format!(
                 "`{method}` for a live query was answered without a live id"
@@ -269,49 +505,43 @@ impl WsTransport {
         &self,
         request: Request,
     ) -> Result<(RequestId, BoundedRx<StreamFrame>), Error> {
-        let method = request.method;
-        let (id_tx, id_rx) = mpsc::sync_channel(1);
+        self.refuse_on_io_thread()?;
         let (sink, frames) = bounded(self.stream_buffer);
-        self.submit(Command::Stream {
-            request,
-            id: id_tx,
-            sink,
-        })?;
-        let id = match id_rx.recv_timeout(self.wait_limit) {
-            Ok(id) => id,
-            Err(RecvTimeoutError::Disconnected) => return Err(Error::Closed),
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(Error::timeout(
-                    format!("`{method}` start (the connection's IO thread did not respond)"),
-                    self.wait_limit,
-                ))
-            }
-        };
+        let (id, _) = self.submit(false, |st, now| st.mux.stream(request, sink, now))?;
         Ok((id, frames))
     }
 
-    /// Queues the end of a live subscription. Never blocks and spawns nothing.
+    /// Queues the end of a live subscription. Never waits for the server.
     pub(crate) fn unsubscribe(&self, handle: LiveHandle) {
-        // If the IO thread has ended, the subscription died with the socket: nothing to kill.
-        let _ = self.submit(Command::Unsubscribe(handle));
+        // Closed: the subscription died with the socket; nothing to kill.
+        let _ = self.submit(false, |st, now| st.mux.unsubscribe(handle, now));
     }
 
     /// Queues the cancellation of a `query_stream` whose reader is gone.
     pub(crate) fn cancel_stream(&self, id: RequestId) {
-        // If the IO thread has ended, the stream died with the socket.
-        let _ = self.submit(Command::CancelStream(id));
+        // Closed: the stream died with the socket.
+        let _ = self.submit(false, |st, now| st.mux.cancel_stream(id, now));
     }
 
     /// A new receiver of connection events (disconnects, reconnects, protocol errors).
     pub(crate) fn listen(&self) -> Result<Receiver<ConnectionEvent>, Error> {
         let (sink, events) = mpsc::channel();
-        self.submit(Command::Listen(Listener::Channel(sink)))?;
+        self.add_listener(Listener::Channel(sink))?;
         Ok(events)
     }
 
     /// Registers a hook run on the IO thread for every connection event.
     pub(crate) fn add_hook(&self, hook: ReconnectHook) -> Result<(), Error> {
-        self.submit(Command::Listen(Listener::Hook(hook)))
+        self.add_listener(Listener::Hook(hook))
+    }
+
+    fn add_listener(&self, listener: Listener) -> Result<(), Error> {
+        self.shared
+            .listeners
+            .lock()
+            .map_err(|_| Error::Closed)?
+            .push(listener);
+        Ok(())
     }
 
     /// A copy of `session`'s state (its token, namespace and database).
@@ -319,31 +549,109 @@ impl WsTransport {
         &self,
         session: Option<surql::Uuid>,
     ) -> Result<surql::session::SessionState, Error> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.submit(Command::Session { session, reply })?;
-        match rx.recv_timeout(self.wait_limit) {
-            Ok(state) => Ok(state),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
-            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
-                "session state (the connection's IO thread did not respond)",
-                self.wait_limit,
-            )),
-        }
+        let st = self.lock()?;
+        // A session the connection never saw has the default (empty) state.
+        Ok(st
+            .mux
+            .connection()
+            .session_state(session)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Closes the connection now: everything waiting fails with `Error::Closed`.
     pub(crate) fn close(&self) {
-        // Fails only when the IO thread has already ended, which is what we want.
-        let _ = self.submit(Command::Close);
+        // Closed already: that is what we want.
+        let _ = self.submit(false, |st, now| st.mux.close(now));
+        let _ = self.wake_io();
+    }
+}
+
+/// A caller reading the socket itself; dropping it hands reading back to the IO thread.
+struct Leading<'a> {
+    transport: &'a WsTransport,
+}
+
+impl Leading<'_> {
+    /// Reads until the answer is in `rx` (`Some`), or leadership ends first (`None`): the
+    /// socket `gen` was lost or replaced, or the IO thread must act.
+    fn run<T>(
+        &self,
+        gen: u64,
+        rx: &Receiver<Result<T, Error>>,
+        started: Instant,
+    ) -> Result<Option<Result<T, Error>>, Error> {
+        let t = self.transport;
+        let limit = started.checked_add(t.wait_limit);
+        let earliest = |st: &State| match (st.mux.poll_timeout(), limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let (mut deadline, socket) = {
+            let st = t.lock()?;
+            let Some(socket) = st.socket.as_ref().map(|s| s.lead_fd.clone()) else {
+                return Ok(None);
+            };
+            (earliest(&st), socket)
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(answer) => return Ok(Some(answer)),
+                Err(TryRecvError::Disconnected) => return Ok(Some(Err(Error::Closed))),
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if limit.is_some_and(|l| now >= l) {
+                return Ok(None); // the fallback wait reports the timeout
+            }
+            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+            let Some(lead) = &t.shared.lead else {
+                return Ok(None);
+            };
+            if lead.wait(&socket, timeout).is_err() {
+                return Ok(None);
+            }
+            let mut st = t.lock()?;
+            if !st.leader || st.socket_gen != gen {
+                return Ok(None);
+            }
+            st.read_socket(true);
+            st.mux.handle_timeout(Instant::now());
+            st.transmit();
+            if st.socket.is_none() || st.want_write || st.mux.has_actions() {
+                // The IO thread must act (reconnect, notify, flush): hand reading back.
+                drop(st);
+                t.wake_io()?;
+                return Ok(None);
+            }
+            deadline = earliest(&st);
+        }
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let Ok(mut st) = self.transport.shared.state.lock() else {
+            return; // poisoned: the connection is unusable anyway
+        };
+        if st.leader {
+            st.leader = false;
+            if st.arm_io().is_err() {
+                st.lose_socket("cannot watch the socket".into());
+            }
+            let wake = st.io_must_wake();
+            drop(st);
+            if wake {
+                // Fails only if the IO thread has ended.
+                let _ = self.transport.wake_io();
+            }
+        }
     }
 }
 
 impl Drop for WsTransport {
     fn drop(&mut self) {
-        // Both fail only when the IO thread has already ended, which is what we want.
-        if self.commands.send(Command::Close).is_ok() {
-            let _ = self.poller.notify();
-        }
+        self.close();
         if let Some(thread) = self.thread.take() {
             if thread.thread().id() != thread::current().id() {
                 // A panic on the IO thread already failed every caller (their reply
@@ -556,54 +864,61 @@ where
     }
 }
 
-/// A WebSocket registered with the poller; dropping it unregisters it first.
+/// A WebSocket registered with the IO thread's poller; dropping it unregisters it first.
 struct Socket {
     ws: Ws,
-    poller: Arc<Poller>,
-    /// Level-triggered: interest stays armed, so it is changed only when `writable` does.
-    /// (Oneshot, the fallback, must be re-armed before every wait.)
+    /// A duplicate of the TCP descriptor, for a leader to wait on without the lock.
+    lead_fd: Arc<TcpStream>,
+    io_poller: Arc<Poller>,
+    /// Level-triggered: interest stays armed, so it is changed only when it must.
+    /// (Oneshot, the fallback, must be re-armed before every wait; callers never lead then.)
     mode: PollMode,
-    /// The interest in writability currently armed.
-    armed_writable: bool,
+    /// The IO thread's interest currently armed.
+    armed: (bool, bool),
     /// Bytes may be waiting: the poller said so, or the socket is new (the handshake may
     /// have read past its end, into bytes the poller will never report again).
     readable: bool,
 }
 
 impl Socket {
-    fn register(ws: Ws, poller: &Arc<Poller>) -> Result<Socket, String> {
+    fn register(ws: Ws, io_poller: &Arc<Poller>) -> Result<Socket, String> {
         let tcp = tcp_of(&ws).ok_or("unexpected TLS stream type")?;
-        let mode = if poller.supports_level() {
+        let mode = if io_poller.supports_level() {
             PollMode::Level
         } else {
             PollMode::Oneshot
         };
+        let lead_fd = Arc::new(
+            tcp.try_clone()
+                .map_err(|e| format!("cannot duplicate the socket: {e}"))?,
+        );
         // SAFETY: the socket is removed from the poller in `Drop for Socket`, which runs
         // before its `ws` field (and with it the file descriptor) is dropped.
-        unsafe { poller.add_with_mode(tcp, PollEvent::readable(SOCKET_KEY), mode) }
+        unsafe { io_poller.add_with_mode(tcp, PollEvent::readable(SOCKET_KEY), mode) }
             .map_err(|e| format!("cannot watch the socket: {e}"))?;
         Ok(Socket {
             ws,
-            poller: poller.clone(),
+            lead_fd,
+            io_poller: io_poller.clone(),
             mode,
-            armed_writable: false,
+            armed: (true, false),
             readable: true,
         })
     }
 
-    /// Arms the poller interest for the next wait (a syscall only when it must change).
-    fn arm(&mut self, writable: bool) -> std::io::Result<()> {
-        if self.mode == PollMode::Level && self.armed_writable == writable {
+    /// Arms the IO thread's interest (a syscall only when it must change).
+    fn arm(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
+        if self.mode == PollMode::Level && self.armed == (readable, writable) {
             return Ok(());
         }
         if let Some(tcp) = tcp_of(&self.ws) {
-            self.poller.modify_with_mode(
+            self.io_poller.modify_with_mode(
                 tcp,
-                PollEvent::new(SOCKET_KEY, true, writable),
+                PollEvent::new(SOCKET_KEY, readable, writable),
                 self.mode,
             )?;
         }
-        self.armed_writable = writable;
+        self.armed = (readable, writable);
         Ok(())
     }
 }
@@ -612,279 +927,203 @@ impl Drop for Socket {
     fn drop(&mut self) {
         if let Some(tcp) = tcp_of(&self.ws) {
             // Fails only if the descriptor is not registered, which is the goal anyway.
-            let _ = self.poller.delete(tcp);
+            let _ = self.io_poller.delete(tcp);
         }
     }
 }
 
-/// The IO thread's state: everything here is touched by that thread only.
+/// The IO thread.
 struct Driver {
+    shared: Arc<Shared>,
     endpoint: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
     connect_timeout: Duration,
-    poller: Arc<Poller>,
-    commands: Receiver<Command>,
-    mux: Mux<Io>,
-    socket: Option<Socket>,
-    /// A write hit `WouldBlock`: tungstenite holds the rest; flush when writable.
-    want_write: bool,
-    /// Since when the writes are blocked: a peer that reads nothing for a request timeout
-    /// is dead (as in the smol driver), or every later request would wait behind it.
-    write_blocked_since: Option<Instant>,
-    request_timeout: Duration,
-    listeners: Vec<Listener>,
+}
+
+/// What one turn of the IO thread left to do with the lock released.
+#[derive(Default)]
+struct Turn {
+    events: Vec<ConnectionEvent>,
+    open_socket: bool,
     finished: bool,
 }
 
 impl Driver {
-    fn run(mut self) {
+    fn run(self) {
         let mut events = Events::new();
+        let mut readable = true;
         loop {
-            self.drain_commands();
-            self.read_socket();
-            self.mux.handle_timeout(Instant::now());
-            // Acting can produce output (a reconnect opens a socket and queues the session
-            // replay) and writing can produce actions (a failed write loses the socket):
-            // repeat until both are quiet.
+            let Ok(mut st) = self.shared.state.lock() else {
+                return; // poisoned: a caller panicked inside the mux
+            };
+            st.io_wakes_at = None;
+            if readable {
+                if let Some(socket) = st.socket.as_mut() {
+                    socket.readable = true;
+                }
+            }
+            if !st.leader {
+                st.read_socket(false);
+            }
+            st.mux.handle_timeout(Instant::now());
+            // Acting can produce output (a closed connection sends nothing more, a lost
+            // socket fails requests) and writing can produce actions (a failed write loses
+            // the socket): repeat until both are quiet.
+            let mut turn = Turn::default();
             loop {
-                let acted = self.act();
-                let wrote = self.transmit();
+                let acted = act(&mut st, &mut turn);
+                let wrote = st.transmit();
                 if !acted && !wrote {
                     break;
                 }
             }
-            if self.finished {
-                break;
-            }
-            self.wait(&mut events);
-        }
-        if let Some(mut socket) = self.socket.take() {
-            // Best effort: a close frame that cannot be written now only costs the server a
-            // log line, and nobody is left to tell.
-            if socket.ws.close(None).is_ok() {
-                let _ = socket.ws.flush();
-            }
-        }
-    }
-
-    fn drain_commands(&mut self) {
-        loop {
-            match self.commands.try_recv() {
-                Ok(command) => self.command(command),
-                Err(TryRecvError::Empty) => return,
-                // Every handle is gone (normally `Close` arrives first).
-                Err(TryRecvError::Disconnected) => {
-                    self.mux.handles_gone(Instant::now());
-                    return;
+            if st.leader {
+                // The leader re-checks its socket and answer (its socket may be gone).
+                if let Some(lead) = &self.shared.lead {
+                    lead.notify();
                 }
             }
-        }
-    }
-
-    fn command(&mut self, command: Command) {
-        let now = Instant::now();
-        match command {
-            Command::Call { request, reply } => self.mux.call(request, reply, now),
-            Command::Live {
-                request,
-                reply,
-                sink,
-            } => self.mux.live(request, reply, sink, now),
-            Command::Stream { request, id, sink } => {
-                let request_id = self.mux.stream(request, sink, now);
-                // The caller waits for the id (bounded); if it gave up, the dropped frames
-                // buffer makes the mux cancel the stream at its first frame.
-                let _ = id.send(request_id);
+            if turn.open_socket {
+                drop(st);
+                self.broadcast(turn.events);
+                self.reconnect();
+                continue;
             }
-            Command::Unsubscribe(handle) => self.mux.unsubscribe(handle, now),
-            Command::CancelStream(id) => self.mux.cancel_stream(id, now),
-            Command::Listen(sink) => self.listeners.push(sink),
-            Command::Session { session, reply } => {
-                let state = self.mux.connection().session_state(session).cloned();
-                // The caller may have given up waiting.
-                let _ = reply.send(state.unwrap_or_default());
-            }
-            Command::Close => self.mux.close(now),
-        }
-    }
-
-    fn read_socket(&mut self) {
-        let Some(socket) = self.socket.as_mut() else {
-            return;
-        };
-        // Woken for a command, not for the socket: skip the read that would only say
-        // WouldBlock. (Level-triggered polling reports unread bytes again anyway.)
-        if !socket.readable {
-            return;
-        }
-        socket.readable = false;
-        let now = Instant::now();
-        // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
-        let lost = loop {
-            match socket.ws.read() {
-                Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
-                // A CBOR connection never gets text; the core reports it as a protocol error.
-                Ok(Message::Text(text)) => self.mux.handle_frame(text.as_bytes(), now),
-                Ok(Message::Close(frame)) => {
-                    break Some(match frame {
-                        Some(f) => format!(
-                            "the server closed the connection (code {}: {})",
-                            f.code, f.reason
-                        ),
-                        None => "the server closed the connection".to_owned(),
-                    })
-                }
-                // Pings are answered by tungstenite on the next write or flush.
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => break None,
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::Interrupted => {}
-                Err(e) => break Some(format!("reading from the socket failed: {e}")),
-            }
-        };
-        if let Some(reason) = lost {
-            self.lose_socket(reason);
-        }
-    }
-
-    fn lose_socket(&mut self, reason: String) {
-        self.socket = None;
-        self.want_write = false;
-        self.write_blocked_since = None;
-        self.mux.handle_disconnect(reason, Instant::now());
-    }
-
-    /// Writes every queued frame and flushes; returns whether anything was queued.
-    fn transmit(&mut self) -> bool {
-        let Some(socket) = self.socket.as_mut() else {
-            // Without a socket the core holds its output until `handle_connected`.
-            return false;
-        };
-        let mut wrote = false;
-        let mut failure = None;
-        while let Some(frame) = self.mux.poll_transmit() {
-            wrote = true;
-            match socket.ws.write(Message::Binary(frame.into())) {
-                Ok(()) => {}
-                // tungstenite keeps the frame in its buffer; the flush below retries.
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {}
-                Err(e) => {
-                    failure = Some(format!("writing to the socket failed: {e}"));
-                    break;
-                }
-            }
-        }
-        if failure.is_none() {
-            match socket.ws.flush() {
-                Ok(()) => {
-                    self.want_write = false;
-                    self.write_blocked_since = None;
-                }
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
-                    self.want_write = true;
-                    let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
-                    let limit = self.request_timeout;
-                    if since.elapsed() >= limit {
-                        failure = Some(format!(
-                            "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
-                        ));
+            if turn.finished {
+                if let Some(mut socket) = st.socket.take() {
+                    // Best effort: a close frame that cannot be written now only costs
+                    // the server a log line, and nobody is left to tell.
+                    if socket.ws.close(None).is_ok() {
+                        let _ = socket.ws.flush();
                     }
                 }
-                Err(e) => failure = Some(format!("writing to the socket failed: {e}")),
-            }
-        }
-        if let Some(reason) = failure {
-            self.lose_socket(reason);
-            return true;
-        }
-        wrote
-    }
-
-    fn wait(&mut self, events: &mut Events) {
-        if let Some(socket) = &mut self.socket {
-            if let Err(e) = socket.arm(self.want_write) {
-                self.lose_socket(format!("cannot watch the socket: {e}"));
+                drop(st);
+                self.broadcast(turn.events);
                 return;
             }
-        }
-        let write_deadline = self
-            .write_blocked_since
-            .and_then(|since| since.checked_add(self.request_timeout));
-        let deadline = match (self.mux.poll_timeout(), write_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
-        events.clear();
-        match self.poller.wait(events, timeout) {
-            Ok(_) => {
-                if let Some(socket) = &mut self.socket {
+            if let Err(e) = st.arm_io() {
+                st.lose_socket(format!("cannot watch the socket: {e}"));
+                drop(st);
+                self.broadcast(turn.events);
+                continue;
+            }
+            let now = Instant::now();
+            let write_deadline = st
+                .write_blocked_since
+                .and_then(|since| since.checked_add(st.request_timeout));
+            // Never sleep past a request timeout from now: a caller's new request then
+            // always times out after this wake-up, and needs no wake-up of its own.
+            let cap = now.checked_add(st.request_timeout);
+            let deadline = [st.mux.poll_timeout(), write_deadline, cap]
+                .into_iter()
+                .flatten()
+                .min();
+            st.io_wakes_at = Some(deadline.unwrap_or(now));
+            if deadline.is_none() {
+                // No bound at all (`Duration::MAX` timeouts): callers wake it for anything.
+                st.io_wakes_at = Some(now);
+            }
+            let oneshot = st
+                .socket
+                .as_ref()
+                .is_some_and(|s| s.mode == PollMode::Oneshot);
+            drop(st);
+            self.broadcast(turn.events);
+            let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            events.clear();
+            readable = false;
+            match self.shared.io_poller.wait(&mut events, timeout) {
+                Ok(_) => {
                     // An error or hang-up is reported as readable; the read then finds it.
-                    if events.iter().any(|e| e.key == SOCKET_KEY && e.readable) {
-                        socket.readable = true;
-                    }
-                    // In oneshot mode a delivered interest is disarmed.
-                    if socket.mode == PollMode::Oneshot {
-                        socket.armed_writable = false;
+                    readable = events.iter().any(|e| e.key == SOCKET_KEY && e.readable);
+                    if oneshot {
+                        // A delivered oneshot interest is disarmed.
+                        if let Ok(mut st) = self.shared.state.lock() {
+                            if let Some(socket) = st.socket.as_mut() {
+                                socket.armed = (false, false);
+                            }
+                        }
                     }
                 }
-            }
-            Err(e) if e.kind() == IoKind::Interrupted => {}
-            Err(e) => {
-                // Without a poller the thread can neither read nor sleep: give up cleanly.
-                self.broadcast(ConnectionEvent::Error(format!("the OS poller failed: {e}")));
-                self.mux.close(Instant::now());
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => {
+                    // Without a poller the thread can neither read nor sleep: give up cleanly.
+                    self.broadcast(vec![ConnectionEvent::Error(format!(
+                        "the OS poller failed: {e}"
+                    ))]);
+                    if let Ok(mut st) = self.shared.state.lock() {
+                        st.mux.close(Instant::now());
+                    }
+                }
             }
         }
     }
 
-    /// Does what the mux asks; returns whether there was anything.
-    fn act(&mut self) -> bool {
-        let mut any = false;
-        while let Some(action) = self.mux.poll_action() {
-            any = true;
-            match action {
-                Action::OpenSocket => self.reconnect(),
-                Action::DropSocket => {
-                    self.socket = None;
-                    self.want_write = false;
-                    self.write_blocked_since = None;
-                }
-                Action::Notify(event) => self.broadcast(event),
-                Action::Finished => self.finished = true,
-            }
-        }
-        any
-    }
-
-    fn reconnect(&mut self) {
-        match open_socket(&self.endpoint, self.tls.as_ref(), self.connect_timeout).and_then(|ws| {
-            Socket::register(ws, &self.poller).map_err(|reason| Error::Connect {
-                url: self.endpoint.rpc_url(),
-                reason,
-            })
-        }) {
+    /// Opens a new socket with the lock released (callers queue meanwhile), then hands it
+    /// to the mux.
+    fn reconnect(&self) {
+        let opened =
+            open_socket(&self.endpoint, self.tls.as_ref(), self.connect_timeout).and_then(|ws| {
+                Socket::register(ws, &self.shared.io_poller).map_err(|reason| Error::Connect {
+                    url: self.endpoint.rpc_url(),
+                    reason,
+                })
+            });
+        let Ok(mut st) = self.shared.state.lock() else {
+            return;
+        };
+        match opened {
             Ok(socket) => {
-                self.socket = Some(socket);
-                self.want_write = false;
-                self.write_blocked_since = None;
-                self.mux.handle_connected(Instant::now());
+                st.drop_socket();
+                st.socket = Some(socket);
+                st.socket_gen += 1;
+                st.mux.handle_connected(Instant::now());
             }
             // The core reports it as `Disconnected("could not connect: …")`.
-            Err(e) => self
-                .mux
-                .handle_connect_failed(Instant::now(), e.to_string()),
+            Err(e) => st.mux.handle_connect_failed(Instant::now(), e.to_string()),
         }
     }
 
-    fn broadcast(&mut self, event: ConnectionEvent) {
-        // A listener whose receiver is gone is forgotten.
-        self.listeners.retain(|l| match l {
-            Listener::Channel(sink) => sink.send(event.clone()).is_ok(),
-            // A hook that panics is dropped; the IO thread, which every caller needs,
-            // must not die with it.
-            Listener::Hook(hook) => {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_ok()
-            }
-        });
+    fn broadcast(&self, events: Vec<ConnectionEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        // Taken out while hooks run, so a hook that adds a listener does not deadlock.
+        let Ok(mut guard) = self.shared.listeners.lock() else {
+            return;
+        };
+        let mut listeners = std::mem::take(&mut *guard);
+        drop(guard);
+        for event in events {
+            // A listener whose receiver is gone is forgotten.
+            listeners.retain(|l| match l {
+                Listener::Channel(sink) => sink.send(event.clone()).is_ok(),
+                // A hook that panics is dropped; the IO thread, which every caller needs,
+                // must not die with it.
+                Listener::Hook(hook) => {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event))).is_ok()
+                }
+            });
+        }
+        if let Ok(mut guard) = self.shared.listeners.lock() {
+            // Listeners added meanwhile come after the earlier ones.
+            listeners.append(&mut guard);
+            *guard = listeners;
+        }
     }
+}
+
+/// Takes the mux's actions into `turn`; returns whether there were any.
+fn act(st: &mut State, turn: &mut Turn) -> bool {
+    let mut any = false;
+    while let Some(action) = st.mux.poll_action() {
+        any = true;
+        match action {
+            Action::OpenSocket => turn.open_socket = true,
+            Action::DropSocket => st.drop_socket(),
+            Action::Notify(event) => turn.events.push(event),
+            Action::Finished => turn.finished = true,
+        }
+    }
+    any
 }

@@ -39,7 +39,6 @@ mod auth;
 pub mod connections;
 pub mod export;
 mod http;
-mod lead;
 mod live;
 mod log;
 mod model;

@@ -31,10 +31,8 @@ use async_net::TcpStream;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_rustls::rustls;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use surql::endpoint::Endpoint;
-use surql::options::TlsOptions;
 use surql::rpc::http::{decode_response_payload, HttpSession};
 use surql::rpc::{Payload, Request};
 use surql::{Error, Options, Result};
@@ -106,8 +104,8 @@ impl HttpClient {
                 url: format!("https://{authority}"),
                 reason: format!("`{host}` is not a valid TLS server name: {e}"),
             })?;
-            let config = tls_config(&options.tls)?;
-            Some((futures_rustls::TlsConnector::from(Arc::new(config)), name))
+            let config = surql_ws::tls_config(&options.tls)?;
+            Some((futures_rustls::TlsConnector::from(config), name))
         } else {
             None
         };
@@ -312,56 +310,6 @@ fn check_session(s: &HttpSession) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Builds the rustls configuration from `Options.tls`.
-fn tls_config(tls: &TlsOptions) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    if !tls.no_public_roots {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    for pem in &tls.extra_roots_pem {
-        let mut found = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert =
-                cert.map_err(|e| Error::invalid("TLS root certificate (PEM)", e.to_string()))?;
-            roots
-                .add(cert)
-                .map_err(|e| Error::invalid("TLS root certificate", e.to_string()))?;
-            found += 1;
-        }
-        if found == 0 {
-            return Err(Error::invalid(
-                "TLS root certificate (PEM)",
-                "no `CERTIFICATE` block found",
-            ));
-        }
-    }
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    match &tls.client_cert {
-        None => Ok(builder.with_no_client_auth()),
-        Some(cert) => {
-            let chain = CertificateDer::pem_slice_iter(&cert.chain_pem)
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::invalid("TLS client certificate chain (PEM)", e.to_string()))?;
-            if chain.is_empty() {
-                return Err(Error::invalid(
-                    "TLS client certificate chain (PEM)",
-                    "no `CERTIFICATE` block found",
-                ));
-            }
-            // The key's PEM error is described without quoting the key.
-            let key = PrivateKeyDer::from_pem_slice(&cert.key_pem).map_err(|_| {
-                Error::invalid(
-                    "TLS client private key (PEM)",
-                    "no readable PKCS#8, PKCS#1 or SEC1 private key block",
-                )
-            })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| Error::invalid("TLS client certificate", e.to_string()))
-        }
-    }
 }
 
 /// `fut`, or `Error::Timeout` once `after` has passed.
@@ -809,13 +757,16 @@ mod tests {
 
     #[test]
     fn tls_settings_are_checked() {
-        let o = Options::default().tls(TlsOptions::default().add_root_pem(&b"not pem"[..]));
+        let o = Options::default()
+            .tls(surql::options::TlsOptions::default().add_root_pem(&b"not pem"[..]));
         let e = HttpClient::from_parts("localhost", 443, true, "/rpc", &o)
             .err()
             .expect("bad pem refused");
         assert!(e.is_invalid_input(), "{e}");
-        let o = Options::default()
-            .tls(TlsOptions::default().client_cert(&b"nothing"[..], &b"SECRET-KEY-TEXT"[..]));
+        let o = Options::default().tls(
+            surql::options::TlsOptions::default()
+                .client_cert(&b"nothing"[..], &b"SECRET-KEY-TEXT"[..]),
+        );
         let e = HttpClient::from_parts("localhost", 443, true, "/rpc", &o)
             .err()
             .expect("bad client cert refused");

@@ -32,7 +32,6 @@ pub mod internal;
 mod log;
 mod model;
 pub mod realtime;
-mod tls;
 pub mod txn;
 mod ws;
 
@@ -150,7 +149,7 @@ impl Surreal {
         let e = surql::endpoint::Endpoint::parse(url)?;
         let tls = e.scheme.is_tls();
         let transport = if e.scheme.is_ws() {
-            Transport::Ws(ws::WsClient::connect(e.rpc_url(), options.clone()).await?)
+            Transport::Ws(ws::WsClient::connect(e.clone(), options.clone()).await?)
         } else {
             Transport::Http(http::HttpClient::new(&e, &options)?)
         };
@@ -546,7 +545,7 @@ impl Surreal {
             id,
             handle,
             items,
-            commands: w.commands.clone(),
+            conn: w.handle(),
             done: false,
             error: None,
         })
@@ -693,7 +692,7 @@ impl<'a> IntoFuture for StreamQuery<'a> {
             Ok(QueryStream {
                 id,
                 frames,
-                commands: w.commands.clone(),
+                conn: w.handle(),
                 ended: false,
             })
         })
@@ -709,7 +708,7 @@ impl<'a> IntoFuture for StreamQuery<'a> {
 pub struct QueryStream {
     id: RequestId,
     frames: BoundedRx<StreamFrame>,
-    commands: async_channel::Sender<ws::Command>,
+    conn: ws::Handle,
     ended: bool,
 }
 
@@ -771,7 +770,7 @@ impl Drop for QueryStream {
     fn drop(&mut self) {
         if !self.ended {
             // If the connection is gone, the stream died with it.
-            let _ = self.commands.try_send(ws::Command::CancelStream(self.id));
+            self.conn.cancel_stream(self.id);
         }
     }
 }
@@ -786,7 +785,7 @@ pub struct LiveStream {
     id: Uuid,
     handle: LiveHandle,
     items: BoundedRx<surql::mux::LiveItem>,
-    commands: async_channel::Sender<ws::Command>,
+    conn: ws::Handle,
     done: bool,
     error: Option<Error>,
 }
@@ -858,9 +857,7 @@ impl Drop for LiveStream {
         if !self.done {
             // Queue the unsubscribe on the driver; if the connection is gone there is nothing
             // left to unsubscribe from.
-            let _ = self
-                .commands
-                .try_send(ws::Command::Unsubscribe(self.handle));
+            self.conn.unsubscribe(self.handle);
         }
     }
 }

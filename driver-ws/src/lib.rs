@@ -1,0 +1,1042 @@
+//! The WebSocket IO of both surql drivers: one connection = the core's [`Mux`] (the
+//! connection machine plus the routing of answers, stream frames and live notifications)
+//! and its socket in one shared state under a lock, used by the callers and by one IO
+//! thread. Only socket IO lives here; every decision is the core's. Internal to
+//! `surql-smol` and `surql-blocking`: no stable API.
+//!
+//! Callers do their own socket IO (leader/follower): a caller queues its request in the mux
+//! under the lock; when nothing else is waited for on the connection it writes its frame
+//! itself and then *leads*: it waits for the socket (a blocking caller with one `poll(2)`,
+//! an async caller through its reactor) and reads the frames itself until its answer is
+//! there, so a round trip costs no thread hand-off, as in a client that owns its socket.
+//! While a caller leads, the IO thread's read interest is off. A caller that cannot lead
+//! (others wait on the connection too) leaves its frame to the IO thread, which writes
+//! everything queued with one flush, and waits for its answer.
+//!
+//! The IO thread (std, an OS poller: no async runtime) keeps everything else going: it
+//! reads whenever no caller leads (answers to concurrent callers, live notifications,
+//! stream frames), fires the core's timers (never sleeping past a request timeout, so a
+//! caller's new deadline needs no wake-up), flushes writes that would have blocked,
+//! reconnects (with the lock released), and runs listeners (also without the lock).
+
+// `surql::Error` is the one error of both drivers; its size is the core's decision.
+#![allow(clippy::result_large_err)]
+
+mod lead;
+
+use std::io::ErrorKind as IoKind;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use polling::{Event as PollEvent, Events, PollMode, Poller};
+use surql::endpoint::Endpoint;
+use surql::mux::{Action, ConnectionEvent, Mux, Outbox};
+use surql::{Error, Options, TlsOptions};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::HeaderValue;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Connector, Message, WebSocket};
+
+use lead::LeadWaiter;
+
+/// The poller key of the connection's one socket.
+const SOCKET_KEY: usize = 1;
+/// The server accepts messages up to 128 MiB (protocol.md §1.1); accept as much back.
+const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+/// How much one read from the socket takes at most (see `open_socket`).
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// A driver's sinks (answers, stream frames, live notifications), sendable to the IO thread.
+pub trait Sinks: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static {}
+
+impl<O> Sinks for O where O: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static {}
+
+/// Hears every connection event on the IO thread; returns `false` to be forgotten. A
+/// listener that panics is forgotten too.
+pub type Listener = Box<dyn FnMut(&ConnectionEvent) -> bool + Send>;
+
+/// What the callers' threads and the IO thread share.
+struct Shared<O: Outbox> {
+    state: Mutex<State<O>>,
+    /// The IO thread's poller (the socket, level-triggered, plus `notify` wake-ups).
+    io_poller: Arc<Poller>,
+    /// The leading caller's wait (`None`: callers never lead on this platform).
+    lead: Option<Arc<LeadWaiter>>,
+    /// Taken out while the IO thread runs them, so a hook may add a listener.
+    listeners: Mutex<Vec<Listener>>,
+    /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
+    can_lead: bool,
+}
+
+/// The connection: the mux and the socket, touched only under [`Shared::state`].
+struct State<O: Outbox> {
+    mux: Mux<O>,
+    socket: Option<Socket>,
+    /// Bumped whenever the socket is dropped or replaced: a leader of an older one stops.
+    socket_gen: u64,
+    /// A write hit `WouldBlock`: tungstenite holds the rest; the IO thread flushes when
+    /// the socket is writable.
+    want_write: bool,
+    /// Since when the writes are blocked: a peer that reads nothing for a request timeout
+    /// is dead, or every later request would wait behind it.
+    write_blocked_since: Option<Instant>,
+    request_timeout: Duration,
+    /// A caller is reading the socket itself.
+    leader: bool,
+    /// The leader's wait (woken when its socket goes).
+    lead: Option<Arc<LeadWaiter>>,
+    /// When the sleeping IO thread wakes on its own; `None` while it is awake (it looks at
+    /// the mux's deadlines again before it sleeps).
+    io_wakes_at: Option<Instant>,
+}
+
+impl<O: Outbox> State<O> {
+    /// Reads every frame available into the mux (`force`: even without a readiness hint).
+    fn read_socket(&mut self, force: bool) {
+        let Some(socket) = self.socket.as_mut() else {
+            return;
+        };
+        // Woken for something else: skip the read that would only say WouldBlock.
+        // (Level-triggered polling reports unread bytes again anyway.)
+        if !force && !socket.readable {
+            return;
+        }
+        socket.readable = false;
+        let now = Instant::now();
+        // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
+        let lost = loop {
+            match socket.ws.read() {
+                Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
+                // A CBOR connection never gets text; the core reports it as a protocol error.
+                Ok(Message::Text(text)) => self.mux.handle_frame(text.as_bytes(), now),
+                Ok(Message::Close(frame)) => {
+                    break Some(match frame {
+                        Some(f) => format!(
+                            "the server closed the connection (code {}: {})",
+                            f.code, f.reason
+                        ),
+                        None => "the server closed the connection".to_owned(),
+                    })
+                }
+                // Pings are answered by tungstenite on the next write or flush.
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => break None,
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => break Some(format!("reading from the socket failed: {e}")),
+            }
+        };
+        if let Some(reason) = lost {
+            self.lose_socket(reason);
+        }
+    }
+
+    fn drop_socket(&mut self) {
+        if self.socket.take().is_some() {
+            self.socket_gen += 1;
+        }
+        if self.leader {
+            // The leader polls a socket that is gone: wake it to wait for its answer instead.
+            // Fails only if the poller is broken; the leader's wait is bounded anyway.
+            if let Some(lead) = &self.lead {
+                lead.notify();
+            }
+        }
+        self.leader = false;
+        self.want_write = false;
+        self.write_blocked_since = None;
+    }
+
+    fn lose_socket(&mut self, reason: String) {
+        self.drop_socket();
+        self.mux.handle_disconnect(reason, Instant::now());
+    }
+
+    /// Writes every queued frame and flushes; returns whether anything was queued.
+    fn transmit(&mut self) -> bool {
+        let Some(socket) = self.socket.as_mut() else {
+            // Without a socket the core holds its output until `handle_connected`.
+            return false;
+        };
+        let mut wrote = false;
+        let mut failure = None;
+        while let Some(frame) = self.mux.poll_transmit() {
+            wrote = true;
+            match socket.ws.write(Message::Binary(frame.into())) {
+                Ok(()) => {}
+                // tungstenite keeps the frame in its buffer; the flush below retries.
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {}
+                Err(e) => {
+                    failure = Some(format!("writing to the socket failed: {e}"));
+                    break;
+                }
+            }
+        }
+        if failure.is_none() && (wrote || self.want_write) {
+            match socket.ws.flush() {
+                Ok(()) => {
+                    self.want_write = false;
+                    self.write_blocked_since = None;
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
+                    self.want_write = true;
+                    let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
+                    let limit = self.request_timeout;
+                    if since.elapsed() >= limit {
+                        failure = Some(format!(
+                            "writing to the socket took longer than the request timeout ({limit:?}): the server is not reading"
+                        ));
+                    }
+                }
+                Err(e) => failure = Some(format!("writing to the socket failed: {e}")),
+            }
+        }
+        if let Some(reason) = failure {
+            self.lose_socket(reason);
+            return true;
+        }
+        wrote
+    }
+
+    /// Whether a caller that fed the mux must wake the sleeping IO thread: the mux has an
+    /// action for it, a write waits for writability, or a deadline comes before its wake-up.
+    fn io_must_wake(&self) -> bool {
+        let Some(wakes_at) = self.io_wakes_at else {
+            return false; // awake: it looks at all of this before it sleeps
+        };
+        self.mux.has_actions()
+            || self.want_write
+            || self.mux.poll_timeout().is_some_and(|t| t < wakes_at)
+    }
+
+    /// Sets the IO thread's socket interest: readable unless a caller leads.
+    fn arm_io(&mut self) -> std::io::Result<()> {
+        let (leader, want_write) = (self.leader, self.want_write);
+        match self.socket.as_mut() {
+            Some(socket) => socket.arm(!leader, want_write),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a caller does after queueing its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Read the socket itself until its answer is there (the connection was idle): see
+    /// [`WsConn::lead_blocking`], or [`WsConn::leading`] for an async caller.
+    Lead {
+        /// The socket it leads on.
+        gen: u64,
+    },
+    /// Wait for whoever reads to deliver the answer.
+    Wait,
+}
+
+/// The callers' side of a WebSocket connection. Dropping it closes the connection
+/// (everything waiting fails with `Error::Closed`); the IO thread then ends by itself.
+pub struct WsConn<O: Sinks> {
+    shared: Arc<Shared<O>>,
+    thread: Option<JoinHandle<()>>,
+    io_thread: ThreadId,
+    /// How long a caller waits at most: the core times requests out itself; this guards
+    /// against a connection that can no longer answer.
+    wait_limit: Duration,
+}
+
+impl<O: Sinks> WsConn<O> {
+    /// Opens the socket on the calling thread (TCP, TLS and the WebSocket upgrade, bounded
+    /// by `options.connect_timeout`; blocking), then starts the IO thread (`thread_name`).
+    pub fn connect(
+        endpoint: Endpoint,
+        options: &Options,
+        thread_name: &str,
+    ) -> Result<WsConn<O>, Error> {
+        let tls = if endpoint.scheme.is_tls() {
+            Some(tls_config(&options.tls)?)
+        } else {
+            None
+        };
+        let ws = open_socket(&endpoint, tls.as_ref(), options.connect_timeout)?;
+        let io_poller = Poller::new()
+            .map(Arc::new)
+            .map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))?;
+        let lead = LeadWaiter::new().map(Arc::new);
+        let now = Instant::now();
+        let mut mux = Mux::new(options, now);
+        let socket = Socket::register(ws, &io_poller).map_err(|e| Error::Connect {
+            url: endpoint.rpc_url(),
+            reason: e,
+        })?;
+        mux.handle_connected(now);
+        let wait_limit = options
+            .request_timeout
+            .saturating_mul(2)
+            .saturating_add(options.connect_timeout);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                mux,
+                socket: Some(socket),
+                socket_gen: 0,
+                want_write: false,
+                write_blocked_since: None,
+                request_timeout: options.request_timeout,
+                leader: false,
+                lead: lead.clone(),
+                io_wakes_at: None,
+            }),
+            can_lead: io_poller.supports_level() && lead.is_some(),
+            io_poller,
+            lead,
+            listeners: Mutex::new(Vec::new()),
+        });
+        let driver = Driver {
+            shared: shared.clone(),
+            endpoint,
+            tls,
+            connect_timeout: options.connect_timeout,
+        };
+        let thread = thread::Builder::new()
+            .name(thread_name.into())
+            .spawn(move || driver.run())
+            .map_err(|e| Error::Io(format!("cannot start the connection's IO thread: {e}")))?;
+        Ok(WsConn {
+            shared,
+            io_thread: thread.thread().id(),
+            thread: Some(thread),
+            wait_limit,
+        })
+    }
+
+    /// How long a caller waits for an answer at most (twice the request timeout plus the
+    /// connect timeout: the core answers every request by its own deadline before that).
+    pub fn wait_limit(&self) -> Duration {
+        self.wait_limit
+    }
+
+    /// Refuses a call that would wait from the IO thread (only a listener runs there;
+    /// waiting would wait for itself).
+    pub fn refuse_on_io_thread(&self) -> Result<(), Error> {
+        if thread::current().id() == self.io_thread {
+            return Err(Error::invalid(
+                "call from a connection hook",
+                "an on_reconnect hook cannot call its own connection (it runs on the connection's IO thread); send the event to a channel and act on it elsewhere",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State<O>>, Error> {
+        // Poisoned: a thread panicked inside the mux, which may be inconsistent now.
+        self.shared.state.lock().map_err(|_| Error::Closed)
+    }
+
+    /// Feeds the mux on the calling thread (`feed`) and wakes the IO thread only if it must
+    /// act. With `may_lead`, the caller leads if its request is all the connection waits
+    /// for; a leader writes its own frame.
+    pub fn submit<R>(
+        &self,
+        may_lead: bool,
+        feed: impl FnOnce(&mut Mux<O>, Instant) -> R,
+    ) -> Result<(R, Then), Error> {
+        let mut st = self.lock()?;
+        let now = Instant::now();
+        let out = feed(&mut st.mux, now);
+        // Lead only when this request is all that is waited for (concurrent callers are
+        // served by the IO thread, which reads for all of them), and decide before writing,
+        // so the answer never wakes the IO thread.
+        let then = if may_lead
+            && self.shared.can_lead
+            && !st.leader
+            && st.socket.is_some()
+            && !st.want_write
+            && st.mux.waiting() == 1
+        {
+            st.leader = true;
+            match st.arm_io() {
+                Ok(()) => Then::Lead { gen: st.socket_gen },
+                Err(_) => {
+                    // The IO thread keeps reading; nothing is lost.
+                    st.leader = false;
+                    Then::Wait
+                }
+            }
+        } else {
+            Then::Wait
+        };
+        // A leader writes its own frame (no hand-off). Anyone else leaves the frames to the
+        // IO thread, which writes all that are queued with one flush: under concurrency that
+        // is fewer system calls than every caller writing its own.
+        let wake = match then {
+            Then::Lead { .. } => {
+                st.transmit();
+                st.io_must_wake()
+            }
+            Then::Wait => st.io_wakes_at.is_some(),
+        };
+        drop(st);
+        if wake {
+            self.wake_io()?;
+        }
+        Ok((out, then))
+    }
+
+    fn wake_io(&self) -> Result<(), Error> {
+        self.shared
+            .io_poller
+            .notify()
+            .map_err(|e| Error::Io(format!("cannot wake the connection's IO thread: {e}")))
+    }
+
+    /// Registers a listener of connection events (run on the IO thread, without the lock).
+    pub fn add_listener(&self, listener: Listener) -> Result<(), Error> {
+        self.shared
+            .listeners
+            .lock()
+            .map_err(|_| Error::Closed)?
+            .push(listener);
+        Ok(())
+    }
+
+    /// A copy of `session`'s state (its token, namespace and database).
+    pub fn session_state(
+        &self,
+        session: Option<surql::Uuid>,
+    ) -> Result<surql::session::SessionState, Error> {
+        let st = self.lock()?;
+        // A session the connection never saw has the default (empty) state.
+        Ok(st
+            .mux
+            .connection()
+            .session_state(session)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Closes the connection now: everything waiting fails with `Error::Closed`.
+    pub fn close(&self) {
+        // Closed already: that is what we want.
+        let _ = self.submit(false, |mux, now| mux.close(now));
+        let _ = self.wake_io();
+    }
+
+    /// Closes the connection and waits for the IO thread to end (for a blocking caller:
+    /// the close frame has then been written, as far as the socket took it).
+    pub fn close_and_join(&mut self) {
+        self.close();
+        if let Some(thread) = self.thread.take() {
+            if thread.thread().id() != thread::current().id() {
+                // A panic on the IO thread already failed every caller (their answer
+                // channels closed); there is no one left to report it to here.
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// A blocking leader: reads the socket `gen` until `answered()` says the answer is
+    /// there (`Ok(true)`), or leadership ends first (`Ok(false)`: the socket was lost or
+    /// replaced, the IO thread must act, or `wait_limit` passed since `started`; whoever
+    /// reads delivers the answer then). Leadership always ends when this returns.
+    pub fn lead_blocking(
+        &self,
+        gen: u64,
+        started: Instant,
+        mut answered: impl FnMut() -> bool,
+    ) -> Result<bool, Error> {
+        let leading = self.leading();
+        let limit = started.checked_add(self.wait_limit);
+        let Some(lead) = &self.shared.lead else {
+            return Ok(false);
+        };
+        let Some(socket) = self.lead_socket(gen)? else {
+            return Ok(false);
+        };
+        let mut deadline = self.lead_deadline(limit)?;
+        loop {
+            if answered() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if limit.is_some_and(|l| now >= l) {
+                return Ok(false); // the fallback wait reports the timeout
+            }
+            if lead
+                .wait(&socket, deadline.map(|d| d.saturating_duration_since(now)))
+                .is_err()
+            {
+                return Ok(false);
+            }
+            match leading.step(gen)? {
+                Some(()) => deadline = self.lead_deadline(limit)?,
+                None => return Ok(answered()),
+            }
+        }
+    }
+
+    /// When a leader must look again at the latest: the mux's next deadline, or `limit`.
+    fn lead_deadline(&self, limit: Option<Instant>) -> Result<Option<Instant>, Error> {
+        let st = self.lock()?;
+        Ok(match (st.mux.poll_timeout(), limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// A duplicate of the TCP descriptor of socket `gen` (for an async caller to wait on
+    /// with its reactor), if it is still the connection's socket.
+    pub fn lead_socket(&self, gen: u64) -> Result<Option<Arc<TcpStream>>, Error> {
+        let st = self.lock()?;
+        Ok(match &st.socket {
+            Some(s) if st.socket_gen == gen => Some(s.lead_fd.clone()),
+            _ => None,
+        })
+    }
+
+    /// The caller leads from now until the returned guard drops (after `submit` answered
+    /// [`Then::Lead`]).
+    pub fn leading(&self) -> Leading<'_, O> {
+        Leading { conn: self }
+    }
+}
+
+/// A caller reading the socket itself; dropping it hands reading back to the IO thread.
+pub struct Leading<'a, O: Sinks> {
+    conn: &'a WsConn<O>,
+}
+
+impl<O: Sinks> Leading<'_, O> {
+    /// Reads what the socket `gen` has (after a readiness wake-up) and fires due timers.
+    /// `Some(())`: lead on; `None`: leadership has ended (the socket was lost or replaced,
+    /// or the IO thread must act), so wait for the answer from whoever reads.
+    pub fn step(&self, gen: u64) -> Result<Option<()>, Error> {
+        let conn = self.conn;
+        let mut st = conn.lock()?;
+        if !st.leader || st.socket_gen != gen {
+            return Ok(None);
+        }
+        st.read_socket(true);
+        st.mux.handle_timeout(Instant::now());
+        st.transmit();
+        if st.socket.is_none() || st.want_write || st.mux.has_actions() {
+            // The IO thread must act (reconnect, notify, flush): hand reading back.
+            drop(st);
+            conn.wake_io()?;
+            return Ok(None);
+        }
+        Ok(Some(()))
+    }
+}
+
+impl<O: Sinks> Drop for Leading<'_, O> {
+    fn drop(&mut self) {
+        let Ok(mut st) = self.conn.shared.state.lock() else {
+            return; // poisoned: the connection is unusable anyway
+        };
+        if st.leader {
+            st.leader = false;
+            if st.arm_io().is_err() {
+                st.lose_socket("cannot watch the socket".into());
+            }
+            let wake = st.io_must_wake();
+            drop(st);
+            if wake {
+                // Fails only if the IO thread has ended.
+                let _ = self.conn.wake_io();
+            }
+        }
+    }
+}
+
+impl<O: Sinks> Drop for WsConn<O> {
+    fn drop(&mut self) {
+        // Not joined: an async caller must not block its executor; the IO thread ends by
+        // itself once it has closed the socket.
+        self.close();
+    }
+}
+
+/// The rustls client config for `wss://` and `https://` (both drivers), from [`TlsOptions`]:
+/// the bundled public (webpki) roots unless turned off, extra CA certificates, an optional
+/// client certificate. ring is named explicitly as the crypto provider, so the result never
+/// depends on which provider features other crates enable. Bad PEM input is
+/// `Error::InvalidInput` naming which input (never quoting a private key).
+pub fn tls_config(tls: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    if !tls.no_public_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for pem in &tls.extra_roots_pem {
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert =
+                cert.map_err(|e| Error::invalid("TLS root certificate (PEM)", e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::invalid("TLS root certificate", e.to_string()))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(Error::invalid(
+                "TLS root certificate (PEM)",
+                "no `CERTIFICATE` block found",
+            ));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid("TLS options", e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match &tls.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cert) => {
+            let chain = CertificateDer::pem_slice_iter(&cert.chain_pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::invalid("TLS client certificate chain (PEM)", e.to_string()))?;
+            if chain.is_empty() {
+                return Err(Error::invalid(
+                    "TLS client certificate chain (PEM)",
+                    "no `CERTIFICATE` block found",
+                ));
+            }
+            // The key's PEM error is described without quoting the key.
+            let key = PrivateKeyDer::from_pem_slice(&cert.key_pem).map_err(|_| {
+                Error::invalid(
+                    "TLS client private key (PEM)",
+                    "no readable PKCS#8, PKCS#1 or SEC1 private key block",
+                )
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::invalid("TLS client certificate", e.to_string()))?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// The TCP stream under a WebSocket (`None` only for TLS backends this crate never builds).
+fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
+    match ws.get_ref() {
+        MaybeTlsStream::Plain(s) => Some(s),
+        MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+        _ => None,
+    }
+}
+
+/// Opens TCP (+TLS), performs the WebSocket upgrade offering only the `cbor` subprotocol,
+/// checks the server accepted it, and leaves the socket nonblocking for the poller.
+fn open_socket(
+    endpoint: &Endpoint,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> Result<Ws, Error> {
+    let started = Instant::now();
+    let url = endpoint.rpc_url();
+    let fail = |reason: String| Error::Connect {
+        url: url.clone(),
+        reason,
+    };
+    let addrs = (endpoint.host.as_str(), endpoint.port)
+        .to_socket_addrs()
+        .map_err(|e| fail(format!("cannot resolve `{}`: {e}", endpoint.host)))?;
+    let mut last_error = format!("`{}` resolved to no address", endpoint.host);
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last_error = format!("{addr}: {e}"),
+        }
+    }
+    let tcp = tcp.ok_or_else(|| fail(last_error))?;
+    let io = |what: &str, e: std::io::Error| fail(format!("{what}: {e}"));
+    // Requests are small and latency-bound: never wait for Nagle's algorithm.
+    tcp.set_nodelay(true)
+        .map_err(|e| io("cannot set TCP_NODELAY", e))?;
+    // The handshake runs blocking, bounded by the connect timeout.
+    tcp.set_read_timeout(Some(timeout))
+        .map_err(|e| io("cannot set a read timeout", e))?;
+    tcp.set_write_timeout(Some(timeout))
+        .map_err(|e| io("cannot set a write timeout", e))?;
+
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| fail(e.to_string()))?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
+    let connector = match tls {
+        Some(config) => Connector::Rustls(config.clone()),
+        None => Connector::Plain,
+    };
+    // tungstenite zeroes `read_buffer_size` bytes before every read (128 KiB by default:
+    // ~8 % of a caller's CPU per loopback round trip, measured); 16 KiB costs a few more
+    // reads for a large reply, which the kernel hands over at that pace anyway.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK_BYTES)
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    // Each read and write is bounded by the timeouts above; the cutoff bounds the whole
+    // upgrade, which a peer dribbling bytes could otherwise stretch without end.
+    let cutoff = Cutoff::arm(&tcp, timeout.saturating_sub(started.elapsed()))
+        .map_err(|e| io("cannot bound the WebSocket upgrade", e))?;
+    let upgrade = tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector));
+    if cutoff.disarm() {
+        return Err(fail(format!(
+            "no WebSocket upgrade within the connect timeout of {timeout:?}"
+        )));
+    }
+    let (ws, response) = upgrade.map_err(|e| fail(handshake_failure(e, timeout)))?;
+    let protocol = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if protocol.as_deref() != Some("cbor") {
+        return Err(fail(format!(
+            "the server did not accept the `cbor` subprotocol (it answered {}); is this a SurrealDB server?",
+            protocol.map_or("none".to_owned(), |p| format!("`{p}`"))
+        )));
+    }
+    let tcp = tcp_of(&ws).ok_or_else(|| fail("unexpected TLS stream type".into()))?;
+    tcp.set_read_timeout(None)
+        .map_err(|e| io("cannot clear the read timeout", e))?;
+    tcp.set_write_timeout(None)
+        .map_err(|e| io("cannot clear the write timeout", e))?;
+    tcp.set_nonblocking(true)
+        .map_err(|e| io("cannot make the socket nonblocking", e))?;
+    Ok(ws)
+}
+
+/// Shuts a socket down when a deadline passes (a blocking handshake has no other bound on
+/// its total time).
+struct Cutoff {
+    disarm: mpsc::Sender<()>,
+    thread: JoinHandle<bool>,
+}
+
+impl Cutoff {
+    fn arm(tcp: &TcpStream, within: Duration) -> std::io::Result<Cutoff> {
+        let socket = tcp.try_clone()?;
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("surql-ws-connect".into())
+            .spawn(move || match disarmed.recv_timeout(within) {
+                Err(RecvTimeoutError::Timeout) => {
+                    // The handshake fails at its next read or write; reported as the timeout.
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    true
+                }
+                _ => false,
+            })?;
+        Ok(Cutoff { disarm, thread })
+    }
+
+    /// Stops the cutoff; `true` if it fired (the socket is shut down).
+    fn disarm(self) -> bool {
+        drop(self.disarm);
+        // A panic there is impossible (no code that can panic); treat it as not fired.
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// Explains a failed WebSocket upgrade; a subprotocol mismatch means the peer does not
+/// speak SurrealDB's CBOR RPC.
+fn handshake_failure<S>(e: tungstenite::HandshakeError<S>, timeout: Duration) -> String
+where
+    S: tungstenite::handshake::HandshakeRole,
+{
+    use tungstenite::error::ProtocolError;
+    let expired =
+        || format!("no WebSocket upgrade answer within the connect timeout of {timeout:?}");
+    match e {
+        // The socket's read/write timeout (the connect timeout) expired mid-handshake:
+        // tungstenite reports a blocking socket's timeout as an interrupted handshake.
+        tungstenite::HandshakeError::Interrupted(_) => expired(),
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Io(e))
+            if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) =>
+        {
+            expired()
+        }
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Protocol(
+            ProtocolError::SecWebSocketSubProtocolError(p),
+        )) => format!(
+            "the server did not accept the `cbor` subprotocol ({p}); is this a SurrealDB server?"
+        ),
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => format!(
+            "WebSocket handshake failed: the server answered HTTP {}",
+            response.status()
+        ),
+        other => format!("WebSocket handshake failed: {other}"),
+    }
+}
+
+/// A WebSocket registered with the IO thread's poller; dropping it unregisters it first.
+struct Socket {
+    ws: Ws,
+    /// A duplicate of the TCP descriptor, for a leader to wait on without the lock.
+    lead_fd: Arc<TcpStream>,
+    io_poller: Arc<Poller>,
+    /// Level-triggered: interest stays armed, so it is changed only when it must.
+    /// (Oneshot, the fallback, must be re-armed before every wait; callers never lead then.)
+    mode: PollMode,
+    /// The IO thread's interest currently armed.
+    armed: (bool, bool),
+    /// Bytes may be waiting: the poller said so, or the socket is new (the handshake may
+    /// have read past its end, into bytes the poller will never report again).
+    readable: bool,
+}
+
+impl Socket {
+    fn register(ws: Ws, io_poller: &Arc<Poller>) -> Result<Socket, String> {
+        let tcp = tcp_of(&ws).ok_or("unexpected TLS stream type")?;
+        let mode = if io_poller.supports_level() {
+            PollMode::Level
+        } else {
+            PollMode::Oneshot
+        };
+        let lead_fd = Arc::new(
+            tcp.try_clone()
+                .map_err(|e| format!("cannot duplicate the socket: {e}"))?,
+        );
+        // SAFETY: the socket is removed from the poller in `Drop for Socket`, which runs
+        // before its `ws` field (and with it the file descriptor) is dropped.
+        unsafe { io_poller.add_with_mode(tcp, PollEvent::readable(SOCKET_KEY), mode) }
+            .map_err(|e| format!("cannot watch the socket: {e}"))?;
+        Ok(Socket {
+            ws,
+            lead_fd,
+            io_poller: io_poller.clone(),
+            mode,
+            armed: (true, false),
+            readable: true,
+        })
+    }
+
+    /// Arms the IO thread's interest (a syscall only when it must change).
+    fn arm(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
+        if self.mode == PollMode::Level && self.armed == (readable, writable) {
+            return Ok(());
+        }
+        if let Some(tcp) = tcp_of(&self.ws) {
+            self.io_poller.modify_with_mode(
+                tcp,
+                PollEvent::new(SOCKET_KEY, readable, writable),
+                self.mode,
+            )?;
+        }
+        self.armed = (readable, writable);
+        Ok(())
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(tcp) = tcp_of(&self.ws) {
+            // Fails only if the descriptor is not registered, which is the goal anyway.
+            let _ = self.io_poller.delete(tcp);
+        }
+    }
+}
+
+/// The IO thread.
+struct Driver<O: Sinks> {
+    shared: Arc<Shared<O>>,
+    endpoint: Endpoint,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+}
+
+/// What one turn of the IO thread left to do with the lock released.
+#[derive(Default)]
+struct Turn {
+    events: Vec<ConnectionEvent>,
+    open_socket: bool,
+    finished: bool,
+}
+
+impl<O: Sinks> Driver<O> {
+    fn run(self) {
+        let mut events = Events::new();
+        let mut readable = true;
+        loop {
+            let Ok(mut st) = self.shared.state.lock() else {
+                return; // poisoned: a caller panicked inside the mux
+            };
+            st.io_wakes_at = None;
+            if readable {
+                if let Some(socket) = st.socket.as_mut() {
+                    socket.readable = true;
+                }
+            }
+            if !st.leader {
+                st.read_socket(false);
+            }
+            st.mux.handle_timeout(Instant::now());
+            // Acting can produce output (a closed connection sends nothing more, a lost
+            // socket fails requests) and writing can produce actions (a failed write loses
+            // the socket): repeat until both are quiet.
+            let mut turn = Turn::default();
+            loop {
+                let acted = act(&mut st, &mut turn);
+                let wrote = st.transmit();
+                if !acted && !wrote {
+                    break;
+                }
+            }
+            if st.leader {
+                // The leader re-checks its socket and answer (its socket may be gone).
+                if let Some(lead) = &self.shared.lead {
+                    lead.notify();
+                }
+            }
+            if turn.open_socket {
+                drop(st);
+                self.broadcast(turn.events);
+                self.reconnect();
+                continue;
+            }
+            if turn.finished {
+                if let Some(mut socket) = st.socket.take() {
+                    // Best effort: a close frame that cannot be written now only costs
+                    // the server a log line, and nobody is left to tell.
+                    if socket.ws.close(None).is_ok() {
+                        let _ = socket.ws.flush();
+                    }
+                }
+                drop(st);
+                self.broadcast(turn.events);
+                return;
+            }
+            if let Err(e) = st.arm_io() {
+                st.lose_socket(format!("cannot watch the socket: {e}"));
+                drop(st);
+                self.broadcast(turn.events);
+                continue;
+            }
+            let now = Instant::now();
+            let write_deadline = st
+                .write_blocked_since
+                .and_then(|since| since.checked_add(st.request_timeout));
+            // Never sleep past a request timeout from now: a caller's new request then
+            // always times out after this wake-up, and needs no wake-up of its own.
+            let cap = now.checked_add(st.request_timeout);
+            let deadline = [st.mux.poll_timeout(), write_deadline, cap]
+                .into_iter()
+                .flatten()
+                .min();
+            st.io_wakes_at = Some(deadline.unwrap_or(now));
+            if deadline.is_none() {
+                // No bound at all (`Duration::MAX` timeouts): callers wake it for anything.
+                st.io_wakes_at = Some(now);
+            }
+            let oneshot = st
+                .socket
+                .as_ref()
+                .is_some_and(|s| s.mode == PollMode::Oneshot);
+            drop(st);
+            self.broadcast(turn.events);
+            let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            events.clear();
+            readable = false;
+            match self.shared.io_poller.wait(&mut events, timeout) {
+                Ok(_) => {
+                    // An error or hang-up is reported as readable; the read then finds it.
+                    readable = events.iter().any(|e| e.key == SOCKET_KEY && e.readable);
+                    if oneshot {
+                        // A delivered oneshot interest is disarmed.
+                        if let Ok(mut st) = self.shared.state.lock() {
+                            if let Some(socket) = st.socket.as_mut() {
+                                socket.armed = (false, false);
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => {
+                    // Without a poller the thread can neither read nor sleep: give up cleanly.
+                    self.broadcast(vec![ConnectionEvent::Error(format!(
+                        "the OS poller failed: {e}"
+                    ))]);
+                    if let Ok(mut st) = self.shared.state.lock() {
+                        st.mux.close(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens a new socket with the lock released (callers queue meanwhile), then hands it
+    /// to the mux.
+    fn reconnect(&self) {
+        let opened =
+            open_socket(&self.endpoint, self.tls.as_ref(), self.connect_timeout).and_then(|ws| {
+                Socket::register(ws, &self.shared.io_poller).map_err(|reason| Error::Connect {
+                    url: self.endpoint.rpc_url(),
+                    reason,
+                })
+            });
+        let Ok(mut st) = self.shared.state.lock() else {
+            return;
+        };
+        match opened {
+            Ok(socket) => {
+                st.drop_socket();
+                st.socket = Some(socket);
+                st.socket_gen += 1;
+                st.mux.handle_connected(Instant::now());
+            }
+            // The core reports it as `Disconnected("could not connect: …")`.
+            Err(e) => st.mux.handle_connect_failed(Instant::now(), e.to_string()),
+        }
+    }
+
+    fn broadcast(&self, events: Vec<ConnectionEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        // Taken out while hooks run, so a hook that adds a listener does not deadlock.
+        let Ok(mut guard) = self.shared.listeners.lock() else {
+            return;
+        };
+        let mut listeners = std::mem::take(&mut *guard);
+        drop(guard);
+        for event in events {
+            // A listener whose receiver is gone is forgotten.
+            // A listener that panics is dropped; the IO thread, which every caller needs,
+            // must not die with it.
+            listeners.retain_mut(|listen| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listen(&event)))
+                    .unwrap_or(false)
+            });
+        }
+        if let Ok(mut guard) = self.shared.listeners.lock() {
+            // Listeners added meanwhile come after the earlier ones.
+            listeners.append(&mut guard);
+            *guard = listeners;
+        }
+    }
+}
+
+/// Takes the mux's actions into `turn`; returns whether there were any.
+fn act<O: Outbox>(st: &mut State<O>, turn: &mut Turn) -> bool {
+    let mut any = false;
+    while let Some(action) = st.mux.poll_action() {
+        any = true;
+        match action {
+            Action::OpenSocket => turn.open_socket = true,
+            Action::DropSocket => st.drop_socket(),
+            Action::Notify(event) => turn.events.push(event),
+            Action::Finished => turn.finished = true,
+        }
+    }
+    any
+}

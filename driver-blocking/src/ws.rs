@@ -140,9 +140,9 @@ impl WsTransport {
         self.conn.refuse_on_io_thread()?;
         let method = request.method;
         let (reply, rx) = mpsc::sync_channel(1);
-        let ((), then) = self
+        let (then, _waiting) = self
             .conn
-            .submit(true, |mux, now| mux.call(request, ReplyTx(reply), now))?;
+            .submit_or_queue(true, move |mux, now| mux.call(request, ReplyTx(reply), now))?;
         match self.answer(method, then, &rx)? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(

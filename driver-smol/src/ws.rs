@@ -241,9 +241,9 @@ impl WsClient {
         self.conn().refuse_on_io_thread()?;
         let method = req.method;
         let (reply, rx) = async_channel::bounded(1);
-        let ((), then) = self
+        let (then, _waiting) = self
             .conn()
-            .submit(true, |mux, now| mux.call(req, ReplyTx(reply), now))?;
+            .submit_or_queue(true, move |mux, now| mux.call(req, ReplyTx(reply), now))?;
         match self.answer(then, &rx).await? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(

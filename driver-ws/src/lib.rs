@@ -26,6 +26,7 @@ mod lead;
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -57,6 +58,9 @@ pub trait Sinks: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static 
 
 impl<O> Sinks for O where O: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static {}
 
+/// A caller's request for the mux, queued while the lock was taken.
+type Feed<O> = Box<dyn FnOnce(&mut Mux<O>, Instant) + Send>;
+
 /// Hears every connection event on the IO thread; returns `false` to be forgotten. A
 /// listener that panics is forgotten too.
 pub type Listener = Box<dyn FnMut(&ConnectionEvent) -> bool + Send>;
@@ -70,6 +74,10 @@ struct Shared<O: Outbox> {
     lead: Option<Arc<LeadWaiter>>,
     /// Taken out while the IO thread runs them, so a hook may add a listener.
     listeners: Mutex<Vec<Listener>>,
+    /// Feeds of callers that found others waiting (see [`WsConn::submit_or_queue`]).
+    queue: mpsc::Sender<Feed<O>>,
+    /// Callers between [`WsConn::submit_or_queue`] and taking their answer.
+    in_flight: AtomicUsize,
     /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
     can_lead: bool,
 }
@@ -94,9 +102,18 @@ struct State<O: Outbox> {
     /// When the sleeping IO thread wakes on its own; `None` while it is awake (it looks at
     /// the mux's deadlines again before it sleeps).
     io_wakes_at: Option<Instant>,
+    /// Queued feeds, run in order by whoever takes the lock next, before its own.
+    queued: mpsc::Receiver<Feed<O>>,
 }
 
 impl<O: Outbox> State<O> {
+    /// Runs the feeds queued while others held the lock (in their order).
+    fn drain_queue(&mut self, now: Instant) {
+        while let Ok(feed) = self.queued.try_recv() {
+            feed(&mut self.mux, now);
+        }
+    }
+
     /// Reads every frame available into the mux (`force`: even without a readiness hint).
     fn read_socket(&mut self, force: bool) {
         let Some(socket) = self.socket.as_mut() else {
@@ -277,8 +294,12 @@ impl<O: Sinks> WsConn<O> {
             .request_timeout
             .saturating_mul(2)
             .saturating_add(options.connect_timeout);
+        let (queue, queued) = mpsc::channel();
         let shared = Arc::new(Shared {
+            queue,
+            in_flight: AtomicUsize::new(0),
             state: Mutex::new(State {
+                queued,
                 mux,
                 socket: Some(socket),
                 socket_gen: 0,
@@ -332,7 +353,35 @@ impl<O: Sinks> WsConn<O> {
 
     fn lock(&self) -> Result<MutexGuard<'_, State<O>>, Error> {
         // Poisoned: a thread panicked inside the mux, which may be inconsistent now.
-        self.shared.state.lock().map_err(|_| Error::Closed)
+        let mut st = self.shared.state.lock().map_err(|_| Error::Closed)?;
+        st.drain_queue(Instant::now());
+        Ok(st)
+    }
+
+    /// As [`WsConn::submit`] for a caller that will wait for an answer. The first caller
+    /// on an idle connection takes the lock (and may lead); a caller that finds others
+    /// waiting queues its feed for whoever holds the lock next and wakes the IO thread,
+    /// without touching the lock: under concurrency the callers then never contend with
+    /// the IO thread, which writes everything queued with one flush. Feeds run in the order
+    /// they were given. The returned [`InFlight`] must live until the answer is taken.
+    pub fn submit_or_queue(
+        &self,
+        may_lead: bool,
+        feed: impl FnOnce(&mut Mux<O>, Instant) + Send + 'static,
+    ) -> Result<(Then, InFlight<'_>), Error> {
+        let others = self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        let ticket = InFlight(&self.shared.in_flight);
+        if others == 0 {
+            let ((), then) = self.submit(may_lead, feed)?;
+            return Ok((then, ticket));
+        }
+        self.shared
+            .queue
+            .send(Box::new(feed))
+            .map_err(|_| Error::Closed)?;
+        // Whoever holds the lock now may be a caller: the IO thread makes sure it runs soon.
+        self.wake_io()?;
+        Ok((Then::Wait, ticket))
     }
 
     /// Feeds the mux on the calling thread (`feed`) and wakes the IO thread only if it must
@@ -343,7 +392,16 @@ impl<O: Sinks> WsConn<O> {
         may_lead: bool,
         feed: impl FnOnce(&mut Mux<O>, Instant) -> R,
     ) -> Result<(R, Then), Error> {
-        let mut st = self.lock()?;
+        let st = self.lock()?;
+        self.submit_locked(st, may_lead, feed)
+    }
+
+    fn submit_locked<R>(
+        &self,
+        mut st: MutexGuard<'_, State<O>>,
+        may_lead: bool,
+        feed: impl FnOnce(&mut Mux<O>, Instant) -> R,
+    ) -> Result<(R, Then), Error> {
         let now = Instant::now();
         let out = feed(&mut st.mux, now);
         // Lead only when this request is all that is waited for (concurrent callers are
@@ -500,6 +558,16 @@ impl<O: Sinks> WsConn<O> {
     /// [`Then::Lead`]).
     pub fn leading(&self) -> Leading<'_, O> {
         Leading { conn: self }
+    }
+}
+
+/// A caller counted as waiting for an answer (see [`WsConn::submit_or_queue`]).
+#[must_use = "the caller counts as waiting until this is dropped"]
+pub struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -872,6 +940,7 @@ impl<O: Sinks> Driver<O> {
                 return; // poisoned: a caller panicked inside the mux
             };
             st.io_wakes_at = None;
+            st.drain_queue(Instant::now());
             if readable {
                 if let Some(socket) = st.socket.as_mut() {
                     socket.readable = true;

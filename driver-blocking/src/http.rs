@@ -31,6 +31,10 @@ use surql::endpoint::Endpoint;
 /// buffered without bound.
 const MAX_RESPONSE_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Idle keep-alive connections kept for reuse (one handle talks to one server): as many
+/// as concurrent callers are likely to use.
+const MAX_IDLE_CONNECTIONS: usize = 64;
+
 /// How long a name lookup is reused (see [`CachingResolver`]).
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
 
@@ -81,7 +85,10 @@ impl HttpTransport {
         };
         let mut builder = self.agent.post(&self.url);
         for (name, value) in &http.headers {
-            check_header(&format!("`{name}` header"), value)?;
+            if has_line_break(value) {
+                // Named only on failure: no allocation per header per call.
+                check_header(&format!("`{name}` header"), value)?;
+            }
             builder = builder.header(*name, value);
         }
         let mut response = builder
@@ -187,6 +194,10 @@ fn agent(options: &Options) -> Result<ureq::Agent, Error> {
         .timeout_global(bound(options.request_timeout))
         .timeout_connect(bound(options.connect_timeout))
         .tls_config(tls_config(&options.tls)?)
+        // ureq keeps 3 idle connections per host by default: 32 threads calling at once
+        // then open a new connection for most calls (measured: 79% of the floor).
+        .max_idle_connections(MAX_IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
         .build();
     // With a global timeout ureq resolves the host on a helper thread for EVERY request,
     // even on a kept-alive connection (it more than doubled the cost of a call): the
@@ -296,13 +307,18 @@ pub(crate) fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
 /// Refuses a header value that could end its header line (CR, LF) or be cut short (NUL).
 /// The value may be a token: it is never quoted.
 fn check_header(what: &str, value: &str) -> Result<(), Error> {
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+    if has_line_break(value) {
         return Err(Error::invalid(
             what,
             "it contains a CR, LF or NUL byte; nothing was sent",
         ));
     }
     Ok(())
+}
+
+/// Whether `value` holds a byte no header value may hold (CR, LF, NUL).
+fn has_line_break(value: &str) -> bool {
+    value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 /// [`check_header`] for every value the session re-sends as a header.

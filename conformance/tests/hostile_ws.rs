@@ -257,6 +257,33 @@ pub mod fake {
             let _ = self.ws.send(Message::Binary(bytes.into()));
         }
 
+        /// Sends `value` as one CBOR frame written in two parts, `pause` apart (the client
+        /// sees half a frame, then the rest).
+        pub fn send_value_split(&mut self, value: &Value, pause: Duration) {
+            use std::io::Write;
+            let payload = surql::cbor::encode(value);
+            // A server frame: FIN + binary, unmasked, then the length.
+            let mut frame = vec![0x82];
+            match payload.len() {
+                n if n < 126 => frame.push(n as u8),
+                n if n <= 0xffff => {
+                    frame.push(126);
+                    frame.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+                n => {
+                    frame.push(127);
+                    frame.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            }
+            frame.extend_from_slice(&payload);
+            let (first, rest) = frame.split_at(frame.len() / 2);
+            // A client that left makes the script end at its next read.
+            let stream = self.ws.get_mut();
+            let _ = stream.write_all(first).and_then(|()| stream.flush());
+            thread::sleep(pause);
+            let _ = stream.write_all(rest).and_then(|()| stream.flush());
+        }
+
         /// Sends `value` as one CBOR frame.
         pub fn send_value(&mut self, value: &Value) {
             self.send_raw(surql::cbor::encode(value));
@@ -294,6 +321,15 @@ pub mod fake {
         o.insert("id".into(), id.map_or(Value::None, Value::Int));
         o.insert("result".into(), result);
         Value::Object(o)
+    }
+
+    /// The answer to a `query` whose one statement returned `result`.
+    pub fn query_result(result: Value) -> Value {
+        Value::Array(vec![object(&[
+            ("status", Value::from("OK")),
+            ("time", Value::from("1ms")),
+            ("result", result),
+        ])])
     }
 
     /// An object from `(key, value)` pairs.

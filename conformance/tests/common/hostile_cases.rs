@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use surql::mux::ConnectionEvent;
 use surql::value::Value;
 
-use crate::fake::{object, reply, FakeServer, Peer, Req, LIVE_ID, VERSION};
+use crate::fake::{object, query_result, reply, FakeServer, Peer, Req, LIVE_ID, VERSION};
 use crate::{mentions_timeout, wait_event};
 
 /// Every case's upper bound on the whole run (the watchdog).
@@ -718,5 +718,87 @@ case!(an_unread_live_query_overflows_is_killed_and_blocks_nobody, {
     assert!(items <= buffer, "{items} notifications read, buffer {buffer}");
     assert_eq!(server.count("live"), 1, "{:?}", server.log());
     assert_eq!(server.count("kill"), 1, "{:?}", server.log());
+    w!(db.ping()).expect("the connection goes on");
+});
+
+/// The SQL text of a `query` request (its first parameter).
+fn sql_of(req: &Req) -> Value {
+    req.params.first().cloned().unwrap_or(Value::None)
+}
+
+// A caller alone on the connection reads the socket itself (surql-ws): an answer that arrives
+// in two halves, 150 ms apart, is still read whole, once.
+case!(an_answer_split_across_slow_writes_reaches_the_caller_reading_it, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        peer.serve(|peer, req| {
+            if req.method != "query" {
+                return false;
+            }
+            let answer = reply(req.id, query_result(sql_of(req)));
+            peer.send_value_split(&answer, Duration::from_millis(150));
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    for sql in ["RETURN 'first'", "RETURN 'second'"] {
+        let started = Instant::now();
+        let mut res = w!(db.query(sql)).expect("query answered in two halves");
+        let echoed: String = res.take(0).expect("the echoed statement");
+        assert_eq!(echoed, sql);
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "answered before the second half was sent"
+        );
+    }
+    assert_eq!(server.count("query"), 2, "{:?}", server.log());
+});
+
+// Two callers at once: the server answers the second request first. Whoever reads the socket
+// (a leading caller or the IO thread) must hand each answer to its own caller.
+case!(answers_in_reverse_order_reach_their_own_callers, {
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let mut held: Option<Req> = None;
+        peer.serve(|peer, req| {
+            if req.method != "query" {
+                return false;
+            }
+            match held.take() {
+                // The first query waits for the second, which is answered first.
+                None => held = Some(req.clone()),
+                Some(first) => {
+                    peer.reply(req.id, query_result(sql_of(req)));
+                    peer.reply(first.id, query_result(sql_of(&first)));
+                }
+            }
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    std::thread::scope(|scope| {
+        let callers: Vec<_> = ["RETURN 'a'", "RETURN 'b'"]
+            .into_iter()
+            .map(|sql| {
+                let db = db.clone();
+                scope.spawn(move || {
+                    futures_lite::future::block_on(async move {
+                        let mut res = w!(db.query(sql)).expect("query");
+                        let echoed: String = res.take(0).expect("the echoed statement");
+                        (sql, echoed)
+                    })
+                })
+            })
+            .collect();
+        for caller in callers {
+            let (sql, echoed) = caller.join().expect("caller thread");
+            assert_eq!(echoed, sql, "a caller got another caller's answer");
+        }
+    });
+    assert_eq!(server.count("query"), 2, "{:?}", server.log());
     w!(db.ping()).expect("the connection goes on");
 });

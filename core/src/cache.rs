@@ -90,6 +90,10 @@ fn key_of(q: &CompiledQuery) -> Vec<u8> {
     key.push(0);
     let vars: Object = q.vars.clone().into_iter().collect();
     crate::cbor::encode_into(&Value::Object(vars), &mut key);
+    for (name, raw) in &q.raw_vars {
+        crate::cbor::Encoder::new(&mut key).text(name);
+        key.extend_from_slice(raw.as_bytes());
+    }
     key
 }
 
@@ -219,6 +223,22 @@ impl QueryCache {
 mod tests {
     use super::*;
     use crate::query::QuerySet;
+
+    #[test]
+    fn raw_variables_are_part_of_the_key() {
+        let q = |n: i64| {
+            let mut q = CompiledQuery::new("RETURN $p0;", Default::default());
+            q.raw_vars
+                .insert("p0".into(), crate::cbor::RawValue::from_serde(&n).unwrap());
+            q
+        };
+        assert_eq!(key_of(&q(1)), key_of(&q(1)));
+        assert_ne!(key_of(&q(1)), key_of(&q(2)));
+        assert_ne!(
+            key_of(&q(1)),
+            key_of(&CompiledQuery::new("RETURN $p0;", Default::default()))
+        );
+    }
 
     #[test]
     fn entries_expire_are_bounded_and_keyed_by_values() {

@@ -1676,7 +1676,10 @@ pub fn execute(q: CompiledQuery) -> Result<Call<QueryResponse>, CallError> {
             other => other,
         })?;
     }
-    Ok(query(&q.text, q.vars.into_iter().collect()))
+    // Raw variables were checked when they were encoded (`RawValue`'s constructors).
+    let mut call = query(&q.text, q.vars.into_iter().collect());
+    call.request.raw_vars = q.raw_vars;
+    Ok(call)
 }
 
 /// Statement `index`'s result as a [`Value`] (aggregates are one small value).

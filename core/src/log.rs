@@ -17,7 +17,9 @@
 //!   obvious cases: bind secrets, never write them into the text;
 //! - the names of the bound variables; their values print as `<redacted>` (table names
 //!   excepted) unless the client opted in with
-//!   [`Options::log_values`](crate::Options::log_values);
+//!   [`Options::log_values`](crate::Options::log_values). Variables bound as encoded CBOR
+//!   (the rows of model writes, [`RawValue`]) follow the same rules;
+//!   they are decoded only when values show;
 //! - for the other methods, a shape of the params: the table or record id a CRUD call targets,
 //!   names (`use`, `let`, `unset`, `run`), ids (`kill`, `commit`), `<redacted>` for data.
 //!
@@ -69,12 +71,13 @@
 //! ```
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::cbor;
+use crate::cbor::{self, RawValue};
 use crate::error::Error;
 use crate::escape;
 use crate::rpc::{parse_query_results, split_query_results, Method, Payload, Request};
@@ -233,15 +236,14 @@ impl RequestLog {
             let redacted = raw.map(redact_statement);
             let secret_text = matches!(redacted, Some(Cow::Owned(_)));
             let text = redacted.map(Cow::into_owned);
-            let vars = match params.get(1) {
-                Some(Value::Object(o)) => o.keys().cloned().collect(),
-                _ => Vec::new(),
-            };
+            let vars = request.var_names().into_iter().map(str::to_owned).collect();
             // A statement about secrets may bind them under innocent names (`SET password =
             // $p0`): none of its values show.
             out.secret_context = raw.is_some_and(is_secret_name);
+            let encoded = request.raw_vars();
             match params.get(1) {
-                Some(Value::Object(o)) => out.vars(o),
+                Some(Value::Object(o)) => out.vars(o, encoded),
+                _ if !encoded.is_empty() => out.vars(&Object::new(), encoded),
                 Some(v) => out.value(Role::Data, v),
                 None => out.push("{}"),
             }
@@ -512,26 +514,51 @@ impl Shown {
         self.push("]");
     }
 
-    /// A statement's variables: `{ name: value, … }`, names always shown.
-    fn vars(&mut self, vars: &Object) {
-        if vars.is_empty() {
+    /// A statement's variables: `{ name: value, … }`, names always shown. `encoded` are
+    /// the variables bound as CBOR (a name in both is the encoded one, as on the wire):
+    /// decoded only when values show.
+    fn vars(&mut self, vars: &Object, encoded: &BTreeMap<String, RawValue>) {
+        if vars.is_empty() && encoded.is_empty() {
             self.push("{}");
             return;
         }
+        let mut names: Vec<&String> = vars.keys().chain(encoded.keys()).collect();
+        names.sort_unstable();
+        names.dedup();
         self.push("{ ");
-        for (i, (k, v)) in vars.iter().enumerate() {
+        for (i, k) in names.into_iter().enumerate() {
             if i > 0 {
                 self.push(", ");
             }
             self.push(&escape::escape_object_key(k));
             self.push(": ");
-            if is_secret_name(k) && !matches!(v, Value::Table(_)) {
-                self.push(REDACTED);
-            } else {
-                self.value(Role::Data, v);
+            match (encoded.get(k), vars.get(k)) {
+                (Some(_), _) if is_secret_name(k) => self.push(REDACTED),
+                (Some(raw), _) => self.encoded(raw),
+                (None, Some(v)) if is_secret_name(k) && !matches!(v, Value::Table(_)) => {
+                    self.push(REDACTED)
+                }
+                (None, Some(v)) => self.value(Role::Data, v),
+                (None, None) => {}
+            }
+            if self.full {
+                break;
             }
         }
         self.push(" }");
+    }
+
+    /// A variable bound as CBOR: redacted unless values show, then decoded and shown as
+    /// data (with the secret rules); only its size if it does not decode.
+    fn encoded(&mut self, raw: &RawValue) {
+        if !self.values || self.secret_context || self.full {
+            self.push(REDACTED);
+            return;
+        }
+        match raw.to_value() {
+            Ok(v) => self.data(&v),
+            Err(_) => self.push(&format!("<{} bytes of CBOR>", raw.as_bytes().len())),
+        }
     }
 
     fn value(&mut self, role: Role, v: &Value) {

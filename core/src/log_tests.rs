@@ -538,3 +538,47 @@ fn separate_sets_stay_apart() {
         (vec!["x".into()], vec!["y".into()])
     );
 }
+
+#[test]
+fn raw_vars_show_like_the_values_they_encode() {
+    let rows = Value::Array(vec![Value::Object(obj(&[
+        ("name", "ada".into()),
+        ("password", SECRET.into()),
+    ]))]);
+    let mut raws = BTreeMap::new();
+    raws.insert(
+        "p0".to_owned(),
+        crate::cbor::RawValue::from_serde(&rows).unwrap(),
+    );
+    let tables = obj(&[("t0", Value::Table(Table::new("person")))]);
+    let req = Request::query_with_raw("INSERT INTO $t0 $p0;", tables.clone(), raws.clone());
+    let log = RequestLog::new(&req, false);
+    assert_eq!(log.vars, ["p0", "t0"]);
+    assert_eq!(log.params, "{ p0: <redacted>, t0: person }");
+    assert_eq!(
+        params(&req, true),
+        "{ p0: [{ name: 'ada', password: <redacted> }], t0: person }"
+    );
+    // Exactly what the same request with the decoded value shows.
+    let mut plain = tables.clone();
+    plain.insert("p0".into(), rows.clone());
+    let plain = Request::query("INSERT INTO $t0 $p0;", plain);
+    for values in [false, true] {
+        assert_eq!(params(&req, values), params(&plain, values));
+        assert_eq!(
+            RequestLog::new(&req, values).vars,
+            RequestLog::new(&plain, values).vars
+        );
+    }
+
+    // A secret name, or a statement about secrets: never shown.
+    let mut secret = BTreeMap::new();
+    secret.insert(
+        "api_key".to_owned(),
+        crate::cbor::RawValue::from_serde(SECRET).unwrap(),
+    );
+    let req = Request::query_with_raw("RETURN $api_key;", Object::new(), secret);
+    assert_eq!(params(&req, true), "{ api_key: <redacted> }");
+    let req = Request::query_with_raw("UPDATE user SET password = $p0;", Object::new(), raws);
+    assert_eq!(params(&req, true), "{ p0: <redacted> }");
+}

@@ -318,6 +318,8 @@ fn scan(text: &str) -> Scan {
 pub struct Batch {
     text: String,
     vars: Object,
+    /// Variables bound as encoded CBOR, renamed like `vars`.
+    raw_vars: std::collections::BTreeMap<String, crate::cbor::RawValue>,
     /// Statements of each queued query, in order.
     counts: Vec<usize>,
 }
@@ -345,6 +347,7 @@ impl Batch {
                 ),
             });
         }
+        let raw = req.raw_vars;
         let mut params = req.params.into_iter();
         let text = match params.next() {
             Some(Value::String(s)) => s,
@@ -382,7 +385,7 @@ impl Batch {
         for r in &scan.vars {
             let name = &text[r.clone()];
             out.push_str(&text[last..r.start]);
-            if vars.contains_key(name) {
+            if vars.contains_key(name) || raw.contains_key(name) {
                 out.push_str(&prefix);
             }
             out.push_str(name);
@@ -400,6 +403,9 @@ impl Batch {
         for (k, v) in vars {
             self.vars.insert(format!("{prefix}{k}"), v);
         }
+        for (k, v) in raw {
+            self.raw_vars.insert(format!("{prefix}{k}"), v);
+        }
         self.counts.push(scan.statements);
         Ok(slot)
     }
@@ -409,9 +415,10 @@ impl Batch {
         if self.is_empty() {
             return None;
         }
-        Some(Request::query(
+        Some(Request::query_with_raw(
             format!("BEGIN TRANSACTION; {} COMMIT TRANSACTION;", self.text),
             self.vars.clone(),
+            self.raw_vars.clone(),
         ))
     }
 
@@ -688,6 +695,45 @@ mod tests {
             panic!()
         };
         assert_eq!(vars.keys().collect::<Vec<_>>(), ["b0_p1", "b0_p10"]);
+    }
+
+    #[test]
+    fn batches_rename_raw_variables_too() {
+        use crate::cbor::RawValue;
+        let mut b = Batch::default();
+        let mut vars = Object::new();
+        vars.insert(
+            "t0".into(),
+            Value::Table(crate::value::Table::new("person")),
+        );
+        for n in [1, 2] {
+            let mut raw = std::collections::BTreeMap::new();
+            raw.insert("p0".to_owned(), RawValue::from_serde(&[n]).unwrap());
+            b.push(Request::query_with_raw(
+                "INSERT INTO $t0 $p0;",
+                vars.clone(),
+                raw,
+            ))
+            .unwrap();
+        }
+        let req = b.request().unwrap();
+        assert_eq!(
+            req.params[0],
+            Value::from("BEGIN TRANSACTION; INSERT INTO $b0_t0 $b0_p0; INSERT INTO $b1_t0 $b1_p0; COMMIT TRANSACTION;")
+        );
+        let raw: Vec<(&str, Value)> = req
+            .raw_vars()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_value().unwrap()))
+            .collect();
+        assert_eq!(
+            raw,
+            [
+                ("b0_p0", Value::Array(vec![1.into()])),
+                ("b1_p0", Value::Array(vec![2.into()]))
+            ]
+        );
+        assert_eq!(req.var_names(), ["b0_p0", "b0_t0", "b1_p0", "b1_t0"]);
     }
 
     #[test]

@@ -62,17 +62,21 @@ fn ada(id: Option<&str>) -> Person {
     }
 }
 
-/// The text and vars of a `query` request.
+/// The text and vars of a `query` request (variables bound as CBOR decoded among them).
 fn text_of(r: &Request) -> (String, Object) {
     assert_eq!(r.method, Method::Query);
     let text = match &r.params[0] {
         Value::String(s) => s.clone(),
         other => panic!("query text is {other:?}"),
     };
-    let vars = match r.params.get(1) {
+    let mut vars = match r.params.get(1) {
         Some(Value::Object(o)) => o.clone(),
         _ => Object::new(),
     };
+    for (name, raw) in r.raw_vars() {
+        let old = vars.insert(name.clone(), raw.to_value().expect("raw var decodes"));
+        assert!(old.is_none(), "${name} bound twice");
+    }
     (text, vars)
 }
 
@@ -406,7 +410,20 @@ fn bulk_create_sends_one_insert_per_batch() {
     );
     let mut sent = Vec::new();
     let mut step = op.step(None);
+    let mut batch = 0;
     while let Step::Send(r) = step {
+        // The rows travel pre-encoded: exactly the bytes of the batch's rows as
+        // `insert_rows_cbor` writes them, meaning what `write_data` builds.
+        let raw = &r.raw_vars()["p0"];
+        let chunk = &rows[batch * 2..(batch * 2 + 2).min(rows.len())];
+        assert_eq!(raw, &surql::model::insert_rows_cbor(chunk).unwrap());
+        let want: Vec<Value> = chunk
+            .iter()
+            .map(|m| Value::Object(surql::model::write_data(m).unwrap()))
+            .collect();
+        assert_eq!(raw.to_value().unwrap(), Value::Array(want));
+        assert!(!matches!(&r.params[1], Value::Object(o) if o.contains_key("p0")));
+        batch += 1;
         let (text, vars) = text_of(&r);
         let n = match &vars["p0"] {
             Value::Array(a) => a.len(),
@@ -540,4 +557,56 @@ fn function_calls_bind_their_arguments() {
         (vars["p0"].clone(), vars["p1"].clone()),
         (2.into(), 1.into())
     );
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[surql(table = "priced")]
+struct Priced {
+    id: Option<RecordId>,
+    n: u64,
+    price: surql::Decimal,
+}
+
+#[test]
+fn bulk_create_refuses_a_bad_row_before_sending_anything() {
+    let ok = |n: u64| Priced {
+        id: None,
+        n,
+        price: surql::Decimal::parse("1.5").unwrap(),
+    };
+    let one_batch_each = BulkOptions {
+        batch_size: 1,
+        atomic: false,
+    };
+    // A decimal the server would round, in the third batch: nothing is sent at all.
+    let mut rows = vec![ok(1), ok(2), ok(3)];
+    rows[2].price = surql::Decimal::parse("1e-30").unwrap();
+    let e = done(ops::bulk_create(&rows, one_batch_each).step(None)).unwrap_err();
+    let Error::Invalid { what, reason } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(what, "Priced data");
+    assert!(
+        reason.contains("field `price`") && reason.contains("1e-30"),
+        "{reason}"
+    );
+    // A value serde cannot convert: `write_data`'s own error.
+    let mut rows = vec![ok(1), ok(2)];
+    rows[1].n = u64::MAX;
+    let e = done(ops::bulk_create(&rows, one_batch_each).step(None)).unwrap_err();
+    assert_eq!(Some(e), surql::model::write_data(&rows[1]).err());
+    // The same checks guard every other write that binds encoded rows.
+    let saved = done(ops::save(&rows[1]).step(None)).unwrap_err();
+    let upserted = done(ops::bulk_upsert(&rows, None).step(None)).unwrap_err();
+    let updated = done(
+        ops::update(&Priced {
+            id: Some(RecordId::new("priced", 1)),
+            ..rows[1].clone()
+        })
+        .step(None),
+    )
+    .unwrap_err();
+    for e in [saved, upserted, updated] {
+        assert_eq!(Some(e), surql::model::write_data(&rows[1]).err());
+    }
 }

@@ -194,6 +194,19 @@ struct NewRow {
     score: f64,
 }
 
+impl From<BenchInsert> for NewRow {
+    fn from(r: BenchInsert) -> Self {
+        NewRow {
+            name: r.name,
+            age: r.age,
+            email: r.email,
+            tags: r.tags,
+            created: r.created,
+            score: r.score,
+        }
+    }
+}
+
 impl From<Row> for NewRow {
     fn from(r: Row) -> Self {
         NewRow {
@@ -372,18 +385,21 @@ fn table_value<M: Model>() -> Value {
 }
 
 /// The floor's `model_insert` requests: [`MODEL_INSERT_SQL`] per batch of [`BATCH`] rows,
-/// each row's data as the model layer writes it (`write_data`: the id left out when None).
+/// the rows bound pre-encoded as `bulk_create` binds them. They are encoded here without the
+/// model layer: plain serde to CBOR of the rows as [`NewRow`]s (the same fields in the same
+/// order, no id), which is what the model's row encoder must produce for rows without an id
+/// ([`check_model_floors`] compares the bytes, and their meaning with `write_data`'s).
 fn model_insert_requests(rows: &[BenchInsert]) -> Res<Vec<Request>> {
+    let rows: Vec<NewRow> = rows.iter().cloned().map(NewRow::from).collect();
     rows.chunks(BATCH)
         .map(|chunk| {
-            let data = chunk
-                .iter()
-                .map(|m| Ok(Value::Object(surql::model::write_data(m)?)))
-                .collect::<Res<Vec<Value>>>()?;
-            let mut v = Object::new();
-            v.insert("t0".into(), table_value::<BenchInsert>());
-            v.insert("p0".into(), Value::Array(data));
-            Ok(Request::query(MODEL_INSERT_SQL, v))
+            let mut raw = std::collections::BTreeMap::new();
+            raw.insert("p0".to_owned(), surql::cbor::RawValue::from_serde(chunk)?);
+            Ok(Request::query_with_raw(
+                MODEL_INSERT_SQL,
+                vars(&[("t0", table_value::<BenchInsert>())]),
+                raw,
+            ))
         })
         .collect()
 }
@@ -428,6 +444,20 @@ fn check_model_floors(w: &Workload) -> Res<()> {
     })?;
     ensure(floor.first() == Some(&first), || {
         "the model_insert floor's first request differs from bulk_create's".into()
+    })?;
+    // And the bytes mean what the model layer's `Value` route builds.
+    let rows = first
+        .raw_vars()
+        .get("p0")
+        .ok_or("bulk_create bound no $p0")?;
+    let want: Vec<Value> = w
+        .model_rows
+        .iter()
+        .take(BATCH)
+        .map(|m| Ok(Value::Object(surql::model::write_data(m)?)))
+        .collect::<Res<_>>()?;
+    ensure(rows.to_value()? == Value::Array(want), || {
+        "the model_insert rows do not decode to what write_data builds".into()
     })
 }
 

@@ -9,6 +9,7 @@
 //! 13, bignums, half/single floats, indefinite lengths) and rejects everything else with
 //! the byte offset where the problem starts. Hostile input never panics, never recurses
 //! deeper than [`MAX_DEPTH`] and never allocates more than the input could fill.
+//! [`RawValue`] keeps one encoded item as its bytes, to bind as a query variable as it is.
 //!
 //! ```
 //! use surql::{cbor, Value};
@@ -19,6 +20,7 @@
 
 mod decode;
 mod encode;
+mod raw;
 mod serde_de;
 mod serde_ser;
 
@@ -28,6 +30,8 @@ mod serde_tests;
 mod tests;
 
 pub use encode::Encoder;
+pub use raw::RawValue;
+pub(crate) use serde_ser::{write_object, ObjectEdit};
 
 use crate::value::Value;
 

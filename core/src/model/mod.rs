@@ -40,6 +40,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::cbor::RawValue;
 use crate::query::{Lookup, Operand, QuerySet, F, Q};
 use crate::value::{RecordId, RecordIdKey, Uuid, Value};
 
@@ -650,6 +651,133 @@ pub fn decode_model<M: Model>(mut row: Value) -> Result<M, String> {
     crate::value::from_value(row).map_err(|e| e.to_string())
 }
 
+/// Writes rows of `M` as CBOR straight from serde: the object [`write_data`] builds (with
+/// the id as a record id for inserts), without building it. One per action, so the list of
+/// left-out keys is made once for all its rows.
+pub(crate) struct DataWriter<M> {
+    /// The id field and the server and computed fields (database names).
+    omit: Vec<&'static str>,
+    _m: PhantomData<fn(&M)>,
+}
+
+impl<M: Model> DataWriter<M> {
+    pub(crate) fn new() -> Self {
+        let mut omit = vec![M::META.id_field];
+        omit.extend(M::META.unwritten());
+        DataWriter {
+            omit,
+            _m: PhantomData,
+        }
+    }
+
+    /// Appends the object a write of `m` sends; with `with_id`, its id first as a record id
+    /// when it has one (what an `INSERT` sends). On error `out` is left as it was.
+    pub(crate) fn write(
+        &self,
+        m: &M,
+        with_id: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), crate::Error> {
+        self.write_with(m, with_id, out, &mut Vec::new())
+    }
+
+    /// [`write`](Self::write) with a scratch buffer kept across rows.
+    fn write_with(
+        &self,
+        m: &M,
+        with_id: bool,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), crate::Error> {
+        let id = if with_id { m.record_id() } else { None };
+        let prefix = id.map(|rid| [(M::META.id_field, Value::RecordId(rid))]);
+        let edit = crate::cbor::ObjectEdit {
+            prefix: prefix.as_ref().map_or(&[], |p| p.as_slice()),
+            omit: &self.omit,
+        };
+        match crate::cbor::write_object(m, &edit, out, scratch) {
+            Ok(()) => Ok(()),
+            Err(direct) => {
+                // `write_data` names a value serde cannot convert, or a model that is not an
+                // object, in its own words; when it succeeds, the direct route refused what
+                // the check on bound values refuses (a decimal the server would round).
+                write_data(m)?;
+                Err(crate::Error::Invalid {
+                    what: format!("{} data", M::META.rust_name),
+                    reason: direct.to_string(),
+                })
+            }
+        }
+    }
+
+    /// `rows` as one CBOR array of [`write`](Self::write)'s objects, bound as it is.
+    pub(crate) fn rows(&self, rows: &[M], with_id: bool) -> Result<RawValue, crate::Error> {
+        let mut out = Vec::new();
+        let mut scratch = Vec::new();
+        crate::cbor::Encoder::new(&mut out).array(rows.len());
+        let mut it = rows.iter();
+        if let Some(first) = it.next() {
+            self.write_with(first, with_id, &mut out, &mut scratch)?;
+            // Rows of one model are alike in size: one allocation for the rest.
+            out.reserve(out.len().saturating_mul(rows.len()) + out.len() / 8);
+        }
+        for m in it {
+            self.write_with(m, with_id, &mut out, &mut scratch)?;
+        }
+        Ok(RawValue::from_encoded(out))
+    }
+
+    /// One object of [`write`](Self::write), bound as it is.
+    pub(crate) fn one(&self, m: &M, with_id: bool) -> Result<RawValue, crate::Error> {
+        let mut out = Vec::with_capacity(128);
+        self.write(m, with_id, &mut out)?;
+        Ok(RawValue::from_encoded(out))
+    }
+}
+
+/// [`write_data`] as CBOR, appended to `out` straight from serde, with no [`Value`] tree
+/// in between: the same object (the id and the server and computed fields left out, names
+/// as serde renames them, NONE for `None`), with its fields in declaration order. What
+/// `save` and `update` bind. A decimal the server would silently round is refused, as it is
+/// in any bound value.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use surql::model::{write_data, write_data_cbor, Model};
+/// use surql::{Datetime, RecordId, Value};
+///
+/// #[derive(Serialize, Deserialize, Model)]
+/// #[surql(table = "person")]
+/// struct Person {
+///     id: Option<RecordId>,
+///     name: String,
+///     #[surql(server)]
+///     created_at: Option<Datetime>,
+/// }
+///
+/// let ada = Person { id: Some(RecordId::new("person", "ada")), name: "Ada".into(), created_at: None };
+/// let mut out = Vec::new();
+/// write_data_cbor(&ada, &mut out).unwrap();
+/// assert_eq!(out, [0xa1, 0x64, b'n', b'a', b'm', b'e', 0x63, b'A', b'd', b'a']);
+/// assert_eq!(surql::cbor::decode(&out).unwrap(), Value::Object(write_data(&ada).unwrap()));
+/// ```
+pub fn write_data_cbor<M: Model>(m: &M, out: &mut Vec<u8>) -> Result<(), crate::Error> {
+    DataWriter::<M>::new().write(m, false, out)
+}
+
+/// The object an `INSERT` of `m` sends, as CBOR: [`write_data_cbor`] with the id first, as
+/// the record id ([`Model::record_id`]), when `m` has one. What `bulk_create` and
+/// `bulk_upsert` send for each row.
+pub fn insert_data_cbor<M: Model>(m: &M, out: &mut Vec<u8>) -> Result<(), crate::Error> {
+    DataWriter::<M>::new().write(m, true, out)
+}
+
+/// `rows` as the one array value an `INSERT` of them binds (each row as
+/// [`insert_data_cbor`] writes it): what `bulk_create` binds per batch.
+pub fn insert_rows_cbor<M: Model>(rows: &[M]) -> Result<RawValue, crate::Error> {
+    DataWriter::<M>::new().rows(rows, true)
+}
+
 /// Serializes `m` as the object a write sends: without the id and without server and
 /// computed fields.
 pub fn write_data<M: Model>(m: &M) -> Result<crate::value::Object, crate::Error> {
@@ -669,3 +797,6 @@ pub fn write_data<M: Model>(m: &M) -> Result<crate::value::Object, crate::Error>
     }
     Ok(o)
 }
+
+#[cfg(test)]
+mod data_tests;

@@ -21,8 +21,11 @@
 //! | [`delete_all`] | `DELETE $t0 WHERE … RETURN VALUE id;` (counted) |
 //!
 //! Server-owned fields (`#[surql(server)]`, `#[surql(computed)]`) are never written: they
-//! are removed from the data before it is bound, and read back from the statement's
+//! are left out of the data when it is encoded, and read back from the statement's
 //! `RETURN AFTER`, so a `save` fills in the id and every server field in one round trip.
+//! The written data is bound already encoded ([`RawValue`]): serde writes each row straight
+//! to CBOR ([`write_data_cbor`](super::write_data_cbor)), the object [`write_data`] would
+//! build, with no `Value` tree to build, encode and free.
 //!
 //! A write that must touch one record and touches none says why: SurrealDB answers a write
 //! its permissions deny with an empty result, the same as a write to a missing record, so
@@ -37,14 +40,15 @@
 use std::collections::BTreeMap;
 
 use super::expr::Changes;
-use super::{decode_model, write_data, IntoModelId, Model, ModelKey, TableKind};
+use super::{decode_model, write_data, DataWriter, IntoModelId, Model, ModelKey, TableKind};
+use crate::cbor::RawValue;
 use crate::client::{self, QueryResponse};
 use crate::error::Error;
 use crate::op::{Operation, Step};
 use crate::query::writer::{Mode, Writer};
 use crate::query::{CompiledQuery, QueryError, QuerySet};
 use crate::rpc::{Payload, Request};
-use crate::value::{Object, RecordId, Value};
+use crate::value::{RecordId, Value};
 
 type Decode<T> = Box<dyn FnOnce(QueryResponse) -> Result<T, Error> + Send>;
 
@@ -322,18 +326,6 @@ pub fn exists<M: Model>(qs: &QuerySet<M>) -> QueryOp<bool> {
     })
 }
 
-/// The data a write of `m` binds: its fields without the id and the server-owned fields;
-/// with `with_id`, the id is kept (INSERT).
-fn data_of<M: Model>(m: &M, with_id: bool) -> Result<Object, Error> {
-    let mut o = write_data(m)?;
-    if with_id {
-        if let Some(rid) = m.record_id() {
-            o.insert(M::META.id_field.to_owned(), Value::RecordId(rid));
-        }
-    }
-    Ok(o)
-}
-
 /// Writes `m`: creates it when it has no id (the server assigns one), else creates or
 /// merges the record with its id (`UPSERT … MERGE`, so fields the model does not write,
 /// server and computed ones, are kept). Yields the stored record, id and server fields
@@ -351,7 +343,7 @@ pub fn save<M: Model>(m: &M) -> QueryOp<M> {
     if let Err(e) = refuse_view::<M>("save") {
         return QueryOp::fail(e);
     }
-    let data = match data_of(m, false) {
+    let data = match DataWriter::<M>::new().one(m, false) {
         Ok(d) => d,
         Err(e) => return QueryOp::fail(e),
     };
@@ -361,12 +353,12 @@ pub fn save<M: Model>(m: &M) -> QueryOp<M> {
                 w.sql("INSERT RELATION INTO ");
                 w.table(M::META.table);
                 w.sql(" ");
-                w.value(Value::Object(data));
+                w.raw(data);
             } else {
                 w.sql("CREATE ");
                 w.table(M::META.table);
                 w.sql(" CONTENT ");
-                w.value(Value::Object(data));
+                w.raw(data);
                 w.sql(" RETURN AFTER");
             }
             Ok(())
@@ -375,7 +367,7 @@ pub fn save<M: Model>(m: &M) -> QueryOp<M> {
             w.sql("UPSERT ");
             w.value(Value::RecordId(rid));
             w.sql(" MERGE ");
-            w.value(Value::Object(data));
+            w.raw(data);
             w.sql(" RETURN AFTER");
             Ok(())
         }),
@@ -415,7 +407,7 @@ pub fn save_with<M: Model>(m: &M, changes: &Changes) -> QueryOp<M> {
             });
         }
     }
-    let data = match data_of(m, false) {
+    let data = match write_data(m) {
         Ok(d) => d,
         Err(e) => return QueryOp::fail(e),
     };
@@ -493,7 +485,7 @@ fn with_exists_check(w: &mut Writer, rid: &RecordId) {
 pub fn update<M: Model>(m: &M) -> QueryOp<M> {
     let prep = refuse_view::<M>("update")
         .and_then(|_| id_of(m, "update"))
-        .and_then(|rid| Ok((data_of(m, false)?, rid)));
+        .and_then(|rid| Ok((DataWriter::<M>::new().one(m, false)?, rid)));
     let (data, rid) = match prep {
         Ok(x) => x,
         Err(e) => return QueryOp::fail(e),
@@ -502,7 +494,7 @@ pub fn update<M: Model>(m: &M) -> QueryOp<M> {
         w.sql("UPDATE ");
         w.value(Value::RecordId(rid.clone()));
         w.sql(" MERGE ");
-        w.value(Value::Object(data));
+        w.raw(data);
         w.sql(" RETURN AFTER");
         with_exists_check(w, &rid);
         Ok(())
@@ -655,10 +647,12 @@ impl Default for BulkOptions {
     }
 }
 
+/// `INSERT [RELATION] INTO $t0 $pN [ON DUPLICATE KEY UPDATE …]`, `rows` being the array
+/// of the rows' objects as [`DataWriter::rows`] encodes them.
 fn insert_statement(
     w: &mut Writer,
     table: &str,
-    rows: Vec<Value>,
+    rows: RawValue,
     relation: bool,
     on_conflict: Option<&Changes>,
 ) -> Result<(), QueryError> {
@@ -669,7 +663,7 @@ fn insert_statement(
     });
     w.table(table);
     w.sql(" ");
-    w.value(Value::Array(rows));
+    w.raw(rows);
     if let Some(c) = on_conflict {
         w.sql(" ON DUPLICATE KEY UPDATE ");
         c.write(w)?;
@@ -689,15 +683,12 @@ pub fn bulk_create<M: Model>(items: &[M], opts: BulkOptions) -> BulkCreate<M> {
             });
         }
         let relation = matches!(M::META.kind, TableKind::Relation { .. });
-        let mut data = Vec::with_capacity(items.len());
-        for m in items {
-            data.push(Value::Object(data_of(m, true)?));
-        }
-        let mut chunks: Vec<Vec<Value>> = Vec::new();
-        let mut it = data.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(it.by_ref().take(opts.batch_size).collect());
-        }
+        // Each batch's rows go straight from serde into that batch's bytes.
+        let writer = DataWriter::<M>::new();
+        let chunks = items
+            .chunks(opts.batch_size)
+            .map(|c| writer.rows(c, true))
+            .collect::<Result<Vec<RawValue>, Error>>()?;
         if opts.atomic && !chunks.is_empty() {
             let n = chunks.len();
             let q = bound(|w| {
@@ -837,13 +828,10 @@ pub fn bulk_upsert<M: Model>(items: &[M], on_conflict: Option<&Changes>) -> Quer
             }),
         };
     }
-    let mut data = Vec::with_capacity(items.len());
-    for m in items {
-        match data_of(m, true) {
-            Ok(d) => data.push(Value::Object(d)),
-            Err(e) => return QueryOp::fail(e),
-        }
-    }
+    let data = match DataWriter::<M>::new().rows(items, true) {
+        Ok(d) => d,
+        Err(e) => return QueryOp::fail(e),
+    };
     let replace_all;
     let changes = match on_conflict {
         Some(c) => c,

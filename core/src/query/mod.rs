@@ -95,13 +95,17 @@ pub use graph::Path;
 pub use hybrid::HybridSearch;
 pub use queryset::{QuerySet, RelatedDir, Untyped};
 
-/// A compiled query: send `text` with `vars` in one `query` call.
+/// A compiled query: send `text` with `vars` and `raw_vars` in one `query` call
+/// ([`client::execute`](crate::client::execute)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledQuery {
     /// SurrealQL text; statements end with `;`. Contains no user values.
     pub text: String,
     /// The bound variables (`p0`, `t0`, …) without the `$`.
     pub vars: BTreeMap<String, Value>,
+    /// Bound variables already encoded as CBOR (the rows a model write sends), sent next to
+    /// `vars` ([`Request::query_with_raw`](crate::rpc::Request::query_with_raw)).
+    pub raw_vars: BTreeMap<String, crate::cbor::RawValue>,
     /// Which statement's result holds the answer (after any `LET` preludes).
     pub result_index: usize,
 }
@@ -112,6 +116,7 @@ impl CompiledQuery {
         CompiledQuery {
             text: text.into(),
             vars,
+            raw_vars: BTreeMap::new(),
             result_index: 0,
         }
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::CompiledQuery;
+use crate::cbor::RawValue;
 use crate::value::{Table, Value};
 
 /// How values reach the text.
@@ -22,6 +23,7 @@ pub(crate) struct Writer {
     mode: Mode,
     pub(crate) text: String,
     vars: BTreeMap<String, Value>,
+    raw_vars: BTreeMap<String, RawValue>,
     next_param: usize,
     tables: Vec<String>,
     lets: Vec<String>,
@@ -33,6 +35,7 @@ impl Writer {
             mode,
             text: String::new(),
             vars: BTreeMap::new(),
+            raw_vars: BTreeMap::new(),
             next_param: 0,
             tables: Vec::new(),
             lets: Vec::new(),
@@ -56,6 +59,28 @@ impl Writer {
             Mode::Inline => {
                 let _ = write!(self.text, "{v}");
             }
+        }
+    }
+
+    /// Writes a value already encoded as CBOR: a fresh placeholder bound to the bytes in
+    /// bound mode (numbered with the other values), its decoded literal in inline mode.
+    pub(crate) fn raw(&mut self, v: RawValue) {
+        match self.mode {
+            Mode::Bound => {
+                let name = format!("p{}", self.next_param);
+                self.next_param += 1;
+                self.text.push('$');
+                self.text.push_str(&name);
+                self.raw_vars.insert(name, v);
+            }
+            Mode::Inline => match v.to_value() {
+                Ok(v) => {
+                    let _ = write!(self.text, "{v}");
+                }
+                Err(_) => {
+                    let _ = write!(self.text, "<{} bytes of CBOR>", v.as_bytes().len());
+                }
+            },
         }
     }
 
@@ -138,7 +163,37 @@ impl Writer {
         CompiledQuery {
             text,
             vars: self.vars,
+            raw_vars: self.raw_vars,
             result_index,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbor::RawValue;
+
+    #[test]
+    fn raw_values_are_numbered_with_the_others() {
+        let raw = RawValue::from_serde(&[1, 2]).unwrap();
+        let mut w = Writer::new(Mode::Bound);
+        w.sql("RETURN [");
+        w.value(Value::from("a"));
+        w.sql(", ");
+        w.raw(raw.clone());
+        w.sql(", ");
+        w.value(Value::from("b"));
+        w.sql("]");
+        let q = w.finish();
+        assert_eq!(q.text, "RETURN [$p0, $p1, $p2];");
+        assert_eq!(q.vars.keys().collect::<Vec<_>>(), ["p0", "p2"]);
+        assert_eq!(q.raw_vars.get("p1"), Some(&raw));
+
+        // Inline (logs, docs): the decoded literal.
+        let mut w = Writer::new(Mode::Inline);
+        w.sql("RETURN ");
+        w.raw(raw);
+        assert_eq!(w.finish().text, "RETURN [1, 2];");
     }
 }

@@ -1,9 +1,10 @@
 //! RPC framing: request envelopes, responses, live notifications, `query_stream` frames
 //! and `query` result rows, as pure encode/decode functions over CBOR (protocol.md §2, §3, §5).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::cbor;
+use crate::cbor::{self, Encoder, RawValue};
 use crate::value::{Object, Uuid, Value};
 
 mod error;
@@ -134,6 +135,10 @@ impl fmt::Display for Method {
 
 /// One RPC request: method, positional params and the optional 3.x envelope fields.
 ///
+/// A `query` may also carry variables already encoded as CBOR ([`RawValue`]s, see
+/// [`Request::query_with_raw`]): they travel in the variables object (`params[1]`) next
+/// to the [`Value`] ones, their bytes copied into the frame as they are.
+///
 /// `Debug` hides the params of `signin`, `signup`, `authenticate`, `refresh` and
 /// `revoke` (passwords, keys, tokens), and the values bound to a `query` or `let` (a new
 /// password, an API key): it shows the query text and the variable names.
@@ -147,6 +152,8 @@ pub struct Request {
     pub session: Option<Uuid>,
     /// The RPC transaction to run in (WebSocket only).
     pub txn: Option<Uuid>,
+    /// Variables bound as encoded CBOR, written into `params[1]` ([`Request::raw_vars`]).
+    pub(crate) raw_vars: BTreeMap<String, RawValue>,
 }
 
 impl fmt::Debug for Request {
@@ -165,11 +172,8 @@ impl fmt::Debug for Request {
         } else if matches!(self.method, Method::Query | Method::QueryStream) {
             // A bound value may be a secret (a new password, a key): the text and the
             // variable names only.
-            let names: Vec<&String> = match self.params.get(1) {
-                Some(Value::Object(vars)) => vars.keys().collect(),
-                _ => Vec::new(),
-            };
-            d.field("text", &self.params.first()).field("vars", &names);
+            d.field("text", &self.params.first())
+                .field("vars", &self.var_names());
         } else if self.method == Method::Let {
             d.field("name", &self.params.first())
                 .field("value", &"<redacted>");
@@ -190,6 +194,7 @@ impl Request {
             params,
             session: None,
             txn: None,
+            raw_vars: BTreeMap::new(),
         }
     }
 
@@ -216,6 +221,52 @@ impl Request {
             Method::Query,
             vec![Value::String(sql.into()), Value::Object(vars)],
         )
+    }
+
+    /// `query [sql, vars]` with more variables already encoded as CBOR: `raw_vars` are
+    /// written into the variables object next to `vars`, their bytes copied into the frame
+    /// as they are (no [`Value`] tree is built for them). A name in both is sent once, with
+    /// the raw value.
+    ///
+    /// ```
+    /// use surql::cbor::RawValue;
+    /// use surql::rpc::Request;
+    /// use surql::{Object, Value};
+    ///
+    /// let mut raw = std::collections::BTreeMap::new();
+    /// raw.insert("rows".to_owned(), RawValue::from_serde(&[1, 2]).unwrap());
+    /// let mut vars = Object::new();
+    /// vars.insert("n".into(), Value::from(3));
+    /// let req = Request::query_with_raw("RETURN [$n, $rows]", vars.clone(), raw);
+    ///
+    /// // The same frame as binding the decoded value.
+    /// vars.insert("rows".into(), Value::Array(vec![1.into(), 2.into()]));
+    /// assert_eq!(req.encode(Some(1)), Request::query("RETURN [$n, $rows]", vars).encode(Some(1)));
+    /// assert_eq!(format!("{req:?}").contains("[\"n\", \"rows\"]"), true);
+    /// ```
+    pub fn query_with_raw(
+        sql: impl Into<String>,
+        vars: Object,
+        raw_vars: BTreeMap<String, RawValue>,
+    ) -> Self {
+        let mut r = Self::query(sql, vars);
+        r.raw_vars = raw_vars;
+        r
+    }
+
+    /// The variables bound as encoded CBOR ([`Request::query_with_raw`]); empty for
+    /// every other request.
+    pub fn raw_vars(&self) -> &BTreeMap<String, RawValue> {
+        &self.raw_vars
+    }
+
+    /// The names of every bound variable (of `params[1]` and the raw ones), in order.
+    pub fn var_names(&self) -> Vec<&str> {
+        let vars = match self.params.get(1) {
+            Some(Value::Object(o)) => Some(o),
+            _ => None,
+        };
+        merged(vars, &self.raw_vars).map(|(k, _)| k).collect()
     }
 
     /// `use [ns, db]`.
@@ -263,20 +314,41 @@ impl Request {
 
     /// The request as its wire map `{id?, method, params, session?, txn?}`.
     /// `session`/`txn` are UUID values (CBOR tag 37), the form the server emits and accepts.
+    /// Raw variables are decoded into `params[1]`; one that does not decode (only an item
+    /// nested deeper than [`cbor::MAX_DEPTH`], which the server refuses too) appears as the
+    /// [`Value::Bytes`] of its encoding.
     pub fn to_value(&self, id: Option<u64>) -> Value {
         let mut o = Object::new();
         if let Some(id) = id {
-            // Ids come from a per-connection counter; saturate rather than wrap into negatives.
-            o.insert(
-                "id".into(),
-                Value::Int(i64::try_from(id).unwrap_or(i64::MAX)),
-            );
+            o.insert("id".into(), Value::Int(wire_id(id)));
         }
         o.insert(
             "method".into(),
             Value::String(self.method.as_str().to_owned()),
         );
-        o.insert("params".into(), Value::Array(self.params.clone()));
+        let mut params = self.params.clone();
+        if !self.raw_vars.is_empty() {
+            let vars = match params.get(1) {
+                Some(Value::Object(o)) => Some(o),
+                _ => None,
+            };
+            let merged: Object = merged(vars, &self.raw_vars)
+                .map(|(k, v)| {
+                    let v = match v {
+                        Var::Value(v) => v.clone(),
+                        Var::Raw(r) => r
+                            .to_value()
+                            .unwrap_or_else(|_| Value::Bytes(r.as_bytes().to_vec())),
+                    };
+                    (k.to_owned(), v)
+                })
+                .collect();
+            if params.len() < 2 {
+                params.resize(2, Value::None);
+            }
+            params[1] = Value::Object(merged);
+        }
+        o.insert("params".into(), Value::Array(params));
         if let Some(s) = self.session {
             o.insert("session".into(), Value::Uuid(s));
         }
@@ -288,9 +360,107 @@ impl Request {
 
     /// The request as one CBOR frame. `id: None` sends it without id (its reply then has
     /// none either and cannot be told apart from other id-less replies).
+    ///
+    /// The frame is written straight from the request (the bytes of
+    /// `cbor::encode(&self.to_value(id))`, without building that value): the params'
+    /// values are encoded where they are, and raw variables copied in.
     pub fn encode(&self, id: Option<u64>) -> Vec<u8> {
-        cbor::encode(&self.to_value(id))
+        let raw_len: usize = self.raw_vars.values().map(|r| r.as_bytes().len()).sum();
+        let mut out = Vec::with_capacity(64 + raw_len);
+        let mut e = Encoder::new(&mut out);
+        let entries = 2
+            + usize::from(id.is_some())
+            + usize::from(self.session.is_some())
+            + usize::from(self.txn.is_some());
+        // Keys in the order an `Object` (sorted) writes them.
+        e.map(entries);
+        if let Some(id) = id {
+            e.text("id").int(wire_id(id));
+        }
+        e.text("method").text(self.method.as_str());
+        e.text("params");
+        if self.raw_vars.is_empty() {
+            e.array(self.params.len());
+            for p in &self.params {
+                e.value(p);
+            }
+        } else {
+            // The raw variables always travel in `params[1]` (padded with NONE when the
+            // params are shorter, replacing it when it is not an object).
+            let n = self.params.len().max(2);
+            e.array(n);
+            for i in 0..n {
+                if i == 1 {
+                    let vars = match self.params.get(1) {
+                        Some(Value::Object(o)) => Some(o),
+                        _ => None,
+                    };
+                    e.map(merged(vars, &self.raw_vars).count());
+                    for (k, v) in merged(vars, &self.raw_vars) {
+                        e.text(k);
+                        match v {
+                            Var::Value(v) => {
+                                e.value(v);
+                            }
+                            Var::Raw(r) => e.0.extend_from_slice(r.as_bytes()),
+                        }
+                    }
+                } else {
+                    match self.params.get(i) {
+                        Some(p) => e.value(p),
+                        None => e.none(),
+                    };
+                }
+            }
+        }
+        if let Some(s) = self.session {
+            e.text("session").uuid(&s);
+        }
+        if let Some(t) = self.txn {
+            e.text("txn").uuid(&t);
+        }
+        out
     }
+}
+
+/// Ids come from a per-connection counter; saturate rather than wrap into negatives.
+fn wire_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// One variable of a request: a value, or one already encoded.
+enum Var<'a> {
+    Value(&'a Value),
+    Raw(&'a RawValue),
+}
+
+/// The variables of `vars` and `raw` in name order; a name in both is the raw one.
+fn merged<'a>(
+    vars: Option<&'a Object>,
+    raw: &'a BTreeMap<String, RawValue>,
+) -> impl Iterator<Item = (&'a str, Var<'a>)> {
+    let mut a = vars.into_iter().flatten().peekable();
+    let mut b = raw.iter().peekable();
+    std::iter::from_fn(move || {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
+        };
+        if order == std::cmp::Ordering::Equal {
+            // Shadowed by the raw variable of the same name.
+            a.next();
+        }
+        let take_raw = order != std::cmp::Ordering::Less;
+        Some(if take_raw {
+            let (k, v) = b.next()?;
+            (k.as_str(), Var::Raw(v))
+        } else {
+            let (k, v) = a.next()?;
+            (k.as_str(), Var::Value(v))
+        })
+    })
 }
 
 /// A message from the server could not be understood.

@@ -712,3 +712,118 @@ fn debug_of_a_request_shows_no_bound_value() {
     let p = Request::new(Method::Select, vec![Value::from("person")]);
     assert!(format!("{p:?}").contains("person"));
 }
+
+/// Requests of every shape the encoder meets, including values of every kind.
+fn sample_requests() -> Vec<Request> {
+    let mut vars = Object::new();
+    vars.insert("t0".into(), Value::Table(Table::new("person")));
+    vars.insert(
+        "p0".into(),
+        obj(vec![
+            ("n", Value::Int(-5)),
+            ("f", Value::Float(-0.0)),
+            ("u", Value::Uuid(uuid(9))),
+            ("r", Value::RecordId(RecordId::new("a", 1))),
+            ("s", Value::Set(vec![s("x")])),
+            ("none", Value::None),
+        ]),
+    );
+    vec![
+        Request::ping(),
+        Request::query("SELECT * FROM $t0 WHERE x = $p0", vars.clone()),
+        Request::query("RETURN 1", Object::new())
+            .with_session(uuid(3))
+            .with_txn(uuid(4)),
+        Request::new(
+            Method::Insert,
+            vec![Value::Table(Table::new("t")), vars["p0"].clone()],
+        ),
+        Request::use_ns_db("ns", "db").with_session(uuid(5)),
+    ]
+}
+
+#[test]
+fn direct_encoding_is_the_bytes_of_the_wire_map() {
+    for req in sample_requests() {
+        for id in [None, Some(0), Some(1), Some(300), Some(u64::MAX)] {
+            assert_eq!(
+                req.encode(id),
+                cbor::encode(&req.to_value(id)),
+                "{req:?} id {id:?}"
+            );
+        }
+    }
+}
+
+fn raw(v: &Value) -> RawValue {
+    RawValue::from_serde(v).expect("encodes")
+}
+
+#[test]
+fn raw_vars_are_spliced_into_the_variables() {
+    let rows = Value::Array(vec![
+        obj(vec![("name", s("ada"))]),
+        obj(vec![("n", Value::Int(2))]),
+    ]);
+    let mut vars = Object::new();
+    vars.insert("t0".into(), Value::Table(Table::new("person")));
+    vars.insert("z".into(), Value::Int(1));
+    let mut raws = BTreeMap::new();
+    raws.insert("p0".to_owned(), raw(&rows));
+    let req =
+        Request::query_with_raw("INSERT INTO $t0 $p0", vars.clone(), raws).with_session(uuid(1));
+
+    // Byte for byte what binding the decoded value sends, keys in order around it.
+    let mut all = vars.clone();
+    all.insert("p0".into(), rows.clone());
+    let plain = Request::query("INSERT INTO $t0 $p0", all.clone()).with_session(uuid(1));
+    assert_eq!(req.encode(Some(9)), plain.encode(Some(9)));
+    assert_eq!(req.to_value(Some(9)), plain.to_value(Some(9)));
+    assert_eq!(req.var_names(), ["p0", "t0", "z"]);
+    assert_eq!(req.raw_vars().len(), 1);
+    // The params themselves keep only the value variables.
+    assert_eq!(req.params[1], Value::Object(vars));
+
+    // `Debug` names the raw variable and never shows it.
+    let shown = format!("{req:?}");
+    assert!(shown.contains(r#"["p0", "t0", "z"]"#), "{shown}");
+    assert!(!shown.contains("ada"), "{shown}");
+}
+
+#[test]
+fn a_raw_var_shadows_a_value_of_the_same_name() {
+    let mut vars = Object::new();
+    vars.insert("a".into(), Value::Int(1));
+    vars.insert("b".into(), Value::Int(2));
+    let mut raws = BTreeMap::new();
+    raws.insert("b".to_owned(), raw(&Value::from("raw")));
+    let req = Request::query_with_raw("RETURN [$a, $b]", vars, raws);
+    let mut want = Object::new();
+    want.insert("a".into(), Value::Int(1));
+    want.insert("b".into(), Value::from("raw"));
+    let plain = Request::query("RETURN [$a, $b]", want);
+    assert_eq!(req.encode(None), plain.encode(None));
+    assert_eq!(req.var_names(), ["a", "b"]);
+}
+
+#[test]
+fn raw_vars_always_travel_in_params_1() {
+    // Params rebuilt after binding: padded with NONE, or a non-object replaced.
+    let mut raws = BTreeMap::new();
+    raws.insert("x".to_owned(), raw(&Value::Int(5)));
+    let mut req = Request::query_with_raw("RETURN $x", Object::new(), raws);
+    let x = obj(vec![("x", Value::Int(5))]);
+    for params in [
+        vec![],
+        vec![s("RETURN $x")],
+        vec![s("RETURN $x"), Value::Int(3), Value::Bool(true)],
+    ] {
+        req.params = params.clone();
+        let mut want = params;
+        want.resize(want.len().max(2), Value::None);
+        want[1] = x.clone();
+        let got = cbor::decode(&req.encode(Some(1))).unwrap();
+        assert_eq!(got.get("params"), Some(&Value::Array(want)));
+        assert_eq!(got, req.to_value(Some(1)));
+    }
+}

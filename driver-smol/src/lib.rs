@@ -182,7 +182,7 @@ impl Surreal {
     /// Registers a hook called on connection life-cycle events (disconnect, reconnect, live
     /// id remaps). WebSocket only; a no-op over HTTP, which has no connection to lose.
     ///
-    /// The hook runs on the connection's driver thread: keep it short, and do not call this
+    /// The hook runs on the connection's IO thread: keep it short, and do not call this
     /// connection from it (such a call fails at once instead of waiting for itself). A hook
     /// that panics is dropped; the connection goes on.
     pub fn on_reconnect(&self, hook: impl Fn(&ConnectionEvent) + Send + Sync + 'static) {

@@ -54,10 +54,15 @@
 //! changes what a stored field holds gets a `MIGRATE EXISTING ROWS` clause, added at apply
 //! time because the file must also apply on 3.x and the clause needs a new name each time it
 //! runs ([`super::migrate_rows`]; [`MigrationRun::seed`] makes the names reproducible).
-//! One exception: a migration's
+//!
+//! Two exceptions to "one transaction" ([`MigrationRun::transactions_for`]): a migration's
 //! `DEFINE ANALYZER` statements are committed first, in a transaction of their own, because
 //! the server builds a new full-text index over existing rows outside the open transaction
-//! and would not see an analyzer defined inside it. The first failing statement
+//! and would not see an analyzer defined inside it; and on 4.0 the `DEFINE INDEX` statements
+//! on a table whose rows the migration migrates are committed after it, with the tracking
+//! record, because 4.0 refuses them in the migration's own transaction. A transaction that
+//! fails with a transaction conflict was not committed and is sent again (at most
+//! [`CONFLICT_RETRIES`] times). The first failing statement
 //! stops the run with [`Error::Migration`] naming the migration and the statement; the
 //! migrations before it stay applied. Each applied migration records a checksum of its up
 //! section; a file changed after it was applied stops `migrate` (as sqlx does) until it is

@@ -808,3 +808,33 @@ fn an_unreachable_limit_is_left_out() {
         .unwrap();
     assert_eq!(c.text, "SELECT * FROM $t0 LIMIT $p0;");
 }
+
+#[test]
+fn fields_ordered_by_an_unselected_field_are_picked_from_the_ordered_rows() {
+    // SurrealDB before 3.3 refuses `SELECT a ORDER BY b` ("Missing order idiom"): the order
+    // runs in an inner SELECT *, the outer one picks the fields and keeps the order.
+    assert_eq!(
+        text(
+            &users()
+                .filter(F::new("age").gt(3))
+                .order_by(["age"])
+                .select(["name", "first-name"])
+                .limit(1)
+                .start(2)
+        ),
+        "SELECT name, `first-name` FROM (SELECT * FROM $t0 WHERE age > $p0 ORDER BY age ASC LIMIT $p1 START $p2);"
+    );
+    // Every ordered field selected: one plain statement, as before.
+    assert_eq!(
+        text(&users().order_by(["-name"]).select(["name", "age"])),
+        "SELECT name, age FROM $t0 ORDER BY name DESC;"
+    );
+    assert_eq!(
+        text(&users().order_by(["age"]).select_value("name")),
+        "SELECT VALUE name FROM $t0 ORDER BY age ASC;"
+    );
+    assert_eq!(
+        text(&users().order_by(["age"])),
+        "SELECT * FROM $t0 ORDER BY age ASC;"
+    );
+}

@@ -786,6 +786,29 @@ impl<M> QuerySet<M> {
 
     /// The full SELECT statement, without the trailing `;`.
     pub(crate) fn write_select(&self, w: &mut Writer, ctx: CondCtx) -> Result<(), QueryError> {
+        // SurrealDB before 3.3 refuses `SELECT a, b … ORDER BY c` ("Missing order idiom `c`
+        // in statement selection"): the fields are then picked from the ordered rows, by an
+        // outer SELECT over the inner one (which keeps its order). Checked on 3.2.6 and 3.3.5.
+        if let Projection::Fields(fs) = &self.projection {
+            let unselected = self.order.iter().any(|(o, _)| !fs.contains(o));
+            if unselected
+                && self.extras.is_empty()
+                && self.knn.is_none()
+                && self.nearby.is_none()
+                && self.explain.is_none()
+            {
+                w.sql("SELECT ");
+                self.write_projection(w)?;
+                w.sql(" FROM (");
+                let mut inner = self.clone();
+                inner.projection = Projection::All;
+                inner.fetch.clear();
+                inner.timeout = None;
+                inner.write_select(w, ctx)?;
+                w.sql(")");
+                return self.write_tail(w);
+            }
+        }
         w.sql("SELECT ");
         self.write_projection(w)?;
         w.sql(" FROM ");

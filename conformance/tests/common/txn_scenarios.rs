@@ -203,7 +203,18 @@ scenario!(retry_on_conflict_counts_exactly, |db| {
         r?;
     }
     let n = w!(Counter::get(&db, "c"))?.n;
-    assert_eq!(n, (CLIENTS * TIMES) as i64);
+    let version = w!(db.version())?;
+    // Every transaction committed exactly once (the server said so); a smaller count is an
+    // update the server lost. Seen on 3.2.6 (its memory engine is surrealmx 0.22; 3.3.5's
+    // is 0.27): 399 of 400, over WebSocket (read, then write) and over HTTP (`n += 1` in a
+    // batch) alike.
+    assert_eq!(
+        n,
+        (CLIENTS * TIMES) as i64,
+        "{version} kept {n} of {} increments, each committed once: the server lost updates of \
+         concurrent transactions",
+        CLIENTS * TIMES
+    );
     if WS {
         // the exact count was reached through conflicts, not around them
         assert!(*retries.lock().unwrap() > 0, "no conflict happened: the test proved nothing");

@@ -220,6 +220,20 @@ pub fn server_major(version: &str) -> Option<u32> {
         .ok()
 }
 
+/// Reports a version-gated skip of `scenario` on the connected server (`version`, from
+/// `version()`) when it is older than `major.minor`: a server that old is known to behave
+/// as `why` says (the matrix script collects the line). `false` (no skip: the caller fails
+/// the scenario) on `major.minor` and later, and on a version it cannot read.
+#[allow(dead_code)] // used by the binaries with version-gated scenarios
+pub fn known_before_skip(version: &str, major: u32, minor: u32, scenario: &str, why: &str) -> bool {
+    let older = surql::version::ServerVersion::parse(version)
+        .is_some_and(|v| (v.major, v.minor) < (major, minor));
+    if older {
+        eprintln!("surql-conformance: version-gated skip: {scenario} on {version}: {why}");
+    }
+    older
+}
+
 /// Whether a scenario that pins a 3.x server behaviour is a version-gated skip on the
 /// connected server (`version`, from `version()`): on 4.0 and later the behaviour is gone.
 /// The skip is reported on stderr with its reason, which the matrix script collects.

@@ -204,6 +204,23 @@ scenario!(retry_on_conflict_counts_exactly, |db| {
     }
     let n = w!(Counter::get(&db, "c"))?.n;
     let version = w!(db.version())?;
+    let expected = (CLIENTS * TIMES) as i64;
+    if n != expected
+        && crate::harness::known_before_skip(
+            &version,
+            3,
+            3,
+            "retry_on_conflict_counts_exactly",
+            &format!(
+                "the server lost {} of {expected} concurrent increments whose commits it \
+                 confirmed (its memory engine before 3.3, surrealmx 0.22, misses write \
+                 conflicts; on 3.3 and later this fails)",
+                expected - n
+            ),
+        )
+    {
+        return Ok(());
+    }
     // Every transaction committed exactly once (the server said so); a smaller count is an
     // update the server lost. Seen on 3.2.6 (its memory engine is surrealmx 0.22; 3.3.5's
     // is 0.27): 399 of 400, over WebSocket (read, then write) and over HTTP (`n += 1` in a

@@ -119,6 +119,37 @@ macro_rules! instance {
                 w!(db.use_ns_db(&ns, &name)).expect("use ns/db");
                 db
             }
+            /// Whether `e`, over HTTP, is SurrealDB 3.0's HTTP session race: 3.0.x keeps the
+            /// session of every `/rpc` request (its namespace, database and credentials, from
+            /// the headers) in ONE slot shared by all concurrent requests, so a request can run
+            /// with another request's session ("Specify a namespace to use" when that one had
+            /// none). 3.1 gives each request its own slot. Reported as a version-gated skip on
+            /// servers before 3.1, decided from `version()`; on later servers the error fails.
+            #[allow(dead_code)]
+            async fn http_session_race_skip(scenario: &str, e: &drv::Error) -> bool {
+                let text = e.to_string();
+                if WS
+                    || !(text.contains("Specify a namespace to use")
+                        || text.contains("Specify a database to use"))
+                {
+                    return false;
+                }
+                let server = surql_conformance::server::Server::shared();
+                let version = match w!(drv::Surreal::connect(&server.http_url())) {
+                    Ok(db) => w!(db.version()).unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                $crate::harness::known_before_skip(
+                    &version,
+                    3,
+                    1,
+                    scenario,
+                    &format!(
+                        "its HTTP /rpc shares one session slot between concurrent requests, so \
+                         this request ran with another one's session ({text}); fixed in 3.1"
+                    ),
+                )
+            }
             /// `scenario!(name, |db| { … })`: a test running the body on a fresh `setup`.
             macro_rules! scenario {
                 ($sname:ident, |$sdb:ident| $sbody:block) => {
@@ -129,6 +160,9 @@ macro_rules! instance {
                             let $sdb = super::setup(stringify!($sname)).await;
                             let outcome: super::R = async { $sbody }.await;
                             if let Err(e) = outcome {
+                                if super::http_session_race_skip(stringify!($sname), &e).await {
+                                    return;
+                                }
                                 panic!("scenario {} failed: {e} ({e:?})", stringify!($sname));
                             }
                         })

@@ -200,7 +200,27 @@ scenario!(retry_on_conflict_counts_exactly, |db| {
         Ok::<_, drv::Error>(())
     });
     for r in results {
-        r?;
+        match r {
+            // 3.0 gives a conflict no structure: surql does not retry it (see
+            // `transaction_conflict_is_retryable`), so the closure's conflict comes back.
+            Err(e)
+                if !e.is_conflict()
+                    && e.to_string().contains("Transaction conflict")
+                    && crate::harness::known_before_skip(
+                        &w!(db.version())?,
+                        3,
+                        1,
+                        "retry_on_conflict_counts_exactly",
+                        &format!(
+                            "the server reports a transaction conflict without `details.kind` \
+                             ({e}), which surql does not retry"
+                        ),
+                    ) =>
+            {
+                return Ok(());
+            }
+            r => r?,
+        }
     }
     let n = w!(Counter::get(&db, "c"))?.n;
     let version = w!(db.version())?;

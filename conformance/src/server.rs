@@ -283,12 +283,16 @@ pub fn check_version(version: &str) -> Result<(), String> {
 /// Both crates exist under these names for every 3.x and 4.x release.
 pub const PINNED_SIBLINGS: &[&str] = &["surrealdb-core", "surrealdb"];
 
-/// Whether `version`'s `surrealdb-core` needs `#![recursion_limit = "256"]` added to its crate
-/// root to compile with a current compiler ("queries overflow the depth limit!", seen on 3.0.5).
-/// Such builds patch in a local copy of the crate with that one line added.
+/// Whether `version`'s `surrealdb-core` and `surrealdb-server` need `#![recursion_limit =
+/// "256"]` added to their crate roots to compile with a current compiler ("queries overflow the
+/// depth limit!", seen on 3.0.5: first in the core, then in the server's `src/dbs/mod.rs`).
+/// Such builds patch in local copies of [`RECURSION_PATCHED`] with that one line added.
 pub fn needs_recursion_patch(version: &str) -> bool {
     version.starts_with("3.0.")
 }
+
+/// The crates a [`needs_recursion_patch`] build patches in, each as `./<name>`.
+pub const RECURSION_PATCHED: &[&str] = &["surrealdb-core", "surrealdb-server"];
 
 /// The `Cargo.toml` of the generated server crate for `version`: `conformance/server`'s own
 /// manifest with the exact pin changed, the server's sibling crates pinned to the same
@@ -318,9 +322,12 @@ pub fn server_manifest(version: &str) -> Result<String, String> {
     manifest.insert_str(at, &siblings);
     if needs_recursion_patch(version) {
         manifest.push_str(
-            "\n# surrealdb-core of this version needs #![recursion_limit = \"256\"] to compile today.\n\
-             [patch.crates-io]\nsurrealdb-core = { path = \"surrealdb-core\" }\n",
+            "\n# The server's crates of this version need #![recursion_limit = \"256\"] to compile today.\n\
+             [patch.crates-io]\n",
         );
+        for name in RECURSION_PATCHED {
+            manifest.push_str(&format!("{name} = {{ path = \"{name}\" }}\n"));
+        }
     }
     Ok(manifest)
 }
@@ -349,22 +356,21 @@ pub fn add_recursion_limit(lib_rs: &str) -> String {
     format!("{ATTR}\n{lib_rs}")
 }
 
-/// Copies `surrealdb-core` `version` from cargo's registry sources (fetched by
-/// `cargo generate-lockfile` + `cargo fetch` in `dir`) into `dir/surrealdb-core`, with the
-/// recursion limit added to its crate root.
-fn patch_core(cargo: &str, version: &str, dir: &Path) -> Result<(), String> {
-    let dest = dir.join("surrealdb-core");
+/// Copies `name` `version` from cargo's registry sources (fetched by a throw-away crate
+/// depending on it) into `dir/<name>`, with the recursion limit added to its crate root.
+fn patch_crate(cargo: &str, name: &str, version: &str, dir: &Path) -> Result<(), String> {
+    let dest = dir.join(name);
     if dest.join("Cargo.toml").is_file() {
         return Ok(());
     }
-    // Fetch the registry copy: a throw-away crate depending on the unpatched core alone.
-    let probe = dir.join("fetch-core");
+    // Fetch the registry copy: a throw-away crate depending on the unpatched crate alone.
+    let probe = dir.join(format!("fetch-{name}"));
     std::fs::create_dir_all(probe.join("src")).map_err(|e| format!("{e}"))?;
     std::fs::write(
         probe.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"fetch-core\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [dependencies]\nsurrealdb-core = {{ version = \"={version}\", default-features = false }}\n[workspace]\n"
+            "[package]\nname = \"fetch-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             [dependencies]\n{name} = {{ version = \"={version}\", default-features = false }}\n[workspace]\n"
         ),
     )
     .map_err(|e| format!("{e}"))?;
@@ -377,14 +383,9 @@ fn patch_core(cargo: &str, version: &str, dir: &Path) -> Result<(), String> {
     let found = std::fs::read_dir(&registry)
         .map_err(|e| format!("cannot read {}: {e}", registry.display()))?
         .filter_map(Result::ok)
-        .map(|d| d.path().join(format!("surrealdb-core-{version}")))
+        .map(|d| d.path().join(format!("{name}-{version}")))
         .find(|p| p.join("Cargo.toml").is_file())
-        .ok_or_else(|| {
-            format!(
-                "surrealdb-core-{version} not found under {}",
-                registry.display()
-            )
-        })?;
+        .ok_or_else(|| format!("{name}-{version} not found under {}", registry.display()))?;
     run(Command::new("cp").arg("-r").arg(&found).arg(&dest))?;
     let lib = dest.join("src").join("lib.rs");
     let text = std::fs::read_to_string(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
@@ -419,7 +420,9 @@ pub fn build_server_version(version: &str, root: &Path) -> Result<(), String> {
     write_server_crate(version, &dir)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     if needs_recursion_patch(version) {
-        patch_core(&cargo, version, &dir)?;
+        for name in RECURSION_PATCHED {
+            patch_crate(&cargo, name, version, &dir)?;
+        }
     }
     eprintln!(
         "surql: building the SurrealDB {version} server from crates.io into {} \
@@ -431,6 +434,10 @@ pub fn build_server_version(version: &str, root: &Path) -> Result<(), String> {
         run(Command::new(&cargo)
             .arg("generate-lockfile")
             .current_dir(&dir))?;
+    } else {
+        // A kept lock file, brought up to date with the manifest (a patch added since it was
+        // written) without re-resolving anything else; `install --locked` needs it current.
+        run(Command::new(&cargo).arg("fetch").current_dir(&dir))?;
     }
     run(Command::new(&cargo)
         .args(["install", "--locked", "--path"])
@@ -576,7 +583,10 @@ mod tests {
         assert!(!needs_recursion_patch("3.1.0"));
         assert!(!needs_recursion_patch("3.3.5"));
         let m = server_manifest("3.0.5").unwrap();
-        assert!(m.contains("[patch.crates-io]\nsurrealdb-core = { path = \"surrealdb-core\" }"));
+        assert!(m.contains(
+            "[patch.crates-io]\nsurrealdb-core = { path = \"surrealdb-core\" }\n\
+             surrealdb-server = { path = \"surrealdb-server\" }\n"
+        ));
         assert!(m.contains("surrealdb-server = { version = \"=3.0.5\""));
     }
 

@@ -139,7 +139,8 @@ pub struct Change<T> {
     /// The record.
     pub record_id: RecordId,
     /// The record after the change; for a delete, the record before it when the feed
-    /// `INCLUDE ORIGINAL`s, else `None`.
+    /// `INCLUDE ORIGINAL`s, else `None` (and always `None` on servers before 3.2, which leave
+    /// the deleted record out of the feed: checked against 3.1.6).
     pub data: Option<T>,
     /// For an [`ChangeAction::Update`]: the top-level fields it changed. Empty otherwise.
     pub changed_fields: Vec<String>,

@@ -300,7 +300,7 @@ fn scale(d: Duration, r: u64) -> Duration {
 
 /// A random seed per call: `RandomState` keys are random per process and differ per
 /// instance, which is all the jitter needs (no dependency on a RNG crate).
-fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(0x5eed);
     h.finish()

@@ -58,6 +58,7 @@ pub mod signals;
 pub mod tx;
 pub mod txn;
 pub mod value;
+pub mod version;
 
 #[doc(hidden)]
 pub mod internal;

@@ -808,3 +808,70 @@ fn an_unreachable_limit_is_left_out() {
         .unwrap();
     assert_eq!(c.text, "SELECT * FROM $t0 LIMIT $p0;");
 }
+
+#[test]
+fn fields_ordered_by_an_unselected_field_are_picked_from_the_ordered_rows() {
+    // SurrealDB before 3.3 refuses `SELECT a ORDER BY b` ("Missing order idiom"): the order
+    // runs in an inner SELECT *, the outer one picks the fields and keeps the order.
+    assert_eq!(
+        text(
+            &users()
+                .filter(F::new("age").gt(3))
+                .order_by(["age"])
+                .select(["name", "first-name"])
+                .limit(1)
+                .start(2)
+        ),
+        "SELECT name, `first-name` FROM (SELECT * FROM $t0 WHERE age > $p0 ORDER BY age ASC LIMIT $p1 START $p2);"
+    );
+    // Every ordered field selected: one plain statement, as before.
+    assert_eq!(
+        text(&users().order_by(["-name"]).select(["name", "age"])),
+        "SELECT name, age FROM $t0 ORDER BY name DESC;"
+    );
+    // 3.0 refuses it for `SELECT VALUE` too.
+    assert_eq!(
+        text(&users().order_by(["age"]).select_value("name")),
+        "SELECT VALUE name FROM (SELECT * FROM $t0 ORDER BY age ASC);"
+    );
+    assert_eq!(
+        text(&users().order_by(["name"]).select_value("name")),
+        "SELECT VALUE name FROM $t0 ORDER BY name ASC;"
+    );
+    assert_eq!(
+        text(&users().order_by(["age"])),
+        "SELECT * FROM $t0 ORDER BY age ASC;"
+    );
+}
+
+#[test]
+fn a_graph_path_is_ordered_by_an_outer_select() {
+    // SurrealDB 3.0 ignores ORDER BY when FROM is a graph path: the rows are reached and
+    // filtered by an inner SELECT *, ordered and limited by the outer one.
+    let from = || QuerySet::record(RecordId::new("tag", "db"));
+    let path = || Path::new().in_("tagged").in_("post");
+    assert_eq!(
+        text(&from().traverse(path()).order_by(["name"])),
+        "SELECT * FROM (SELECT * FROM $p0<-tagged<-post) ORDER BY name ASC;"
+    );
+    assert_eq!(
+        text(
+            &from()
+                .traverse(path())
+                .filter(F::new("published").eq(true))
+                .order_by(["-title"])
+                .limit(2)
+        ),
+        "SELECT * FROM (SELECT * FROM $p0<-tagged<-post WHERE published = $p1) ORDER BY title DESC LIMIT $p2;"
+    );
+    // Fields are picked from the ordered rows (a third level).
+    assert_eq!(
+        text(&from().traverse(path()).order_by(["name"]).select(["title"])),
+        "SELECT title FROM (SELECT * FROM (SELECT * FROM $p0<-tagged<-post) ORDER BY name ASC);"
+    );
+    // Without an order: as before.
+    assert_eq!(
+        text(&from().traverse(path())),
+        "SELECT * FROM $p0<-tagged<-post;"
+    );
+}

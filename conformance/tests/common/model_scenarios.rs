@@ -441,8 +441,26 @@ scenario!(upsert_on_conflict_increments_and_replaces, |db| {
         row.clone(),
         Counter { id: Some(RecordId::new("counter", "new")), name: "New".into(), visits: 1 },
     ];
-    let out = w!(Counter::bulk_upsert(&db, &rows, Some(&Changes::new().increment(f.visits, 100))))?;
-    assert_eq!(out.iter().map(|c| c.visits).collect::<Vec<_>>(), [115, 1]);
+    let version = w!(db.version())?;
+    match w!(Counter::bulk_upsert(&db, &rows, Some(&Changes::new().increment(f.visits, 100)))) {
+        // 3.0's INSERT [rows] … ON DUPLICATE KEY UPDATE checks a UNIQUE index before the id:
+        // a row whose id exists and whose indexed value is its own is refused ("already
+        // contains 'Home', with record `counter:home`": the record it would update; checked
+        // against 3.0.5, 3.1.6 and later update it).
+        Err(e)
+            if e.to_string().contains("already contains")
+                && crate::harness::known_before_skip(
+                    &version,
+                    3,
+                    1,
+                    "upsert_on_conflict_increments_and_replaces",
+                    &format!(
+                        "a bulk INSERT … ON DUPLICATE KEY UPDATE refuses an existing row whose \
+                         UNIQUE-indexed value is its own ({e}); every other check ran"
+                    ),
+                ) => {}
+        out => assert_eq!(out?.iter().map(|c| c.visits).collect::<Vec<_>>(), [115, 1]),
+    }
     let err = w!(Counter::bulk_upsert(&db, &[], None)).unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
     Ok(())

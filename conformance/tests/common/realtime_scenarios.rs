@@ -469,11 +469,27 @@ scenario!(change_feed_delivers_creates_updates_deletes_in_order_and_resumes, |db
     assert_eq!(got[0].data, Some(member("ada", "Ada", 30)));
     assert_eq!(got[1].data, Some(member("ada", "Ada", 31)));
     assert_eq!(got[1].changed_fields, vec!["age".to_owned()]);
-    assert_eq!(
-        got[2].data,
-        Some(member("ada", "Ada", 31)),
-        "INCLUDE ORIGINAL: the record as it was"
-    );
+    // Before 3.2 the server writes a delete into an INCLUDE ORIGINAL feed as `{ delete: { id } }`
+    // without the `original` record (checked against 3.1.6; 3.2.6 and later include it): that
+    // one check is a version-gated skip there, and the rest of the scenario still runs.
+    let version = w!(db.version())?;
+    let original_missing = got[2].data.is_none()
+        && crate::harness::known_before_skip(
+            &version,
+            3,
+            2,
+            "change_feed_delivers_creates_updates_deletes_in_order_and_resumes",
+            "the server leaves the deleted record out of a delete change of an INCLUDE ORIGINAL \
+             feed (`{ delete: { id } }`; 3.2 and later add `original`), so Change::data is None \
+             there; every other check of the scenario ran",
+        );
+    if !original_missing {
+        assert_eq!(
+            got[2].data,
+            Some(member("ada", "Ada", 31)),
+            "INCLUDE ORIGINAL: the record as it was"
+        );
+    }
     assert_eq!(got[3].data, Some(member("bob", "Bob", 40)));
     for w in got.windows(2) {
         assert!(w[0].versionstamp < w[1].versionstamp, "feed order: {got:?}");
@@ -613,6 +629,13 @@ scenario!(show_changes_behaves_as_pinned_on_3_3_5, |db| {
         &version,
         "show_changes_behaves_as_pinned_on_3_3_5",
         "`SHOW CHANGES ... SINCE <datetime>` now reads the feed",
+    ) || crate::harness::known_before_skip(
+        &version,
+        3,
+        1,
+        "show_changes_behaves_as_pinned_on_3_3_5",
+        "pins a 3.1-3.3 server behaviour that 3.0 does not have yet (`SHOW CHANGES ... SINCE \
+         <datetime>` reads the feed there, as on 4.0; checked against 3.0.5)",
     ) {
         return Ok(());
     }

@@ -548,6 +548,23 @@ scenario!(transaction_conflict_is_retryable, |db| {
     w!(b.query("UPDATE k:1 SET n += 1"))?.check()?;
     w!(a.commit())?;
     let err = w!(b.commit()).expect_err("the second commit conflicts");
+    let version = w!(db.version())?;
+    if !err.is_conflict()
+        && err.to_string().contains("Transaction conflict")
+        && crate::harness::known_before_skip(
+            &version,
+            3,
+            1,
+            "transaction_conflict_is_retryable",
+            &format!(
+                "the server reports a transaction conflict as a plain error without \
+                 `details.kind` ({err}); surql judges conflicts from the structure only (a \
+                 THROW can say the same words), so retry_on_conflict does not retry there"
+            ),
+        )
+    {
+        return Ok(());
+    }
     assert!(err.is_conflict(), "judged from the structured error: {err:?}");
     let server = err.as_server_error().expect("a server error");
     assert!(server.is_transaction_conflict(), "{server:?}");

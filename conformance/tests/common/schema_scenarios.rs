@@ -155,6 +155,38 @@ scenario!(a_migration_chain_applies_and_rolls_back_point_by_point, |db| {
     Ok(())
 });
 
+scenario!(a_field_type_change_migrates_stored_rows_and_applies_again_after_a_rollback, |db| {
+    // An indexed field changes type on a table with a row. SurrealDB 4.0 needs the clause
+    // surql adds (and the index rebuilt around it); 3.x takes the file as written.
+    let set = MigrationSet::from_files([
+        ("0001_t.surql".to_owned(), "-- up\nDEFINE TABLE t TYPE NORMAL SCHEMAFULL;\nDEFINE FIELD n ON t TYPE int;\nDEFINE INDEX t_n ON t FIELDS n;\n-- down\nREMOVE TABLE t;\n".to_owned()),
+        ("0002_n_float.surql".to_owned(), "-- up\nDEFINE FIELD OVERWRITE n ON t TYPE float;\nDEFINE FIELD m ON t TYPE option<int>;\nDEFINE INDEX t_m ON t FIELDS m;\n-- down\nREMOVE INDEX t_m ON t;\nREMOVE FIELD m ON t;\nDEFINE FIELD OVERWRITE n ON t TYPE int;\n".to_owned()),
+    ])
+    .unwrap();
+    let version = w!(db.version())?;
+    let migrates = surql::version::ServerVersion::parse(&version)
+        .is_some_and(|v| v.migrates_existing_rows());
+    w!(db.perform(set.migrate(Some("0001"), false)))?;
+    w!(db.query("CREATE t:1 SET n = 36"))?.check()?;
+    for round in 0..2 {
+        let report = w!(db.perform(set.migrate(None, false)))?;
+        assert_eq!(report.applied, ["0002_n_float"], "round {round}");
+        let live = w!(db.perform(introspect()))?;
+        assert_eq!(live, set.state(None).unwrap(), "round {round}: after applying 0002 ({version})");
+        let n: surql::Value = w!(db.query("SELECT VALUE n FROM ONLY t:1"))?.take(0)?;
+        // 4.0 rewrote the stored row; 3.x keeps the value as it was stored.
+        let want = if migrates { surql::Value::Float(36.0) } else { surql::Value::Int(36) };
+        assert_eq!(n, want, "round {round}: the stored row ({version})");
+        let report = w!(db.perform(set.rollback("0001", false)))?;
+        assert_eq!(report.rolled_back, ["0002_n_float"]);
+        let live = w!(db.perform(introspect()))?;
+        assert_eq!(live, set.state(Some("0001_t")).unwrap(), "round {round}: after rolling back ({version})");
+        let n: surql::Value = w!(db.query("SELECT VALUE n FROM ONLY t:1"))?.take(0)?;
+        assert_eq!(n, surql::Value::Int(36), "round {round}: 36 again ({version})");
+    }
+    Ok(())
+});
+
 scenario!(a_failing_statement_stops_the_run_and_cancels_its_migration, |db| {
     let set = MigrationSet::from_files([
         ("0001_a.surql".to_owned(), "-- up\nDEFINE TABLE a TYPE NORMAL SCHEMAFULL;\n-- down\nREMOVE TABLE a;\n".to_owned()),

@@ -200,10 +200,58 @@ scenario!(retry_on_conflict_counts_exactly, |db| {
         Ok::<_, drv::Error>(())
     });
     for r in results {
-        r?;
+        match r {
+            // 3.0 gives a conflict no structure: surql does not retry it (see
+            // `transaction_conflict_is_retryable`), so the closure's conflict comes back.
+            Err(e)
+                if !e.is_conflict()
+                    && e.to_string().contains("Transaction conflict")
+                    && crate::harness::known_before_skip(
+                        &w!(db.version())?,
+                        3,
+                        1,
+                        "retry_on_conflict_counts_exactly",
+                        &format!(
+                            "the server reports a transaction conflict without `details.kind` \
+                             ({e}), which surql does not retry"
+                        ),
+                    ) =>
+            {
+                return Ok(());
+            }
+            r => r?,
+        }
     }
     let n = w!(Counter::get(&db, "c"))?.n;
-    assert_eq!(n, (CLIENTS * TIMES) as i64);
+    let version = w!(db.version())?;
+    let expected = (CLIENTS * TIMES) as i64;
+    if n != expected
+        && crate::harness::known_before_skip(
+            &version,
+            3,
+            3,
+            "retry_on_conflict_counts_exactly",
+            &format!(
+                "the server lost {} of {expected} concurrent increments whose commits it \
+                 confirmed (its memory engine before 3.3, surrealmx 0.22, misses write \
+                 conflicts; on 3.3 and later this fails)",
+                expected - n
+            ),
+        )
+    {
+        return Ok(());
+    }
+    // Every transaction committed exactly once (the server said so); a smaller count is an
+    // update the server lost. Seen on 3.2.6 (its memory engine is surrealmx 0.22; 3.3.5's
+    // is 0.27): 399 of 400, over WebSocket (read, then write) and over HTTP (`n += 1` in a
+    // batch) alike.
+    assert_eq!(
+        n,
+        (CLIENTS * TIMES) as i64,
+        "{version} kept {n} of {} increments, each committed once: the server lost updates of \
+         concurrent transactions",
+        CLIENTS * TIMES
+    );
     if WS {
         // the exact count was reached through conflicts, not around them
         assert!(*retries.lock().unwrap() > 0, "no conflict happened: the test proved nothing");

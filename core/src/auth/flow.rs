@@ -419,15 +419,18 @@ pub const FRESH_WINDOW_SECS: i64 = 10;
 /// Whether an error is the server refusing the credentials, token or key (as opposed to
 /// failing to answer): [`Error::AuthRejected`], an auth error, an HTTP 401, or SurrealDB
 /// 3.3.5's answer to a record signin whose SIGNIN clause selected nothing (a wrong
-/// password, an unknown user): `NotFound` "No record was returned".
+/// password, an unknown user): `NotFound` "No record was returned" (3.0.5 sends the same
+/// message as `Internal`/-32000).
 pub fn is_rejection(e: &Error) -> bool {
     match e {
         Error::AuthRejected { .. } => true,
         Error::Http { status, .. } => *status == 401,
         _ => e.as_server_error().is_some_and(|s| {
             s.is_auth_error()
-                || (s.kind == crate::rpc::ErrorKind::NotFound
-                    && s.message == "No record was returned")
+                || (matches!(
+                    s.kind,
+                    crate::rpc::ErrorKind::NotFound | crate::rpc::ErrorKind::Internal
+                ) && s.message == "No record was returned")
         }),
     }
 }

@@ -321,6 +321,14 @@ fn no_record_from_the_signin_clause_is_a_rejection() {
             .starts_with("`signin` was refused by the server"),
         "{e}"
     );
+    // SurrealDB 3.0.5 says the same as `Internal`
+    let mut s30 = ServerError::new(ErrorKind::Internal, "No record was returned");
+    s30.code = Some(-32000);
+    let (_, _, out) = drive(
+        signin::<User>(&User::login("ada@example.com", "pw-123456")),
+        vec![ns_db("app", "main"), Err(Error::Server(s30))],
+    );
+    assert!(out.unwrap_err().is_auth_rejected());
     // a failure to answer is not a rejection
     let (_, _, out) = drive(
         signin::<User>(&User::login("ada@example.com", "pw-123456")),

@@ -786,12 +786,87 @@ impl<M> QuerySet<M> {
 
     /// The full SELECT statement, without the trailing `;`.
     pub(crate) fn write_select(&self, w: &mut Writer, ctx: CondCtx) -> Result<(), QueryError> {
+        // SurrealDB 3.0 ignores ORDER BY when the FROM is a graph path (`SELECT * FROM
+        // tag:db<-tagged<-post ORDER BY name` comes back unordered; 3.1 and later sort it):
+        // the rows are then reached (and filtered) by an inner SELECT * and ordered, limited
+        // and projected by the outer one, which every version sorts. Checked on 3.0.5 and
+        // 3.3.5.
+        if matches!(self.source, Source::Traverse(..) | Source::Related { .. })
+            && !self.order.is_empty()
+            && self.extras.is_empty()
+            && self.knn.is_none()
+            && self.nearby.is_none()
+            && self.explain.is_none()
+        {
+            let mut inner = QuerySet::table("_");
+            inner.source = self.source.clone();
+            inner.hint = self.hint.clone();
+            inner.conds = self.conds.clone();
+            inner.searches = self.searches.clone();
+            let mut outer = self.clone();
+            outer.hint = None;
+            outer.conds.clear();
+            outer.searches.clear();
+            // Picking fields is a third level (below), as for a table source.
+            let projected = !matches!(self.projection, Projection::All);
+            if projected {
+                w.sql("SELECT ");
+                self.write_projection(w)?;
+                w.sql(" FROM (");
+                outer.projection = Projection::All;
+                outer.fetch.clear();
+                outer.timeout = None;
+            }
+            w.sql("SELECT * FROM (");
+            inner.write_select(w, ctx)?;
+            w.sql(")");
+            outer.write_order_to_tail(w)?;
+            if projected {
+                w.sql(")");
+                self.write_tail(w)?;
+            }
+            return Ok(());
+        }
+        // SurrealDB before 3.3 refuses `SELECT a, b … ORDER BY c` ("Missing order idiom `c`
+        // in statement selection"; 3.0 also `SELECT VALUE a … ORDER BY c`): the fields are then
+        // picked from the ordered rows, by an outer SELECT over the inner one (which keeps its
+        // order). Checked on 3.0.5, 3.2.6 and 3.3.5.
+        let selected: Option<Vec<String>> = match &self.projection {
+            Projection::All => None,
+            Projection::Fields(fs) => Some(fs.clone()),
+            Projection::Value(f) => Some(vec![f.clone()]),
+        };
+        if let Some(fs) = &selected {
+            let unselected = self.order.iter().any(|(o, _)| !fs.contains(o));
+            if unselected
+                && self.extras.is_empty()
+                && self.knn.is_none()
+                && self.nearby.is_none()
+                && self.explain.is_none()
+            {
+                w.sql("SELECT ");
+                self.write_projection(w)?;
+                w.sql(" FROM (");
+                let mut inner = self.clone();
+                inner.projection = Projection::All;
+                inner.fetch.clear();
+                inner.timeout = None;
+                inner.write_select(w, ctx)?;
+                w.sql(")");
+                return self.write_tail(w);
+            }
+        }
         w.sql("SELECT ");
         self.write_projection(w)?;
         w.sql(" FROM ");
         self.write_source(w, ctx)?;
         self.write_hint(w)?;
         self.write_where(w, ctx)?;
+        self.write_order_to_tail(w)
+    }
+
+    /// ` ORDER BY …`, ` LIMIT …`, ` START …` and the tail ([`Self::write_tail`]).
+    fn write_order_to_tail(&self, w: &mut Writer) -> Result<(), QueryError> {
         if !self.order.is_empty() {
             w.sql(" ORDER BY ");
             for (i, (f, desc)) in self.order.iter().enumerate() {

@@ -49,10 +49,20 @@
 //! COMMIT TRANSACTION;
 //! ```
 //!
-//! (rollback: the down section, then `DELETE $_surql_rid;`). One exception: a migration's
+//! (rollback: the down section, then `DELETE $_surql_rid;`). Before the first migration it
+//! runs, it asks the server's `version()`: on SurrealDB 4.0 and later a `DEFINE FIELD` that
+//! changes what a stored field holds gets a `MIGRATE EXISTING ROWS` clause, added at apply
+//! time because the file must also apply on 3.x and the clause needs a new name each time it
+//! runs ([`super::migrate_rows`]; [`MigrationRun::seed`] makes the names reproducible).
+//!
+//! Two exceptions to "one transaction" ([`MigrationRun::transactions_for`]): a migration's
 //! `DEFINE ANALYZER` statements are committed first, in a transaction of their own, because
 //! the server builds a new full-text index over existing rows outside the open transaction
-//! and would not see an analyzer defined inside it. The first failing statement
+//! and would not see an analyzer defined inside it; and on 4.0 the `DEFINE INDEX` statements
+//! on a table whose rows the migration migrates are committed after it, with the tracking
+//! record, because 4.0 refuses them in the migration's own transaction. A transaction that
+//! fails with a transaction conflict was not committed and is sent again (at most
+//! [`CONFLICT_RETRIES`] times). The first failing statement
 //! stops the run with [`Error::Migration`] naming the migration and the statement; the
 //! migrations before it stay applied. Each applied migration records a checksum of its up
 //! section; a file changed after it was applied stops `migrate` (as sqlx does) until it is
@@ -65,12 +75,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{diff, parse, Operation, Schema, SchemaError};
+use super::{diff, migrate_rows, parse, Operation, Schema, SchemaError};
 use crate::client::{self, QueryResponse};
 use crate::error::Error;
 use crate::op::{Operation as CoreOperation, Step};
 use crate::rpc::{Payload, Request};
 use crate::value::{Object, RecordId, Value};
+use crate::version::ServerVersion;
 
 /// The table that records applied migrations.
 pub const TRACKING_TABLE: &str = "_surql_migrations";
@@ -333,6 +344,21 @@ impl MigrationSet {
         Ok(s)
     }
 
+    /// The schema after replaying the up sections of every migration before the one named
+    /// `name` (what the database holds when `name` is about to be applied).
+    pub fn state_before(&self, name: &str) -> Result<Schema, SchemaError> {
+        let mut s = Schema::new();
+        for m in self
+            .migrations
+            .iter()
+            .take_while(|m| m.name.as_str() < name)
+        {
+            s.apply_sql(&m.up)
+                .map_err(|e| SchemaError(format!("replaying migration {}: {e}", m.name)))?;
+        }
+        Ok(s)
+    }
+
     /// The next migration: the operations from the replayed state to `target`, or `None`
     /// when nothing changed. Its name is the next number and `name` (slugified), or one
     /// made from the operations (`initial` for the first migration).
@@ -462,19 +488,28 @@ pub struct MigrationRun {
     state: RunState,
     report: MigrationReport,
     applied: BTreeMap<String, String>,
+    /// The connected server's version, once asked (`None`: not asked, or not a version).
+    server: Option<ServerVersion>,
+    /// Makes the names of 4.0 row migrations unique per run.
+    seed: u64,
 }
 
 #[derive(Debug)]
 enum RunState {
     Start,
     Reading,
-    /// Steps left (migration, forwards?), the one in flight, and its statements: the
-    /// hoisted transaction's (when `hoisted` is in flight) and the main one's.
+    /// Asked the server's `version()`; the steps to run then.
+    Versioning(Vec<(Migration, bool)>),
+    /// Steps left (migration, forwards?), the one in flight, and its transactions still to
+    /// commit ([`MigrationRun::transactions_for`]): the first is in flight, the last records.
     Running {
         todo: Vec<(Migration, bool)>,
         current: Option<(Migration, bool)>,
-        hoisted: Option<Vec<String>>,
-        main: Vec<String>,
+        txs: Vec<Vec<String>>,
+        /// Transactions of this step already committed.
+        committed: usize,
+        /// Times the transaction in flight was sent again after a conflict.
+        retries: u32,
     },
     Spent,
 }
@@ -498,7 +533,74 @@ impl MigrationRun {
             state: RunState::Start,
             report: MigrationReport::default(),
             applied: BTreeMap::new(),
+            server: None,
+            seed: crate::conn::random_seed(),
         }
+    }
+
+    /// Seeds the names of the `MIGRATE EXISTING ROWS` clauses this run adds on SurrealDB 4.0
+    /// (`surql_<migration>_<up|down>_<seed>_<field>`; [`super::migrate_rows`]). By default
+    /// the seed is random per run: 4.0 skips a statement whose migration name a table has
+    /// already run, so a migration applied again after a rollback needs new names. Give a
+    /// seed to make the statements reproducible (tests); never reuse one against the same
+    /// database.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The transactions one step runs, in order, as the connected `server` needs them; the
+    /// last one also writes (or deletes) the migration's tracking record.
+    ///
+    /// - the hoisted `DEFINE ANALYZER` statements, when there are any
+    ///   ([`Self::step_statements`]);
+    /// - the main transaction: the rest of the step, on SurrealDB 4.0 and later with the
+    ///   `MIGRATE EXISTING ROWS` clauses of [`migrate_rows::adapt`] (judged against the schema
+    ///   replayed from the files before the step); on 3.x (or an unknown version) as the file
+    ///   says;
+    /// - on 4.0 and later, the `DEFINE INDEX` statements on a table whose rows the main
+    ///   transaction migrates, when there are any: 4.0 builds an index from committed rows
+    ///   only and refuses it in the transaction that runs a migration of its table ("Commit
+    ///   the migration first"; [`migrate_rows::defer_index_builds`]).
+    pub fn transactions_for(
+        set: &MigrationSet,
+        m: &Migration,
+        forwards: bool,
+        server: Option<&ServerVersion>,
+        seed: u64,
+    ) -> Vec<Vec<String>> {
+        let (hoisted, main) = Self::step_statements(m, forwards, false);
+        let mut txs = Vec::new();
+        if !hoisted.is_empty() {
+            txs.push(hoisted);
+        }
+        let before = if forwards {
+            set.state_before(&m.name)
+        } else {
+            set.state(Some(&m.name))
+        };
+        match before {
+            Ok(before) if server.is_some_and(ServerVersion::migrates_existing_rows) => {
+                let mixed = seed ^ (seed >> 32);
+                let tag = format!(
+                    "{}_{}_{:08x}",
+                    slugify(&m.name),
+                    if forwards { "up" } else { "down" },
+                    mixed & 0xffff_ffff
+                );
+                let main = migrate_rows::adapt(&main, &before, &tag);
+                let (main, deferred) = migrate_rows::defer_index_builds(main);
+                txs.push(main);
+                if !deferred.is_empty() {
+                    txs.push(deferred);
+                }
+            }
+            // 3.x; or a chain the replay cannot follow, which gets no clauses (the server's
+            // refusal names the statement).
+            _ => txs.push(main),
+        }
+        txs
     }
 
     /// The first request: define the tracking table and read it.
@@ -688,22 +790,40 @@ impl MigrationRun {
             return Step::Done(Ok(report));
         }
         let (m, fwd) = todo.remove(0);
-        let (hoisted, main) = Self::step_statements(&m, fwd, self.fake());
-        let hoisted = (!hoisted.is_empty()).then_some(hoisted);
-        let req = match &hoisted {
-            Some(h) => query_request(Self::transaction_sql(h, fwd, false), Object::new()),
-            None => Self::main_request(&m, fwd, &main),
+        let txs = if self.fake() {
+            vec![Vec::new()]
+        } else {
+            Self::transactions_for(&self.set, &m, fwd, self.server.as_ref(), self.seed)
+        };
+        self.send_tx(todo, m, fwd, txs, 0, 0)
+    }
+
+    /// Sends the first of `txs` (the last one records the migration).
+    fn send_tx(
+        &mut self,
+        todo: Vec<(Migration, bool)>,
+        m: Migration,
+        fwd: bool,
+        txs: Vec<Vec<String>>,
+        committed: usize,
+        retries: u32,
+    ) -> Step<MigrationReport> {
+        let req = match txs.as_slice() {
+            [last] => Self::recording_request(&m, fwd, last),
+            [first, ..] => query_request(Self::transaction_sql(first, fwd, false), Object::new()),
+            [] => Self::recording_request(&m, fwd, &[]),
         };
         self.state = RunState::Running {
             todo,
             current: Some((m, fwd)),
-            hoisted,
-            main,
+            txs,
+            committed,
+            retries,
         };
         Step::Send(req)
     }
 
-    fn main_request(m: &Migration, fwd: bool, main: &[String]) -> Request {
+    fn recording_request(m: &Migration, fwd: bool, main: &[String]) -> Request {
         let mut vars = Object::new();
         vars.insert(
             "_surql_rid".into(),
@@ -716,21 +836,30 @@ impl MigrationRun {
 }
 
 /// The first statement error of a transaction's results that is not a "not executed"
-/// consequence of another, with its index.
-fn first_error(resp: &QueryResponse) -> Result<Option<(usize, String)>, Error> {
+/// consequence of another, with its index, and whether it is a transaction conflict (the
+/// transaction was not committed and can be sent again).
+fn first_error(resp: &QueryResponse) -> Result<Option<(usize, String, bool)>, Error> {
     let results = resp.results().map_err(Error::from)?;
     let mut fallback = None;
     for (i, r) in results.iter().enumerate() {
         if let Err(e) = &r.result {
+            let conflict = Error::Server(e.clone()).is_conflict();
             let consequence = matches!(e.detail_kind(), Some("NotExecuted" | "Cancelled"));
             if !consequence {
-                return Ok(Some((i, e.to_string())));
+                return Ok(Some((i, e.to_string(), conflict)));
             }
-            fallback.get_or_insert((i, e.to_string()));
+            fallback.get_or_insert((i, e.to_string(), conflict));
         }
     }
     Ok(fallback)
 }
+
+/// How many times one migration transaction is sent again after a transaction conflict.
+/// SurrealDB 4.0 rewrites migrated rows in a background job after the migration commits;
+/// a next migration that writes those rows (a data migration, a rollback that removes the
+/// table) can conflict with it. A conflicting transaction was not committed, so sending it
+/// again is safe; the job is short-lived, so a few immediate tries are enough.
+pub const CONFLICT_RETRIES: u32 = 20;
 
 impl CoreOperation for MigrationRun {
     type Output = MigrationReport;
@@ -767,16 +896,30 @@ impl CoreOperation for MigrationRun {
                     self.applied.insert(get("name"), get("checksum"));
                 }
                 match self.plan() {
+                    // What a statement must say depends on the server version: ask it once,
+                    // before the first migration that runs SQL.
+                    Ok(todo) if !todo.is_empty() && !self.fake() => {
+                        self.state = RunState::Versioning(todo);
+                        Step::Send(client::version().into_parts().0)
+                    }
                     Ok(todo) => self.send_next(todo),
                     Err(e) => Step::Done(Err(e)),
                 }
+            }
+            (RunState::Versioning(todo), Some(Ok(p))) => {
+                match client::version().decode_payload(p) {
+                    Ok(text) => self.server = ServerVersion::parse(&text),
+                    Err(e) => return Step::Done(Err(e.into())),
+                }
+                self.send_next(todo)
             }
             (
                 RunState::Running {
                     todo,
                     current,
-                    hoisted,
-                    main,
+                    mut txs,
+                    committed,
+                    retries,
                 },
                 Some(Ok(p)),
             ) => {
@@ -789,32 +932,58 @@ impl CoreOperation for MigrationRun {
                     Ok(r) => r,
                     Err(e) => return Step::Done(Err(e.into())),
                 };
-                let stmts = hoisted.as_ref().unwrap_or(&main);
+                let empty = Vec::new();
+                let stmts = txs.first().unwrap_or(&empty);
                 match first_error(&resp) {
                     Err(e) => return Step::Done(Err(e)),
-                    Ok(Some((i, e))) => {
+                    Ok(Some((_, _, true))) if retries < CONFLICT_RETRIES => {
+                        return self.send_tx(todo, m, fwd, txs, committed, retries + 1);
+                    }
+                    Ok(Some((i, e, conflict))) => {
                         // Statement 0 is BEGIN.
                         let what = match i.checked_sub(1).and_then(|j| stmts.get(j)) {
+                            // 4.0 asks for a clause surql could not add (no constant of the
+                            // new type to fall back to): say how to write it.
+                            Some(s)
+                                if e.contains("add MIGRATE EXISTING ROWS")
+                                    && !parse::has_migrate_clause(s) =>
+                            {
+                                format!(
+                                    "statement `{s}` failed: {e} (surql adds that clause only where it \
+                                     knows a constant FALLBACK for the new type: write \
+                                     `MIGRATE EXISTING ROWS AS <name> USING <expression of $value> \
+                                     FALLBACK <constant>` into the statement; see \
+                                     surql::schema::migrate_rows)"
+                                )
+                            }
                             Some(s) => format!("statement `{s}` failed: {e}"),
                             None => format!("failed: {e}"),
                         };
                         let dir = if fwd { "applying" } else { "rolling back" };
+                        let what = if conflict {
+                            format!("{what} (sent {} times)", retries + 1)
+                        } else {
+                            what
+                        };
+                        let cancelled = if committed == 0 {
+                            "the migration's transaction was cancelled".to_owned()
+                        } else {
+                            format!(
+                                "this transaction was cancelled; the migration's {committed} \
+                                 transaction(s) before it stay committed and it is not recorded \
+                                 (see MigrationRun::transactions_for)"
+                            )
+                        };
                         return Step::Done(Err(migration_err(
                             &m.name,
-                            format!("{dir}: {what}; the migration's transaction was cancelled"),
+                            format!("{dir}: {what}; {cancelled}"),
                         )));
                     }
                     Ok(None) => {}
                 }
-                if hoisted.is_some() {
-                    let req = Self::main_request(&m, fwd, &main);
-                    self.state = RunState::Running {
-                        todo,
-                        current: Some((m, fwd)),
-                        hoisted: None,
-                        main,
-                    };
-                    return Step::Send(req);
+                if txs.len() > 1 {
+                    txs.remove(0);
+                    return self.send_tx(todo, m, fwd, txs, committed + 1, 0);
                 }
                 if fwd {
                     self.applied.insert(m.name.clone(), m.checksum());
@@ -824,6 +993,18 @@ impl CoreOperation for MigrationRun {
                     self.report.rolled_back.push(m.name);
                 }
                 self.send_next(todo)
+            }
+            (
+                RunState::Running {
+                    todo,
+                    current: Some((m, fwd)),
+                    txs,
+                    committed,
+                    retries,
+                },
+                Some(Err(e)),
+            ) if e.is_conflict() && retries < CONFLICT_RETRIES => {
+                self.send_tx(todo, m, fwd, txs, committed, retries + 1)
             }
             (
                 RunState::Running {
@@ -838,7 +1019,10 @@ impl CoreOperation for MigrationRun {
                     format!("{dir}: the query was refused: {e}"),
                 )))
             }
-            (RunState::Reading | RunState::Running { .. }, Some(Err(e))) => Step::Done(Err(e)),
+            (
+                RunState::Reading | RunState::Versioning(_) | RunState::Running { .. },
+                Some(Err(e)),
+            ) => Step::Done(Err(e)),
             _ => Step::Done(Err(Error::Protocol(
                 "a migration run was stepped after it finished (a driver bug)".into(),
             ))),

@@ -47,6 +47,7 @@ use crate::model::{FieldKind, ModelMeta, TableKind};
 
 pub mod diff;
 pub mod introspect;
+pub mod migrate_rows;
 pub mod migrations;
 pub mod parse;
 pub mod types;

@@ -197,6 +197,24 @@ pub fn split_statements(s: &str) -> Result<Vec<&str>, SchemaError> {
     Ok(out)
 }
 
+/// Whether a statement carries a top-level `MIGRATE EXISTING ROWS` clause (SurrealDB 4.0's
+/// migration of stored rows on a `DEFINE FIELD`; see [`super::migrate_rows`]).
+///
+/// ```
+/// use surql::schema::parse::has_migrate_clause;
+/// assert!(has_migrate_clause("DEFINE FIELD OVERWRITE a ON t TYPE float MIGRATE EXISTING ROWS AS m USING $value FALLBACK 0.0"));
+/// assert!(!has_migrate_clause("DEFINE FIELD a ON t TYPE string DEFAULT 'MIGRATE EXISTING ROWS'"));
+/// ```
+pub fn has_migrate_clause(s: &str) -> bool {
+    let Ok(toks) = tokenize(s) else {
+        return false;
+    };
+    let word =
+        |t: &Token, w: &str| t.kind == Tok::Word && s[t.start..t.end].eq_ignore_ascii_case(w);
+    toks.windows(3)
+        .any(|w| word(&w[0], "MIGRATE") && word(&w[1], "EXISTING") && word(&w[2], "ROWS"))
+}
+
 /// Parses every statement of a SurrealQL text.
 pub fn parse_statements(s: &str) -> Result<Vec<Statement>, SchemaError> {
     split_statements(s)?
@@ -604,6 +622,10 @@ fn field(c: &mut Cursor, table: String, name: String) -> Result<Field, SchemaErr
             "REFERENCE",
             "PERMISSIONS",
             "COMMENT",
+            // SurrealDB 4.0's `MIGRATE EXISTING ROWS AS … USING … [FALLBACK …]`: what the
+            // statement does to stored rows, not part of the definition (the server does
+            // not print it back), so it is cut off and left out.
+            "MIGRATE",
         ],
         &[],
     ) {

@@ -266,11 +266,16 @@ pub fn import_request(session: &SessionState) -> Result<TransferRequest, Error> 
     })
 }
 
-/// The error for an export the server refused (any status but 200), from its body.
-pub fn export_refused(status: u16, body: &[u8]) -> Error {
+/// The error for an export the server refused (any status but 200), from its body, or
+/// from why the body could not be read (the status is reported either way).
+pub fn export_refused<E: std::fmt::Display>(status: u16, body: Result<&[u8], E>) -> Error {
+    let what = match body {
+        Ok(body) => describe_error_body(body),
+        Err(e) => format!("the body of the answer could not be read ({e})"),
+    };
     Error::Http {
         status,
-        message: format!("/export: {}", describe_error_body(body)),
+        message: format!("/export: {what}"),
     }
 }
 
@@ -349,6 +354,21 @@ pub(crate) fn describe_failures(failed: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_export_says_why_even_without_a_readable_body() {
+        let read = export_refused(403, Ok::<_, String>(&b"not allowed"[..])).to_string();
+        assert!(
+            read.contains("403") && read.contains("not allowed"),
+            "{read}"
+        );
+        let unread = export_refused(500, Err::<&[u8], _>("connection reset")).to_string();
+        assert!(
+            unread.contains("500") && unread.contains("could not be read (connection reset)"),
+            "{unread}"
+        );
+        assert!(!unread.contains("empty body"), "{unread}");
+    }
 
     fn session() -> SessionState {
         SessionState {

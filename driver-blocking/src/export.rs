@@ -296,9 +296,8 @@ fn export_into(
             .body_mut()
             .with_config()
             .limit(MAX_ERROR_BODY)
-            .read_to_vec()
-            .unwrap_or_default();
-        return Err(export_refused(status, &body));
+            .read_to_vec();
+        return Err(export_refused(status, body.as_deref()));
     }
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; CHUNK];

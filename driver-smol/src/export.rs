@@ -485,9 +485,8 @@ async fn export_into(
     if body.status != 200 {
         let text = body
             .collect(client, &mut conn, MAX_ERROR_BODY, "export answer")
-            .await
-            .unwrap_or_default();
-        return Err(export_refused(body.status, &text));
+            .await;
+        return Err(export_refused(body.status, text.as_deref()));
     }
     let mut chunk = vec![0u8; CHUNK];
     let mut done = 0u64;

@@ -5,7 +5,6 @@
 //! answer channel, bounded.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
 use std::time::Instant;
 
 use surql::conn::{LiveHandle, RequestId};
@@ -214,7 +213,6 @@ impl WsTransport {
 
     /// Registers a hook run on the IO thread for every connection event.
     pub(crate) fn add_hook(&self, hook: ReconnectHook) -> Result<(), Error> {
-        let hook: Arc<dyn Fn(&ConnectionEvent) + Send + Sync> = hook;
         self.conn.add_listener(Box::new(move |event| {
             hook(event);
             true

@@ -23,7 +23,7 @@ use surql::endpoint::Endpoint;
 use surql::mux::{ConnectionEvent, EndSlot, ItemSink, LiveItem, Offer, Outbox, Reply, ReplySink};
 use surql::rpc::{Payload, Request, StreamFrame};
 use surql::{Error, Options, Result};
-use surql_ws::{Then, WsConn};
+use surql_ws::{Lead, Then, WsConn};
 
 /// A hook for connection events.
 pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
@@ -216,7 +216,7 @@ impl WsClient {
                     if let Some(answer) = answered {
                         return answer.unwrap_or(Err(Error::Closed));
                     }
-                    if leading.step(gen)?.is_none() {
+                    if leading.step(gen)? == Lead::Over {
                         break;
                     }
                 }

@@ -107,6 +107,14 @@ struct State<O: Outbox> {
 }
 
 impl<O: Outbox> State<O> {
+    /// The leader's duplicate of socket `gen`'s descriptor, if it is still the socket.
+    fn lead_socket(&self, gen: u64) -> Option<Arc<TcpStream>> {
+        match &self.socket {
+            Some(s) if self.socket_gen == gen => Some(s.lead_fd.clone()),
+            _ => None,
+        }
+    }
+
     /// Runs the feeds queued while others held the lock (in their order).
     fn drain_queue(&mut self, now: Instant) {
         while let Ok(feed) = self.queued.try_recv() {
@@ -478,8 +486,8 @@ impl<O: Sinks> WsConn<O> {
     /// Closes the connection now: everything waiting fails with `Error::Closed`.
     pub fn close(&self) {
         // Closed already: that is what we want.
+        // The close leaves the mux an action, so `submit` wakes a sleeping IO thread.
         let _ = self.submit(false, |mux, now| mux.close(now));
-        let _ = self.wake_io();
     }
 
     /// Closes the connection and waits for the IO thread to end (for a blocking caller:
@@ -510,10 +518,13 @@ impl<O: Sinks> WsConn<O> {
         let Some(lead) = &self.shared.lead else {
             return Ok(false);
         };
-        let Some(socket) = self.lead_socket(gen)? else {
-            return Ok(false);
+        let (socket, mut deadline) = {
+            let st = self.lock()?;
+            match st.lead_socket(gen) {
+                Some(socket) => (socket, earliest(st.mux.poll_timeout(), limit)),
+                None => return Ok(false),
+            }
         };
-        let mut deadline = self.lead_deadline(limit)?;
         loop {
             if answered() {
                 return Ok(true);
@@ -529,29 +540,16 @@ impl<O: Sinks> WsConn<O> {
                 return Ok(false);
             }
             match leading.step(gen)? {
-                Some(()) => deadline = self.lead_deadline(limit)?,
-                None => return Ok(answered()),
+                Lead::On { next_timer } => deadline = earliest(next_timer, limit),
+                Lead::Over => return Ok(answered()),
             }
         }
-    }
-
-    /// When a leader must look again at the latest: the mux's next deadline, or `limit`.
-    fn lead_deadline(&self, limit: Option<Instant>) -> Result<Option<Instant>, Error> {
-        let st = self.lock()?;
-        Ok(match (st.mux.poll_timeout(), limit) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
     }
 
     /// A duplicate of the TCP descriptor of socket `gen` (for an async caller to wait on
     /// with its reactor), if it is still the connection's socket.
     pub fn lead_socket(&self, gen: u64) -> Result<Option<Arc<TcpStream>>, Error> {
-        let st = self.lock()?;
-        Ok(match &st.socket {
-            Some(s) if st.socket_gen == gen => Some(s.lead_fd.clone()),
-            _ => None,
-        })
+        Ok(self.lock()?.lead_socket(gen))
     }
 
     /// The caller leads from now until the returned guard drops (after `submit` answered
@@ -571,6 +569,27 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// What a leader does after [`Leading::step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lead {
+    /// Lead on; the mux's next timer (a blocking leader looks again by then at the latest).
+    On {
+        /// When the mux's next deadline is due.
+        next_timer: Option<Instant>,
+    },
+    /// Leadership has ended (the socket was lost or replaced, or the IO thread must act):
+    /// wait for the answer from whoever reads now.
+    Over,
+}
+
+/// The earlier of two optional instants (`None` = never).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A caller reading the socket itself; dropping it hands reading back to the IO thread.
 pub struct Leading<'a, O: Sinks> {
     conn: &'a WsConn<O>,
@@ -578,13 +597,11 @@ pub struct Leading<'a, O: Sinks> {
 
 impl<O: Sinks> Leading<'_, O> {
     /// Reads what the socket `gen` has (after a readiness wake-up) and fires due timers.
-    /// `Some(())`: lead on; `None`: leadership has ended (the socket was lost or replaced,
-    /// or the IO thread must act), so wait for the answer from whoever reads.
-    pub fn step(&self, gen: u64) -> Result<Option<()>, Error> {
+    pub fn step(&self, gen: u64) -> Result<Lead, Error> {
         let conn = self.conn;
         let mut st = conn.lock()?;
         if !st.leader || st.socket_gen != gen {
-            return Ok(None);
+            return Ok(Lead::Over);
         }
         st.read_socket(true);
         st.mux.handle_timeout(Instant::now());
@@ -593,9 +610,11 @@ impl<O: Sinks> Leading<'_, O> {
             // The IO thread must act (reconnect, notify, flush): hand reading back.
             drop(st);
             conn.wake_io()?;
-            return Ok(None);
+            return Ok(Lead::Over);
         }
-        Ok(Some(()))
+        Ok(Lead::On {
+            next_timer: st.mux.poll_timeout(),
+        })
     }
 }
 
@@ -1002,11 +1021,9 @@ impl<O: Sinks> Driver<O> {
                 .into_iter()
                 .flatten()
                 .min();
+            // Without any bound (`Duration::MAX` timeouts) it counts as waking now, so callers
+            // wake it for anything.
             st.io_wakes_at = Some(deadline.unwrap_or(now));
-            if deadline.is_none() {
-                // No bound at all (`Duration::MAX` timeouts): callers wake it for anything.
-                st.io_wakes_at = Some(now);
-            }
             let oneshot = st
                 .socket
                 .as_ref()

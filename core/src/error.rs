@@ -506,8 +506,12 @@ impl From<HttpRpcError> for Error {
             },
             HttpRpcError::Status { status, message } => Error::Http { status, message },
             HttpRpcError::Decode(d) => Error::Protocol(d.to_string()),
-            HttpRpcError::InvalidHeader { name, message } => Error::Invalid {
-                what: format!("`{name}` header"),
+            HttpRpcError::InvalidHeader {
+                name,
+                input,
+                message,
+            } => Error::Invalid {
+                what: format!("`{name}` header ({input})"),
                 reason: message,
             },
         }

@@ -72,23 +72,14 @@ impl HttpTransport {
 
     /// Sends `req` and returns the server's result.
     pub(crate) fn call(&self, req: &Request) -> Result<Payload, Error> {
-        let http = {
-            let session = self.session();
-            // What a success would leave in the session (`use` stores its ns/db,
-            // `authenticate` its token) is re-sent as headers on every later call: refuse a
-            // value that could never be sent before this call runs, rather than leave the
-            // handle unable to send anything.
-            let mut next = session.clone();
-            next.apply(req, &surql::Value::None);
-            check_session(&next)?;
-            session.encode_request(req).map_err(|e| map_error(req, e))?
-        };
+        // The core checks every header value, and what a `use` or `authenticate` would
+        // leave for later calls, before anything is sent.
+        let http = self
+            .session()
+            .encode_request(req)
+            .map_err(|e| map_error(req, e))?;
         let mut builder = self.agent.post(&self.url);
         for (name, value) in &http.headers {
-            if has_line_break(value) {
-                // Named only on failure: no allocation per header per call.
-                check_header(&format!("`{name}` header"), value)?;
-            }
             builder = builder.header(*name, value);
         }
         let mut response = builder
@@ -302,38 +293,6 @@ pub(crate) fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
         builder = builder.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
     }
     Ok(builder.build())
-}
-
-/// Refuses a header value that could end its header line (CR, LF) or be cut short (NUL).
-/// The value may be a token: it is never quoted.
-fn check_header(what: &str, value: &str) -> Result<(), Error> {
-    if has_line_break(value) {
-        return Err(Error::invalid(
-            what,
-            "it contains a CR, LF or NUL byte; nothing was sent",
-        ));
-    }
-    Ok(())
-}
-
-/// Whether `value` holds a byte no header value may hold (CR, LF, NUL).
-fn has_line_break(value: &str) -> bool {
-    value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
-}
-
-/// [`check_header`] for every value the session re-sends as a header.
-fn check_session(s: &HttpSession) -> Result<(), Error> {
-    let fields = [
-        ("`surreal-ns` header (the namespace)", &s.ns),
-        ("`surreal-db` header (the database)", &s.db),
-        ("`Authorization` header (the token)", &s.token),
-    ];
-    for (what, value) in fields {
-        if let Some(v) = value {
-            check_header(what, v)?;
-        }
-    }
-    Ok(())
 }
 
 /// `GET /health` on the server at `base_url`: `Ok` when it answers 200 (storage healthy).

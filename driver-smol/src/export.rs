@@ -269,7 +269,7 @@ fn request_bytes(
         text.push_str(&format!("Content-Length: {}\r\n", head.body.len()));
     }
     for (name, value) in &head.headers {
-        check_header(&format!("`{name}` header"), value)?;
+        check_header(name, value)?;
         text.push_str(&format!("{name}: {value}\r\n"));
     }
     text.push_str("\r\n");

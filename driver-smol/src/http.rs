@@ -160,17 +160,9 @@ impl HttpClient {
     /// Sends one RPC request and returns its `result`. The whole exchange (connecting
     /// included) is bounded by `request_timeout`.
     pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
-        let http = {
-            let session = lock(&self.session);
-            // What a success would leave in the session (`use` stores its ns/db,
-            // `authenticate` its token) is re-sent as headers on every later call: refuse a
-            // value that could never be sent, before this call runs, rather than leave the
-            // handle unable to send anything.
-            let mut next = session.clone();
-            next.apply(&req, &surql::Value::None);
-            check_session(&next)?;
-            session.encode_request(&req)?
-        };
+        // The core checks every header value, and what a `use` or `authenticate` would
+        // leave for later calls, before anything is sent.
+        let http = lock(&self.session).encode_request(&req)?;
         let method = req.method.as_str();
         let (wire, call) = self.encode(http.method, &self.rpc_path, &http.headers, &http.body)?;
         let (status, body) = bounded(
@@ -212,7 +204,7 @@ impl HttpClient {
         for (name, value) in headers {
             // The core validates what it puts in headers; refusing here too keeps a CR/LF
             // from ever splitting a header, whatever the caller.
-            check_header(&format!("`{name}` header"), value)?;
+            check_header(name, value)?;
             head.push_str(name);
             head.push_str(": ");
             head.push_str(value);
@@ -285,29 +277,14 @@ impl HttpClient {
     }
 }
 
-/// Refuses a header value that could end its header line (CR, LF) or be cut short (NUL).
-/// The value may be a token: it is never quoted.
-pub(crate) fn check_header(what: &str, value: &str) -> Result<()> {
+/// Refuses a header value that could end its header line (CR, LF) or be cut short (NUL),
+/// naming the header `name`. The value may be a token: it is never quoted.
+pub(crate) fn check_header(name: &str, value: &str) -> Result<()> {
     if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
         return Err(Error::invalid(
-            what,
+            format!("`{name}` header"),
             "it contains a CR, LF or NUL byte; nothing was sent",
         ));
-    }
-    Ok(())
-}
-
-/// [`check_header`] for every value the session re-sends as a header.
-fn check_session(s: &HttpSession) -> Result<()> {
-    let fields = [
-        ("`surreal-ns` header (the namespace)", &s.ns),
-        ("`surreal-db` header (the database)", &s.db),
-        ("`Authorization` header (the token)", &s.token),
-    ];
-    for (what, value) in fields {
-        if let Some(v) = value {
-            check_header(what, v)?;
-        }
     }
     Ok(())
 }

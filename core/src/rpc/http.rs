@@ -77,6 +77,8 @@ pub enum HttpRpcError {
     InvalidHeader {
         /// The header (`surreal-ns`, `surreal-db` or `Authorization`).
         name: &'static str,
+        /// The input it carries (`the namespace`, `the database`, `the token`).
+        input: &'static str,
         /// What is wrong, naming the input (never a token's value).
         message: String,
     },
@@ -119,20 +121,27 @@ impl SessionState {
                 ),
             });
         }
+        self.check_headers()?;
+        if matches!(req.method, Method::Use | Method::Authenticate) {
+            // What a success leaves in the session (`use` its ns/db, `authenticate` its
+            // token) is re-sent as headers on every later call: refuse a value that could
+            // never be sent before this call runs, rather than leave the handle unable to
+            // send anything.
+            let mut next = self.clone();
+            next.apply(req, &Value::None);
+            next.check_headers()?;
+        }
         let mut headers = vec![
             ("Content-Type", CBOR_MEDIA_TYPE.to_owned()),
             ("Accept", CBOR_MEDIA_TYPE.to_owned()),
         ];
         if let Some(t) = &self.token {
-            check_header("Authorization", "the token", t, true)?;
             headers.push(("Authorization", format!("Bearer {t}")));
         }
         if let Some(ns) = &self.ns {
-            check_header("surreal-ns", "the namespace", ns, false)?;
             headers.push(("surreal-ns", ns.clone()));
         }
         if let Some(db) = &self.db {
-            check_header("surreal-db", "the database", db, false)?;
             headers.push(("surreal-db", db.clone()));
         }
         Ok(HttpRequest {
@@ -145,12 +154,29 @@ impl SessionState {
     }
 }
 
+impl SessionState {
+    /// Refuses a session whose token, namespace or database HTTP would not carry unchanged.
+    #[allow(clippy::result_large_err)] // see `encode_request`
+    fn check_headers(&self) -> Result<(), HttpRpcError> {
+        if let Some(t) = &self.token {
+            check_header("Authorization", "the token", t, true)?;
+        }
+        if let Some(ns) = &self.ns {
+            check_header("surreal-ns", "the namespace", ns, false)?;
+        }
+        if let Some(db) = &self.db {
+            check_header("surreal-db", "the database", db, false)?;
+        }
+        Ok(())
+    }
+}
+
 /// Refuses a header value that HTTP would not carry unchanged (see
 /// [`SessionState::encode_request`]). A secret is described, never quoted.
 #[allow(clippy::result_large_err)] // see `encode_request`
 pub(crate) fn check_header(
     name: &'static str,
-    what: &str,
+    what: &'static str,
     value: &str,
     secret: bool,
 ) -> Result<(), HttpRpcError> {
@@ -182,6 +208,7 @@ pub(crate) fn check_header(
     };
     Err(HttpRpcError::InvalidHeader {
         name,
+        input: what,
         message: format!(
             "{what}{quoted} cannot be sent in the `{name}` HTTP header: it {problem}; nothing was sent{hint}"
         ),
@@ -350,7 +377,10 @@ mod tests {
                 ..HttpSession::default()
             };
             let err = s.encode_request(&Request::ping()).expect_err(ns);
-            let HttpRpcError::InvalidHeader { name: got, message } = &err else {
+            let HttpRpcError::InvalidHeader {
+                name: got, message, ..
+            } = &err
+            else {
                 panic!("{err:?}");
             };
             assert_eq!(got, name);
@@ -393,6 +423,42 @@ mod tests {
             ..HttpSession::default()
         };
         assert!(s.encode_request(&Request::ping()).is_ok());
+    }
+
+    #[test]
+    fn a_use_or_authenticate_that_would_leave_an_unsendable_session_is_refused_first() {
+        let s = HttpSession::default();
+        let err = s
+            .encode_request(&Request::use_ns_db("ok", "bad\r\ndb"))
+            .expect_err("the next session could never be sent");
+        assert!(
+            matches!(
+                err,
+                HttpRpcError::InvalidHeader {
+                    name: "surreal-db",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = s
+            .encode_request(&Request::authenticate("SECRET\nX: y"))
+            .expect_err("the next token could never be sent");
+        assert!(
+            matches!(
+                err,
+                HttpRpcError::InvalidHeader {
+                    name: "Authorization",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!format!("{err} {err:?}").contains("SECRET"));
+        // The session itself is untouched, and sendable values pass.
+        assert_eq!(s, HttpSession::default());
+        assert!(s.encode_request(&Request::use_ns_db("n", "d")).is_ok());
+        assert!(s.encode_request(&Request::authenticate("a.b-c")).is_ok());
     }
 
     #[test]

@@ -284,6 +284,24 @@ pub mod fake {
             let _ = stream.write_all(rest).and_then(|()| stream.flush());
         }
 
+        /// Sends `values` as CBOR frames in one write (the client reads them all at once),
+        /// followed by a close frame if `close` is given.
+        pub fn send_together(&mut self, values: &[Value], close: Option<(u16, &'static str)>) {
+            // A client that left makes the script end at its next read.
+            for value in values {
+                let _ = self
+                    .ws
+                    .write(Message::Binary(surql::cbor::encode(value).into()));
+            }
+            if let Some((code, reason)) = close {
+                let _ = self.ws.close(Some(tungstenite::protocol::CloseFrame {
+                    code: code.into(),
+                    reason: reason.into(),
+                }));
+            }
+            let _ = self.ws.flush();
+        }
+
         /// Sends `value` as one CBOR frame.
         pub fn send_value(&mut self, value: &Value) {
             self.send_raw(surql::cbor::encode(value));

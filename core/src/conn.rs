@@ -433,6 +433,14 @@ impl Connection {
             + self.queue.len()
     }
 
+    /// Whether a frame from the server is awaited: an answer to a request on the socket
+    /// (a caller's, a replay's, a keep-alive ping's), a late answer to an abandoned one, or
+    /// a live notification. A driver with nothing to await need not read an idle socket
+    /// until it is used again (it still watches for the peer closing it).
+    pub fn awaits_frames(&self) -> bool {
+        !self.in_flight.is_empty() || !self.abandoned.is_empty() || !self.live.is_empty()
+    }
+
     fn socket_open(&self) -> bool {
         matches!(self.state, State::Replaying | State::Connected)
     }

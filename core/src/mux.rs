@@ -254,6 +254,16 @@ impl<O: Outbox> Mux<O> {
             + self.lives.len()
     }
 
+    /// Whether any frame from the server is awaited (answers, stream frames, live
+    /// notifications, the connection's own requests): while nothing is, an idle socket
+    /// need not be read (see [`Connection::awaits_frames`]).
+    pub fn awaits_frames(&self) -> bool {
+        !self.pending.is_empty()
+            || !self.streams.is_empty()
+            || !self.lives.is_empty()
+            || self.conn.awaits_frames()
+    }
+
     // ---- commands ------------------------------------------------------------------
 
     /// Sends `req`; its answer goes to `reply`.

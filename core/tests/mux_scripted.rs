@@ -478,3 +478,38 @@ fn durations_max_are_safe() {
     p.mux.handle_disconnect("gone".into(), p.now);
     let _ = p.mux.poll_timeout();
 }
+
+#[test]
+fn frames_are_awaited_only_while_something_waits_for_one() {
+    // Options without keep-alive: a ping would be awaited too.
+    let mut p = Peer::connected(Options::default().ping_interval(Duration::ZERO));
+    assert!(!p.mux.awaits_frames(), "a fresh connection awaits nothing");
+    let (r, _) = reply();
+    p.mux.call(Request::ping(), r, p.now);
+    assert!(p.mux.awaits_frames(), "a request in flight awaits its answer");
+    let (id, _, _) = p.sent().remove(0);
+    p.reply(id, Value::None);
+    assert!(!p.mux.awaits_frames(), "answered: nothing is awaited");
+
+    // A live subscription awaits notifications until it is dropped.
+    let (r, _) = reply();
+    let (sink, _items) = buf::<LiveItem>(8);
+    p.mux.live(live_request(), r, sink, p.now);
+    let (id, _, _) = p.sent().remove(0);
+    p.reply(id, Value::Uuid(Uuid([3; 16])));
+    assert!(p.mux.awaits_frames(), "a live query awaits notifications");
+
+    // A request that timed out still awaits its late answer (to reconcile it).
+    let mut q = Peer::connected(
+        Options::default()
+            .ping_interval(Duration::ZERO)
+            .request_timeout(Duration::from_secs(1)),
+    );
+    let (r, r_log) = reply();
+    q.mux.call(Request::new(Method::Version, vec![]), r, q.now);
+    let _ = q.sent();
+    q.now += Duration::from_secs(2);
+    q.mux.handle_timeout(q.now);
+    assert!(matches!(r_log.borrow().got.as_slice(), [Err(e)] if e.is_timeout()));
+    assert!(q.mux.awaits_frames(), "a late answer to a timed-out request is awaited");
+}

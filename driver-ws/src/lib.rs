@@ -9,13 +9,18 @@
 //! itself and then *leads*: it waits for the socket (a blocking caller with one `poll(2)`,
 //! an async caller through its reactor) and reads the frames itself until its answer is
 //! there, so a round trip costs no thread hand-off, as in a client that owns its socket.
-//! While a caller leads, the IO thread's read interest is off. A caller that cannot lead
-//! (others wait on the connection too) leaves its frame to the IO thread, which writes
-//! everything queued with one flush, and waits for its answer.
+//! The IO thread watches the socket for data only while no caller leads and a frame is
+//! awaited (an answer, a stream frame, a live notification); otherwise (where the OS can:
+//! Linux's `EPOLLRDHUP`) only for the peer hanging up, so an idle connection still notices
+//! a server going away and reconnects before it is used again, and a connection used by
+//! one caller at a time never changes its interest. A leader stops reading once nothing is
+//! awaited; a frame nobody awaited is read (and reported) when the socket is read next.
+//! A caller that cannot lead (others wait on the connection too) leaves its frame to the
+//! IO thread, which writes everything queued with one flush, and waits for its answer.
 //!
 //! The IO thread (std, an OS poller: no async runtime) keeps everything else going: it
-//! reads whenever no caller leads (answers to concurrent callers, live notifications,
-//! stream frames), fires the core's timers (never sleeping past a request timeout, so a
+//! reads what no caller reads (answers to concurrent callers, live notifications, stream
+//! frames, a hang-up), fires the core's timers (never sleeping past a request timeout, so a
 //! caller's new deadline needs no wake-up), flushes writes that would have blocked,
 //! reconnects (with the lock released), and runs listeners (also without the lock).
 
@@ -123,7 +128,10 @@ impl<O: Outbox> State<O> {
     }
 
     /// Reads every frame available into the mux (`force`: even without a readiness hint).
-    fn read_socket(&mut self, force: bool) {
+    /// A leader (`leading`) stops as soon as no frame is awaited any more (its answer is
+    /// in): proving the buffers empty would cost one more read that finds nothing, and what
+    /// they may hold then is unsolicited and read by whoever reads next.
+    fn read_socket(&mut self, force: bool, leading: bool) {
         let Some(socket) = self.socket.as_mut() else {
             return;
         };
@@ -134,7 +142,8 @@ impl<O: Outbox> State<O> {
         }
         socket.readable = false;
         let now = Instant::now();
-        // Read until WouldBlock: rustls may hold decrypted bytes the poller cannot see.
+        // Read until WouldBlock (rustls may hold decrypted bytes the poller cannot see), or
+        // for a leader until nothing is awaited.
         let lost = loop {
             match socket.ws.read() {
                 Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
@@ -154,6 +163,12 @@ impl<O: Outbox> State<O> {
                 Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => break None,
                 Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::Interrupted => {}
                 Err(e) => break Some(format!("reading from the socket failed: {e}")),
+            }
+            if leading && !self.mux.awaits_frames() {
+                // Bytes may be left in tungstenite's or rustls's buffers: whoever reads next
+                // must not wait for the poller to report them.
+                socket.readable = true;
+                break None;
             }
         };
         if let Some(reason) = lost {
@@ -239,11 +254,18 @@ impl<O: Outbox> State<O> {
             || self.mux.poll_timeout().is_some_and(|t| t < wakes_at)
     }
 
-    /// Sets the IO thread's socket interest: readable unless a caller leads.
+    /// Sets the IO thread's socket interest: data when no caller leads and a frame is
+    /// awaited (where the peer's hang-up can be watched alone; else whenever no caller
+    /// leads), and writability while a write is blocked. A connection used by one caller
+    /// at a time (lead, answer, idle, lead) so never changes it.
     fn arm_io(&mut self) -> std::io::Result<()> {
-        let (leader, want_write) = (self.leader, self.want_write);
+        let want_write = self.want_write;
+        let awaits = !self.leader && self.mux.awaits_frames();
         match self.socket.as_mut() {
-            Some(socket) => socket.arm(!leader, want_write),
+            Some(socket) => {
+                let read = !self.leader && (awaits || !socket.watches_hangup());
+                socket.arm(read, want_write)
+            }
             None => Ok(()),
         }
     }
@@ -603,7 +625,7 @@ impl<O: Sinks> Leading<'_, O> {
         if !st.leader || st.socket_gen != gen {
             return Ok(Lead::Over);
         }
-        st.read_socket(true);
+        st.read_socket(true, true);
         st.mux.handle_timeout(Instant::now());
         st.transmit();
         if st.socket.is_none() || st.want_write || st.mux.has_actions() {
@@ -908,21 +930,62 @@ impl Socket {
         })
     }
 
+    /// Whether the IO thread watches for the peer's hang-up even without data interest, so
+    /// an idle socket need not be watched for data (Linux's `EPOLLRDHUP`, level-triggered).
+    fn watches_hangup(&self) -> bool {
+        HANGUP_INTEREST && self.mode == PollMode::Level
+    }
+
     /// Arms the IO thread's interest (a syscall only when it must change).
     fn arm(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
         if self.mode == PollMode::Level && self.armed == (readable, writable) {
             return Ok(());
         }
         if let Some(tcp) = tcp_of(&self.ws) {
-            self.io_poller.modify_with_mode(
-                tcp,
-                PollEvent::new(SOCKET_KEY, readable, writable),
-                self.mode,
-            )?;
+            if self.watches_hangup() {
+                rearm_with_hangup(&self.io_poller, tcp, readable, writable)?;
+            } else {
+                self.io_poller.modify_with_mode(
+                    tcp,
+                    PollEvent::new(SOCKET_KEY, readable, writable),
+                    self.mode,
+                )?;
+            }
         }
         self.armed = (readable, writable);
         Ok(())
     }
+}
+
+/// Whether [`rearm_with_hangup`] exists here.
+const HANGUP_INTEREST: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Sets the socket's interest in the IO thread's poller (an epoll instance on Linux) to
+/// `EPOLLRDHUP` plus data and writability as asked, level-triggered. The `polling` crate
+/// has no hang-up-only interest; its epoll reports such an event under the socket's key
+/// (neither readable nor writable), which the IO thread treats as "read now".
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn rearm_with_hangup(
+    poller: &Poller,
+    tcp: &TcpStream,
+    readable: bool,
+    writable: bool,
+) -> std::io::Result<()> {
+    use rustix::event::epoll::{self, EventData, EventFlags};
+    let mut flags = EventFlags::RDHUP;
+    if readable {
+        flags |= EventFlags::IN;
+    }
+    if writable {
+        flags |= EventFlags::OUT;
+    }
+    epoll::modify(poller, tcp, EventData::new_u64(SOCKET_KEY as u64), flags)?;
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn rearm_with_hangup(_: &Poller, _: &TcpStream, _: bool, _: bool) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 impl Drop for Socket {
@@ -965,9 +1028,10 @@ impl<O: Sinks> Driver<O> {
                     socket.readable = true;
                 }
             }
-            if !st.leader {
-                st.read_socket(false);
-            }
+            // Also while a caller leads: then only the peer's hang-up wakes this thread (or
+            // bytes a leader left unread), and a leader on a stalled executor must not leave
+            // the level-triggered hang-up to wake this thread again and again.
+            st.read_socket(false, false);
             st.mux.handle_timeout(Instant::now());
             // Acting can produce output (a closed connection sends nothing more, a lost
             // socket fails requests) and writing can produce actions (a failed write loses
@@ -1035,8 +1099,9 @@ impl<O: Sinks> Driver<O> {
             readable = false;
             match self.shared.io_poller.wait(&mut events, timeout) {
                 Ok(_) => {
-                    // An error or hang-up is reported as readable; the read then finds it.
-                    readable = events.iter().any(|e| e.key == SOCKET_KEY && e.readable);
+                    // Data, a hang-up or an error: the read finds out which. (A peer's hang-up
+                    // watched without data interest is neither readable nor writable here.)
+                    readable = events.iter().any(|e| e.key == SOCKET_KEY);
                     if oneshot {
                         // A delivered oneshot interest is disarmed.
                         if let Ok(mut st) = self.shared.state.lock() {

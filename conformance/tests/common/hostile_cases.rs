@@ -352,6 +352,122 @@ case!(a_close_frame_before_the_answer_is_disconnected_with_its_code, {
     assert_eq!(requests(&server, "ping", 1).len(), 0, "re-sent: {:?}", server.log());
 });
 
+case!(an_idle_connection_notices_the_peer_leaving_and_replaces_the_socket, {
+    // The first connection answers one request, then hangs up (no close frame) while the
+    // client has nothing in flight: nobody reads an idle socket, yet the hang-up is seen.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            if let Some(req) = peer.next_request() {
+                peer.answer(&req);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+        peer.serve(|_, _| false);
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    assert_eq!(w!(db.version()).expect("the first request"), VERSION);
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(3), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "the idle socket's hang-up was not noticed: {seen:?}"
+    );
+    let started = Instant::now();
+    w!(db.ping()).expect("the next request, on the new socket");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(requests(&server, "ping", 1).len(), 1, "{:?}", server.log());
+    assert_eq!(server.count("ping"), 1, "re-sent: {:?}", server.log());
+});
+
+case!(an_answer_and_a_close_frame_in_one_write_answer_and_then_reconnect, {
+    // The client reads its answer and the close frame behind it at once; the answer is
+    // delivered, and the close is acted on although nobody waits for anything.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            if let Some(req) = peer.next_request() {
+                peer.send_together(
+                    &[reply(req.id, Value::from(VERSION))],
+                    Some((1001, "going away")),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            return;
+        }
+        peer.serve(|_, _| false);
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    assert_eq!(w!(db.version()).expect("the answer before the close"), VERSION);
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(3), &mut seen, |e| {
+            *e == ConnectionEvent::Reconnected
+        }),
+        "the close frame behind the answer was not acted on: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ConnectionEvent::Disconnected(why) if why.contains("1001"))),
+        "no Disconnected event naming the close code: {seen:?}"
+    );
+    w!(db.ping()).expect("the next request, on the new socket");
+    assert_eq!(requests(&server, "ping", 1).len(), 1, "{:?}", server.log());
+    assert_eq!(server.count("ping"), 1, "re-sent: {:?}", server.log());
+});
+
+case!(a_stray_frame_behind_an_answer_is_reported_and_the_next_request_works, {
+    // An answer to an id never sent arrives in the same write as the real one, while
+    // nothing else is awaited: it is read (and reported) when the socket is read next, and
+    // the next request still gets its own answer. (A peer can always lie in an answer; an
+    // answer sent ahead for an id not used yet is one more way, not a new risk.)
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let mut first = true;
+        peer.serve(|peer, req| {
+            if !std::mem::take(&mut first) {
+                return false;
+            }
+            let next = req.id.map(|id| id + 1_000_000);
+            peer.send_together(
+                &[
+                    reply(req.id, Value::from(VERSION)),
+                    reply(next, Value::from("an answer nobody asked for")),
+                ],
+                None,
+            );
+            true
+        });
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    assert_eq!(w!(db.version()).expect("the first answer"), VERSION);
+    assert_eq!(w!(db.version()).expect("the next request"), VERSION);
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            matches!(e, ConnectionEvent::Error(_))
+        }),
+        "the stray answer was not reported: {seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, ConnectionEvent::Disconnected(_))),
+        "{seen:?}"
+    );
+    assert_eq!(server.count("version"), 2, "{:?}", server.log());
+    assert!(server.log().iter().all(|r| r.conn == 0), "{:?}", server.log());
+});
+
 case!(a_live_request_answered_without_a_uuid_is_a_protocol_error, {
     let server = FakeServer::start(|stream, ctx| {
         let Some(mut peer) = ctx.upgrade(stream) else {

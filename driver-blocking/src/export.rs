@@ -243,7 +243,7 @@ impl<'c> Transfer<'c> {
     /// A fresh connection (connecting bounded by the connect timeout alone).
     fn open(client: &'c HttpTransport, path: &str, what: &'static str) -> Result<Self> {
         let never = || Error::Protocol("no deadline was set".into());
-        let conn = client.open(Deadline::after(Duration::MAX), &never)?;
+        let mut conn = client.open(Deadline::after(Duration::MAX), &never)?;
         let url = client.url_of(path);
         conn.set_timeouts(bound(client.request_timeout))
             .map_err(|e| Error::Connect {

@@ -45,11 +45,18 @@ impl Deadline {
     }
 
     /// The time left, as a socket timeout (`Ok(None)`: no limit), or `Err` once passed.
+    /// Whole milliseconds (rounded down; under one, the time itself): successive exchanges
+    /// then ask for the same timeout, and a connection sets its socket option only when the
+    /// value changes (see [`Conn::set_read_timeout`]).
     fn left(self) -> Result<Option<Duration>, ()> {
         match self.0 {
             None => Ok(None),
             Some(at) => match at.checked_duration_since(Instant::now()) {
-                Some(d) if !d.is_zero() => Ok(Some(d)),
+                Some(d) if !d.is_zero() => {
+                    let ms =
+                        Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    Ok(Some(if ms.is_zero() { d } else { ms }))
+                }
                 _ => Err(()),
             },
         }
@@ -107,13 +114,34 @@ impl Write for Stream {
 pub(crate) struct Conn {
     pub(crate) stream: Stream,
     pub(crate) buf: RecvBuf,
+    /// The socket's read and write timeouts as last set (`None`: not known).
+    read_timeout: Option<Option<Duration>>,
+    write_timeout: Option<Option<Duration>>,
 }
 
 impl Conn {
+    fn new(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            buf: RecvBuf::default(),
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
     /// Sets the socket's read and write timeouts (`None`: none).
-    pub(crate) fn set_timeouts(&self, t: Option<Duration>) -> io::Result<()> {
-        self.stream.tcp().set_read_timeout(t)?;
-        self.stream.tcp().set_write_timeout(t)
+    pub(crate) fn set_timeouts(&mut self, t: Option<Duration>) -> io::Result<()> {
+        set_read_timeout(self.stream.tcp(), &mut self.read_timeout, t)?;
+        self.set_write_timeout(t)
+    }
+
+    fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        if self.write_timeout != Some(t) {
+            self.write_timeout = None;
+            self.stream.tcp().set_write_timeout(t)?;
+            self.write_timeout = Some(t);
+        }
+        Ok(())
     }
 
     /// Writes all of `bytes` and flushes, each write bounded by `deadline`. On failure,
@@ -126,10 +154,7 @@ impl Conn {
             let left = deadline
                 .left()
                 .map_err(|()| (sent > 0, io::Error::from(io::ErrorKind::TimedOut)))?;
-            self.stream
-                .tcp()
-                .set_write_timeout(left)
-                .map_err(|e| (sent > 0, e))?;
+            self.set_write_timeout(left).map_err(|e| (sent > 0, e))?;
             match self.stream.write(&bytes[sent..]) {
                 Ok(0) => return Err((sent > 0, io::ErrorKind::WriteZero.into())),
                 Ok(n) => sent += n,
@@ -146,16 +171,35 @@ impl Conn {
         collect: Collect,
         deadline: Deadline,
     ) -> Result<wire::Response, ReadError> {
-        let Conn { stream, buf } = self;
+        let Conn {
+            stream,
+            buf,
+            read_timeout,
+            ..
+        } = self;
         let read = |out: &mut [u8]| {
             let left = deadline
                 .left()
                 .map_err(|()| io::Error::from(io::ErrorKind::TimedOut))?;
-            stream.tcp().set_read_timeout(left)?;
+            set_read_timeout(stream.tcp(), read_timeout, left)?;
             stream.read(out)
         };
         wire::read_response(read, buf, collect)
     }
+}
+
+/// Sets `tcp`'s read timeout to `t` unless `cached` says it is that already.
+fn set_read_timeout(
+    tcp: &TcpStream,
+    cached: &mut Option<Option<Duration>>,
+    t: Option<Duration>,
+) -> io::Result<()> {
+    if *cached != Some(t) {
+        *cached = None;
+        tcp.set_read_timeout(t)?;
+        *cached = Some(t);
+    }
+    Ok(())
 }
 
 /// The HTTP client of one `Surreal` handle: a pool of idle keep-alive connections plus what
@@ -376,10 +420,7 @@ impl HttpTransport {
                 Stream::Tls(Box::new(StreamOwned::new(tls, tcp)))
             }
         };
-        Ok(Conn {
-            stream,
-            buf: RecvBuf::default(),
-        })
+        Ok(Conn::new(stream))
     }
 
     /// `GET /health`: `Ok` when the server answers 200 (storage healthy). Bounded like a

@@ -4,6 +4,9 @@
 //! `http`, `wss` → `https`, same TLS options) with its session's token, namespace and
 //! database.
 //!
+//! Each transfer uses a fresh connection (closed after it) opened like the HTTP transport's,
+//! and its response is read by the same shared reader (`surql_ws::http`).
+//!
 //! Memory: the dump moves through one [`CHUNK`]-sized buffer, never whole. Time: connecting
 //! is bounded by `Options::connect_timeout`, and every single read from or write to the
 //! server by `Options::request_timeout` (a stalled server fails the call with
@@ -13,16 +16,18 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use surql::endpoint::Endpoint;
 use surql::export::{
     export_refused, export_request, import_outcome, import_request, ExportConfig, TransferRequest,
     MAX_ERROR_BODY, MAX_IMPORT_ANSWER,
 };
 use surql::session::SessionState;
-use surql::{Error, Options, Result};
-use ureq::unversioned::transport::DefaultConnector;
+use surql::{Error, Result};
+use surql_ws::http::{chunk_frame, is_timeout, Body, Piece, ResponseReader, MAX_HEAD};
 
-use crate::http::{bound, tls_config, CachingResolver};
+use crate::http::{bound, Conn, Deadline, HttpTransport};
 use crate::{Surreal, Transport};
 
 /// The size of the one buffer a dump moves through.
@@ -106,12 +111,24 @@ impl Surreal {
         }
     }
 
-    /// The session state the HTTP request carries: the HTTP transport's, or this client's
-    /// WebSocket session's.
-    fn transfer_session(&self) -> Result<SessionState> {
+    /// Runs `f` with the HTTP client of a transfer (the HTTP transport's, or one to the
+    /// WebSocket's server) and the session state the request carries (the HTTP
+    /// transport's, or this client's WebSocket session's).
+    fn with_transfer<T>(
+        &self,
+        f: impl FnOnce(&HttpTransport, SessionState) -> Result<T>,
+    ) -> Result<T> {
         match &self.inner.transport {
-            Transport::Http(http) => Ok(http.session_state()),
-            Transport::Ws(ws) => ws.session_state(self.session),
+            Transport::Http(http) => f(http, http.session_state()),
+            Transport::Ws(ws) => {
+                let session = ws.session_state(self.session)?;
+                // `base_url` is the HTTP form of the endpoint (proxy prefix kept).
+                let endpoint = Endpoint::parse(&self.inner.base_url)?;
+                f(
+                    &HttpTransport::new(&endpoint, &self.inner.options)?,
+                    session,
+                )
+            }
         }
     }
 }
@@ -137,15 +154,29 @@ impl<'a> Export<'a> {
             config,
             mut progress,
         } = self;
-        let head = export_request(&db.transfer_session()?, config.as_ref())?;
+        db.with_transfer(|client, session| {
+            let head = export_request(&session, config.as_ref())?;
+            export_to(client, &head, target, &mut progress)
+        })
+    }
+}
+
+/// Runs the export into `target`.
+fn export_to(
+    client: &HttpTransport,
+    head: &TransferRequest,
+    target: Target<'_>,
+    progress: &mut Option<Progress<'_>>,
+) -> Result<u64> {
+    {
         match target {
-            Target::Writer(mut out) => export_into(db, &head, &mut out, &mut progress),
+            Target::Writer(mut out) => export_into(client, head, &mut out, progress),
             Target::File(path) => {
                 let partial = partial_path(&path);
                 let file = File::create(&partial)
                     .map_err(|e| Error::Io(format!("cannot create {}: {e}", partial.display())))?;
                 let mut out = BufWriter::with_capacity(CHUNK, file);
-                let result = export_into(db, &head, &mut out, &mut progress).and_then(|n| {
+                let result = export_into(client, head, &mut out, progress).and_then(|n| {
                     let file = out.into_inner().map_err(|e| e.into_error())?;
                     file.sync_all()?;
                     std::fs::rename(&partial, &path)?;
@@ -176,88 +207,20 @@ impl<'a> Import<'a> {
         let Import {
             db,
             source,
-            progress,
+            mut progress,
         } = self;
-        let head = import_request(&db.transfer_session()?)?;
-        let input: Box<dyn Read + 'a> = match source {
-            Source::Reader(r) => r,
-            Source::File(path) => Box::new(
-                File::open(&path)
-                    .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?,
-            ),
-        };
-        let mut counting = Counting {
-            inner: input,
-            done: 0,
-            progress,
-            failed: None,
-        };
-        let agent = agent(&db.inner.options)?;
-        let url = format!("{}{}", db.inner.base_url, head.path);
-        let mut builder = agent.post(&url);
-        for (name, value) in &head.headers {
-            builder = builder.header(*name, value);
-        }
-        let sent = builder.send(ureq::SendBody::from_reader(&mut counting));
-        if let Some(e) = counting.failed.take() {
-            return Err(Error::Io(format!("reading the dump to import failed: {e}")));
-        }
-        let mut response = sent.map_err(|e| transfer_error(&url, &db.inner.options, e))?;
-        let status = response.status().as_u16();
-        let limit = if status == 200 || status == 422 {
-            MAX_IMPORT_ANSWER
-        } else {
-            MAX_ERROR_BODY
-        };
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| transfer_error(&url, &db.inner.options, e))?;
-        import_outcome(status, &body)?;
-        Ok(counting.done)
+        db.with_transfer(|client, session| {
+            let head = import_request(&session)?;
+            let mut input: Box<dyn Read + 'a> = match source {
+                Source::Reader(r) => r,
+                Source::File(path) => Box::new(
+                    File::open(&path)
+                        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?,
+                ),
+            };
+            import_from(client, &head, &mut input, &mut progress)
+        })
     }
-}
-
-/// A reader that counts what it gave and reports it.
-struct Counting<'a> {
-    inner: Box<dyn Read + 'a>,
-    done: u64,
-    progress: Option<Progress<'a>>,
-    /// A failure of the caller's reader (told apart from the network's).
-    failed: Option<io::Error>,
-}
-
-impl Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len().min(CHUNK);
-        match self.inner.read(&mut buf[..len]) {
-            Ok(n) => {
-                self.done += n as u64;
-                if n > 0 {
-                    if let Some(p) = &mut self.progress {
-                        p(self.done);
-                    }
-                }
-                Ok(n)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
-            Err(e) => {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                self.failed = Some(e);
-                Err(copy)
-            }
-        }
-    }
-}
-
-/// A read that timed out (ureq reports its own timeouts inside an `io::Error`).
-fn is_timeout(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::TimedOut
-        || e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
 }
 
 fn partial_path(path: &Path) -> PathBuf {
@@ -266,61 +229,150 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// One transfer's connection: every read and write bounded by the request timeout.
+struct Transfer<'c> {
+    client: &'c HttpTransport,
+    conn: Conn,
+    /// The URL, for errors.
+    url: String,
+    /// `export` or `import`, for errors.
+    what: &'static str,
+}
+
+impl<'c> Transfer<'c> {
+    /// A fresh connection (connecting bounded by the connect timeout alone).
+    fn open(client: &'c HttpTransport, path: &str, what: &'static str) -> Result<Self> {
+        let never = || Error::Protocol("no deadline was set".into());
+        let mut conn = client.open(Deadline::after(Duration::MAX), &never)?;
+        let url = client.url_of(path);
+        conn.set_timeouts(bound(client.request_timeout))
+            .map_err(|e| Error::Connect {
+                url: url.clone(),
+                reason: format!("cannot set a socket timeout: {e}"),
+            })?;
+        Ok(Transfer {
+            client,
+            conn,
+            url,
+            what,
+        })
+    }
+
+    /// Writes `bytes` to the server.
+    fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let stream = &mut self.conn.stream;
+        match stream.write_all(bytes).and_then(|()| stream.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(Error::timeout(
+                format!(
+                    "{} write to {} (the server stopped reading)",
+                    self.what, self.url
+                ),
+                self.client.request_timeout,
+            )),
+            Err(e) => Err(Error::Disconnected {
+                method: self.what.to_owned(),
+                reason: format!("writing to {} failed: {e}", self.url),
+            }),
+        }
+    }
+
+    /// The next piece of the response (never [`Piece::NeedMore`]); body bytes go to `out`.
+    fn next(&mut self, reader: &mut ResponseReader, out: &mut [u8]) -> Result<Piece> {
+        loop {
+            let piece = reader.advance(&mut self.conn.buf, out);
+            match piece.map_err(|f| f.into_error(self.what, &self.url))? {
+                Piece::NeedMore => {}
+                other => return Ok(other),
+            }
+            let read = loop {
+                match self.conn.stream.read(self.conn.buf.spare()) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            };
+            match read {
+                Ok(0) => {
+                    return reader
+                        .end_of_stream()
+                        .map_err(|f| f.into_error(self.what, &self.url))
+                }
+                Ok(n) => self.conn.buf.commit(n),
+                Err(e) if is_timeout(&e) => {
+                    return Err(Error::timeout(
+                        format!("{} data from {}", self.what, self.url),
+                        self.client.request_timeout,
+                    ))
+                }
+                Err(e) => return Err(reader.read_failed(e).into_error(self.what, &self.url)),
+            }
+        }
+    }
+
+    /// Reads the response head: its status.
+    fn head(&mut self, reader: &mut ResponseReader) -> Result<u16> {
+        while !reader.has_head() {
+            self.next(reader, &mut [])?;
+        }
+        Ok(reader.status())
+    }
+
+    /// The rest of the body, at most `limit` bytes.
+    fn collect(&mut self, reader: &mut ResponseReader, limit: u64) -> Result<Vec<u8>> {
+        let mut all = Vec::new();
+        let mut chunk = vec![0u8; MAX_HEAD];
+        loop {
+            match self.next(reader, &mut chunk)? {
+                Piece::Data(n) => {
+                    if (all.len() + n) as u64 > limit {
+                        return Err(Error::Http {
+                            status: reader.status(),
+                            message: format!(
+                                "the answer from {} is larger than {limit} bytes",
+                                self.url
+                            ),
+                        });
+                    }
+                    all.extend_from_slice(&chunk[..n]);
+                }
+                Piece::End => return Ok(all),
+                Piece::Head(_) | Piece::NeedMore => {}
+            }
+        }
+    }
+}
+
 /// Streams `GET|POST /export` into `out`.
 fn export_into(
-    db: &Surreal,
+    client: &HttpTransport,
     head: &TransferRequest,
     out: &mut dyn Write,
     progress: &mut Option<Progress<'_>>,
 ) -> Result<u64> {
-    let options = &db.inner.options;
-    let agent = agent(options)?;
-    let url = format!("{}{}", db.inner.base_url, head.path);
-    let response = if head.method == "GET" {
-        let mut b = agent.get(&url);
-        for (name, value) in &head.headers {
-            b = b.header(*name, value);
-        }
-        b.call()
+    let body = if head.method == "GET" {
+        Body::None
     } else {
-        let mut b = agent.post(&url);
-        for (name, value) in &head.headers {
-            b = b.header(*name, value);
-        }
-        b.send(&head.body[..])
+        Body::Bytes(&head.body)
     };
-    let mut response = response.map_err(|e| transfer_error(&url, options, e))?;
-    let status = response.status().as_u16();
+    let path = format!("{}{}", client.prefix(), head.path);
+    let bytes = client.request_bytes(head.method, &path, &head.headers, body, true)?;
+    let mut transfer = Transfer::open(client, head.path, "export")?;
+    transfer.send(&bytes)?;
+    let mut reader = ResponseReader::new(head.method, u64::MAX)?;
+    let status = transfer.head(&mut reader)?;
     if status != 200 {
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec();
-        return Err(export_refused(status, body.as_deref()));
+        let text = transfer.collect(&mut reader, MAX_ERROR_BODY);
+        return Err(export_refused(status, text.as_deref()));
     }
-    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
-    let mut buf = vec![0u8; CHUNK];
+    let mut chunk = vec![0u8; CHUNK];
     let mut done = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => {
-                return Err(Error::timeout(
-                    format!("export data from {url}"),
-                    options.request_timeout,
-                ))
-            }
-            Err(e) => {
-                return Err(Error::Http {
-                    status,
-                    message: format!("reading the export from {url} failed: {e}"),
-                })
-            }
+        let n = match transfer.next(&mut reader, &mut chunk)? {
+            Piece::Data(n) => n,
+            Piece::End => break,
+            Piece::Head(_) | Piece::NeedMore => continue,
         };
-        out.write_all(&buf[..n])
+        out.write_all(&chunk[..n])
             .map_err(|e| Error::Io(format!("writing the export failed: {e}")))?;
         done += n as u64;
         if let Some(p) = progress {
@@ -332,52 +384,55 @@ fn export_into(
     Ok(done)
 }
 
-/// An agent for one transfer: connect bounded by `connect_timeout`, each read and write by
-/// `request_timeout`, no bound on the whole.
-fn agent(options: &Options) -> Result<ureq::Agent> {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(bound(options.connect_timeout))
-        .timeout_per_read(bound(options.request_timeout))
-        .timeout_per_write(bound(options.request_timeout))
-        .tls_config(tls_config(&options.tls)?)
-        .build();
-    Ok(ureq::Agent::with_parts(
-        config,
-        DefaultConnector::default(),
-        CachingResolver::default(),
-    ))
-}
-
-fn transfer_error(url: &str, options: &Options, e: ureq::Error) -> Error {
-    match e {
-        ureq::Error::Timeout(ureq::Timeout::Connect) => Error::Timeout {
-            what: format!("connection to {url} (TCP connect and TLS handshake)"),
-            after: options.connect_timeout,
-        },
-        ureq::Error::Timeout(t) => Error::Timeout {
-            what: format!("answer from {url} ({t})"),
-            after: options.request_timeout,
-        },
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Error::Connect {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        },
-        ureq::Error::Io(io) if io.kind() == io::ErrorKind::TimedOut => Error::Timeout {
-            what: format!("answer from {url}"),
-            after: options.request_timeout,
-        },
-        ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => Error::Connect {
-            url: url.to_owned(),
-            reason: io.to_string(),
-        },
-        ureq::Error::BodyExceedsLimit(limit) => Error::Http {
-            status: 0,
-            message: format!("the answer from {url} is larger than {limit} bytes"),
-        },
-        other => Error::Disconnected {
-            method: url.rsplit('/').next().unwrap_or("transfer").to_owned(),
-            reason: format!("{other} ({url})"),
-        },
+/// Streams `input` as the chunked body of `POST /import`, then reads the report.
+fn import_from(
+    client: &HttpTransport,
+    head: &TransferRequest,
+    input: &mut dyn Read,
+    progress: &mut Option<Progress<'_>>,
+) -> Result<u64> {
+    let path = format!("{}{}", client.prefix(), head.path);
+    let bytes = client.request_bytes("POST", &path, &head.headers, Body::Chunked, true)?;
+    let mut transfer = Transfer::open(client, head.path, "import")?;
+    let mut chunk = vec![0u8; CHUNK];
+    let mut frame = Vec::with_capacity(CHUNK + 16);
+    let mut done = 0u64;
+    let mut sent = transfer.send(&bytes);
+    while sent.is_ok() {
+        let n = match input.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Io(format!("reading the dump to import failed: {e}"))),
+        };
+        chunk_frame(&chunk[..n], &mut frame);
+        sent = transfer.send(&frame);
+        if n == 0 {
+            break;
+        }
+        if sent.is_ok() {
+            done += n as u64;
+            if let Some(p) = progress {
+                p(done);
+            }
+        }
+    }
+    // A server that refuses the import (authentication, permissions) may answer and close
+    // before reading the whole body: its answer says why, so it is read even then.
+    let mut answer = || {
+        let mut reader = ResponseReader::new("POST", u64::MAX)?;
+        let status = transfer.head(&mut reader)?;
+        let limit = if status == 200 || status == 422 {
+            MAX_IMPORT_ANSWER
+        } else {
+            MAX_ERROR_BODY
+        };
+        Ok::<_, Error>((status, transfer.collect(&mut reader, limit)?))
+    };
+    match (sent, answer()) {
+        (Ok(()), Ok((status, text))) => import_outcome(status, &text).map(|()| done),
+        (Err(_), Ok((status, text))) if status != 200 => {
+            import_outcome(status, &text).map(|()| done)
+        }
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
     }
 }

@@ -1,61 +1,258 @@
-//! The HTTP transport: one stateless `POST /rpc` per call over a keep-alive `ureq` agent.
+//! The HTTP transport: one stateless `POST /rpc` per call over a pool of keep-alive
+//! connections (std `TcpStream`, rustls for `https`).
 //!
-//! The pure `surql::rpc::http` functions decide the headers and read the answer; this file
-//! only moves bytes. What a stateless server forgets between calls (token, ns, db) is kept
-//! in an `HttpSession` and re-sent as headers on every request.
+//! Everything but the socket reads and writes is shared with the async driver in
+//! `surql_ws::http`: the request head (written by us, so no dependency ever sees or logs the
+//! `Authorization` header), the response reader with its limits, the idle pool and the
+//! re-send rule. The pure `surql::rpc::http` functions decide the headers and read the
+//! answer. What a stateless server forgets between calls (token, ns, db) is kept in an
+//! `HttpSession` and re-sent as headers on every request.
 //!
-//! Re-sending: ureq 3 never re-sends a request (it has no retry logic); a pooled connection
-//! that the server closed while idle is noticed by ureq's pool (`is_open` probe) before any
-//! byte is written, and replaced. Every failure after that is reported, never retried.
+//! Re-sending: a request is written again on a new connection only when not one byte of it
+//! can have reached the server: a pooled connection that is visibly closed is skipped before
+//! writing (one nonblocking peek), and a pooled connection whose very first write fails is
+//! replaced. Any failure after a byte was written is reported (`Error::Disconnected`: it may
+//! or may not have run), never retried, so a `create` is never applied twice.
 //!
-//! Time: one exchange (name lookup, connect, send, status, headers, body) is bounded by
-//! `Options::request_timeout` (ureq's global timeout), TCP connect and TLS handshake also
-//! by `Options::connect_timeout`.
+//! Time: one exchange (connect, send, status, headers, body) is bounded by
+//! `Options::request_timeout` (a deadline, enforced with socket read and write timeouts),
+//! TCP connect and TLS handshake also by `Options::connect_timeout`. `Duration::MAX` means
+//! no bound.
 
-use std::io::ErrorKind as IoKind;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use surql::options::TlsOptions;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use surql::endpoint::Endpoint;
 use surql::rpc::http::{decode_response_payload, HttpRpcError, HttpSession};
 use surql::rpc::{Payload, Request};
 use surql::{Error, Options};
-use ureq::http::Uri;
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use surql_ws::http::{
+    self as wire, is_timeout, looks_open, Body, Collect, Pool, ReadError, RecvBuf, MAX_BODY,
+};
 
-use surql::endpoint::Endpoint;
+/// A point in time an exchange must end by (`None`: never).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(Option<Instant>);
 
-/// Bodies larger than the server's own WebSocket message limit are refused rather than
-/// buffered without bound.
-const MAX_RESPONSE_BYTES: u64 = 128 * 1024 * 1024;
+impl Deadline {
+    /// `after` from now; a duration too long to add to an `Instant` means no deadline.
+    pub(crate) fn after(after: Duration) -> Deadline {
+        Deadline(Instant::now().checked_add(after))
+    }
 
-/// Idle keep-alive connections kept for reuse (one handle talks to one server): as many
-/// as concurrent callers are likely to use.
-const MAX_IDLE_CONNECTIONS: usize = 64;
+    /// The time left, as a socket timeout (`Ok(None)`: no limit), or `Err` once passed.
+    /// Whole milliseconds (rounded down; under one, the time itself): successive exchanges
+    /// then ask for the same timeout, and a connection sets its socket option only when the
+    /// value changes (see [`Conn::set_read_timeout`]).
+    fn left(self) -> Result<Option<Duration>, ()> {
+        match self.0 {
+            None => Ok(None),
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(d) if !d.is_zero() => {
+                    let ms =
+                        Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    Ok(Some(if ms.is_zero() { d } else { ms }))
+                }
+                _ => Err(()),
+            },
+        }
+    }
 
-/// How long a name lookup is reused (see [`CachingResolver`]).
-const RESOLVE_TTL: Duration = Duration::from_secs(30);
+    fn min(self, other: Deadline) -> Deadline {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => Deadline(Some(a.min(b))),
+            (a, b) => Deadline(a.or(b)),
+        }
+    }
+}
 
-/// A stateless HTTP connection to one server.
+/// A connection's byte stream: plain TCP or TLS over TCP.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A connection and the bytes read from it but not parsed yet.
+pub(crate) struct Conn {
+    pub(crate) stream: Stream,
+    pub(crate) buf: RecvBuf,
+    /// The socket's read and write timeouts as last set (`None`: not known).
+    read_timeout: Option<Option<Duration>>,
+    write_timeout: Option<Option<Duration>>,
+}
+
+impl Conn {
+    fn new(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            buf: RecvBuf::default(),
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Sets the socket's read and write timeouts (`None`: none).
+    pub(crate) fn set_timeouts(&mut self, t: Option<Duration>) -> io::Result<()> {
+        set_read_timeout(self.stream.tcp(), &mut self.read_timeout, t)?;
+        self.set_write_timeout(t)
+    }
+
+    fn set_write_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        if self.write_timeout != Some(t) {
+            self.write_timeout = None;
+            self.stream.tcp().set_write_timeout(t)?;
+            self.write_timeout = Some(t);
+        }
+        Ok(())
+    }
+
+    /// Writes all of `bytes` and flushes, each write bounded by `deadline`. On failure,
+    /// says whether any byte may have reached the server (`true` as soon as one write call
+    /// accepted a byte: conservative, since with TLS an accepted byte may still sit in a
+    /// buffer).
+    fn write_all(&mut self, bytes: &[u8], deadline: Deadline) -> Result<(), (bool, io::Error)> {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let left = deadline
+                .left()
+                .map_err(|()| (sent > 0, io::Error::from(io::ErrorKind::TimedOut)))?;
+            self.set_write_timeout(left).map_err(|e| (sent > 0, e))?;
+            match self.stream.write(&bytes[sent..]) {
+                Ok(0) => return Err((sent > 0, io::ErrorKind::WriteZero.into())),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((sent > 0, e)),
+            }
+        }
+        self.stream.flush().map_err(|e| (true, e))
+    }
+
+    /// Reads one response, each read bounded by `deadline`.
+    fn read_response(
+        &mut self,
+        collect: Collect,
+        deadline: Deadline,
+    ) -> Result<wire::Response, ReadError> {
+        let Conn {
+            stream,
+            buf,
+            read_timeout,
+            ..
+        } = self;
+        let read = |out: &mut [u8]| {
+            let left = deadline
+                .left()
+                .map_err(|()| io::Error::from(io::ErrorKind::TimedOut))?;
+            set_read_timeout(stream.tcp(), read_timeout, left)?;
+            stream.read(out)
+        };
+        wire::read_response(read, buf, collect)
+    }
+}
+
+/// Sets `tcp`'s read timeout to `t` unless `cached` says it is that already.
+fn set_read_timeout(
+    tcp: &TcpStream,
+    cached: &mut Option<Option<Duration>>,
+    t: Option<Duration>,
+) -> io::Result<()> {
+    if *cached != Some(t) {
+        *cached = None;
+        tcp.set_read_timeout(t)?;
+        *cached = Some(t);
+    }
+    Ok(())
+}
+
+/// The HTTP client of one `Surreal` handle: a pool of idle keep-alive connections plus what
+/// a stateless server forgets between calls (token, namespace, database).
 pub(crate) struct HttpTransport {
-    agent: ureq::Agent,
+    /// Host for the socket (an IPv6 address without brackets).
+    host: String,
+    port: u16,
+    /// `host:port` for the `Host` header, IPv6 in brackets.
+    authority: String,
+    /// The RPC path (`/rpc`, or `<prefix>/rpc` behind a proxy).
+    pub(crate) rpc_path: String,
+    /// The RPC URL, for errors.
     url: String,
-    connect_timeout: Duration,
-    request_timeout: Duration,
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     session: Mutex<HttpSession>,
+    idle: Pool<Conn>,
 }
 
 impl HttpTransport {
-    /// A transport for `endpoint` (`http://` or `https://`); fails on unusable TLS settings.
+    /// A transport for `endpoint` (`http://` or `https://`); fails on unusable TLS settings
+    /// (bad PEM) or a host that is not a valid TLS server name.
     pub(crate) fn new(endpoint: &Endpoint, options: &Options) -> Result<HttpTransport, Error> {
+        let authority = wire::authority(&endpoint.host, endpoint.port);
+        let scheme = if endpoint.scheme.is_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!("{scheme}://{authority}{}", endpoint.path);
+        let tls = if endpoint.scheme.is_tls() {
+            let name =
+                ServerName::try_from(endpoint.host.clone()).map_err(|e| Error::InvalidUrl {
+                    url: url.clone(),
+                    reason: format!("`{}` is not a valid TLS server name: {e}", endpoint.host),
+                })?;
+            Some((surql_ws::tls_config(&options.tls)?, name))
+        } else {
+            None
+        };
         Ok(HttpTransport {
-            agent: agent(options)?,
-            url: endpoint.rpc_url(),
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            authority,
+            rpc_path: endpoint.path.clone(),
+            url,
+            tls,
             connect_timeout: options.connect_timeout,
             request_timeout: options.request_timeout,
             session: Mutex::new(HttpSession::default()),
+            idle: Pool::default(),
         })
     }
 
@@ -70,6 +267,30 @@ impl HttpTransport {
         self.session().clone()
     }
 
+    /// The server's URL for `path` (after the proxy prefix, if any), for errors.
+    pub(crate) fn url_of(&self, path: &str) -> String {
+        let prefix = self.prefix();
+        let base = self.url.strip_suffix(&self.rpc_path).unwrap_or(&self.url);
+        format!("{base}{prefix}{path}")
+    }
+
+    /// The proxy prefix before `/rpc` (empty without a proxy).
+    pub(crate) fn prefix(&self) -> &str {
+        self.rpc_path.strip_suffix("/rpc").unwrap_or("")
+    }
+
+    /// The bytes of a request to this server.
+    pub(crate) fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Body<'_>,
+        close: bool,
+    ) -> Result<Vec<u8>, Error> {
+        wire::request_bytes(method, path, &self.authority, headers, body, close)
+    }
+
     /// Sends `req` and returns the server's result.
     pub(crate) fn call(&self, req: &Request) -> Result<Payload, Error> {
         // The core checks every header value, and what a `use` or `authenticate` would
@@ -78,266 +299,173 @@ impl HttpTransport {
             .session()
             .encode_request(req)
             .map_err(|e| map_error(req, e))?;
-        let mut builder = self.agent.post(&self.url);
-        for (name, value) in &http.headers {
-            builder = builder.header(*name, value);
-        }
-        let mut response = builder
-            .send(&http.body[..])
-            .map_err(|e| self.transport_error(req, e))?;
-        let status = response.status().as_u16();
-        // The server answered, so the request ran: from here a failure is a broken answer,
-        // not a lost connection.
-        let broken = |message: String| Error::Http { status, message };
+        let bytes = self.request_bytes(
+            http.method,
+            &self.rpc_path,
+            &http.headers,
+            Body::Bytes(&http.body),
+            false,
+        )?;
         let method = req.method.as_str();
-        if let Some(n) = response.body().content_length() {
-            if n > MAX_RESPONSE_BYTES {
-                return Err(broken(format!(
-                    "the answer to `{method}` announces {n} bytes, over the {MAX_RESPONSE_BYTES}-byte limit"
-                )));
-            }
-        }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::Timeout(_) => Error::Timeout {
-                    what: format!("`{method}` answer"),
-                    after: self.request_timeout,
-                },
-                ureq::Error::BodyExceedsLimit(limit) => broken(format!(
-                    "the answer to `{method}` is larger than {limit} bytes"
-                )),
-                other => broken(format!(
-                    "reading the body of the answer to `{method}` failed: {other}"
-                )),
-            })?;
+        let (status, body) = self.exchange(method, http.method, &bytes)?;
         let result = decode_response_payload(status, &body).map_err(|e| map_error(req, e))?;
         self.session().apply_payload(req, &result);
         Ok(result)
     }
 
-    fn transport_error(&self, req: &Request, e: ureq::Error) -> Error {
-        let method = req.method.as_str().to_owned();
-        match e {
-            ureq::Error::Timeout(ureq::Timeout::Connect) => Error::Timeout {
-                what: format!("connection to {} (TCP connect and TLS handshake)", self.url),
-                after: self.connect_timeout,
-            },
-            ureq::Error::Timeout(_) => Error::Timeout {
-                what: format!("`{method}` answer"),
-                after: self.request_timeout,
-            },
-            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Error::Connect {
-                url: self.url.clone(),
-                reason: e.to_string(),
-            },
-            // Refused or unreachable: nothing was sent.
-            ureq::Error::Io(io)
-                if matches!(
-                    io.kind(),
-                    IoKind::ConnectionRefused
-                        | IoKind::AddrNotAvailable
-                        | IoKind::HostUnreachable
-                        | IoKind::NetworkUnreachable
-                ) =>
-            {
-                Error::Connect {
-                    url: self.url.clone(),
-                    reason: io.to_string(),
-                }
-            }
-            // Any other socket error may strike after the request went out: it may have run.
-            ureq::Error::Io(io) => Error::Disconnected {
-                method,
-                reason: format!("{} ({})", io, self.url),
-            },
-            // Framing ureq could not read (a garbage status line, a bad chunk, a header
-            // over the size limit): the server's answer, if any, is lost.
-            ureq::Error::Protocol(p) => Error::Http {
-                status: 0,
-                message: format!("malformed HTTP response to `{method}`: {p}"),
-            },
-            ureq::Error::LargeResponseHeader(got, limit) => Error::Http {
-                status: 0,
-                message: format!(
-                    "HTTP response head of {got} bytes to `{method}` is over the {limit}-byte limit"
-                ),
-            },
-            other => Error::Io(format!("`{method}` over HTTP to {}: {other}", self.url)),
-        }
-    }
-}
-
-/// `Some(d)`, or `None` (no timeout) when `d` is too long to add to an `Instant`: ureq
-/// would overflow (and panic) on `Duration::MAX`.
-pub(crate) fn bound(d: Duration) -> Option<Duration> {
-    Instant::now().checked_add(d).map(|_| d)
-}
-
-fn agent(options: &Options) -> Result<ureq::Agent, Error> {
-    let config = ureq::Agent::config_builder()
-        // A non-200 status carries the server's explanation in the body: read it
-        // instead of turning it into a bodiless ureq error.
-        .http_status_as_error(false)
-        .timeout_global(bound(options.request_timeout))
-        .timeout_connect(bound(options.connect_timeout))
-        .tls_config(tls_config(&options.tls)?)
-        // ureq keeps 3 idle connections per host by default: 32 threads calling at once
-        // then open a new connection for most calls (measured: 79% of the floor).
-        .max_idle_connections(MAX_IDLE_CONNECTIONS)
-        .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
-        .build();
-    // With a global timeout ureq resolves the host on a helper thread for EVERY request,
-    // even on a kept-alive connection (it more than doubled the cost of a call): the
-    // resolver caches the lookup.
-    Ok(ureq::Agent::with_parts(
-        config,
-        DefaultConnector::default(),
-        CachingResolver::default(),
-    ))
-}
-
-/// ureq's resolver, with the last lookup reused for [`RESOLVE_TTL`].
-#[derive(Debug, Default)]
-pub(crate) struct CachingResolver {
-    last: Mutex<Option<(String, Instant, ResolvedSocketAddrs)>>,
-}
-
-impl Resolver for CachingResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let key = format!(
-            "{:?}{:?}",
-            uri.scheme_str(),
-            uri.authority().map(|a| a.as_str())
-        );
-        let last = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((k, at, addrs)) = &*last() {
-            if *k == key && at.elapsed() < RESOLVE_TTL {
-                return Ok(addrs.clone());
-            }
-        }
-        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
-        *last() = Some((key, Instant::now(), addrs.clone()));
-        Ok(addrs)
-    }
-}
-
-/// ureq's TLS settings from `Options.tls`.
-pub(crate) fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
-    let mut builder = TlsConfig::builder();
-    if !tls.extra_roots_pem.is_empty() {
-        if !tls.no_public_roots {
-            // ureq takes either its bundled public roots or a given list, not both.
-            return Err(Error::NotSupported {
-                method: "connect".into(),
-                message: "over https, the blocking driver cannot add roots to the public ones: \
-                          call `only_extra_roots()` (adding the public CA's certificate if it \
-                          is needed too)"
-                    .into(),
-            });
-        }
-        let mut roots = Vec::new();
-        for pem in &tls.extra_roots_pem {
-            for item in ureq::tls::parse_pem(pem) {
-                match item {
-                    Ok(PemItem::Certificate(c)) => roots.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::invalid("TLS root certificate (PEM)", e.to_string()))
+    /// Writes `bytes` on a pooled or new connection and reads the response, all within the
+    /// request timeout.
+    fn exchange(&self, method: &str, verb: &str, bytes: &[u8]) -> Result<(u16, Vec<u8>), Error> {
+        let deadline = Deadline::after(self.request_timeout);
+        let timed_out = || Error::Timeout {
+            what: format!("`{method}` answer"),
+            after: self.request_timeout,
+        };
+        let mut conn = loop {
+            let (mut conn, pooled) = match self.idle.take() {
+                // The server may have closed it while it sat idle.
+                Some(c) if !looks_open(c.stream.tcp()) => continue,
+                Some(c) => (c, true),
+                None => (self.open(deadline, &timed_out)?, false),
+            };
+            match conn.write_all(bytes, deadline) {
+                Ok(()) => break conn,
+                Err((_, e)) if is_timeout(&e) => return Err(timed_out()),
+                Err((sent_any, e)) => {
+                    match wire::write_failed(pooled, sent_any, &e, method, &self.url) {
+                        // Not a byte went out on a connection closed while pooled: the one
+                        // case where sending again cannot run the request twice.
+                        None => continue,
+                        Some(error) => return Err(error),
                     }
                 }
             }
-        }
-        if roots.is_empty() {
-            return Err(Error::invalid(
-                "TLS root certificate (PEM)",
-                "no `CERTIFICATE` block found",
-            ));
-        }
-        builder = builder.root_certs(RootCerts::new_with_certs(&roots));
-    }
-    if let Some(cert) = &tls.client_cert {
-        let mut chain = Vec::new();
-        for item in ureq::tls::parse_pem(&cert.chain_pem) {
-            match item {
-                Ok(PemItem::Certificate(c)) => chain.push(c),
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Error::invalid(
-                        "TLS client certificate chain (PEM)",
-                        e.to_string(),
-                    ))
+        };
+        let collect = Collect::new(verb, MAX_BODY)?;
+        match conn.read_response(collect, deadline) {
+            Ok(r) => {
+                if r.reusable {
+                    self.idle.put(conn);
                 }
+                Ok((r.status, r.body))
+            }
+            Err(ReadError::TimedOut) => Err(timed_out()),
+            Err(ReadError::Failed(f)) => Err(f.into_error(method, &self.url)),
+        }
+    }
+
+    /// Opens a connection: TCP connect and TLS handshake, bounded by `connect_timeout` and
+    /// by `limit` (then failing with `limit_passed()`).
+    pub(crate) fn open(
+        &self,
+        limit: Deadline,
+        limit_passed: &dyn Fn() -> Error,
+    ) -> Result<Conn, Error> {
+        let own = Deadline::after(self.connect_timeout);
+        let deadline = own.min(limit);
+        // Which bound ran out: the connect timeout's, or the caller's.
+        let timed_out = || match (own.0, limit.0) {
+            (Some(a), Some(b)) if b < a => limit_passed(),
+            (None, Some(_)) => limit_passed(),
+            _ => Error::Timeout {
+                what: format!("connection to {} (TCP connect and TLS handshake)", self.url),
+                after: self.connect_timeout,
+            },
+        };
+        let fail = |reason: String| Error::Connect {
+            url: self.url.clone(),
+            reason,
+        };
+        let addrs = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| fail(format!("cannot resolve `{}`: {e}", self.host)))?;
+        let mut last_error = format!("`{}` resolved to no address", self.host);
+        let mut tcp = None;
+        for addr in addrs {
+            let attempt = match deadline.left() {
+                Err(()) => return Err(timed_out()),
+                Ok(None) => TcpStream::connect(addr),
+                Ok(Some(left)) => TcpStream::connect_timeout(&addr, left),
+            };
+            match attempt {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) if is_timeout(&e) => return Err(timed_out()),
+                Err(e) => last_error = format!("{addr}: {e}"),
             }
         }
-        // The key's PEM is never quoted in an error.
-        let key = ureq::tls::parse_pem(&cert.key_pem).find_map(|item| match item {
-            Ok(PemItem::PrivateKey(k)) => Some(k),
-            _ => None,
-        });
-        let (false, Some(key)) = (chain.is_empty(), key) else {
-            return Err(Error::invalid(
-                "TLS client certificate",
-                "the chain needs a `CERTIFICATE` block and the key a PKCS#8, PKCS#1 or SEC1 \
-                 private key block",
-            ));
+        let tcp = tcp.ok_or_else(|| fail(last_error))?;
+        // Requests are small and latency-bound: never wait for Nagle's algorithm.
+        tcp.set_nodelay(true)
+            .map_err(|e| fail(format!("cannot set TCP_NODELAY: {e}")))?;
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some((config, name)) => {
+                let mut tls = ClientConnection::new(config.clone(), name.clone())
+                    .map_err(|e| fail(format!("TLS: {e}")))?;
+                let mut tcp = tcp;
+                while tls.is_handshaking() {
+                    let left = deadline.left().map_err(|()| timed_out())?;
+                    tcp.set_read_timeout(left)
+                        .and_then(|()| tcp.set_write_timeout(left))
+                        .map_err(|e| fail(format!("cannot set a socket timeout: {e}")))?;
+                    match tls.complete_io(&mut tcp) {
+                        Ok(_) => {}
+                        Err(e) if is_timeout(&e) => return Err(timed_out()),
+                        Err(e) => return Err(fail(format!("TLS handshake: {e}"))),
+                    }
+                }
+                Stream::Tls(Box::new(StreamOwned::new(tls, tcp)))
+            }
         };
-        builder = builder.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
+        Ok(Conn::new(stream))
     }
-    Ok(builder.build())
+
+    /// `GET /health`: `Ok` when the server answers 200 (storage healthy). Bounded like a
+    /// request, on a fresh connection.
+    pub(crate) fn health(&self) -> Result<(), Error> {
+        let url = self.url_of("/health");
+        let timed_out = || Error::Timeout {
+            what: format!("answer to GET {url}"),
+            after: self.request_timeout,
+        };
+        let path = format!("{}/health", self.prefix());
+        let bytes = self.request_bytes("GET", &path, &[], Body::None, true)?;
+        let deadline = Deadline::after(self.request_timeout);
+        let mut conn = self.open(deadline, &timed_out)?;
+        let failed = |reason: String| Error::Connect {
+            url: url.clone(),
+            reason,
+        };
+        match conn.write_all(&bytes, deadline) {
+            Ok(()) => {}
+            Err((_, e)) if is_timeout(&e) => return Err(timed_out()),
+            Err((_, e)) => return Err(failed(format!("writing the request failed: {e}"))),
+        }
+        // The body only adds detail to the status.
+        let response = match conn.read_response(Collect::new("GET", 64 << 10)?, deadline) {
+            Ok(r) => r,
+            Err(ReadError::TimedOut) => return Err(timed_out()),
+            Err(ReadError::Failed(f)) => return Err(failed(f.message().to_owned())),
+        };
+        if response.status == 200 {
+            return Ok(());
+        }
+        Err(Error::Http {
+            status: response.status,
+            message: match String::from_utf8_lossy(&response.body).trim() {
+                "" => format!("GET {url} reports the server unhealthy"),
+                text => format!("GET {url}: {text}"),
+            },
+        })
+    }
 }
 
-/// `GET /health` on the server at `base_url`: `Ok` when it answers 200 (storage healthy).
-/// Bounded like a request by `options`.
-pub(crate) fn health(base_url: &str, options: &Options) -> Result<(), Error> {
-    let url = format!("{base_url}/health");
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(bound(options.request_timeout))
-        .timeout_connect(bound(options.connect_timeout))
-        .tls_config(tls_config(&options.tls)?)
-        .build();
-    let agent: ureq::Agent = config.into();
-    let mut response = agent.get(&url).call().map_err(|e| match e {
-        ureq::Error::Timeout(t) => Error::Timeout {
-            what: format!("answer to GET {url} ({t})"),
-            after: if t == ureq::Timeout::Connect {
-                options.connect_timeout
-            } else {
-                options.request_timeout
-            },
-        },
-        other => Error::Connect {
-            url: url.clone(),
-            reason: other.to_string(),
-        },
-    })?;
-    let status = response.status().as_u16();
-    if status == 200 {
-        return Ok(());
-    }
-    // The body only adds detail to the status; an unreadable body leaves the status alone.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    Err(Error::Http {
-        status,
-        message: match body.trim() {
-            "" => format!("GET {url} reports the server unhealthy"),
-            text => format!("GET {url}: {text}"),
-        },
-    })
+/// `Some(d)`, or `None` (no timeout) when `d` is too long to add to an `Instant`.
+pub(crate) fn bound(d: Duration) -> Option<Duration> {
+    Instant::now().checked_add(d).map(|_| d)
 }
 
 fn map_error(req: &Request, e: HttpRpcError) -> Error {
@@ -359,16 +487,25 @@ fn map_error(req: &Request, e: HttpRpcError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use surql::options::TlsOptions;
 
     #[test]
     fn durations_too_long_for_an_instant_mean_no_timeout() {
         assert_eq!(bound(Duration::MAX), None);
         assert_eq!(bound(Duration::from_secs(5)), Some(Duration::from_secs(5)));
-        // Building an agent with "no limit" must not panic either.
-        let o = Options::default()
-            .request_timeout(Duration::MAX)
-            .connect_timeout(Duration::MAX);
-        assert!(agent(&o).is_ok());
+        assert_eq!(Deadline::after(Duration::MAX).left(), Ok(None));
+        assert!(Deadline::after(Duration::ZERO).left().is_err());
+        let d = Deadline::after(Duration::from_secs(5)).min(Deadline::after(Duration::MAX));
+        assert!(matches!(d.left(), Ok(Some(t)) if t <= Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn urls_keep_the_proxy_prefix() {
+        let e = Endpoint::parse("http://[::1]:8000/db").expect("url");
+        let t = HttpTransport::new(&e, &Options::default()).expect("transport");
+        assert_eq!(t.url, "http://[::1]:8000/db/rpc");
+        assert_eq!(t.url_of("/health"), "http://[::1]:8000/db/health");
+        assert_eq!(t.prefix(), "/db");
     }
 
     #[test]
@@ -409,13 +546,17 @@ mod tests {
 
     #[test]
     fn tls_settings_are_checked_without_quoting_the_key() {
-        let o = TlsOptions::default()
+        let https = Endpoint::parse("https://localhost:8000").expect("url");
+        let o = |tls: TlsOptions| Options::default().tls(tls);
+        let bad_root = TlsOptions::default()
             .only_extra_roots()
             .add_root_pem(&b"not pem"[..]);
-        assert!(tls_config(&o).is_err());
-        let o = TlsOptions::default().client_cert(&b"nothing"[..], &b"SECRET-KEY-TEXT"[..]);
-        let e = tls_config(&o).expect_err("refused");
+        assert!(HttpTransport::new(&https, &o(bad_root)).is_err());
+        let bad_key = TlsOptions::default().client_cert(&b"nothing"[..], &b"SECRET-KEY-TEXT"[..]);
+        let e = HttpTransport::new(&https, &o(bad_key))
+            .err()
+            .expect("refused");
         assert!(!e.to_string().contains("SECRET"), "{e}");
-        assert!(tls_config(&TlsOptions::default()).is_ok());
+        assert!(HttpTransport::new(&https, &o(TlsOptions::default())).is_ok());
     }
 }

@@ -484,7 +484,14 @@ impl Surreal {
 
     /// `GET /health` on the server: `Ok` when its storage is healthy.
     pub fn health(&self) -> Result<()> {
-        http::health(&self.inner.base_url, &self.inner.options)
+        match &self.inner.transport {
+            Transport::Http(http) => http.health(),
+            Transport::Ws(_) => {
+                // `base_url` is the HTTP form of the endpoint (proxy prefix kept).
+                let endpoint = Endpoint::parse(&self.inner.base_url)?;
+                HttpTransport::new(&endpoint, &self.inner.options)?.health()
+            }
+        }
     }
 
     // --- live queries -------------------------------------------------------------------

@@ -5,7 +5,8 @@
 //! namespace and database.
 //!
 //! Each transfer uses a fresh connection (closed after it) of the HTTP client in
-//! `http.rs`; the response is parsed by `ureq-proto` like every other answer.
+//! `http.rs`; the response is read by the shared reader (`surql_ws::http`) like every other
+//! answer.
 //!
 //! Memory: the dump moves through one [`CHUNK`]-sized buffer, never whole. Time: connecting
 //! is bounded by `Options::connect_timeout`, and every single read from or write to the
@@ -26,13 +27,9 @@ use surql::export::{
 };
 use surql::session::SessionState;
 use surql::{Error, Result};
-use ureq_proto::client::state::{RecvBody, RecvResponse};
-use ureq_proto::client::{Call, RecvResponseResult};
-use ureq_proto::BodyMode;
+use surql_ws::http::{chunk_frame, Body, Piece, ResponseReader, MAX_HEAD};
 
-use crate::http::{
-    bounded, check_header, fill, response_reader, Conn, HttpClient, MAX_HEAD, READ_CHUNK,
-};
+use crate::http::{bounded, fill, Conn, HttpClient};
 use crate::{Surreal, Transport};
 
 /// The size of the one buffer a dump moves through.
@@ -259,23 +256,15 @@ fn request_bytes(
     head: &TransferRequest,
     chunked: bool,
 ) -> Result<Vec<u8>> {
-    let mut text = format!(
-        "{} {prefix}{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-        head.method, head.path, client.authority
-    );
-    if chunked {
-        text.push_str("Transfer-Encoding: chunked\r\n");
-    } else if head.method != "GET" {
-        text.push_str(&format!("Content-Length: {}\r\n", head.body.len()));
-    }
-    for (name, value) in &head.headers {
-        check_header(name, value)?;
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    let mut wire = text.into_bytes();
-    wire.extend_from_slice(&head.body);
-    Ok(wire)
+    let body = if chunked {
+        Body::Chunked
+    } else if head.method == "GET" {
+        Body::None
+    } else {
+        Body::Bytes(&head.body)
+    };
+    let path = format!("{prefix}{}", head.path);
+    client.encode(head.method, &path, &head.headers, body, true)
 }
 
 /// Writes `bytes` to the server, bounded by the request timeout.
@@ -304,168 +293,73 @@ async fn send(client: &HttpClient, conn: &mut Conn, bytes: &[u8], what: &str) ->
     })
 }
 
-/// Reads more bytes into `conn.buf`, bounded by the request timeout; `Ok(0)` at the end.
-async fn more(client: &HttpClient, conn: &mut Conn, what: &str) -> Result<usize> {
-    let Conn { io, buf } = conn;
-    bounded(
-        client.request_timeout,
-        || format!("{what} from {}", client.url()),
-        async {
-            fill(io, buf, READ_CHUNK)
-                .await
-                .map_err(|e| Error::Disconnected {
-                    method: what.to_owned(),
-                    reason: format!("reading from {} failed: {e}", client.url()),
-                })
-        },
-    )
-    .await
+/// The next piece of the response (never [`Piece::NeedMore`]); body bytes go to `out`.
+/// Every read is bounded by the request timeout.
+async fn next(
+    client: &HttpClient,
+    conn: &mut Conn,
+    reader: &mut ResponseReader,
+    out: &mut [u8],
+    what: &str,
+) -> Result<Piece> {
+    let url = client.url();
+    loop {
+        let piece = reader.advance(&mut conn.buf, out);
+        match piece.map_err(|f| f.into_error(what, &url))? {
+            Piece::NeedMore => {}
+            other => return Ok(other),
+        }
+        let Conn { io, buf } = conn;
+        let read = bounded(
+            client.request_timeout,
+            || format!("{what} from {url}"),
+            async { Ok(fill(io, buf).await) },
+        )
+        .await?;
+        match read {
+            Ok(0) => return reader.end_of_stream().map_err(|f| f.into_error(what, &url)),
+            Ok(_) => {}
+            Err(e) => return Err(reader.read_failed(e).into_error(what, &url)),
+        }
+    }
 }
 
-/// A response body being read chunk by chunk.
-struct Body {
-    call: Option<Call<RecvBody>>,
-    close_delimited: bool,
-    status: u16,
-}
-
-/// Reads the response head: the status and the body's reader.
+/// Reads the response head: its status.
 async fn read_head(
     client: &HttpClient,
     conn: &mut Conn,
-    mut call: Call<RecvResponse>,
+    reader: &mut ResponseReader,
     what: &str,
-) -> Result<Body> {
-    let response = loop {
-        if !conn.buf.is_empty() {
-            let (used, response) =
-                call.try_response(&conn.buf, false)
-                    .map_err(|e| Error::Http {
-                        status: 0,
-                        message: format!("malformed HTTP response head from {what}: {e}"),
-                    })?;
-            conn.buf.drain(..used);
-            if let Some(r) = response {
-                break r;
-            }
-            if used > 0 {
-                continue; // a 1xx was skipped
-            }
-        }
-        if conn.buf.len() >= MAX_HEAD {
-            return Err(Error::Http {
-                status: 0,
-                message: format!("HTTP response head longer than {MAX_HEAD} bytes"),
-            });
-        }
-        if more(client, conn, what).await? == 0 {
-            return Err(Error::Disconnected {
-                method: what.to_owned(),
-                reason: format!("{} closed the connection before answering", client.url()),
-            });
-        }
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers();
-    if headers.contains_key(ureq_proto::http::header::TRANSFER_ENCODING)
-        && headers.contains_key(ureq_proto::http::header::CONTENT_LENGTH)
-    {
-        return Err(Error::Http {
-            status,
-            message: "response has both Content-Length and Transfer-Encoding".into(),
-        });
+) -> Result<u16> {
+    while !reader.has_head() {
+        next(client, conn, reader, &mut [], what).await?;
     }
-    match call.proceed() {
-        Some(RecvResponseResult::RecvBody(c)) => Ok(Body {
-            close_delimited: matches!(c.body_mode(), BodyMode::CloseDelimited),
-            call: Some(c),
-            status,
-        }),
-        Some(_) => Ok(Body {
-            call: None,
-            close_delimited: false,
-            status,
-        }),
-        None => Err(Error::Http {
-            status,
-            message: "incomplete HTTP response head".into(),
-        }),
-    }
+    Ok(reader.status())
 }
 
-impl Body {
-    /// The next piece of the body in `out` (its length; 0 at the end).
-    async fn next(
-        &mut self,
-        client: &HttpClient,
-        conn: &mut Conn,
-        out: &mut [u8],
-        what: &str,
-    ) -> Result<usize> {
-        let Some(call) = &mut self.call else {
-            return Ok(0);
-        };
-        loop {
-            if !self.close_delimited && call.can_proceed() {
-                return Ok(0);
-            }
-            if !conn.buf.is_empty() {
-                let (used, produced) = call.read(&conn.buf, out).map_err(|e| Error::Http {
-                    status: self.status,
-                    message: format!("malformed HTTP response body from {what}: {e}"),
-                })?;
-                conn.buf.drain(..used);
-                if produced > 0 {
-                    return Ok(produced);
-                }
-                if used > 0 {
-                    continue;
-                }
-                if conn.buf.len() >= MAX_HEAD {
+/// The rest of the body, at most `limit` bytes.
+async fn collect(
+    client: &HttpClient,
+    conn: &mut Conn,
+    reader: &mut ResponseReader,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut chunk = vec![0u8; MAX_HEAD];
+    loop {
+        match next(client, conn, reader, &mut chunk, what).await? {
+            Piece::Data(n) => {
+                if (all.len() + n) as u64 > limit {
                     return Err(Error::Http {
-                        status: self.status,
-                        message: format!("chunk framing line longer than {MAX_HEAD} bytes"),
+                        status: reader.status(),
+                        message: format!("the {what} is larger than {limit} bytes"),
                     });
                 }
+                all.extend_from_slice(&chunk[..n]);
             }
-            match more(client, conn, what).await? {
-                0 if self.close_delimited => return Ok(0),
-                0 => {
-                    return Err(Error::Http {
-                        status: self.status,
-                        message: format!(
-                            "{} closed the connection before the {what} ended",
-                            client.url()
-                        ),
-                    })
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// The rest of the body, at most `limit` bytes.
-    async fn collect(
-        &mut self,
-        client: &HttpClient,
-        conn: &mut Conn,
-        limit: u64,
-        what: &str,
-    ) -> Result<Vec<u8>> {
-        let mut all = Vec::new();
-        let mut chunk = vec![0u8; READ_CHUNK];
-        loop {
-            let n = self.next(client, conn, &mut chunk, what).await?;
-            if n == 0 {
-                return Ok(all);
-            }
-            if (all.len() + n) as u64 > limit {
-                return Err(Error::Http {
-                    status: self.status,
-                    message: format!("the {what} is larger than {limit} bytes"),
-                });
-            }
-            all.extend_from_slice(&chunk[..n]);
+            Piece::End => return Ok(all),
+            Piece::Head(_) | Piece::NeedMore => {}
         }
     }
 }
@@ -481,20 +375,27 @@ async fn export_into(
     let wire = request_bytes(client, prefix, head, false)?;
     let mut conn = client.open().await?;
     send(client, &mut conn, &wire, "export").await?;
-    let mut body = read_head(client, &mut conn, response_reader(head.method)?, "export").await?;
-    if body.status != 200 {
-        let text = body
-            .collect(client, &mut conn, MAX_ERROR_BODY, "export answer")
-            .await;
-        return Err(export_refused(body.status, text.as_deref()));
+    let mut reader = ResponseReader::new(head.method, u64::MAX)?;
+    let status = read_head(client, &mut conn, &mut reader, "export").await?;
+    if status != 200 {
+        let text = collect(
+            client,
+            &mut conn,
+            &mut reader,
+            MAX_ERROR_BODY,
+            "export answer",
+        )
+        .await;
+        return Err(export_refused(status, text.as_deref()));
     }
     let mut chunk = vec![0u8; CHUNK];
     let mut done = 0u64;
     loop {
-        let n = body.next(client, &mut conn, &mut chunk, "export").await?;
-        if n == 0 {
-            break;
-        }
+        let n = match next(client, &mut conn, &mut reader, &mut chunk, "export").await? {
+            Piece::Data(n) => n,
+            Piece::End => break,
+            Piece::Head(_) | Piece::NeedMore => continue,
+        };
         out.write_all(&chunk[..n])
             .await
             .map_err(|e| Error::Io(format!("writing the export failed: {e}")))?;
@@ -529,14 +430,7 @@ async fn import_from(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::Io(format!("reading the dump to import failed: {e}"))),
         };
-        frame.clear();
-        if n == 0 {
-            frame.extend_from_slice(b"0\r\n\r\n");
-        } else {
-            frame.extend_from_slice(format!("{n:x}\r\n").as_bytes());
-            frame.extend_from_slice(&chunk[..n]);
-            frame.extend_from_slice(b"\r\n");
-        }
+        chunk_frame(&chunk[..n], &mut frame);
         sent = send(client, &mut conn, &frame, "import").await;
         if n == 0 {
             break;
@@ -551,16 +445,15 @@ async fn import_from(
     // A server that refuses the import (authentication, permissions) may answer and close
     // before reading the whole body: its answer says why, so it is read even then.
     let answer = async {
-        let mut body = read_head(client, &mut conn, response_reader("POST")?, "import").await?;
-        let limit = if body.status == 200 || body.status == 422 {
+        let mut reader = ResponseReader::new("POST", u64::MAX)?;
+        let status = read_head(client, &mut conn, &mut reader, "import").await?;
+        let limit = if status == 200 || status == 422 {
             MAX_IMPORT_ANSWER
         } else {
             MAX_ERROR_BODY
         };
-        let text = body
-            .collect(client, &mut conn, limit, "import answer")
-            .await?;
-        Ok::<_, Error>((body.status, text))
+        let text = collect(client, &mut conn, &mut reader, limit, "import answer").await?;
+        Ok::<_, Error>((status, text))
     };
     match (sent, answer.await) {
         (Ok(()), Ok((status, text))) => import_outcome(status, &text).map(|()| done),

@@ -1,7 +1,7 @@
 //! Entry points for the fuzz targets; not part of the public API.
 
-/// Runs the HTTP response reader over `bytes`, as if a server had sent them in answer to a
-/// `POST /rpc`. Must never panic, whatever the bytes.
+/// Runs the HTTP response reader (`surql_ws::http`, shared by both drivers) over `bytes`, as
+/// if a server had sent them in answer to a `POST /rpc`. Must never panic, whatever the bytes.
 pub fn fuzz_http_response(bytes: &[u8]) {
     crate::http::fuzz_response(bytes)
 }

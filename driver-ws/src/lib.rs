@@ -27,6 +27,7 @@
 // `surql::Error` is the one error of both drivers; its size is the core's decision.
 #![allow(clippy::result_large_err)]
 
+pub mod http;
 mod lead;
 
 use std::io::ErrorKind as IoKind;

@@ -928,14 +928,23 @@ impl<'a> Decoder<'a> {
 
     /// Reads a map head whose keys are definite text strings, returning each key with the
     /// byte range of its value; `None` if the item at `pos` is not such a map.
-    pub(super) fn text_keyed_map(mut self, pos: usize) -> Result<Option<super::MapRanges<'a>>> {
+    ///
+    /// `value(key, at, last)` is asked first about each value (`at`: where it starts;
+    /// `last`: it is the final entry of a definite-length map): `Some(end)` means the caller
+    /// has read it itself and it ends at `end` (at most the input's length), `None` that it
+    /// is to be stepped over here.
+    pub(super) fn text_keyed_map(
+        mut self,
+        pos: usize,
+        mut value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
+    ) -> Result<Option<super::MapRanges<'a>>> {
         self.pos = pos;
         let h = self.head()?;
         if h.major != 5 {
             return Ok(None);
         }
         let mut out = Vec::new();
-        let mut entry = |d: &mut Self| -> Result<bool> {
+        let mut entry = |d: &mut Self, last: bool| -> Result<bool> {
             let k = d.head()?;
             if k.major != 3 || k.arg.is_none() {
                 return Ok(false);
@@ -945,22 +954,25 @@ impl<'a> Decoder<'a> {
                 std::borrow::Cow::Owned(_) => return Ok(false),
             };
             let start = d.pos;
-            d.skip(1)?;
+            match value(key, start, last) {
+                Some(end) if (start..=d.buf.len()).contains(&end) => d.pos = end,
+                _ => d.skip(1)?,
+            }
             out.push((key, start..d.pos));
             Ok(true)
         };
         match h.arg {
             Some(n) => {
                 let n = self.len(h, n)?;
-                for _ in 0..n {
-                    if !entry(&mut self)? {
+                for i in 0..n {
+                    if !entry(&mut self, i + 1 == n)? {
                         return Ok(None);
                     }
                 }
             }
             None => {
                 while !self.at_break()? {
-                    if !entry(&mut self)? {
+                    if !entry(&mut self, false)? {
                         return Ok(None);
                     }
                 }

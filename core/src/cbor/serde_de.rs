@@ -129,6 +129,22 @@ pub(super) fn from_slice<'de, T: de::Deserialize<'de>>(
     Ok(out)
 }
 
+/// Deserializes the item at `pos` into `T`, starting the depth count at `depth`; returns
+/// it with the offset just past it (a successful read always consumes exactly one item).
+pub(super) fn from_slice_at<'de, T: de::Deserialize<'de>>(
+    bytes: &'de [u8],
+    pos: usize,
+    depth: usize,
+) -> std::result::Result<(T, usize), DecodeError> {
+    let mut de = De {
+        d: Decoder::new(bytes),
+        depth,
+    };
+    de.d.pos = pos;
+    let out = T::deserialize(&mut de).map_err(Error::into_decode_error)?;
+    Ok((out, de.d.pos))
+}
+
 /// The streaming deserializer: a decoder cursor plus the current nesting depth.
 pub(super) struct De<'de> {
     d: Decoder<'de>,
@@ -585,7 +601,8 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     ) -> Result<V::Value> {
         if name == magic::DATETIME {
             let h = self.peek_head()?;
-            if h.major == 6 && h.arg == Some(tags::DATETIME) {
+            // Where the general way could not hit the depth cap (see `plain_record_id`).
+            if h.major == 6 && h.arg == Some(tags::DATETIME) && self.depth + 2 <= MAX_DEPTH {
                 // The hottest typed scalar: its parts go to `Datetime`'s visitor as read.
                 self.d.head()?;
                 let d = self.d.datetime()?;

@@ -14,14 +14,16 @@ const MAX_PREALLOC: usize = 1024;
 
 const BREAK: u8 = 0xff;
 
-/// One item head: major type, additional info, its argument (`None` = indefinite length)
-/// and where it started.
+/// One item head: major type, additional info, its argument (`None` = indefinite length),
+/// where it started and where it ends (so a peeked head is consumed without reading it
+/// again).
 #[derive(Clone, Copy)]
 pub(super) struct Head {
     pub(super) major: u8,
     pub(super) info: u8,
     pub(super) arg: Option<u64>,
     pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 pub(super) fn major_name(major: u8) -> &'static str {
@@ -87,7 +89,7 @@ impl<'a> Decoder<'a> {
         Ok(out)
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
@@ -138,6 +140,7 @@ impl<'a> Decoder<'a> {
                     info,
                     arg: Some(arg),
                     start,
+                    end: self.pos,
                 });
             }
         }
@@ -177,6 +180,7 @@ impl<'a> Decoder<'a> {
             info,
             arg,
             start,
+            end: self.pos,
         })
     }
 
@@ -226,7 +230,25 @@ impl<'a> Decoder<'a> {
 
     /// A text string's body, borrowed from the input when it is one definite chunk; the
     /// UTF-8 check runs once, on the input bytes.
+    #[inline]
     pub(super) fn text_slice(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
+        // The usual case (one definite chunk, all there, valid) without the error paths.
+        if let Some(n) = h.arg {
+            let end = usize::try_from(n)
+                .ok()
+                .and_then(|n| self.pos.checked_add(n));
+            if let Some(b) = end.and_then(|end| self.buf.get(self.pos..end)) {
+                if let Ok(s) = std::str::from_utf8(b) {
+                    self.pos += b.len();
+                    return Ok(std::borrow::Cow::Borrowed(s));
+                }
+            }
+        }
+        self.text_slice_slow(h)
+    }
+
+    #[cold]
+    fn text_slice_slow(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
         let bytes = match h.arg {
             Some(n) => {
                 let n = self.len(h, n)?;

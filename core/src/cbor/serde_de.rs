@@ -273,11 +273,25 @@ impl<'de> De<'de> {
         Ok(Some((table, key)))
     }
 
+    /// Whether a NONE (tag 6, whatever it wraps) is next, looking at one byte unless the
+    /// tag number is written long-hand.
+    #[inline]
+    fn none_is_next(&mut self) -> Result<bool> {
+        match self.d.peek() {
+            Some(0xc6) => Ok(true),
+            Some(0xd8..=0xdb) => {
+                let h = self.peek_head()?;
+                Ok(h.arg == Some(tags::NONE))
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Consumes a NONE (tag 6 and whatever it wraps) or NULL/undefined if it is next.
     fn take_nullish(&mut self, h: Head) -> Result<bool> {
         match (h.major, h.info, h.arg) {
             (7, 22 | 23, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 Ok(true)
             }
             (6, _, Some(tags::NONE)) => {
@@ -405,12 +419,9 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
                 }));
             }
             let key = self.de.d.text_slice(k)?;
-            if self.skip_none {
-                let v = self.de.peek_head()?;
-                if v.major == 6 && v.arg == Some(tags::NONE) {
-                    self.de.d.value(self.de.depth)?;
-                    continue;
-                }
+            if self.skip_none && self.de.none_is_next()? {
+                self.de.d.value(self.de.depth)?;
+                continue;
             }
             let out = match &key {
                 Cow::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
@@ -442,7 +453,7 @@ macro_rules! int_fast {
             let h = self.peek_head()?;
             if let (0 | 1, Some(n)) = (h.major, h.arg) {
                 if let Ok(n) = i64::try_from(n) {
-                    self.d.head()?;
+                    self.d.pos = h.end;
                     let i = if h.major == 0 { n } else { -1 - n };
                     return visitor.visit_i64(i).map_err(|e: Error| e.at_offset(h.start));
                 }
@@ -459,22 +470,22 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         let r = match (h.major, h.info, h.arg) {
             (0 | 1, _, Some(n)) if i64::try_from(n).is_ok() => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 match self.d.int_value(h)? {
                     Value::Int(i) => visitor.visit_i64(i),
                     _ => unreachable_int(h.start),
                 }
             }
             (3, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.text(h, visitor)
             }
             (4, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.seq(h, visitor)
             }
             (5, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.map(h, false, visitor)
             }
             (6, _, Some(tags::NONE)) => {
@@ -482,15 +493,15 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
                 visitor.visit_none()
             }
             (7, 20 | 21, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 visitor.visit_bool(h.info == 21)
             }
             (7, 22 | 23, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 visitor.visit_unit()
             }
             (7, 25..=27, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 match self.d.simple(h)? {
                     Value::Float(f) => visitor.visit_f64(f),
                     _ => unreachable_int(h.start),
@@ -507,7 +518,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 7 && matches!(h.info, 25..=27) {
-            self.d.head()?;
+            self.d.pos = h.end;
             if let Value::Float(f) = self.d.simple(h)? {
                 return visitor
                     .visit_f64(f)
@@ -523,7 +534,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 7 && matches!(h.info, 20 | 21) {
-            self.d.head()?;
+            self.d.pos = h.end;
             return visitor
                 .visit_bool(h.info == 21)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -534,7 +545,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 3 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .text(h, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -554,7 +565,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if let (2, Some(n)) = (h.major, h.arg) {
-            self.d.head()?;
+            self.d.pos = h.end;
             let n = self.d.len(h, n)?;
             let b = self.d.take(n)?;
             return visitor
@@ -604,7 +615,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
             // Where the general way could not hit the depth cap (see `plain_record_id`).
             if h.major == 6 && h.arg == Some(tags::DATETIME) && self.depth + 2 <= MAX_DEPTH {
                 // The hottest typed scalar: its parts go to `Datetime`'s visitor as read.
-                self.d.head()?;
+                self.d.pos = h.end;
                 let d = self.d.datetime()?;
                 let mut seq =
                     de::value::SeqDeserializer::new([d.secs, i64::from(d.nanos)].into_iter());
@@ -644,7 +655,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 4 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .seq(h, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -666,7 +677,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 5 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .map(h, false, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -683,12 +694,12 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         match h.major {
             5 => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.map(h, true, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
             4 => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.seq(h, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
@@ -705,7 +716,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         if h.major == 3 {
             // A unit variant as text: the common case (status fields and the like).
-            self.d.head()?;
+            self.d.pos = h.end;
             let s = self.d.text_slice(h)?;
             let r = match s {
                 Cow::Borrowed(s) => {

@@ -152,7 +152,8 @@ pub(super) struct De<'de> {
 }
 
 impl<'de> De<'de> {
-    /// The next item's head, without consuming it.
+    /// The next item's head, without consuming it (`self.d.pos = h.end` does).
+    #[inline]
     fn peek_head(&mut self) -> Result<Head> {
         let at = self.d.pos;
         let h = self.d.head()?;

@@ -23,9 +23,14 @@ use crate::value::magic::{self, bridge};
 use crate::value::Value;
 
 /// A malformed input (reported as it is) or an item that does not fit the requested type
-/// (reported with its path, like `from_value`, and the offset of the item).
+/// (reported with its path, like `from_value`, and the offset of the item). Boxed: every
+/// call of the deserializer returns a `Result` of it, and a small error keeps those cheap
+/// to move on the path where nothing fails.
 #[derive(Debug)]
-pub(super) enum Error {
+pub(super) struct Error(Box<Problem>);
+
+#[derive(Debug)]
+enum Problem {
     Malformed(DecodeError),
     Shape {
         err: bridge::DeError,
@@ -35,34 +40,37 @@ pub(super) enum Error {
 
 impl Error {
     fn shape(err: bridge::DeError) -> Self {
-        Error::Shape { err, offset: None }
+        Error(Box::new(Problem::Shape { err, offset: None }))
+    }
+
+    fn malformed(e: DecodeError) -> Self {
+        Error(Box::new(Problem::Malformed(e)))
     }
 
     /// Notes where the offending item starts, unless a deeper item already did.
-    fn at_offset(self, at: usize) -> Self {
-        match self {
-            Error::Shape { err, offset: None } => Error::Shape {
-                err,
-                offset: Some(at),
-            },
-            other => other,
+    fn at_offset(mut self, at: usize) -> Self {
+        if let Problem::Shape {
+            offset: offset @ None,
+            ..
+        } = &mut *self.0
+        {
+            *offset = Some(at);
         }
+        self
     }
 
-    fn at(self, seg: bridge::Segment) -> Self {
-        match self {
-            Error::Shape { err, offset } => Error::Shape {
-                err: err.at(seg),
-                offset,
-            },
-            other => other,
+    fn at(mut self, seg: bridge::Segment) -> Self {
+        if let Problem::Shape { err, .. } = &mut *self.0 {
+            let inner = std::mem::replace(err, bridge::DeError::new(String::new()));
+            *err = inner.at(seg);
         }
+        self
     }
 
     pub(super) fn into_decode_error(self) -> DecodeError {
-        match self {
-            Error::Malformed(e) => e,
-            Error::Shape { err, offset } => DecodeError {
+        match *self.0 {
+            Problem::Malformed(e) => e,
+            Problem::Shape { err, offset } => DecodeError {
                 offset: offset.unwrap_or(0),
                 message: format!(
                     "the item does not fit the requested type: {}",
@@ -75,15 +83,15 @@ impl Error {
 
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
-        Error::Malformed(e)
+        Error::malformed(e)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Malformed(e) => e.fmt(f),
-            Error::Shape { err, .. } => f.write_str(&err.render(None)),
+        match &*self.0 {
+            Problem::Malformed(e) => e.fmt(f),
+            Problem::Shape { err, .. } => f.write_str(&err.render(None)),
         }
     }
 }
@@ -175,7 +183,7 @@ impl<'de> De<'de> {
     fn enter(&mut self, at: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::Malformed(DecodeError {
+            return Err(Error::malformed(DecodeError {
                 offset: at,
                 message: format!("nesting deeper than {MAX_DEPTH} levels"),
             }));
@@ -411,7 +419,7 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
             }
             let k = self.de.d.head()?;
             if k.major != 3 {
-                return Err(Error::Malformed(DecodeError {
+                return Err(Error::malformed(DecodeError {
                     offset: k.start,
                     message: format!(
                         "map key must be a text string, found {}",
@@ -739,7 +747,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
 
 /// `int_value`/`simple` only give other variants for heads the callers exclude.
 fn unreachable_int<T>(at: usize) -> Result<T> {
-    Err(Error::Malformed(DecodeError {
+    Err(Error::malformed(DecodeError {
         offset: at,
         message: "internal error: number head decoded to a non-number".into(),
     }))

@@ -930,3 +930,53 @@ proptest! {
         rows_agree::<BTreeMap<String, Value>>(&v)?;
     }
 }
+
+/// The first `take` (reading while it locates) and a `take` after locating agree on the
+/// outcome, the error and what is left, for damaged answers too.
+fn first_take_agrees<T>(bytes: &[u8], i: usize) -> Result<(), TestCaseError>
+where
+    T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + 'static,
+{
+    let Ok(fresh) = query("", Object::new()).decode_payload(Payload::from_cbor(bytes.to_vec()))
+    else {
+        return Ok(());
+    };
+    let [mut fresh, mut located] = [fresh.clone(), fresh];
+    let _ = located.results();
+    prop_assert_eq!(fresh.take::<T>(i), located.take::<T>(i));
+    prop_assert_eq!(fresh.results(), located.results());
+    prop_assert_eq!(fresh.take::<Value>(i), located.take::<Value>(i));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_first_take_agrees_with_locating_first_on_damaged_answers(
+        i in 0usize..3,
+        flip in any::<(prop::sample::Index, u8)>(),
+        cut in any::<prop::sample::Index>(),
+        extra in proptest::collection::vec(any::<u8>(), 0..3),
+    ) {
+        let answer = Value::Array(vec![
+            ok_row(Value::Array(vec![person("a", Value::Int(1)), person("b", Value::Int(2))])),
+            err_row("bad"),
+            ok_row(Value::Array(vec![person("c", Value::from("x"))])),
+        ]);
+        let good = cbor::encode(&answer);
+        let mut flipped = good.clone();
+        let at = flip.0.index(flipped.len());
+        flipped[at] ^= flip.1;
+        let cut_short = good[..cut.index(good.len())].to_vec();
+        let mut longer = good.clone();
+        longer.extend_from_slice(&extra);
+        for bytes in [&good, &flipped, &cut_short, &longer] {
+            first_take_agrees::<Vec<Person>>(bytes, i)?;
+            first_take_agrees::<Option<Person>>(bytes, i)?;
+            first_take_agrees::<Value>(bytes, i)?;
+            first_take_agrees::<String>(bytes, i)?;
+            first_take_agrees::<Vec<BTreeMap<String, Value>>>(bytes, i)?;
+        }
+    }
+}

@@ -1057,6 +1057,13 @@ pub fn fuzz_decode_incoming(data: &[u8]) {
         if let Some(b) = p.raw_bytes() {
             let _ = split_query_results(b);
         }
+        // A first `take` reads while it locates; a later one after: both ways.
+        if let Ok(mut r) = crate::client::QueryResponse::from_payload(p) {
+            let _ = r.clone().take::<Vec<Object>>(0);
+            let _ = r.take::<Value>(1);
+            let _ = r.take::<Value>(0);
+            let _ = r.results();
+        }
     }
     let _ = decode_incoming_with(data, |id| id % 2 == 0);
 }

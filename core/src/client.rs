@@ -23,13 +23,14 @@ use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::rpc::{
-    parse_query_results, split_query_results, Method, Payload, QueryResult, Request, ServerError,
+    parse_query_results, split_query_results_reading, Method, Payload, QueryResult, Request,
+    ServerError,
 };
 use crate::value::{
     to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
@@ -887,22 +888,50 @@ fn check_var_name(k: &str) -> Result<(), CallError> {
 
 /// The answer to a `query`: one result per statement.
 ///
-/// Each statement's value stays as the CBOR bytes it arrived in (its status, time and any
-/// error are decoded up front; they are small): [`QueryResponse::take`] reads it straight
-/// into the caller's type, without building a [`Value`] tree. Cloning shares the bytes.
+/// Each statement's value stays as the CBOR bytes it arrived in: [`QueryResponse::take`]
+/// reads it straight into the caller's type, without building a [`Value`] tree. Cloning
+/// shares the bytes.
+///
+/// The statements are located (and their status, time and any error decoded) when first
+/// needed, not when the answer arrives: a `take` of one statement reads its value where
+/// the walk over the answer reaches it, so a large result is gone over once, not once to
+/// locate it and again to read it. An answer that cannot be read (bytes that are not
+/// CBOR, a statement without the promised shape, trailing bytes) therefore fails at that
+/// first use — `take`, `check`, `results` — with the error reading it always gave.
 #[derive(Clone)]
 pub struct QueryResponse {
-    /// The reply's `result` item; every statement's value is a range of it.
+    /// The reply's `result` item, as it arrived.
+    bytes: Arc<[u8]>,
+    /// How many statement results the answer's array holds (from its head).
+    len: usize,
+    /// The statements, once located; or why the answer cannot be read.
+    located: OnceLock<Result<Located, CallError>>,
+}
+
+/// A `query` answer's statements, located.
+#[derive(Clone)]
+struct Located {
+    /// The bytes every statement's value is a range of: the answer's own, or (for an
+    /// answer in a shape the byte walk leaves to the value path) the values re-encoded.
     bytes: Arc<[u8]>,
     statements: Vec<Statement>,
+}
+
+impl Located {
+    fn slice(&self, range: &Option<Range<usize>>) -> &[u8] {
+        range
+            .clone()
+            .and_then(|r| self.bytes.get(r))
+            .unwrap_or(NONE_CBOR)
+    }
 }
 
 #[derive(Clone)]
 struct Statement {
     time: String,
     kind: Option<String>,
-    /// Where the value lies in [`QueryResponse::bytes`] (`None`: NONE, because the row had
-    /// no `result` or it was taken), or the statement's error.
+    /// Where the value lies in [`Located::bytes`] (`None`: NONE, because the row had no
+    /// `result` or it was taken), or the statement's error.
     result: Result<Option<Range<usize>>, ServerError>,
 }
 
@@ -938,79 +967,92 @@ impl QueryResponse {
     /// Wraps statement results given as values (they are encoded, so every read takes the
     /// same path as a reply off the wire).
     pub fn new(results: Vec<QueryResult>) -> Self {
-        let mut bytes = Vec::new();
-        let statements = results
-            .into_iter()
-            .map(|r| Statement {
-                time: r.time,
-                kind: r.kind,
-                result: r.result.map(|v| {
-                    let start = bytes.len();
-                    crate::cbor::encode_into(&v, &mut bytes);
-                    Some(start..bytes.len())
-                }),
-            })
-            .collect();
+        let located = Located::encode(results);
         QueryResponse {
-            bytes: bytes.into(),
-            statements,
+            bytes: located.bytes.clone(),
+            len: located.statements.len(),
+            located: OnceLock::from(Ok(located)),
         }
     }
 
-    /// Reads a `query` reply's `result`: the statement rows are located in its bytes and
-    /// their values left undecoded (a payload holding a decoded value is encoded first).
+    /// Reads a `query` reply's `result` (a payload holding a decoded value is encoded
+    /// first). Only the head of its array is read now: the statements are located when
+    /// first needed (see [`QueryResponse`]).
     ///
     /// Fails like the value path did: bytes that are not CBOR give
-    /// [`CallError::Decode`], an answer without the promised shape [`CallError::Protocol`].
+    /// [`CallError::Decode`], an answer without the promised shape [`CallError::Protocol`]
+    /// — here for an answer that is not one definite-length array, else at the first use.
     pub fn from_payload(p: Payload) -> Result<Self, CallError> {
         let bytes = p.into_cbor();
-        match split_query_results(&bytes).map_err(|e| decode_error("query", &e))? {
-            Some(rows) => Ok(QueryResponse {
-                statements: rows
-                    .into_iter()
-                    .map(|r| Statement {
-                        time: r.time,
-                        kind: r.kind,
-                        result: r.result,
-                    })
-                    .collect(),
+        let len = match crate::cbor::head(&bytes, 0) {
+            Ok((4, Some(n), _)) => usize::try_from(n).ok(),
+            _ => None,
+        };
+        match len {
+            // Every statement takes at least one byte: a longer count is read (and
+            // refused) now, with the others below.
+            Some(len) if len <= bytes.len() => Ok(QueryResponse {
                 bytes,
+                len,
+                located: OnceLock::new(),
             }),
-            // Rare shapes (a key sent in chunks, trailing bytes) and invalid answers: the
-            // value path reads the first and words the errors exactly as before.
-            None => {
-                let v = crate::cbor::decode(&bytes).map_err(|e| decode_error("query", &e))?;
-                let results = parse_query_results(v).map_err(|e| CallError::Protocol {
-                    method: "query",
-                    detail: e.to_string(),
-                })?;
-                Ok(QueryResponse::new(results))
+            // Anything else (not an array, an indefinite one, not CBOR) is read now: its
+            // length, or its error, comes from reading it.
+            _ => {
+                let located = Located::split(&bytes, usize::MAX, |_| None)?;
+                Ok(QueryResponse {
+                    bytes,
+                    len: located.statements.len(),
+                    located: OnceLock::from(Ok(located)),
+                })
             }
         }
     }
 
     /// The number of statement results.
     pub fn len(&self) -> usize {
-        self.statements.len()
+        self.len
     }
 
     /// `true` if there are no statement results.
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
+        self.len == 0
+    }
+
+    /// The statements, located on first use; the answer's reading error if it has one.
+    fn located(&self) -> Result<&Located, CallError> {
+        self.located
+            .get_or_init(|| Located::split(&self.bytes, usize::MAX, |_| None))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// [`QueryResponse::located`], mutable.
+    fn located_mut(&mut self) -> Result<&mut Located, CallError> {
+        if self.located.get().is_none() {
+            self.located = OnceLock::from(Located::split(&self.bytes, usize::MAX, |_| None));
+        }
+        match self.located.get_mut() {
+            Some(Ok(l)) => Ok(l),
+            Some(Err(e)) => Err(e.clone()),
+            None => unreachable!("the statements were located just above"),
+        }
     }
 
     /// Every statement's result decoded into a [`Value`] now (a taken statement reads as
     /// NONE). This builds the trees [`QueryResponse::take`] avoids: for typed reads use
     /// `take`.
     pub fn results(&self) -> Result<Vec<QueryResult>, CallError> {
-        self.statements
+        let located = self.located()?;
+        located
+            .statements
             .iter()
             .map(|s| {
                 Ok(QueryResult {
                     time: s.time.clone(),
                     kind: s.kind.clone(),
                     result: match &s.result {
-                        Ok(r) => Ok(crate::cbor::decode(self.slice(r))
+                        Ok(r) => Ok(crate::cbor::decode(located.slice(r))
                             .map_err(|e| decode_error("query", &e))?),
                         Err(e) => Err(e.clone()),
                     },
@@ -1019,31 +1061,23 @@ impl QueryResponse {
             .collect()
     }
 
-    fn slice(&self, range: &Option<Range<usize>>) -> &[u8] {
-        range
-            .clone()
-            .and_then(|r| self.bytes.get(r))
-            .unwrap_or(NONE_CBOR)
-    }
-
-    /// Statement `i`'s value as CBOR bytes (not taken out), or why there is none.
     /// Statement `i`'s value decoded as a [`Value`] (not taken out), or its error.
     pub(crate) fn value_at(&self, i: usize) -> Result<Value, crate::Error> {
         let bytes = self.statement_bytes(i)?;
         crate::cbor::decode(bytes).map_err(|e| decode_error("query", &e).into())
     }
 
+    /// Statement `i`'s value as CBOR bytes (not taken out), or why there is none.
     pub(crate) fn statement_bytes(&self, i: usize) -> Result<&[u8], CallError> {
-        match &self.statement(i)?.result {
-            Ok(r) => Ok(self.slice(r)),
+        let located = self.located()?;
+        let statement = located
+            .statements
+            .get(i)
+            .ok_or_else(|| out_of_range(i, self.len))?;
+        match &statement.result {
+            Ok(r) => Ok(located.slice(r)),
             Err(e) => Err(CallError::Server(e.clone())),
         }
-    }
-
-    fn statement(&self, i: usize) -> Result<&Statement, CallError> {
-        self.statements
-            .get(i)
-            .ok_or_else(|| out_of_range(i, self.statements.len()))
     }
 
     /// Takes statement `index`'s result (or one field of it, with `(index, "field")`) as `T`.
@@ -1057,8 +1091,17 @@ impl QueryResponse {
         index: impl QueryIndex,
     ) -> Result<T, CallError> {
         let i = index.index();
-        let n = self.statements.len();
-        let slot = self
+        let n = self.len;
+        if i >= n {
+            return Err(out_of_range(i, n));
+        }
+        if index.field().is_none() && self.located.get().is_none() {
+            if let Some(t) = self.take_while_locating(i) {
+                return Ok(t);
+            }
+        }
+        let located = self.located_mut()?;
+        let slot = located
             .statements
             .get_mut(i)
             .ok_or_else(|| out_of_range(i, n))?;
@@ -1066,7 +1109,7 @@ impl QueryResponse {
             Ok(r) => r.take(),
             Err(e) => return Err(CallError::Server(e.clone())),
         };
-        let item = range.and_then(|r| self.bytes.get(r)).unwrap_or(NONE_CBOR);
+        let item = located.slice(&range);
         let picked;
         let item = match index.field() {
             None => item,
@@ -1086,24 +1129,147 @@ impl QueryResponse {
         }
     }
 
-    /// Fails with the first failed statement's error, else gives the response back.
+    /// The first `take` of statement `i` while the statements are not located yet: one
+    /// walk over the answer locates them all and reads statement `i`'s value as `T` where
+    /// the walk reaches it, instead of stepping over it and reading it again afterwards.
+    /// `None` (the statements located all the same) when that read is not the answer —
+    /// the value does not fit `T` as it is, the statement failed, the answer is not in the
+    /// shape the walk reads or cannot be read — and the rules of [`QueryResponse::take`]
+    /// decide, with their errors.
+    fn take_while_locating<T: DeserializeOwned + 'static>(&mut self, i: usize) -> Option<T> {
+        let mut read: Option<(usize, T)> = None;
+        let mut stepped_by_read = false;
+        let bytes = &self.bytes;
+        let mut located = Located::split(bytes, i, |at| {
+            // Counted one level deeper than the walk counts its own steps: a read that
+            // succeeds is then one the walk would have stepped over (the depth cap is the
+            // walk's to apply).
+            match read_at::<T>(bytes, at, 2) {
+                Ok((t, end)) => {
+                    read = Some((at, t));
+                    stepped_by_read = true;
+                    Some(end)
+                }
+                // Stepped over by the walk (which reports malformed bytes); a later
+                // duplicate `result` key would be read again.
+                Err(_) => {
+                    read = None;
+                    None
+                }
+            }
+        });
+        if located.is_err() && stepped_by_read {
+            // A successful read always ends where the item does, so the walk fails where
+            // it would have anyway; located again without reading all the same, so that
+            // an unreadable answer's error is exactly the walk's own.
+            located = Located::split(bytes, usize::MAX, |_| None);
+        }
+        let t = match (&mut located, read) {
+            // Only if it is what the walk found there: an OK statement whose value starts
+            // where it was read (same bytes: not re-encoded by the value path).
+            (Ok(l), Some((at, t))) if Arc::ptr_eq(&l.bytes, &self.bytes) => {
+                match l.statements.get_mut(i).map(|s| &mut s.result) {
+                    Some(Ok(r)) if r.as_ref().is_some_and(|r| r.start == at) => {
+                        *r = None;
+                        Some(t)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        self.located = OnceLock::from(located);
+        t
+    }
+
+    /// Fails with the first failed statement's error (or the answer's reading error),
+    /// else gives the response back.
     pub fn check(self) -> Result<Self, CallError> {
-        if let Some(e) = self.statements.iter().find_map(|s| s.result.as_ref().err()) {
+        let first = self
+            .located()?
+            .statements
+            .iter()
+            .find_map(|s| s.result.as_ref().err());
+        if let Some(e) = first {
             return Err(CallError::Server(e.clone()));
         }
         Ok(self)
     }
 
-    /// Removes and returns every failed statement's error, keyed by statement index.
+    /// Removes and returns every failed statement's error, keyed by statement index. An
+    /// answer that cannot be read has none to give (its error comes from `take`, `check`
+    /// and `results`).
     pub fn take_errors(&mut self) -> BTreeMap<usize, ServerError> {
         let mut out = BTreeMap::new();
-        for (i, s) in self.statements.iter_mut().enumerate() {
+        let Ok(located) = self.located_mut() else {
+            return out;
+        };
+        for (i, s) in located.statements.iter_mut().enumerate() {
             if let Err(e) = &s.result {
                 out.insert(i, e.clone());
                 s.result = Ok(None);
             }
         }
         out
+    }
+}
+
+impl Located {
+    /// Statement results given as values, encoded into one buffer.
+    fn encode(results: Vec<QueryResult>) -> Self {
+        let mut bytes = Vec::new();
+        let statements = results
+            .into_iter()
+            .map(|r| Statement {
+                time: r.time,
+                kind: r.kind,
+                result: r.result.map(|v| {
+                    let start = bytes.len();
+                    crate::cbor::encode_into(&v, &mut bytes);
+                    Some(start..bytes.len())
+                }),
+            })
+            .collect();
+        Located {
+            bytes: bytes.into(),
+            statements,
+        }
+    }
+
+    /// Locates a `query` answer's statements ([`split_query_results_reading`]: `read` may
+    /// read statement `want`'s value on the way), with the errors the answer always
+    /// gave: bytes that are not CBOR give [`CallError::Decode`], an answer without the
+    /// promised shape [`CallError::Protocol`].
+    fn split(
+        bytes: &Arc<[u8]>,
+        want: usize,
+        read: impl FnMut(usize) -> Option<usize>,
+    ) -> Result<Self, CallError> {
+        let rows = split_query_results_reading(bytes, want, read)
+            .map_err(|e| decode_error("query", &e))?;
+        match rows {
+            Some(rows) => Ok(Located {
+                bytes: bytes.clone(),
+                statements: rows
+                    .into_iter()
+                    .map(|r| Statement {
+                        time: r.time,
+                        kind: r.kind,
+                        result: r.result,
+                    })
+                    .collect(),
+            }),
+            // Rare shapes (a key sent in chunks, trailing bytes) and invalid answers: the
+            // value path reads the first and words the errors exactly as before.
+            None => {
+                let v = crate::cbor::decode(bytes).map_err(|e| decode_error("query", &e))?;
+                let results = parse_query_results(v).map_err(|e| CallError::Protocol {
+                    method: "query",
+                    detail: e.to_string(),
+                })?;
+                Ok(Located::encode(results))
+            }
+        }
     }
 }
 
@@ -1131,6 +1297,23 @@ fn read<T: DeserializeOwned + 'static>(item: &[u8]) -> Result<T, crate::cbor::De
         }
     }
     crate::cbor::from_slice(item)
+}
+
+/// [`read`] of the item at `at` in `bytes`, its depth counted from `depth`: the value and
+/// the offset just past the item (what follows is not looked at).
+fn read_at<T: DeserializeOwned + 'static>(
+    bytes: &[u8],
+    at: usize,
+    depth: usize,
+) -> Result<(T, usize), crate::cbor::DecodeError> {
+    if TypeId::of::<T>() == TypeId::of::<Value>() {
+        let (v, end) = crate::cbor::decode_at(bytes, at, depth)?;
+        let v: Box<dyn Any> = Box::new(v);
+        if let Ok(t) = v.downcast::<T>() {
+            return Ok((*t, end));
+        }
+    }
+    crate::cbor::from_slice_at(bytes, at, depth)
 }
 
 /// The one row of an array holding at most one (NONE for an empty one); `None` for
@@ -1215,23 +1398,33 @@ impl fmt::Debug for QueryResponse {
 /// compared by meaning (bytes that do not decode are equal only to the same bytes).
 impl PartialEq for QueryResponse {
     fn eq(&self, other: &Self) -> bool {
-        self.statements.len() == other.statements.len()
-            && self.statements.iter().zip(&other.statements).all(|(a, b)| {
-                a.time == b.time
-                    && a.kind == b.kind
-                    && match (&a.result, &b.result) {
-                        (Err(x), Err(y)) => x == y,
-                        (Ok(x), Ok(y)) => {
-                            let (x, y) = (self.slice(x), other.slice(y));
-                            x == y
-                                || matches!(
-                                    (crate::cbor::decode(x), crate::cbor::decode(y)),
-                                    (Ok(p), Ok(q)) if p == q
-                                )
+        let (mine, theirs) = match (self.located(), other.located()) {
+            (Ok(a), Ok(b)) => (a, b),
+            // Unreadable answers are equal only when they are the same bytes.
+            (Err(a), Err(b)) => return a == b && self.bytes == other.bytes,
+            _ => return false,
+        };
+        mine.statements.len() == theirs.statements.len()
+            && mine
+                .statements
+                .iter()
+                .zip(&theirs.statements)
+                .all(|(a, b)| {
+                    a.time == b.time
+                        && a.kind == b.kind
+                        && match (&a.result, &b.result) {
+                            (Err(x), Err(y)) => x == y,
+                            (Ok(x), Ok(y)) => {
+                                let (x, y) = (mine.slice(x), theirs.slice(y));
+                                x == y
+                                    || matches!(
+                                        (crate::cbor::decode(x), crate::cbor::decode(y)),
+                                        (Ok(p), Ok(q)) if p == q
+                                    )
+                            }
+                            _ => false,
                         }
-                        _ => false,
-                    }
-            })
+                })
     }
 }
 

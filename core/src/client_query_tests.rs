@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use serde::Deserialize;
 
-use super::{fetch_all, fetch_first, query, CallError, QueryResponse};
+use super::{decode_error, fetch_all, fetch_first, query, CallError, QueryResponse};
 use crate::cbor;
 use crate::query::{decode_first_cbor, decode_rows_cbor, QuerySet};
-use crate::rpc::{parse_query_results, ErrorKind, Payload, QueryResult};
+use crate::rpc::{parse_query_results, split_query_results, ErrorKind, Payload, QueryResult};
 use crate::value::{from_value, DeError, Object, Value};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -136,6 +136,221 @@ fn take_reads_rows_straight_from_the_bytes() {
             ]
         );
         assert_eq!(r.take::<i64>(0).expect("an int"), 7);
+    }
+}
+
+// --- the first `take` reads while it locates (one walk) -------------------------------------
+
+/// A reply whose statements are not located yet, and the same reply located first (by
+/// `results`), so a `take` on the second follows the locate-then-read path.
+fn fresh_and_located(bytes: &[u8]) -> [QueryResponse; 2] {
+    let fresh = query("", Object::new())
+        .decode_payload(Payload::from_cbor(bytes.to_vec()))
+        .expect("a definite array");
+    let located = fresh.clone();
+    let _ = located.results();
+    [fresh, located]
+}
+
+#[test]
+fn a_first_take_of_a_later_statement_then_earlier_ones() {
+    let rows = Value::Array(vec![person("a", Value::Int(1)), person("b", Value::Int(2))]);
+    let bytes = cbor::encode(&Value::Array(vec![
+        ok_row(Value::Int(7)),
+        err_row("bad"),
+        ok_row(rows.clone()),
+        ok_row(Value::from("last")),
+    ]));
+    for mut r in fresh_and_located(&bytes) {
+        let people: Vec<Person> = r.take(2).expect("rows fit");
+        assert_eq!(people.len(), 2);
+        assert_eq!(people[1].name, "b");
+        // Taken: NONE now, however it is read.
+        assert_eq!(r.take::<Value>(2).expect("taken"), Value::None);
+        assert_eq!(r.take::<Option<Person>>(2).expect("taken"), None);
+        // The others are untouched and read as before.
+        assert_eq!(r.take::<i64>(0).expect("an int"), 7);
+        assert_eq!(r.take::<String>(3).expect("text"), "last");
+        let e = r.take::<Value>(1).expect_err("failed");
+        assert_eq!(e.as_server_error().map(|s| s.message.as_str()), Some("bad"));
+        let now = r.results().expect("located");
+        assert_eq!(now[2].result, Ok(Value::None));
+        assert_eq!(now[0].result, Ok(Value::None));
+    }
+}
+
+#[test]
+fn a_failed_statement_is_its_error_even_when_its_message_fits_t() {
+    // The message (a string) would read as `String` or `Value`: the status decides.
+    let bytes = cbor::encode(&Value::Array(vec![
+        err_row("denied"),
+        ok_row(Value::Int(1)),
+    ]));
+    for mut r in fresh_and_located(&bytes) {
+        for _ in 0..2 {
+            let e = r.take::<String>(0).expect_err("failed");
+            assert_eq!(
+                e.as_server_error().map(|s| s.message.as_str()),
+                Some("denied")
+            );
+        }
+        let mut other = r.clone();
+        assert!(other
+            .take::<Value>(0)
+            .expect_err("failed")
+            .as_server_error()
+            .is_some());
+        assert!(r.clone().check().is_err());
+        assert_eq!(r.take::<i64>(1).expect("fine"), 1);
+    }
+    // `status` before `result` in the row, the usual order after it: the same.
+    let mut b = vec![0x81];
+    cbor::Encoder::new(&mut b)
+        .map(3)
+        .text("status")
+        .text("ERR")
+        .text("result")
+        .text("denied")
+        .text("time")
+        .text("1ms");
+    let mut r = query("", Object::new())
+        .decode_payload(Payload::from_cbor(b))
+        .expect("an array");
+    let e = r.take::<String>(0).expect_err("failed");
+    assert_eq!(
+        e.as_server_error().map(|s| s.message.as_str()),
+        Some("denied")
+    );
+}
+
+#[test]
+fn a_first_take_that_does_not_fit_falls_back_to_the_usual_rules() {
+    let one = Value::Array(vec![person("a", Value::Int(1))]);
+    let bytes = cbor::encode(&Value::Array(vec![
+        ok_row(one.clone()),
+        ok_row(Value::Int(1)),
+    ]));
+    for r in fresh_and_located(&bytes) {
+        // The single row of a one-row result.
+        let mut r1 = r.clone();
+        let p: Option<Person> = r1.take(0).expect("the one row");
+        assert_eq!(p.map(|p| p.age), Some(1));
+        let mut r2 = r.clone();
+        assert_eq!(r2.take::<Person>(0).expect("the one row").name, "a");
+        // A misfit is the statement's decode error, and the value is taken all the same.
+        let mut r3 = r.clone();
+        let e = r3.take::<i64>(0).expect_err("rows are not an int");
+        assert!(
+            matches!(&e, CallError::Decode { method: "query", source } if source.0.starts_with("statement 0: ")),
+            "{e:?}"
+        );
+        assert_eq!(r3.take::<Value>(0).expect("taken"), Value::None);
+        assert_eq!(r3.take::<i64>(1).expect("untouched"), 1);
+    }
+    // Text that is not UTF-8 inside the rows (well-formed otherwise): the statement's
+    // decode error, on both paths.
+    let mut bad = cbor::encode(&Value::Array(vec![ok_row(Value::Array(vec![
+        Value::from("abc"),
+    ]))]));
+    let at = bad
+        .windows(4)
+        .position(|w| w == [0x63, b'a', b'b', b'c'])
+        .expect("the text");
+    bad[at + 1] = 0xff;
+    for mut r in fresh_and_located(&bad) {
+        let e = r.take::<Vec<String>>(0).expect_err("not UTF-8");
+        assert!(
+            matches!(&e, CallError::Decode { method: "query", source } if source.0.starts_with("statement 0: ") && source.0.contains("UTF-8")),
+            "{e:?}"
+        );
+    }
+}
+
+#[test]
+fn a_duplicate_result_key_keeps_the_last_on_the_first_take() {
+    // [{result: [1], status: "OK", result: [2, 3]}]
+    let mut b = vec![0x81];
+    cbor::Encoder::new(&mut b)
+        .map(3)
+        .text("result")
+        .array(1)
+        .int(1)
+        .text("status")
+        .text("OK")
+        .text("result")
+        .array(2)
+        .int(2)
+        .int(3);
+    for mut r in fresh_and_located(&b) {
+        assert_eq!(r.take::<Vec<i64>>(0).expect("ints"), vec![2, 3]);
+    }
+    // The later one does not fit where the first did: the general rules read the last.
+    let mut b = vec![0x81];
+    cbor::Encoder::new(&mut b)
+        .map(3)
+        .text("result")
+        .array(1)
+        .int(1)
+        .text("status")
+        .text("OK")
+        .text("result")
+        .text("x");
+    for mut r in fresh_and_located(&b) {
+        assert!(r.take::<Vec<i64>>(0).is_err());
+    }
+    for mut r in fresh_and_located(&b) {
+        assert_eq!(r.take::<String>(0).expect("the last"), "x");
+    }
+}
+
+#[test]
+fn deep_results_read_the_same_whichever_way_they_are_taken() {
+    // Around the depth cap, the one-walk take must accept exactly what locating first
+    // and then reading accepts.
+    for depth in 250..=258 {
+        let mut v = Value::Int(1);
+        for _ in 0..depth {
+            v = Value::Array(vec![v]);
+        }
+        let bytes = cbor::encode(&Value::Array(vec![ok_row(v)]));
+        let Ok(r) = query("", Object::new()).decode_payload(Payload::from_cbor(bytes)) else {
+            continue;
+        };
+        let [mut fresh, mut located] = [r.clone(), r];
+        let _ = located.results();
+        assert_eq!(
+            fresh.take::<Value>(0),
+            located.take::<Value>(0),
+            "depth {depth}"
+        );
+        let [mut fresh, mut located] = [fresh.clone(), located.clone()];
+        assert_eq!(fresh.take::<Value>(0), located.take::<Value>(0));
+    }
+}
+
+#[test]
+fn indefinite_rows_inside_a_definite_answer_read_the_same() {
+    // [{"result": [_ {"name": "a", "age": 1}], "status": "OK"}]
+    let mut b = vec![0x81];
+    cbor::Encoder::new(&mut b).map(2).text("result");
+    b.push(0x9f);
+    cbor::Encoder::new(&mut b)
+        .map(2)
+        .text("name")
+        .text("a")
+        .text("age")
+        .int(1);
+    b.push(0xff);
+    cbor::Encoder::new(&mut b).text("status").text("OK");
+    for mut r in fresh_and_located(&b) {
+        let rows: Vec<Person> = r.take(0).expect("rows");
+        assert_eq!(
+            rows,
+            vec![Person {
+                name: "a".into(),
+                age: 1
+            }]
+        );
     }
 }
 
@@ -376,6 +591,46 @@ fn a_missing_result_is_none_and_status_time_type_are_kept() {
     }
 }
 
+/// Every way of reading `got` (an answer as `decode_payload` / `decode` give it) fails
+/// with `want`: right away, or — for a definite-length array, whose statements are located
+/// on first use — at the first `take` (of any statement), `check` and `results`.
+fn refused_with(got: Result<QueryResponse, CallError>, want: &CallError) {
+    let r = match got {
+        Err(e) => {
+            assert_eq!(&e, want);
+            return;
+        }
+        Ok(r) => r,
+    };
+    for i in 0..r.len() {
+        assert_eq!(r.clone().take::<Value>(i).as_ref(), Err(want), "take({i})");
+        assert_eq!(
+            r.clone().take::<Vec<Person>>(i).as_ref(),
+            Err(want),
+            "take({i})"
+        );
+        assert_eq!(
+            r.clone().take::<Value>((i, "name")).as_ref(),
+            Err(want),
+            "take(({i}, \"name\"))"
+        );
+        // Taking again (after a failed first attempt) gives the same error.
+        let mut again = r.clone();
+        let _ = again.take::<i64>(i);
+        assert_eq!(
+            again.take::<Value>(i).as_ref(),
+            Err(want),
+            "second take({i})"
+        );
+    }
+    assert_eq!(r.results().as_ref(), Err(want));
+    assert_eq!(r.clone().check().map(|_| ()).as_ref(), Err(want));
+    // An unreadable answer has no statement errors to hand out, and stays unreadable.
+    let mut r = r;
+    assert!(r.take_errors().is_empty());
+    assert_eq!(r.results().as_ref(), Err(want));
+}
+
 #[test]
 fn malformed_answers_are_refused_with_the_old_messages() {
     let cases = [
@@ -384,53 +639,62 @@ fn malformed_answers_are_refused_with_the_old_messages() {
         Value::Array(vec![obj(&[("status", Value::from("MAYBE"))])]),
         Value::Array(vec![obj(&[("time", Value::from("1ms"))])]),
         Value::Array(vec![obj(&[("status", Value::Int(1))])]),
+        // The shape is wrong in the second statement: taking the first fails too.
+        Value::Array(vec![ok_row(Value::Int(1)), Value::Int(2)]),
     ];
     for v in cases {
-        let want = parse_query_results(v.clone())
-            .expect_err("invalid")
-            .to_string();
-        for got in [
+        let want = CallError::Protocol {
+            method: "query",
+            detail: parse_query_results(v.clone())
+                .expect_err("invalid")
+                .to_string(),
+        };
+        refused_with(
             query("", Object::new()).decode_payload(Payload::from_cbor(cbor::encode(&v))),
-            query("", Object::new()).decode(v.clone()),
-        ] {
-            let e = got.expect_err("invalid");
-            let CallError::Protocol { method, detail } = &e else {
-                panic!("expected a protocol error, got {e:?}");
-            };
-            assert_eq!(*method, "query");
-            assert_eq!(*detail, want);
-        }
+            &want,
+        );
+        refused_with(query("", Object::new()).decode(v.clone()), &want);
     }
-    // Bytes that are not one CBOR item fail as undecodable, as before.
-    let mut b = cbor::encode(&Value::Array(vec![ok_row(Value::Int(1))]));
-    b.push(0x01);
+    // Not an array: refused right away, as before.
     let e = query("", Object::new())
-        .decode_payload(Payload::from_cbor(b))
-        .expect_err("trailing byte");
-    assert!(
-        matches!(
-            e,
-            CallError::Decode {
-                method: "query",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    let e = query("", Object::new())
-        .decode_payload(Payload::from_cbor(vec![0x9f, 0x01]))
-        .expect_err("truncated");
-    assert!(
-        matches!(
-            e,
-            CallError::Decode {
-                method: "query",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    // A length prefix far beyond the input reserves nothing and fails cleanly.
+        .decode(Value::Int(1))
+        .expect_err("not an array");
+    assert!(matches!(e, CallError::Protocol { .. }), "{e:?}");
+
+    // Bytes that are not one CBOR item fail as undecodable, with the message reading the
+    // answer always gave (the statement walk's, or the decoder's for trailing bytes).
+    let undecodable = |b: &[u8]| {
+        let e = match split_query_results(b) {
+            Err(e) => e,
+            Ok(_) => cbor::decode(b).expect_err("not one item"),
+        };
+        decode_error("query", &e)
+    };
+    let ok = cbor::encode(&Value::Array(vec![
+        ok_row(Value::Array(vec![person("a", Value::Int(1))])),
+        ok_row(Value::Int(2)),
+    ]));
+    let mut trailing = ok.clone();
+    trailing.push(0x01);
+    let mut cut = ok.clone();
+    cut.pop();
+    // A truncated value inside the first statement's rows.
+    let mut inner = cbor::encode(&Value::Array(vec![ok_row(Value::Array(vec![
+        Value::from("abc"),
+    ]))]));
+    let at = inner
+        .windows(4)
+        .position(|w| w == [0x63, b'a', b'b', b'c'])
+        .expect("the text");
+    inner[at] = 0x6a; // claims 10 bytes
+    for b in [trailing, cut, inner, vec![0x9f, 0x01]] {
+        let want = undecodable(&b);
+        refused_with(
+            query("", Object::new()).decode_payload(Payload::from_cbor(b.clone())),
+            &want,
+        );
+    }
+    // A length prefix far beyond the input reserves nothing and fails cleanly, at once.
     let huge = vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
     let e = query("", Object::new())
         .decode_payload(Payload::from_cbor(huge))
@@ -664,5 +928,55 @@ proptest! {
         rows_agree::<Value>(&v)?;
         rows_agree::<i64>(&v)?;
         rows_agree::<BTreeMap<String, Value>>(&v)?;
+    }
+}
+
+/// The first `take` (reading while it locates) and a `take` after locating agree on the
+/// outcome, the error and what is left, for damaged answers too.
+fn first_take_agrees<T>(bytes: &[u8], i: usize) -> Result<(), TestCaseError>
+where
+    T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + 'static,
+{
+    let Ok(fresh) = query("", Object::new()).decode_payload(Payload::from_cbor(bytes.to_vec()))
+    else {
+        return Ok(());
+    };
+    let [mut fresh, mut located] = [fresh.clone(), fresh];
+    let _ = located.results();
+    prop_assert_eq!(fresh.take::<T>(i), located.take::<T>(i));
+    prop_assert_eq!(fresh.results(), located.results());
+    prop_assert_eq!(fresh.take::<Value>(i), located.take::<Value>(i));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_first_take_agrees_with_locating_first_on_damaged_answers(
+        i in 0usize..3,
+        flip in any::<(prop::sample::Index, u8)>(),
+        cut in any::<prop::sample::Index>(),
+        extra in proptest::collection::vec(any::<u8>(), 0..3),
+    ) {
+        let answer = Value::Array(vec![
+            ok_row(Value::Array(vec![person("a", Value::Int(1)), person("b", Value::Int(2))])),
+            err_row("bad"),
+            ok_row(Value::Array(vec![person("c", Value::from("x"))])),
+        ]);
+        let good = cbor::encode(&answer);
+        let mut flipped = good.clone();
+        let at = flip.0.index(flipped.len());
+        flipped[at] ^= flip.1;
+        let cut_short = good[..cut.index(good.len())].to_vec();
+        let mut longer = good.clone();
+        longer.extend_from_slice(&extra);
+        for bytes in [&good, &flipped, &cut_short, &longer] {
+            first_take_agrees::<Vec<Person>>(bytes, i)?;
+            first_take_agrees::<Option<Person>>(bytes, i)?;
+            first_take_agrees::<Value>(bytes, i)?;
+            first_take_agrees::<String>(bytes, i)?;
+            first_take_agrees::<Vec<BTreeMap<String, Value>>>(bytes, i)?;
+        }
     }
 }

@@ -943,6 +943,50 @@ fn a_user_reply_with_a_broken_result_fails_only_when_read() {
     assert!(payload.to_value().is_err());
 }
 
+#[test]
+fn a_user_reply_cut_short_or_with_trailing_bytes_fails_when_read_naming_the_method() {
+    // The reply's final `result` is handed over without being walked: bytes after it, or
+    // a result cut short, reach the caller, whose read refuses them (instead of the frame
+    // being dropped and the caller left waiting for its timeout).
+    for broken in [
+        |mut f: Vec<u8>| {
+            f.push(0x00);
+            f
+        },
+        |mut f: Vec<u8>| {
+            f.pop();
+            f
+        },
+    ] {
+        let mut p = Peer::connected();
+        let id = p.send(Request::new(Method::Version, vec![]));
+        let s = p.one();
+        let frame = surql::cbor::encode(&obj(vec![
+            ("id", Value::Int(s.id)),
+            ("result", Value::from("surrealdb-3.3.5")),
+        ]));
+        p.conn.handle_frame(&broken(frame), p.now);
+        let ev = p.events();
+        let [Event::Response {
+            id: got,
+            result: Ok(payload),
+        }] = ev.as_slice()
+        else {
+            panic!("expected one response, got {ev:?}");
+        };
+        assert_eq!(*got, id);
+        assert_eq!(p.conn.pending_requests(), 0);
+        let e = surql::client::version()
+            .decode_payload(payload.clone())
+            .expect_err("not one item");
+        let surql::client::CallError::Decode { method, source } = &e else {
+            panic!("expected a decode error, got {e:?}");
+        };
+        assert_eq!(*method, "version");
+        assert!(source.0.contains("invalid CBOR at byte"), "{source}");
+    }
+}
+
 fn pair(access: &str, refresh: &str) -> Value {
     obj(vec![
         ("access", Value::from(access)),

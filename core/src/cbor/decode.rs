@@ -14,14 +14,16 @@ const MAX_PREALLOC: usize = 1024;
 
 const BREAK: u8 = 0xff;
 
-/// One item head: major type, additional info, its argument (`None` = indefinite length)
-/// and where it started.
+/// One item head: major type, additional info, its argument (`None` = indefinite length),
+/// where it started and where it ends (so a peeked head is consumed without reading it
+/// again).
 #[derive(Clone, Copy)]
 pub(super) struct Head {
     pub(super) major: u8,
     pub(super) info: u8,
     pub(super) arg: Option<u64>,
     pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 pub(super) fn major_name(major: u8) -> &'static str {
@@ -87,7 +89,7 @@ impl<'a> Decoder<'a> {
         Ok(out)
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
@@ -138,6 +140,7 @@ impl<'a> Decoder<'a> {
                     info,
                     arg: Some(arg),
                     start,
+                    end: self.pos,
                 });
             }
         }
@@ -177,6 +180,7 @@ impl<'a> Decoder<'a> {
             info,
             arg,
             start,
+            end: self.pos,
         })
     }
 
@@ -226,7 +230,25 @@ impl<'a> Decoder<'a> {
 
     /// A text string's body, borrowed from the input when it is one definite chunk; the
     /// UTF-8 check runs once, on the input bytes.
+    #[inline]
     pub(super) fn text_slice(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
+        // The usual case (one definite chunk, all there, valid) without the error paths.
+        if let Some(n) = h.arg {
+            let end = usize::try_from(n)
+                .ok()
+                .and_then(|n| self.pos.checked_add(n));
+            if let Some(b) = end.and_then(|end| self.buf.get(self.pos..end)) {
+                if let Ok(s) = std::str::from_utf8(b) {
+                    self.pos += b.len();
+                    return Ok(std::borrow::Cow::Borrowed(s));
+                }
+            }
+        }
+        self.text_slice_slow(h)
+    }
+
+    #[cold]
+    fn text_slice_slow(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
         let bytes = match h.arg {
             Some(n) => {
                 let n = self.len(h, n)?;
@@ -928,14 +950,23 @@ impl<'a> Decoder<'a> {
 
     /// Reads a map head whose keys are definite text strings, returning each key with the
     /// byte range of its value; `None` if the item at `pos` is not such a map.
-    pub(super) fn text_keyed_map(mut self, pos: usize) -> Result<Option<super::MapRanges<'a>>> {
+    ///
+    /// `value(key, at, last)` is asked first about each value (`at`: where it starts;
+    /// `last`: it is the final entry of a definite-length map): `Some(end)` means the caller
+    /// has read it itself and it ends at `end` (at most the input's length), `None` that it
+    /// is to be stepped over here.
+    pub(super) fn text_keyed_map(
+        mut self,
+        pos: usize,
+        mut value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
+    ) -> Result<Option<super::MapRanges<'a>>> {
         self.pos = pos;
         let h = self.head()?;
         if h.major != 5 {
             return Ok(None);
         }
         let mut out = Vec::new();
-        let mut entry = |d: &mut Self| -> Result<bool> {
+        let mut entry = |d: &mut Self, last: bool| -> Result<bool> {
             let k = d.head()?;
             if k.major != 3 || k.arg.is_none() {
                 return Ok(false);
@@ -945,22 +976,25 @@ impl<'a> Decoder<'a> {
                 std::borrow::Cow::Owned(_) => return Ok(false),
             };
             let start = d.pos;
-            d.skip(1)?;
+            match value(key, start, last) {
+                Some(end) if (start..=d.buf.len()).contains(&end) => d.pos = end,
+                _ => d.skip(1)?,
+            }
             out.push((key, start..d.pos));
             Ok(true)
         };
         match h.arg {
             Some(n) => {
                 let n = self.len(h, n)?;
-                for _ in 0..n {
-                    if !entry(&mut self)? {
+                for i in 0..n {
+                    if !entry(&mut self, i + 1 == n)? {
                         return Ok(None);
                     }
                 }
             }
             None => {
                 while !self.at_break()? {
-                    if !entry(&mut self)? {
+                    if !entry(&mut self, false)? {
                         return Ok(None);
                     }
                 }

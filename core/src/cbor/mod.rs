@@ -168,15 +168,44 @@ pub(crate) type MapRanges<'a> = (Vec<(&'a str, std::ops::Range<usize>)>, usize);
 /// plus the offset just past the map; `Ok(None)` if the item is not a map or has a key
 /// that is not one definite text string. Values are located with [`skip_item`], not built.
 pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeError> {
-    decode::Decoder::new(bytes).text_keyed_map(0)
+    decode::Decoder::new(bytes).text_keyed_map(0, |_, _, _| None)
 }
 
-/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`).
-pub(crate) fn map_ranges_at(
+/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`), where the
+/// caller may read values itself instead of having them stepped over: `value(key, start, last)` is asked about each value as it is reached
+/// (`last`: the final entry of a definite-length map) and answers `Some(end)` when it has
+/// read (or vouches for) the value up to `end`, `None` to have it skipped as usual. An
+/// `end` beyond the input or before `start` is ignored (the value is skipped).
+pub(crate) fn map_ranges_with<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
+) -> Result<Option<MapRanges<'a>>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map(pos, value)
+}
+
+/// Decodes the item at `pos` as if it were nested `depth` levels deep (the depth cap
+/// counts from there), returning it and the offset just past it.
+pub(crate) fn decode_at(
     bytes: &[u8],
     pos: usize,
-) -> Result<Option<MapRanges<'_>>, DecodeError> {
-    decode::Decoder::new(bytes).text_keyed_map(pos)
+    depth: usize,
+) -> Result<(Value, usize), DecodeError> {
+    let mut d = decode::Decoder::new(bytes);
+    d.pos = pos;
+    let v = d.value(depth)?;
+    Ok((v, d.pos))
+}
+
+/// [`from_slice`] of the item at `pos`, as if it were nested `depth` levels deep,
+/// returning the value and the offset just past the item; what follows it is not looked
+/// at. Offsets in errors are offsets into `bytes`.
+pub(crate) fn from_slice_at<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<(T, usize), DecodeError> {
+    serde_de::from_slice_at(bytes, pos, depth)
 }
 
 /// An array's elements as byte ranges, and the offset just past the array.

@@ -23,9 +23,14 @@ use crate::value::magic::{self, bridge};
 use crate::value::Value;
 
 /// A malformed input (reported as it is) or an item that does not fit the requested type
-/// (reported with its path, like `from_value`, and the offset of the item).
+/// (reported with its path, like `from_value`, and the offset of the item). Boxed: every
+/// call of the deserializer returns a `Result` of it, and a small error keeps those cheap
+/// to move on the path where nothing fails.
 #[derive(Debug)]
-pub(super) enum Error {
+pub(super) struct Error(Box<Problem>);
+
+#[derive(Debug)]
+enum Problem {
     Malformed(DecodeError),
     Shape {
         err: bridge::DeError,
@@ -35,34 +40,37 @@ pub(super) enum Error {
 
 impl Error {
     fn shape(err: bridge::DeError) -> Self {
-        Error::Shape { err, offset: None }
+        Error(Box::new(Problem::Shape { err, offset: None }))
+    }
+
+    fn malformed(e: DecodeError) -> Self {
+        Error(Box::new(Problem::Malformed(e)))
     }
 
     /// Notes where the offending item starts, unless a deeper item already did.
-    fn at_offset(self, at: usize) -> Self {
-        match self {
-            Error::Shape { err, offset: None } => Error::Shape {
-                err,
-                offset: Some(at),
-            },
-            other => other,
+    fn at_offset(mut self, at: usize) -> Self {
+        if let Problem::Shape {
+            offset: offset @ None,
+            ..
+        } = &mut *self.0
+        {
+            *offset = Some(at);
         }
+        self
     }
 
-    fn at(self, seg: bridge::Segment) -> Self {
-        match self {
-            Error::Shape { err, offset } => Error::Shape {
-                err: err.at(seg),
-                offset,
-            },
-            other => other,
+    fn at(mut self, seg: bridge::Segment) -> Self {
+        if let Problem::Shape { err, .. } = &mut *self.0 {
+            let inner = std::mem::replace(err, bridge::DeError::new(String::new()));
+            *err = inner.at(seg);
         }
+        self
     }
 
     pub(super) fn into_decode_error(self) -> DecodeError {
-        match self {
-            Error::Malformed(e) => e,
-            Error::Shape { err, offset } => DecodeError {
+        match *self.0 {
+            Problem::Malformed(e) => e,
+            Problem::Shape { err, offset } => DecodeError {
                 offset: offset.unwrap_or(0),
                 message: format!(
                     "the item does not fit the requested type: {}",
@@ -75,15 +83,15 @@ impl Error {
 
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
-        Error::Malformed(e)
+        Error::malformed(e)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Malformed(e) => e.fmt(f),
-            Error::Shape { err, .. } => f.write_str(&err.render(None)),
+        match &*self.0 {
+            Problem::Malformed(e) => e.fmt(f),
+            Problem::Shape { err, .. } => f.write_str(&err.render(None)),
         }
     }
 }
@@ -129,6 +137,22 @@ pub(super) fn from_slice<'de, T: de::Deserialize<'de>>(
     Ok(out)
 }
 
+/// Deserializes the item at `pos` into `T`, starting the depth count at `depth`; returns
+/// it with the offset just past it (a successful read always consumes exactly one item).
+pub(super) fn from_slice_at<'de, T: de::Deserialize<'de>>(
+    bytes: &'de [u8],
+    pos: usize,
+    depth: usize,
+) -> std::result::Result<(T, usize), DecodeError> {
+    let mut de = De {
+        d: Decoder::new(bytes),
+        depth,
+    };
+    de.d.pos = pos;
+    let out = T::deserialize(&mut de).map_err(Error::into_decode_error)?;
+    Ok((out, de.d.pos))
+}
+
 /// The streaming deserializer: a decoder cursor plus the current nesting depth.
 pub(super) struct De<'de> {
     d: Decoder<'de>,
@@ -136,7 +160,8 @@ pub(super) struct De<'de> {
 }
 
 impl<'de> De<'de> {
-    /// The next item's head, without consuming it.
+    /// The next item's head, without consuming it (`self.d.pos = h.end` does).
+    #[inline]
     fn peek_head(&mut self) -> Result<Head> {
         let at = self.d.pos;
         let h = self.d.head()?;
@@ -158,7 +183,7 @@ impl<'de> De<'de> {
     fn enter(&mut self, at: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::Malformed(DecodeError {
+            return Err(Error::malformed(DecodeError {
                 offset: at,
                 message: format!("nesting deeper than {MAX_DEPTH} levels"),
             }));
@@ -257,11 +282,25 @@ impl<'de> De<'de> {
         Ok(Some((table, key)))
     }
 
+    /// Whether a NONE (tag 6, whatever it wraps) is next, looking at one byte unless the
+    /// tag number is written long-hand.
+    #[inline]
+    fn none_is_next(&mut self) -> Result<bool> {
+        match self.d.peek() {
+            Some(0xc6) => Ok(true),
+            Some(0xd8..=0xdb) => {
+                let h = self.peek_head()?;
+                Ok(h.arg == Some(tags::NONE))
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Consumes a NONE (tag 6 and whatever it wraps) or NULL/undefined if it is next.
     fn take_nullish(&mut self, h: Head) -> Result<bool> {
         match (h.major, h.info, h.arg) {
             (7, 22 | 23, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 Ok(true)
             }
             (6, _, Some(tags::NONE)) => {
@@ -380,7 +419,7 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
             }
             let k = self.de.d.head()?;
             if k.major != 3 {
-                return Err(Error::Malformed(DecodeError {
+                return Err(Error::malformed(DecodeError {
                     offset: k.start,
                     message: format!(
                         "map key must be a text string, found {}",
@@ -389,12 +428,9 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
                 }));
             }
             let key = self.de.d.text_slice(k)?;
-            if self.skip_none {
-                let v = self.de.peek_head()?;
-                if v.major == 6 && v.arg == Some(tags::NONE) {
-                    self.de.d.value(self.de.depth)?;
-                    continue;
-                }
+            if self.skip_none && self.de.none_is_next()? {
+                self.de.d.value(self.de.depth)?;
+                continue;
             }
             let out = match &key {
                 Cow::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
@@ -426,7 +462,7 @@ macro_rules! int_fast {
             let h = self.peek_head()?;
             if let (0 | 1, Some(n)) = (h.major, h.arg) {
                 if let Ok(n) = i64::try_from(n) {
-                    self.d.head()?;
+                    self.d.pos = h.end;
                     let i = if h.major == 0 { n } else { -1 - n };
                     return visitor.visit_i64(i).map_err(|e: Error| e.at_offset(h.start));
                 }
@@ -443,22 +479,22 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         let r = match (h.major, h.info, h.arg) {
             (0 | 1, _, Some(n)) if i64::try_from(n).is_ok() => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 match self.d.int_value(h)? {
                     Value::Int(i) => visitor.visit_i64(i),
                     _ => unreachable_int(h.start),
                 }
             }
             (3, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.text(h, visitor)
             }
             (4, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.seq(h, visitor)
             }
             (5, _, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.map(h, false, visitor)
             }
             (6, _, Some(tags::NONE)) => {
@@ -466,15 +502,15 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
                 visitor.visit_none()
             }
             (7, 20 | 21, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 visitor.visit_bool(h.info == 21)
             }
             (7, 22 | 23, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 visitor.visit_unit()
             }
             (7, 25..=27, _) => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 match self.d.simple(h)? {
                     Value::Float(f) => visitor.visit_f64(f),
                     _ => unreachable_int(h.start),
@@ -491,7 +527,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 7 && matches!(h.info, 25..=27) {
-            self.d.head()?;
+            self.d.pos = h.end;
             if let Value::Float(f) = self.d.simple(h)? {
                 return visitor
                     .visit_f64(f)
@@ -507,7 +543,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 7 && matches!(h.info, 20 | 21) {
-            self.d.head()?;
+            self.d.pos = h.end;
             return visitor
                 .visit_bool(h.info == 21)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -518,7 +554,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 3 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .text(h, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -538,7 +574,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if let (2, Some(n)) = (h.major, h.arg) {
-            self.d.head()?;
+            self.d.pos = h.end;
             let n = self.d.len(h, n)?;
             let b = self.d.take(n)?;
             return visitor
@@ -585,9 +621,10 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     ) -> Result<V::Value> {
         if name == magic::DATETIME {
             let h = self.peek_head()?;
-            if h.major == 6 && h.arg == Some(tags::DATETIME) {
+            // Where the general way could not hit the depth cap (see `plain_record_id`).
+            if h.major == 6 && h.arg == Some(tags::DATETIME) && self.depth + 2 <= MAX_DEPTH {
                 // The hottest typed scalar: its parts go to `Datetime`'s visitor as read.
-                self.d.head()?;
+                self.d.pos = h.end;
                 let d = self.d.datetime()?;
                 let mut seq =
                     de::value::SeqDeserializer::new([d.secs, i64::from(d.nanos)].into_iter());
@@ -627,7 +664,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 4 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .seq(h, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -649,7 +686,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let h = self.peek_head()?;
         if h.major == 5 {
-            self.d.head()?;
+            self.d.pos = h.end;
             return self
                 .map(h, false, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
@@ -666,12 +703,12 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         match h.major {
             5 => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.map(h, true, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
             4 => {
-                self.d.head()?;
+                self.d.pos = h.end;
                 self.seq(h, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
@@ -688,7 +725,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         if h.major == 3 {
             // A unit variant as text: the common case (status fields and the like).
-            self.d.head()?;
+            self.d.pos = h.end;
             let s = self.d.text_slice(h)?;
             let r = match s {
                 Cow::Borrowed(s) => {
@@ -710,7 +747,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
 
 /// `int_value`/`simple` only give other variants for heads the callers exclude.
 fn unreachable_int<T>(at: usize) -> Result<T> {
-    Err(Error::Malformed(DecodeError {
+    Err(Error::malformed(DecodeError {
         offset: at,
         message: "internal error: number head decoded to a non-number".into(),
     }))

@@ -231,6 +231,72 @@ fn malformed_input_is_reported_like_decode() {
 }
 
 #[test]
+fn fast_paths_keep_the_general_rules() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct P {
+        #[serde(default)]
+        a: i64,
+        b: Option<String>,
+    }
+    // A NONE field is an absent one, whether tag 6 is written short (c6) or long-hand
+    // (d8 06, d9 00 06): the field takes its default.
+    for none in [
+        "c6 f6",
+        "d8 06 f6",
+        "d9 00 06 f6",
+        "da 00 00 00 06 f6",
+        "c6 01",
+    ] {
+        let bytes = hex(&format!("a2 61 61 {none} 61 62 61 78"));
+        assert_eq!(
+            from_slice::<P>(&bytes),
+            Ok(P {
+                a: 0,
+                b: Some("x".into())
+            }),
+            "{none}"
+        );
+    }
+    // Other tags written long-hand are not NONE: tag 7 (a table) does not fit `i64`.
+    let e = from_slice::<P>(&hex("a1 61 61 d8 07 61 74")).unwrap_err();
+    assert!(e.message.contains("`a`"), "{e}");
+    // A map cut right after a key: the missing value is reported, as before.
+    let e = from_slice::<P>(&hex("a1 61 61")).unwrap_err();
+    assert_eq!(e.offset, 3, "{e}");
+    assert!(e.message.contains("unexpected end of input"), "{e}");
+    // Keys and values that are not UTF-8, cut short, or written in chunks.
+    let e = from_slice::<P>(&hex("a1 61 ff 01")).unwrap_err();
+    assert!(e.message.contains("UTF-8"), "{e}");
+    assert_eq!(e.offset, 1);
+    let e = from_slice::<P>(&hex("a1 61 62 63 78 79")).unwrap_err();
+    assert!(e.message.contains("unexpected end of input"), "{e}");
+    assert_eq!(
+        from_slice::<P>(&hex("a1 7f 61 62 ff 7f 61 78 61 79 ff")),
+        Ok(P {
+            a: 0,
+            b: Some("xy".into())
+        })
+    );
+    // A length past the end of the input, as text and as a key.
+    assert!(from_slice::<String>(&hex("7b 7f ff ff ff ff ff ff ff 61")).is_err());
+    assert!(from_slice::<P>(&hex("a1 7b ff ff ff ff ff ff ff ff 61")).is_err());
+    // Every head is consumed exactly once: ints of every width, then the next field.
+    for int in [
+        "17",
+        "18 2a",
+        "19 01 00",
+        "1a 00 01 00 00",
+        "1b 00 00 00 01 00 00 00 00",
+        "38 2a",
+    ] {
+        let bytes = hex(&format!("a2 61 61 {int} 61 62 f6"));
+        let p = from_slice::<P>(&bytes).unwrap_or_else(|e| panic!("{int}: {e}"));
+        assert_eq!(Ok(Value::Int(p.a)), decode(&hex(int)), "{int}");
+        assert_eq!(p.b, None);
+    }
+}
+
+#[test]
 fn hostile_lengths_and_depths_are_refused() {
     // A huge array length with nothing behind it must not reserve memory.
     let e = from_slice::<Vec<u64>>(&hex("9b 00 ff ff ff ff ff ff ff")).unwrap_err();

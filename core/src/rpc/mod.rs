@@ -786,11 +786,16 @@ pub fn decode_incoming_with(
 
 /// Reads a successful reply `{id, result, session?}` without decoding its `result`: the
 /// request id and the `result` item's bytes. `None` for anything else (an error reply, a
-/// message without a non-negative integer id or without `result`, malformed or trailing
-/// bytes): [`decode_incoming_with`] classifies and reports those.
+/// message without a non-negative integer id or without `result`, malformed envelope
+/// entries or trailing bytes after the map): [`decode_incoming_with`] classifies and
+/// reports those.
 ///
-/// The `result` bytes are only located, not checked, so they can still fail to decode;
-/// a `{stream: ...}` result is not recognised here (the caller knows which ids stream).
+/// The `result` bytes are only located, not checked, so they can still fail to decode.
+/// When `result` is the last entry of a definite-length map (the server's `{id, result}`)
+/// it is not even walked: its bytes are the rest of the frame, and whoever reads the
+/// payload checks them as the one item they must be (a truncated item, or bytes after it,
+/// is then that reader's decode error). A `{stream: ...}` result is not recognised here
+/// (the caller knows which ids stream).
 pub fn split_reply(bytes: &[u8]) -> Option<(u64, Payload)> {
     match split_envelope(bytes)? {
         (Some(id), payload) => Some((id, payload)),
@@ -801,7 +806,12 @@ pub fn split_reply(bytes: &[u8]) -> Option<(u64, Payload)> {
 /// [`split_reply`] that also accepts a reply without `id` (or with a NONE one), as HTTP
 /// answers are.
 pub(crate) fn split_envelope(bytes: &[u8]) -> Option<(Option<u64>, Payload)> {
-    let (entries, end) = cbor::map_ranges(bytes).ok()??;
+    // A final `result` runs to the end of the frame: stepping over it here would walk the
+    // whole answer once more before it is read (see `split_reply`).
+    let (entries, end) = cbor::map_ranges_with(bytes, 0, |key, _, last| {
+        (last && key == "result").then_some(bytes.len())
+    })
+    .ok()??;
     if end != bytes.len() || entries.iter().any(|(k, _)| *k == "error") {
         return None;
     }
@@ -953,6 +963,20 @@ pub struct RawQueryResult {
 /// [`cbor::skip_item`], the located values are checked for structure only, so reading one
 /// can still fail.
 pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
+    split_query_results_reading(bytes, usize::MAX, |_| None)
+}
+
+/// [`split_query_results`] that lets the caller read statement `want`'s `result` value
+/// where the walk reaches it instead of stepping over it: `read(start)` answers the
+/// offset just past the value when it has read it, `None` to have it skipped (after a
+/// failed read, say). The answer is the same as [`split_query_results`]'s either way, so
+/// the caller can tell from it whether what it read is the statement's value (an OK
+/// status, a range starting where it read; a later duplicate `result` key wins).
+pub(crate) fn split_query_results_reading(
+    bytes: &[u8],
+    want: usize,
+    mut read: impl FnMut(usize) -> Option<usize>,
+) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
     let (major, len, mut pos) = cbor::head(bytes, 0)?;
     if major != 4 {
         return Ok(None);
@@ -972,7 +996,15 @@ pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, 
             }
             None => {}
         }
-        let Some((entries, end)) = cbor::map_ranges_at(bytes, pos)? else {
+        let row = out.len();
+        let Some((entries, end)) = cbor::map_ranges_with(bytes, pos, |key, at, _| {
+            if row == want && key == "result" {
+                read(at)
+            } else {
+                None
+            }
+        })?
+        else {
             return Ok(None);
         };
         pos = end;
@@ -1024,6 +1056,13 @@ pub fn fuzz_decode_incoming(data: &[u8]) {
     if let Some((_, p)) = split_envelope(data) {
         if let Some(b) = p.raw_bytes() {
             let _ = split_query_results(b);
+        }
+        // A first `take` reads while it locates; a later one after: both ways.
+        if let Ok(mut r) = crate::client::QueryResponse::from_payload(p) {
+            let _ = r.clone().take::<Vec<Object>>(0);
+            let _ = r.take::<Value>(1);
+            let _ = r.take::<Value>(0);
+            let _ = r.results();
         }
     }
     let _ = decode_incoming_with(data, |id| id % 2 == 0);

@@ -57,8 +57,9 @@ impl Payload {
     /// that affected nothing. Looks at the bytes without decoding a longer item.
     pub fn is_empty(&self) -> bool {
         match &self.repr {
-            // Tag 6 is NONE whatever it wraps.
-            Repr::Raw(b) if b.first() == Some(&0xc6) => true,
+            // Tag 6 is NONE whatever it wraps, if it is the one item the bytes hold (a
+            // reply's last `result` arrives unchecked, see `split_reply`).
+            Repr::Raw(b) if b.first() == Some(&0xc6) => cbor::skip_item(b, 0) == Ok(b.len()),
             // NULL, `[]` and an indefinite `[]` are at most two bytes; anything longer
             // holds something.
             Repr::Raw(b) if b.len() <= 2 => cbor::decode(b).is_ok_and(|v| value_is_empty(&v)),

@@ -589,13 +589,93 @@ fn split_reply_leaves_everything_else_to_the_full_decoder() {
     for f in frames {
         assert!(split_reply(&cbor::encode(&f)).is_none(), "{f:?}");
     }
-    let mut trailing = cbor::encode(&obj(vec![("id", Value::Int(1)), ("result", Value::Null)]));
+    // Malformed envelope entries, and trailing bytes after an envelope whose last entry is
+    // not `result` (it is walked then).
+    let mut trailing = cbor::encode(&obj(vec![
+        ("id", Value::Int(1)),
+        ("result", Value::Null),
+        ("session", Value::Uuid(uuid(1))),
+    ]));
     trailing.push(0);
     assert!(split_reply(&trailing).is_none(), "trailing bytes");
-    // A truncated result.
-    let mut cut = cbor::encode(&obj(vec![("id", Value::Int(1)), ("result", s("abc"))]));
+    let mut cut = cbor::encode(&obj(vec![
+        ("id", Value::Int(1)),
+        ("result", s("abc")),
+        ("session", Value::Uuid(uuid(1))),
+    ]));
     cut.pop();
     assert!(split_reply(&cut).is_none());
+    // `{id: "1…` cut inside the id, and an id that is not CBOR.
+    let mut cut_id = cbor::encode(&obj(vec![("id", s("12345")), ("result", Value::Null)]));
+    cut_id.truncate(6);
+    assert!(split_reply(&cut_id).is_none());
+    assert!(split_reply(&hex_frame("a2 62 69 64 1c 66 72 65 73 75 6c 74 f6")).is_none());
+}
+
+#[test]
+fn a_final_result_is_handed_over_unwalked_and_checked_by_its_reader() {
+    // `{id, result}` as the server writes it: the result is the rest of the frame.
+    let rows = Value::Array(vec![obj(vec![("age", Value::Int(3))])]);
+    let frame = cbor::encode(&obj(vec![("id", Value::Int(4)), ("result", rows.clone())]));
+    let (id, payload) = split_reply(&frame).expect("a reply");
+    assert_eq!(id, 4);
+    assert_eq!(payload.raw_bytes(), Some(&cbor::encode(&rows)[..]));
+    assert_eq!(payload, rows);
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Row {
+        age: i64,
+    }
+    // Bytes after the result, or a result cut short, reach the reader, which refuses them
+    // whichever way it reads (typed, as a value, or asking whether the answer is empty).
+    for result in [Value::None, rows.clone()] {
+        let mut trailing = cbor::encode(&obj(vec![("id", Value::Int(4)), ("result", result)]));
+        trailing.push(0x00);
+        let mut cut = trailing.clone();
+        cut.truncate(trailing.len() - 2);
+        for frame in [trailing, cut] {
+            let (id, payload) = split_reply(&frame).expect("located without walking");
+            assert_eq!(id, 4);
+            let e = payload.to_value().expect_err("not one item");
+            assert!(e.to_string().contains("invalid CBOR at byte"), "{e}");
+            assert!(payload.deserialize::<Vec<Row>>().is_err());
+            assert!(payload.deserialize::<Option<Value>>().is_err());
+            assert!(!payload.is_empty(), "{frame:02x?}");
+            assert!(!format!("{payload:?}").contains("kind: \"none\""));
+            // The full decoder refuses the same frame.
+            assert!(decode_incoming(&frame).is_err());
+        }
+    }
+    let (_, empty) = split_reply(&cbor::encode(&obj(vec![
+        ("id", Value::Int(4)),
+        ("result", Value::None),
+    ])))
+    .expect("a reply");
+    assert!(empty.is_empty());
+    // A frame that ends right after the `result` key: an empty item, refused when read.
+    let (_, nothing) =
+        split_reply(&hex_frame("a2 62 69 64 04 66 72 65 73 75 6c 74")).expect("a reply");
+    assert!(nothing.to_value().is_err());
+    assert!(!nothing.is_empty());
+
+    // The same frame with `result` first (walked, then `id` read), or in an indefinite
+    // map: the same answer.
+    let result_first = hex_frame("a2 66 72 65 73 75 6c 74 82 01 02 62 69 64 04");
+    let indefinite = hex_frame("bf 62 69 64 04 66 72 65 73 75 6c 74 82 01 02 ff");
+    for frame in [result_first, indefinite] {
+        let (id, payload) = split_reply(&frame).expect("a reply");
+        assert_eq!(id, 4);
+        assert_eq!(payload, Value::Array(vec![Value::Int(1), Value::Int(2)]));
+        assert_eq!(payload.raw_bytes(), Some(&[0x82, 0x01, 0x02][..]));
+    }
+    // An error entry before a final `result` still makes it an error reply.
+    let both = hex_frame("a3 65 65 72 72 6f 72 a0 62 69 64 04 66 72 65 73 75 6c 74 f6");
+    assert!(split_reply(&both).is_none());
+    // Over HTTP (no id) the same rules hold.
+    let mut body = cbor::encode(&obj(vec![("result", s("tok"))]));
+    body.push(0xff);
+    let p = http::decode_response_payload(200, &body).expect("located");
+    assert!(p.deserialize::<String>().is_err());
 }
 
 #[test]

@@ -486,7 +486,10 @@ fn frames_are_awaited_only_while_something_waits_for_one() {
     assert!(!p.mux.awaits_frames(), "a fresh connection awaits nothing");
     let (r, _) = reply();
     p.mux.call(Request::ping(), r, p.now);
-    assert!(p.mux.awaits_frames(), "a request in flight awaits its answer");
+    assert!(
+        p.mux.awaits_frames(),
+        "a request in flight awaits its answer"
+    );
     let (id, _, _) = p.sent().remove(0);
     p.reply(id, Value::None);
     assert!(!p.mux.awaits_frames(), "answered: nothing is awaited");
@@ -511,5 +514,8 @@ fn frames_are_awaited_only_while_something_waits_for_one() {
     q.now += Duration::from_secs(2);
     q.mux.handle_timeout(q.now);
     assert!(matches!(r_log.borrow().got.as_slice(), [Err(e)] if e.is_timeout()));
-    assert!(q.mux.awaits_frames(), "a late answer to a timed-out request is awaited");
+    assert!(
+        q.mux.awaits_frames(),
+        "a late answer to a timed-out request is awaited"
+    );
 }

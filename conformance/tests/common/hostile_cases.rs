@@ -605,13 +605,39 @@ case!(a_garbage_frame_is_an_error_event_and_the_connection_stays_usable, {
     survives_noise(noisy_server(|_| vec![vec![0xff, 0x00, 0x13, 0x37]])).await;
 });
 
-case!(a_truncated_frame_is_an_error_event_and_the_connection_stays_usable, {
-    survives_noise(noisy_server(|req| {
-        // A valid prefix of the very answer the caller waits for, cut short.
+case!(a_truncated_answer_fails_its_caller_at_once_and_the_connection_stays_usable, {
+    // A valid prefix of the very answer the caller waits for, cut short, then the real
+    // answer. The cut answer is its caller's (its id says so): the caller gets a decode
+    // error naming the request at once, rather than waiting for an answer that may never
+    // come; the late real answer is an answer to nobody, reported as an `Error` event.
+    let server = noisy_server(|req| {
         let full = surql::cbor::encode(&reply(req.id, Value::from(VERSION)));
         vec![full[..full.len() - 4].to_vec()]
-    }))
-    .await;
+    });
+    let db = connect(&server, options()).await;
+    let events = db.events().expect("events");
+    let started = Instant::now();
+    match w!(db.version()) {
+        Err(drv::Error::Decode { context, .. }) => {
+            assert!(context.contains("version"), "the error does not name `version`: {context}")
+        }
+        other => panic!("expected Error::Decode for a cut answer, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    w!(db.ping()).expect("the next request on the same connection");
+    let mut seen = Vec::new();
+    assert!(
+        wait_event(|| events.try_recv().ok(), Duration::from_secs(2), &mut seen, |e| {
+            matches!(e, ConnectionEvent::Error(_))
+        }),
+        "the real answer after the cut one was not reported: {seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, ConnectionEvent::Disconnected(_))),
+        "a bad frame must not cost the connection: {seen:?}"
+    );
+    assert_eq!(server.count("version"), 1, "re-sent: {:?}", server.log());
+    assert!(server.log().iter().all(|r| r.conn == 0), "{:?}", server.log());
 });
 
 case!(an_answer_to_an_unknown_id_is_an_error_event_and_the_real_answer_wins, {

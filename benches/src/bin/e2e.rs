@@ -717,6 +717,140 @@ fn check_query_reply(v: Value, what: &str) -> Res<Value> {
 /// The WebSocket floor: one bare socket, pre-encoded frames.
 struct FloorWs(RawWs);
 
+/// The async floor of the sequential row, a reference for the async driver: the same
+/// pre-encoded frames on one `async_io::Async<TcpStream>` (what any async-io client pays per
+/// wait: the reactor's registration, timer and wake-up), WebSocket framing by hand.
+struct AsyncFloorWs {
+    io: async_io::Async<TcpStream>,
+    /// Bytes read and not yet taken as a frame.
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+impl AsyncFloorWs {
+    /// Upgrades, signs in and selects the database with the blocking floor, then keeps a
+    /// duplicate of its socket (nothing is left unread in tungstenite's buffer by then).
+    fn connect(addr: &str) -> Res<AsyncFloorWs> {
+        let raw = RawWs::connect(addr)?;
+        let tcp = raw.sock.get_ref().try_clone()?;
+        let next_id = raw.next_id;
+        drop(raw);
+        Ok(AsyncFloorWs {
+            io: async_io::Async::new(tcp)?,
+            buf: Vec::new(),
+            next_id,
+        })
+    }
+
+    /// A masked client frame (mask key 0: XOR leaves the payload as it is).
+    fn frame(&mut self, req: &Request) -> Vec<u8> {
+        let payload = req.encode(Some(self.next_id));
+        self.next_id += 1;
+        let mut f = vec![0x82];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(&payload);
+        f
+    }
+
+    /// The next data frame's payload (server frames are unmasked and, for these replies,
+    /// unfragmented; anything else fails the run).
+    async fn recv(&mut self) -> Res<Vec<u8>> {
+        use futures_lite::AsyncReadExt;
+        loop {
+            if self.buf.len() >= 2 {
+                let (b0, b1) = (self.buf[0], self.buf[1]);
+                ensure(b0 & 0x80 != 0 && b1 & 0x80 == 0, || {
+                    format!("unexpected frame header {b0:#x} {b1:#x}")
+                })?;
+                let (head, len) = match b1 & 0x7f {
+                    126 if self.buf.len() >= 4 => {
+                        (4, u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize)
+                    }
+                    127 if self.buf.len() >= 10 => {
+                        let mut n = [0; 8];
+                        n.copy_from_slice(&self.buf[2..10]);
+                        (10, u64::from_be_bytes(n) as usize)
+                    }
+                    126 | 127 => (usize::MAX, 0),
+                    n => (2, n as usize),
+                };
+                if head != usize::MAX && self.buf.len() >= head + len {
+                    let payload = self.buf[head..head + len].to_vec();
+                    self.buf.drain(..head + len);
+                    match b0 & 0x0f {
+                        1 | 2 => return Ok(payload),
+                        8 => return Err("the server closed the connection".into()),
+                        _ => continue, // ping/pong: not expected, skipped
+                    }
+                }
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = (&self.io).read(&mut chunk).await?;
+            ensure(n > 0, || "the server hung up".to_owned())?;
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn round_trips(&mut self, n: usize) -> Run {
+        use futures_lite::AsyncWriteExt;
+        let frames: Vec<Vec<u8>> = round_trip_requests(0, n)
+            .iter()
+            .map(|r| self.frame(r))
+            .collect();
+        async_io::block_on(async {
+            let start = Instant::now();
+            let mut last = Vec::new();
+            for f in &frames {
+                (&self.io).write_all(f).await?;
+                last = self.recv().await?;
+            }
+            let elapsed = start.elapsed();
+            let v = check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
+            let want = Value::Int(n as i64 - 1);
+            ensure(v == want, || {
+                format!("RETURN $x gave {v:?}, wanted {want:?}")
+            })?;
+            Ok((n, elapsed))
+        })
+    }
+}
+
+/// The async reference line under the table: the sequential WebSocket row of the async
+/// driver against [`AsyncFloorWs`], interleaved, medians.
+fn async_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
+    let mut floor = AsyncFloorWs::connect(addr)?;
+    let mut smol = Smol::connect(ws_url)?;
+    floor.round_trips(200)?; // warm-up
+    smol.round_trips(200)?;
+    let (mut f, mut s) = (Vec::new(), Vec::new());
+    for _ in 0..w.reps {
+        f.push(rate(floor.round_trips(w.round_trips)?));
+        s.push(rate(smol.round_trips(w.round_trips)?));
+    }
+    let (f, s) = (median(f), median(s));
+    Ok(format!(
+        "async reference, {} sequential `RETURN $x` over ws (calls/s, medians of {}): async floor \
+         (the same pre-encoded frames on an `async_io::Async<TcpStream>`) {}, surql-smol {} = {:.0}% \
+         of it.\n",
+        w.round_trips,
+        w.reps,
+        fmt_rate(f),
+        fmt_rate(s),
+        100.0 * s / f.max(f64::MIN_POSITIVE)
+    ))
+}
+
 fn round_trip_requests(first: usize, n: usize) -> Vec<Request> {
     (first..first + n)
         .map(|i| Request::query(ROUND_TRIP_SQL, vars(&[("x", Value::Int(i as i64))])))
@@ -1775,6 +1909,12 @@ fn run() -> Res<()> {
         );
         results.push((t.name, rates));
     }
+    let reference = if w.enabled[0] {
+        eprintln!("e2e: async reference…");
+        Some(async_reference(&addr, &ws_url, &w)?)
+    } else {
+        None
+    };
     let memory = if w.enabled[MEM] {
         eprintln!("e2e: memory children, {} rows each…", w.mem_rows);
         Some(memory_table(&addr, w.mem_rows)?)
@@ -1804,6 +1944,9 @@ fn run() -> Res<()> {
              (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
              POST /rpc, one connection per concurrent caller). ✗ = below target.\n"
         );
+    }
+    if let Some(r) = reference {
+        println!("{r}");
     }
     if let Some(m) = memory {
         println!("{m}");

@@ -761,11 +761,12 @@ mod tests {
         b.push(Request::query("LET $x = 1; RETURN $x;", Object::new()))
             .unwrap();
         b.push(Request::query("RETURN 2;", Object::new())).unwrap();
-        let ok = |v: Value| QueryResult {
+        let row = |result| QueryResult {
             time: String::new(),
             kind: None,
-            result: Ok(v),
+            result,
         };
+        let ok = |v: Value| row(Ok(v));
         let answer = |rows: Vec<QueryResult>| {
             Ok(Payload::from(Value::Array(
                 rows.iter().map(row_of).collect(),
@@ -800,26 +801,10 @@ mod tests {
         let err = b
             .split(answer(vec![
                 ok(Value::None),
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(echo("NotExecuted")),
-                },
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(echo("NotExecuted")),
-                },
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(cause.clone()),
-                },
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(echo("NotExecuted")),
-                },
+                row(Err(echo("NotExecuted"))),
+                row(Err(echo("NotExecuted"))),
+                row(Err(cause.clone())),
+                row(Err(echo("NotExecuted"))),
             ]))
             .unwrap_err();
         assert_eq!(err, Error::Server(cause.clone()));
@@ -828,16 +813,8 @@ mod tests {
             .split(answer(vec![
                 ok(Value::None),
                 ok(Value::None),
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(cause.clone()),
-                },
-                QueryResult {
-                    time: String::new(),
-                    kind: None,
-                    result: Err(echo("NotExecuted")),
-                },
+                row(Err(cause.clone())),
+                row(Err(echo("NotExecuted"))),
             ]))
             .unwrap_err();
         assert_eq!(short, Error::Server(cause));

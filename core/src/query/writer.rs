@@ -46,14 +46,20 @@ impl Writer {
         self.text.push_str(s);
     }
 
+    /// Writes a fresh `$pN` placeholder and returns its name (`pN`).
+    fn placeholder(&mut self) -> String {
+        let name = format!("p{}", self.next_param);
+        self.next_param += 1;
+        self.text.push('$');
+        self.text.push_str(&name);
+        name
+    }
+
     /// Writes a user value: a fresh placeholder in bound mode, a literal in inline mode.
     pub(crate) fn value(&mut self, v: Value) {
         match self.mode {
             Mode::Bound => {
-                let name = format!("p{}", self.next_param);
-                self.next_param += 1;
-                self.text.push('$');
-                self.text.push_str(&name);
+                let name = self.placeholder();
                 self.vars.insert(name, v);
             }
             Mode::Inline => {
@@ -67,10 +73,7 @@ impl Writer {
     pub(crate) fn raw(&mut self, v: RawValue) {
         match self.mode {
             Mode::Bound => {
-                let name = format!("p{}", self.next_param);
-                self.next_param += 1;
-                self.text.push('$');
-                self.text.push_str(&name);
+                let name = self.placeholder();
                 self.raw_vars.insert(name, v);
             }
             Mode::Inline => match v.to_value() {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use surql::endpoint::Endpoint;
-use surql::rpc::http::{decode_response_payload, HttpRpcError, HttpSession};
+use surql::rpc::http::{rpc_payload, HttpSession};
 use surql::rpc::{Payload, Request};
 use surql::{Error, Options};
 use surql_ws::http::{
@@ -295,10 +295,7 @@ impl HttpTransport {
     pub(crate) fn call(&self, req: &Request) -> Result<Payload, Error> {
         // The core checks every header value, and what a `use` or `authenticate` would
         // leave for later calls, before anything is sent.
-        let http = self
-            .session()
-            .encode_request(req)
-            .map_err(|e| map_error(req, e))?;
+        let http = self.session().encode_request(req)?;
         let bytes = self.request_bytes(
             http.method,
             &self.rpc_path,
@@ -308,7 +305,7 @@ impl HttpTransport {
         )?;
         let method = req.method.as_str();
         let (status, body) = self.exchange(method, http.method, &bytes)?;
-        let result = decode_response_payload(status, &body).map_err(|e| map_error(req, e))?;
+        let result = rpc_payload(req.method, status, &body)?;
         self.session().apply_payload(req, &result);
         Ok(result)
     }
@@ -466,22 +463,6 @@ impl HttpTransport {
 /// `Some(d)`, or `None` (no timeout) when `d` is too long to add to an `Instant`.
 pub(crate) fn bound(d: Duration) -> Option<Duration> {
     Instant::now().checked_add(d).map(|_| d)
-}
-
-fn map_error(req: &Request, e: HttpRpcError) -> Error {
-    match e {
-        HttpRpcError::Unsupported { message, .. } => Error::NotSupported {
-            method: req.method.as_str().to_owned(),
-            message,
-        },
-        HttpRpcError::Status { status, message } => Error::Http { status, message },
-        HttpRpcError::Server(e) => Error::Server(e),
-        HttpRpcError::Decode(e) => {
-            Error::Protocol(format!("answer to `{}`: {}", req.method, e.message))
-        }
-        // Refused inputs (an invalid header value) and any later kind: the core's mapping.
-        other => Error::from(other),
-    }
 }
 
 #[cfg(test)]

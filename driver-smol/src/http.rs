@@ -27,7 +27,7 @@ use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_rustls::rustls;
 use rustls::pki_types::ServerName;
 use surql::endpoint::Endpoint;
-use surql::rpc::http::{decode_response_payload, HttpSession};
+use surql::rpc::http::{rpc_payload, HttpSession};
 use surql::rpc::{Payload, Request};
 use surql::{Error, Options, Result};
 use surql_ws::http::{self as wire, Body, Collect, Pool, RecvBuf, MAX_BODY};
@@ -159,7 +159,7 @@ impl HttpClient {
             self.exchange(method, &bytes, collect, true),
         )
         .await?;
-        let payload = decode_response_payload(status, &body)?;
+        let payload = rpc_payload(req.method, status, &body)?;
         lock(&self.session).apply_payload(&req, &payload);
         Ok(payload)
     }

@@ -250,6 +250,19 @@ pub fn decode_response_payload(status: u16, body: &[u8]) -> Result<Payload, Http
     decode_response(status, body).map(Payload::from)
 }
 
+/// What a driver reports for the answer to a `method` call over HTTP (`status`, `body`):
+/// its `result` kept as bytes, or the error, an undecodable answer naming the method. The
+/// one mapping both drivers use.
+#[allow(clippy::result_large_err)] // `Error` is the drivers' one error; its size is not this function's choice
+pub fn rpc_payload(method: Method, status: u16, body: &[u8]) -> Result<Payload, crate::Error> {
+    decode_response_payload(status, body).map_err(|e| match e {
+        HttpRpcError::Decode(d) => {
+            crate::Error::Protocol(format!("answer to `{method}`: {}", d.message))
+        }
+        other => other.into(),
+    })
+}
+
 const MAX_BODY_IN_ERROR: usize = 500;
 
 /// Turns a non-200 body into one readable line: the JSON error's `description`,

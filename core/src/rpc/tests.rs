@@ -766,6 +766,31 @@ fn http_payload_answers_match_value_answers() {
 }
 
 #[test]
+fn http_rpc_payload_errors_are_the_drivers_errors() {
+    let body = cbor::encode(&obj(vec![("result", s("tok"))]));
+    assert_eq!(
+        http::rpc_payload(Method::Signin, 200, &body).expect("ok"),
+        s("tok")
+    );
+    match http::rpc_payload(Method::Query, 200, &[0xff, 0x00]) {
+        Err(crate::Error::Protocol(m)) => assert!(m.starts_with("answer to `query`: "), "{m}"),
+        other => panic!("expected a protocol error naming `query`, got {other:?}"),
+    }
+    let err = cbor::encode(&obj(vec![(
+        "error",
+        obj(vec![("code", Value::Int(-32000)), ("message", s("bad"))]),
+    )]));
+    assert!(matches!(
+        http::rpc_payload(Method::Query, 200, &err),
+        Err(crate::Error::Server(e)) if e.message == "bad"
+    ));
+    assert!(matches!(
+        http::rpc_payload(Method::Query, 500, b"oops"),
+        Err(crate::Error::Http { status: 500, .. })
+    ));
+}
+
+#[test]
 fn debug_of_a_request_shows_no_bound_value() {
     let mut vars = Object::new();
     vars.insert("new".into(), Value::from("n3w-pa55word"));

@@ -256,12 +256,10 @@ impl<O: Outbox> Mux<O> {
 
     /// Whether any frame from the server is awaited (answers, stream frames, live
     /// notifications, the connection's own requests): while nothing is, an idle socket
-    /// need not be read (see [`Connection::awaits_frames`]).
+    /// need not be read. Every request, stream and subscription routed here is one of the
+    /// connection's, so it answers (see [`Connection::awaits_frames`]).
     pub fn awaits_frames(&self) -> bool {
-        !self.pending.is_empty()
-            || !self.streams.is_empty()
-            || !self.lives.is_empty()
-            || self.conn.awaits_frames()
+        self.conn.awaits_frames()
     }
 
     // ---- commands ------------------------------------------------------------------

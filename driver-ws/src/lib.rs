@@ -260,15 +260,11 @@ impl<O: Outbox> State<O> {
     /// leads), and writability while a write is blocked. A connection used by one caller
     /// at a time (lead, answer, idle, lead) so never changes it.
     fn arm_io(&mut self) -> std::io::Result<()> {
-        let want_write = self.want_write;
-        let awaits = !self.leader && self.mux.awaits_frames();
-        match self.socket.as_mut() {
-            Some(socket) => {
-                let read = !self.leader && (awaits || !socket.watches_hangup());
-                socket.arm(read, want_write)
-            }
-            None => Ok(()),
-        }
+        let Some(socket) = self.socket.as_mut() else {
+            return Ok(());
+        };
+        let read = !self.leader && (!socket.watches_hangup() || self.mux.awaits_frames());
+        socket.arm(read, self.want_write)
     }
 }
 

@@ -4,7 +4,7 @@
 //! that leads waits for its socket with one `poll(2)`; one that cannot lead waits on its
 //! answer channel, bounded.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Instant;
 
 use surql::conn::{LiveHandle, RequestId};
@@ -12,18 +12,24 @@ use surql::endpoint::Endpoint;
 use surql::mux::{EndSlot, ItemSink, LiveItem, Offer, Outbox, Reply, ReplySink};
 use surql::rpc::{Method, Payload, Request, StreamFrame};
 use surql::Options;
-use surql_ws::{Then, WsConn};
+use surql_ws::{oneshot, Then, WsConn};
 
 use crate::{ConnectionEvent, Error, ReconnectHook};
 
-/// The answer channel of one request.
-pub(crate) struct ReplyTx(SyncSender<Result<Reply, Error>>);
+/// The answer of one request, handed to the caller waiting for it.
+pub(crate) struct ReplyTx(oneshot::Sender<Result<Reply, Error>>);
 
 impl ReplySink for ReplyTx {
     fn deliver(self, answer: Result<Reply, Error>) -> bool {
-        // Capacity 1 and one answer: this never blocks.
-        self.0.send(answer).is_ok()
+        self.0.send(answer)
     }
+}
+
+type ReplyRx = oneshot::Receiver<Result<Reply, Error>>;
+
+fn reply_slot() -> (ReplyTx, ReplyRx) {
+    let (tx, rx) = oneshot::channel();
+    (ReplyTx(tx), rx)
 }
 
 /// A reader's bounded buffer (stream frames or live notifications).
@@ -94,28 +100,14 @@ impl WsTransport {
     }
 
     /// Waits for the answer in `rx`, reading the socket itself while it leads.
-    fn answer<T>(
-        &self,
-        method: Method,
-        then: Then,
-        rx: &Receiver<Result<T, Error>>,
-    ) -> Result<T, Error> {
+    fn answer(&self, method: Method, then: Then, rx: &ReplyRx) -> Result<Reply, Error> {
         let started = Instant::now();
-        if let Then::Lead { gen } = then {
+        if let Then::Lead(on) = then {
             let mut answer = None;
-            let answered = self
-                .conn
-                .lead_blocking(gen, started, || match rx.try_recv() {
-                    Ok(a) => {
-                        answer = Some(a);
-                        true
-                    }
-                    Err(TryRecvError::Disconnected) => {
-                        answer = Some(Err(Error::Closed));
-                        true
-                    }
-                    Err(TryRecvError::Empty) => false,
-                })?;
+            let answered = self.conn.lead_blocking(on, started, || {
+                answer = rx.try_recv().unwrap_or(Some(Err(Error::Closed)));
+                answer.is_some()
+            })?;
             if let (true, Some(answer)) = (answered, answer) {
                 return answer;
             }
@@ -124,10 +116,10 @@ impl WsTransport {
         }
         let limit = self.conn.wait_limit();
         match rx.recv_timeout(limit.saturating_sub(started.elapsed())) {
-            Ok(result) => result,
-            // The IO thread dropped the reply channel: it has ended.
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
-            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
+            Ok(Some(result)) => result,
+            // The IO thread dropped the answer's sender: it has ended.
+            Err(oneshot::Closed) => Err(Error::Closed),
+            Ok(None) => Err(Error::timeout(
                 format!("`{method}` answer (the connection did not respond)"),
                 limit,
             )),
@@ -138,10 +130,10 @@ impl WsTransport {
     pub(crate) fn call(&self, request: Request) -> Result<Payload, Error> {
         self.conn.refuse_on_io_thread()?;
         let method = request.method;
-        let (reply, rx) = mpsc::sync_channel(1);
+        let (reply, rx) = reply_slot();
         let (then, _waiting) = self
             .conn
-            .submit_or_queue(true, move |mux, now| mux.call(request, ReplyTx(reply), now))?;
+            .submit_or_queue(true, move |mux, now| mux.call(request, reply, now))?;
         match self.answer(method, then, &rx)? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
@@ -158,11 +150,11 @@ impl WsTransport {
     ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>), Error> {
         self.conn.refuse_on_io_thread()?;
         let method = request.method;
-        let (reply, rx) = mpsc::sync_channel(1);
+        let (reply, rx) = reply_slot();
         let (sink, items) = bounded(self.live_buffer);
-        let ((), then) = self.conn.submit(false, |mux, now| {
-            mux.live(request, ReplyTx(reply), sink, now)
-        })?;
+        let ((), then) = self
+            .conn
+            .submit(false, |mux, now| mux.live(request, reply, sink, now))?;
         match self.answer(method, then, &rx)? {
             Reply::Live { handle, id } => Ok((handle, id, items)),
             Reply::Payload(_) => Err(Error::Protocol(format!(

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use async_channel::{Receiver, Sender, TrySendError};
 use async_io::Async;
 use futures_lite::{future, Stream};
 use surql::conn::{LiveHandle, RequestId};
@@ -23,19 +23,26 @@ use surql::endpoint::Endpoint;
 use surql::mux::{ConnectionEvent, EndSlot, ItemSink, LiveItem, Offer, Outbox, Reply, ReplySink};
 use surql::rpc::{Payload, Request, StreamFrame};
 use surql::{Error, Options, Result};
-use surql_ws::{Lead, Then, WsConn};
+use surql_ws::{oneshot, Lead, LeadOn, Then, WsConn};
 
 /// A hook for connection events.
 pub type ReconnectHook = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
 
-/// The answer channel of one request.
-pub(crate) struct ReplyTx(Sender<Result<Reply>>);
+/// The answer of one request, handed to the caller waiting for it.
+pub(crate) struct ReplyTx(oneshot::Sender<Result<Reply>>);
 
 impl ReplySink for ReplyTx {
     fn deliver(self, answer: Result<Reply>) -> bool {
-        // Capacity 1 and one answer: never full; fails only if the caller left.
-        self.0.try_send(answer).is_ok()
+        // Fails only if the caller left.
+        self.0.send(answer)
     }
+}
+
+type ReplyRx = oneshot::Receiver<Result<Reply>>;
+
+fn reply_slot() -> (ReplyTx, ReplyRx) {
+    let (tx, rx) = oneshot::channel();
+    (ReplyTx(tx), rx)
 }
 
 /// A reader's bounded buffer (stream frames or live notifications).
@@ -169,25 +176,23 @@ impl WsClient {
         &self.conn.0
     }
 
-    /// The reactor's source for socket `gen` (`None` once it is not the current socket).
-    fn lead_io(&self, gen: u64) -> Result<Option<Arc<Async<TcpStream>>>> {
+    /// The reactor's source for the socket led on (made once per socket).
+    fn lead_io(&self, on: &LeadOn) -> Result<Arc<Async<TcpStream>>> {
         let mut cache = self.lead_io.lock().map_err(|_| Error::Closed)?;
         if let Some((g, io)) = cache.as_ref() {
-            if *g == gen {
-                return Ok(Some(io.clone()));
+            if *g == on.gen {
+                return Ok(io.clone());
             }
         }
-        let Some(fd) = self.conn().lead_socket(gen)? else {
-            return Ok(None);
-        };
-        let dup = fd
+        let dup = on
+            .socket
             .try_clone()
             .and_then(Async::new)
             .map_err(|e| Error::Io(format!("cannot watch the socket: {e}")))?;
         let io = Arc::new(dup);
         // The previous socket's source (if any) goes now: the duplicate kept it open.
-        *cache = Some((gen, io.clone()));
-        Ok(Some(io))
+        *cache = Some((on.gen, io.clone()));
+        Ok(io)
     }
 
     /// Waits for the answer in `rx`, reading the socket itself while it leads.
@@ -197,32 +202,31 @@ impl WsClient {
     /// the IO thread fires those timers while a caller leads, and if the connection ends the
     /// dropped sender reads as `Closed`. (A timer per call costs a reactor wake-up per
     /// request: 15 % of a round trip on loopback.)
-    async fn answer<T>(&self, then: Then, rx: &Receiver<Result<T>>) -> Result<T> {
-        if let Then::Lead { gen } = then {
-            let leading = self.conn().leading();
-            if let Some(io) = self.lead_io(gen)? {
-                loop {
-                    match rx.try_recv() {
-                        Ok(answer) => return answer,
-                        Err(TryRecvError::Closed) => return Err(Error::Closed),
-                        Err(TryRecvError::Empty) => {}
-                    }
-                    let answered = future::or(async { Some(rx.recv().await) }, async {
-                        // An error (a closed descriptor) is found by the read in `step`.
-                        let _ = io.readable().await;
-                        None
-                    })
-                    .await;
-                    if let Some(answer) = answered {
-                        return answer.unwrap_or(Err(Error::Closed));
-                    }
-                    if leading.step(gen)? == Lead::Over {
-                        break;
-                    }
+    async fn answer(&self, then: Then, rx: &ReplyRx) -> Result<Reply> {
+        if let Then::Lead(on) = then {
+            let mut leading = self.conn().leading(on.gen);
+            let io = self.lead_io(&on)?;
+            loop {
+                match rx.try_recv() {
+                    Ok(Some(answer)) => return answer,
+                    Err(oneshot::Closed) => return Err(Error::Closed),
+                    Ok(None) => {}
+                }
+                let answered = future::or(async { Some(rx.recv().await) }, async {
+                    // An error (a closed descriptor) is found by the read in `step`.
+                    let _ = io.readable().await;
+                    None
+                })
+                .await;
+                if let Some(answer) = answered {
+                    return answer.unwrap_or(Err(Error::Closed));
+                }
+                if leading.step()? == Lead::Over {
+                    break;
                 }
             }
-            // Leadership ends here (the socket was lost or replaced, or the IO thread must
-            // act): whoever reads now delivers the answer.
+            // Leadership has ended (the answer is in, or the socket was lost or replaced, or
+            // the IO thread must act): whoever read or reads now delivers the answer.
             drop(leading);
         }
         rx.recv().await.unwrap_or(Err(Error::Closed))
@@ -230,20 +234,20 @@ impl WsClient {
 
     /// Sends `req` without waiting for (or keeping) its answer: for a cancel from a `Drop`.
     pub(crate) fn fire(&self, req: Request) {
-        let (reply, _rx) = async_channel::bounded(1);
+        let (reply, _rx) = reply_slot();
         // Closed: there is nothing left to cancel.
         let _ = self
             .conn()
-            .submit(false, |mux, now| mux.call(req, ReplyTx(reply), now));
+            .submit(false, |mux, now| mux.call(req, reply, now));
     }
 
     pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
         self.conn().refuse_on_io_thread()?;
         let method = req.method;
-        let (reply, rx) = async_channel::bounded(1);
+        let (reply, rx) = reply_slot();
         let (then, _waiting) = self
             .conn()
-            .submit_or_queue(true, move |mux, now| mux.call(req, ReplyTx(reply), now))?;
+            .submit_or_queue(true, move |mux, now| mux.call(req, reply, now))?;
         match self.answer(then, &rx).await? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
@@ -258,11 +262,11 @@ impl WsClient {
     ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>)> {
         self.conn().refuse_on_io_thread()?;
         let method = req.method;
-        let (reply, rx) = async_channel::bounded(1);
+        let (reply, rx) = reply_slot();
         let (sink, items) = bounded(self.live_buffer);
         let ((), then) = self
             .conn()
-            .submit(false, |mux, now| mux.live(req, ReplyTx(reply), sink, now))?;
+            .submit(false, |mux, now| mux.live(req, reply, sink, now))?;
         // If this future is dropped while waiting, the guard closes the reply channel: an
         // answer still on its way finds it closed and the mux kills the subscription; an
         // answer already delivered is read back and unsubscribed. Nothing leaks either way.
@@ -318,7 +322,7 @@ impl WsClient {
 
 /// Ends the subscription of a `live()` future dropped before it took its answer.
 struct LiveReplyGuard<'a> {
-    rx: Option<Receiver<Result<Reply>>>,
+    rx: Option<ReplyRx>,
     conn: &'a Handle,
 }
 
@@ -327,8 +331,7 @@ impl Drop for LiveReplyGuard<'_> {
         if let Some(rx) = self.rx.take() {
             // Closing first makes the two orders exclusive: either the mux's delivery fails
             // (and it kills the live query), or the answer is already here to be undone.
-            rx.close();
-            if let Ok(Ok(Reply::Live { handle, .. })) = rx.try_recv() {
+            if let Some(Ok(Reply::Live { handle, .. })) = rx.close() {
                 self.conn.unsubscribe(handle);
             }
         }

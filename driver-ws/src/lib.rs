@@ -29,6 +29,7 @@
 
 pub mod http;
 mod lead;
+pub mod oneshot;
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -121,10 +122,12 @@ impl<O: Outbox> State<O> {
         }
     }
 
-    /// Runs the feeds queued while others held the lock (in their order).
-    fn drain_queue(&mut self, now: Instant) {
+    /// Runs the feeds queued while others held the lock (in their order). The clock is read
+    /// only when there is one.
+    fn drain_queue(&mut self) {
+        let mut now = None;
         while let Ok(feed) = self.queued.try_recv() {
-            feed(&mut self.mux, now);
+            feed(&mut self.mux, *now.get_or_insert_with(Instant::now));
         }
     }
 
@@ -132,7 +135,7 @@ impl<O: Outbox> State<O> {
     /// A leader (`leading`) stops as soon as no frame is awaited any more (its answer is
     /// in): proving the buffers empty would cost one more read that finds nothing, and what
     /// they may hold then is unsolicited and read by whoever reads next.
-    fn read_socket(&mut self, force: bool, leading: bool) {
+    fn read_socket(&mut self, force: bool, leading: bool, now: Instant) {
         let Some(socket) = self.socket.as_mut() else {
             return;
         };
@@ -142,7 +145,6 @@ impl<O: Outbox> State<O> {
             return;
         }
         socket.readable = false;
-        let now = Instant::now();
         // Read until WouldBlock (rustls may hold decrypted bytes the poller cannot see), or
         // for a leader until nothing is awaited.
         let lost = loop {
@@ -259,6 +261,19 @@ impl<O: Outbox> State<O> {
     /// awaited (where the peer's hang-up can be watched alone; else whenever no caller
     /// leads), and writability while a write is blocked. A connection used by one caller
     /// at a time (lead, answer, idle, lead) so never changes it.
+    /// Ends a caller's leadership (if a caller leads): the IO thread watches the socket
+    /// again as [`State::arm_io`] says. Returns whether the sleeping IO thread must be woken.
+    fn end_lead(&mut self) -> bool {
+        if !self.leader {
+            return false;
+        }
+        self.leader = false;
+        if self.arm_io().is_err() {
+            self.lose_socket("cannot watch the socket".into());
+        }
+        self.io_must_wake()
+    }
+
     fn arm_io(&mut self) -> std::io::Result<()> {
         let Some(socket) = self.socket.as_mut() else {
             return Ok(());
@@ -269,16 +284,26 @@ impl<O: Outbox> State<O> {
 }
 
 /// What a caller does after queueing its request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Then {
     /// Read the socket itself until its answer is there (the connection was idle): see
     /// [`WsConn::lead_blocking`], or [`WsConn::leading`] for an async caller.
-    Lead {
-        /// The socket it leads on.
-        gen: u64,
-    },
+    Lead(LeadOn),
     /// Wait for whoever reads to deliver the answer.
     Wait,
+}
+
+/// The socket a caller leads on, as it was when its request was written (so leading
+/// starts without taking the lock again).
+#[derive(Debug, Clone)]
+pub struct LeadOn {
+    /// The socket's generation (a leader of an older one stops).
+    pub gen: u64,
+    /// A duplicate of the socket's TCP descriptor, to wait on (kept open while the leader
+    /// waits, even if the connection drops the socket meanwhile).
+    pub socket: Arc<TcpStream>,
+    /// When the mux's next deadline is due (a blocking leader looks again by then).
+    pub next_timer: Option<Instant>,
 }
 
 /// The callers' side of a WebSocket connection. Dropping it closes the connection
@@ -381,7 +406,7 @@ impl<O: Sinks> WsConn<O> {
     fn lock(&self) -> Result<MutexGuard<'_, State<O>>, Error> {
         // Poisoned: a thread panicked inside the mux, which may be inconsistent now.
         let mut st = self.shared.state.lock().map_err(|_| Error::Closed)?;
-        st.drain_queue(Instant::now());
+        st.drain_queue();
         Ok(st)
     }
 
@@ -434,34 +459,36 @@ impl<O: Sinks> WsConn<O> {
         // Lead only when this request is all that is waited for (concurrent callers are
         // served by the IO thread, which reads for all of them), and decide before writing,
         // so the answer never wakes the IO thread.
-        let then = if may_lead
+        let lead = may_lead
             && self.shared.can_lead
             && !st.leader
             && st.socket.is_some()
             && !st.want_write
             && st.mux.waiting() == 1
-        {
-            st.leader = true;
-            match st.arm_io() {
-                Ok(()) => Then::Lead { gen: st.socket_gen },
-                Err(_) => {
-                    // The IO thread keeps reading; nothing is lost.
-                    st.leader = false;
-                    Then::Wait
-                }
-            }
-        } else {
-            Then::Wait
-        };
+            && {
+                st.leader = true;
+                // Failed: the IO thread keeps reading; nothing is lost.
+                let armed = st.arm_io().is_ok();
+                st.leader = armed;
+                armed
+            };
         // A leader writes its own frame (no hand-off). Anyone else leaves the frames to the
         // IO thread, which writes all that are queued with one flush: under concurrency that
         // is fewer system calls than every caller writing its own.
-        let wake = match then {
-            Then::Lead { .. } => {
-                st.transmit();
-                st.io_must_wake()
-            }
-            Then::Wait => st.io_wakes_at.is_some(),
+        let (then, wake) = if lead {
+            st.transmit();
+            // A failed write dropped the socket (and the leadership): the IO thread acts.
+            let then = match st.lead_socket(st.socket_gen) {
+                Some(socket) if st.leader => Then::Lead(LeadOn {
+                    gen: st.socket_gen,
+                    socket,
+                    next_timer: st.mux.poll_timeout(),
+                }),
+                _ => Then::Wait,
+            };
+            (then, st.io_must_wake())
+        } else {
+            (Then::Wait, st.io_wakes_at.is_some())
         };
         drop(st);
         if wake {
@@ -522,28 +549,23 @@ impl<O: Sinks> WsConn<O> {
         }
     }
 
-    /// A blocking leader: reads the socket `gen` until `answered()` says the answer is
-    /// there (`Ok(true)`), or leadership ends first (`Ok(false)`: the socket was lost or
-    /// replaced, the IO thread must act, or `wait_limit` passed since `started`; whoever
-    /// reads delivers the answer then). Leadership always ends when this returns.
+    /// A blocking leader: reads the socket it leads on (`on`) until `answered()` says the
+    /// answer is there (`Ok(true)`), or leadership ends first (`Ok(false)`: the socket was
+    /// lost or replaced, the IO thread must act, or `wait_limit` passed since `started`;
+    /// whoever reads delivers the answer then). Leadership always ends when this returns.
     pub fn lead_blocking(
         &self,
-        gen: u64,
+        on: LeadOn,
         started: Instant,
         mut answered: impl FnMut() -> bool,
     ) -> Result<bool, Error> {
-        let leading = self.leading();
+        let mut leading = self.leading(on.gen);
         let limit = started.checked_add(self.wait_limit);
         let Some(lead) = &self.shared.lead else {
             return Ok(false);
         };
-        let (socket, mut deadline) = {
-            let st = self.lock()?;
-            match st.lead_socket(gen) {
-                Some(socket) => (socket, earliest(st.mux.poll_timeout(), limit)),
-                None => return Ok(false),
-            }
-        };
+        let socket = on.socket;
+        let mut deadline = earliest(on.next_timer, limit);
         loop {
             if answered() {
                 return Ok(true);
@@ -558,23 +580,21 @@ impl<O: Sinks> WsConn<O> {
             {
                 return Ok(false);
             }
-            match leading.step(gen)? {
+            match leading.step()? {
                 Lead::On { next_timer } => deadline = earliest(next_timer, limit),
                 Lead::Over => return Ok(answered()),
             }
         }
     }
 
-    /// A duplicate of the TCP descriptor of socket `gen` (for an async caller to wait on
-    /// with its reactor), if it is still the connection's socket.
-    pub fn lead_socket(&self, gen: u64) -> Result<Option<Arc<TcpStream>>, Error> {
-        Ok(self.lock()?.lead_socket(gen))
-    }
-
-    /// The caller leads from now until the returned guard drops (after `submit` answered
-    /// [`Then::Lead`]).
-    pub fn leading(&self) -> Leading<'_, O> {
-        Leading { conn: self }
+    /// The caller leads on socket `gen` from now until [`Leading::step`] says it is over or
+    /// the returned guard drops (after `submit` answered [`Then::Lead`]).
+    pub fn leading(&self, gen: u64) -> Leading<'_, O> {
+        Leading {
+            conn: self,
+            gen,
+            ended: false,
+        }
     }
 }
 
@@ -596,8 +616,9 @@ pub enum Lead {
         /// When the mux's next deadline is due.
         next_timer: Option<Instant>,
     },
-    /// Leadership has ended (the socket was lost or replaced, or the IO thread must act):
-    /// wait for the answer from whoever reads now.
+    /// Leadership has ended (nothing is awaited any more: the answer is in; or the socket
+    /// was lost or replaced, or the IO thread must act): take the answer, or wait for it
+    /// from whoever reads now.
     Over,
 }
 
@@ -609,26 +630,41 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// A caller reading the socket itself; dropping it hands reading back to the IO thread.
+/// A caller reading the socket itself; leadership ends when [`Leading::step`] says so (in
+/// the same turn of the lock) or when this drops, and reading goes back to the IO thread.
 pub struct Leading<'a, O: Sinks> {
     conn: &'a WsConn<O>,
+    /// The socket led on.
+    gen: u64,
+    /// Leadership has ended already (`step` said `Over`): dropping takes no lock.
+    ended: bool,
 }
 
 impl<O: Sinks> Leading<'_, O> {
-    /// Reads what the socket `gen` has (after a readiness wake-up) and fires due timers.
-    pub fn step(&self, gen: u64) -> Result<Lead, Error> {
+    /// Reads what the socket has (after a readiness wake-up) and fires due timers. Ends the
+    /// leadership once nothing is awaited any more (the answer is in), or when the IO
+    /// thread must act.
+    pub fn step(&mut self) -> Result<Lead, Error> {
         let conn = self.conn;
         let mut st = conn.lock()?;
-        if !st.leader || st.socket_gen != gen {
+        if !st.leader || st.socket_gen != self.gen {
+            // Ended by the connection (socket lost or replaced); not ours to end again.
+            self.ended = true;
             return Ok(Lead::Over);
         }
-        st.read_socket(true, true);
-        st.mux.handle_timeout(Instant::now());
+        let now = Instant::now();
+        st.read_socket(true, true, now);
+        st.mux.handle_timeout(now);
         st.transmit();
-        if st.socket.is_none() || st.want_write || st.mux.has_actions() {
-            // The IO thread must act (reconnect, notify, flush): hand reading back.
+        // The IO thread must act (reconnect, notify, flush): hand reading back.
+        let must_act = st.socket.is_none() || st.want_write || st.mux.has_actions();
+        if must_act || !st.mux.awaits_frames() {
+            self.ended = true;
+            let wake = st.end_lead() || must_act;
             drop(st);
-            conn.wake_io()?;
+            if wake {
+                conn.wake_io()?;
+            }
             return Ok(Lead::Over);
         }
         Ok(Lead::On {
@@ -639,20 +675,21 @@ impl<O: Sinks> Leading<'_, O> {
 
 impl<O: Sinks> Drop for Leading<'_, O> {
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         let Ok(mut st) = self.conn.shared.state.lock() else {
             return; // poisoned: the connection is unusable anyway
         };
-        if st.leader {
-            st.leader = false;
-            if st.arm_io().is_err() {
-                st.lose_socket("cannot watch the socket".into());
-            }
-            let wake = st.io_must_wake();
-            drop(st);
-            if wake {
-                // Fails only if the IO thread has ended.
-                let _ = self.conn.wake_io();
-            }
+        // A leader of an older socket must not end the leadership of a newer one.
+        if st.socket_gen != self.gen {
+            return;
+        }
+        let wake = st.end_lead();
+        drop(st);
+        if wake {
+            // Fails only if the IO thread has ended.
+            let _ = self.conn.wake_io();
         }
     }
 }
@@ -1019,7 +1056,7 @@ impl<O: Sinks> Driver<O> {
                 return; // poisoned: a caller panicked inside the mux
             };
             st.io_wakes_at = None;
-            st.drain_queue(Instant::now());
+            st.drain_queue();
             if readable {
                 if let Some(socket) = st.socket.as_mut() {
                     socket.readable = true;
@@ -1028,8 +1065,9 @@ impl<O: Sinks> Driver<O> {
             // Also while a caller leads: then only the peer's hang-up wakes this thread (or
             // bytes a leader left unread), and a leader on a stalled executor must not leave
             // the level-triggered hang-up to wake this thread again and again.
-            st.read_socket(false, false);
-            st.mux.handle_timeout(Instant::now());
+            let now = Instant::now();
+            st.read_socket(false, false, now);
+            st.mux.handle_timeout(now);
             // Acting can produce output (a closed connection sends nothing more, a lost
             // socket fails requests) and writing can produce actions (a failed write loses
             // the socket): repeat until both are quiet.

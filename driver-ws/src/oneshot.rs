@@ -1,0 +1,263 @@
+//! The hand-over of one request's answer, from whoever reads the socket (a leader or the IO
+//! thread) to the caller waiting for it, for both drivers: a blocking caller sleeps on a
+//! condition variable, an async caller registers its waker.
+//!
+//! One small allocation per request, and a wake-up only for a caller that sleeps (a leader
+//! finds its answer without one). A general channel of one slot (std's, `async-channel`)
+//! keeps several cache lines of bookkeeping (head, tail, waiter lists, listener entries),
+//! touched on both sides of every round trip; on a loopback round trip that is measurable.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+struct Slot<T> {
+    state: Mutex<State<T>>,
+    /// A blocking receiver sleeps on this.
+    answered: Condvar,
+}
+
+struct State<T> {
+    value: Option<T>,
+    /// The sender is gone (with or without sending).
+    sent: bool,
+    /// The receiver is gone or closed: a value would reach nobody.
+    closed: bool,
+    /// A blocking receiver sleeps on `answered`.
+    sleeping: bool,
+    /// An async receiver's waker.
+    waker: Option<Waker>,
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Nothing runs user code while holding it; a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A one-value channel: its sending side and its receiving side.
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(State {
+            value: None,
+            sent: false,
+            closed: false,
+            sleeping: false,
+            waker: None,
+        }),
+        answered: Condvar::new(),
+    });
+    (Sender(slot.clone()), Receiver(slot))
+}
+
+/// The sending side. Dropping it without sending tells the receiver nothing will come
+/// ([`Closed`]).
+pub struct Sender<T>(Arc<Slot<T>>);
+
+/// The receiving side. Dropping it drops a value that was sent and not taken.
+pub struct Receiver<T>(Arc<Slot<T>>);
+
+/// Nothing was sent, and nothing will be: the sender is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl<T> Sender<T> {
+    /// Hands `value` over; `false` if the receiver is gone or closed (the value is dropped).
+    pub fn send(self, value: T) -> bool {
+        let mut st = self.0.lock();
+        if st.closed {
+            return false;
+        }
+        st.value = Some(value);
+        true
+        // Dropping `self` now marks it sent and wakes a waiting receiver.
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.sent = true;
+        let sleeping = st.sleeping;
+        let waker = st.waker.take();
+        drop(st);
+        if sleeping {
+            self.0.answered.notify_one();
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let value = {
+            let mut st = self.0.lock();
+            st.closed = true;
+            st.value.take()
+        };
+        // Dropped without the lock held.
+        drop(value);
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The value if it is there, [`Closed`] if it never will be, `Ok(None)` if not yet.
+    pub fn try_recv(&self) -> Result<Option<T>, Closed> {
+        let mut st = self.0.lock();
+        match st.value.take() {
+            Some(value) => Ok(Some(value)),
+            None if st.sent => Err(Closed),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits up to `limit` for the value (blocking the thread); `Ok(None)`: it did not
+    /// come in time.
+    pub fn recv_timeout(&self, limit: Duration) -> Result<Option<T>, Closed> {
+        let deadline = Instant::now().checked_add(limit);
+        let mut st = self.0.lock();
+        loop {
+            if let Some(value) = st.value.take() {
+                return Ok(Some(value));
+            }
+            if st.sent {
+                return Err(Closed);
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                // Too far to represent: wait a long while, then look again.
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return Ok(None);
+            }
+            st.sleeping = true;
+            st = self
+                .0
+                .answered
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            st.sleeping = false;
+        }
+    }
+
+    /// Waits for the value (async); [`Closed`] if it never comes.
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv(self)
+    }
+
+    /// Closes the receiving side: a later `send` fails. Returns a value sent before.
+    pub fn close(&self) -> Option<T> {
+        let mut st = self.0.lock();
+        st.closed = true;
+        st.value.take()
+    }
+}
+
+/// The future of [`Receiver::recv`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a, T>(&'a Receiver<T>);
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Result<T, Closed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.0 .0.lock();
+        if let Some(value) = st.value.take() {
+            return Poll::Ready(Ok(value));
+        }
+        if st.sent {
+            return Poll::Ready(Err(Closed));
+        }
+        match &mut st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[test]
+    fn a_value_is_taken_once_then_the_gone_sender_reads_as_closed() {
+        let (tx, rx) = channel();
+        assert_eq!(rx.try_recv(), Ok(None));
+        assert!(tx.send(7));
+        assert_eq!(rx.try_recv(), Ok(Some(7)));
+        assert_eq!(rx.try_recv(), Err(Closed));
+
+        let (tx, rx) = channel::<i32>();
+        drop(tx);
+        assert_eq!(rx.try_recv(), Err(Closed));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Err(Closed));
+    }
+
+    #[test]
+    fn sending_to_a_receiver_that_is_gone_or_closed_fails() {
+        let (tx, rx) = channel();
+        drop(rx);
+        assert!(!tx.send(1));
+
+        let (tx, rx) = channel();
+        assert_eq!(rx.close(), None);
+        assert!(!tx.send(2));
+
+        // A value sent before the close is handed back by it.
+        let (tx, rx) = channel();
+        assert!(tx.send(3));
+        assert_eq!(rx.close(), Some(3));
+    }
+
+    #[test]
+    fn a_sleeping_receiver_wakes_for_the_value_or_the_gone_sender_and_waits_bounded() {
+        let (tx, rx) = channel();
+        assert_eq!(rx.recv_timeout(Duration::from_millis(20)), Ok(None));
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            tx.send(9)
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(Some(9)));
+        assert!(sender.join().unwrap());
+
+        let (tx, rx) = channel::<i32>();
+        let closer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            drop(tx);
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Err(Closed));
+        closer.join().unwrap();
+        // A limit too large for an Instant still waits (and still sees the value).
+        let (tx, rx) = channel();
+        assert!(tx.send(1));
+        assert_eq!(rx.recv_timeout(Duration::MAX), Ok(Some(1)));
+    }
+
+    #[test]
+    fn an_async_receiver_is_woken_by_the_value_or_the_gone_sender() {
+        let (tx, rx) = channel();
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            tx.send(5)
+        });
+        assert_eq!(futures_lite::future::block_on(rx.recv()), Ok(5));
+        assert!(sender.join().unwrap());
+
+        let (tx, rx) = channel::<i32>();
+        let closer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            drop(tx);
+        });
+        assert_eq!(futures_lite::future::block_on(rx.recv()), Err(Closed));
+        closer.join().unwrap();
+    }
+}

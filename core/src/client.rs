@@ -842,7 +842,20 @@ pub fn query(text: &str, vars: Object) -> Call<QueryResponse> {
 /// Turns `bind` arguments into query variables: a `(name, value)` pair, or any struct/map
 /// whose fields become variables.
 pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), CallError> {
-    match encode("bound variables", bindings)? {
+    const WHAT: &str = "bound variables";
+    // A `(name, value)` tuple arrives as its two values, not as the array of two that
+    // `encode` would build (and the match below take apart again): the same values, the
+    // same checks in the same order, one allocation fewer per bind.
+    let (name, v) = crate::value::to_binding(bindings)
+        .map_err(|source| CallError::Encode { what: WHAT, source })?;
+    if let Some(k) = name {
+        // `check_sendable` of the array [k, v] walks `v` first.
+        check_sendable(WHAT, &v)?;
+        check_sendable(WHAT, &k)?;
+        return bind_pair(vars, Some(k), v);
+    }
+    check_sendable(WHAT, &v)?;
+    match v {
         Value::Object(o) => {
             for (k, v) in o {
                 check_var_name(&k)?;
@@ -852,26 +865,31 @@ pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), Cal
         }
         Value::Array(mut pair) if pair.len() == 2 => {
             let v = pair.pop().unwrap_or_default();
-            match pair.pop() {
-                Some(Value::String(k)) => {
-                    check_var_name(&k)?;
-                    vars.insert(k, v);
-                    Ok(())
-                }
-                other => Err(CallError::Invalid {
-                    what: "bound variable",
-                    reason: format!(
-                        "a (name, value) pair needs a string name, found {}",
-                        other.as_ref().map(Value::kind).unwrap_or("nothing")
-                    ),
-                }),
-            }
+            bind_pair(vars, pair.pop(), v)
         }
         other => Err(CallError::Invalid {
-            what: "bound variables",
+            what: WHAT,
             reason: format!(
                 "expected a (name, value) pair or a struct/map of variables, found {}",
                 other.kind()
+            ),
+        }),
+    }
+}
+
+/// Binds `$name` to `v` for a `(name, value)` pair.
+fn bind_pair(vars: &mut Object, name: Option<Value>, v: Value) -> Result<(), CallError> {
+    match name {
+        Some(Value::String(k)) => {
+            check_var_name(&k)?;
+            vars.insert(k, v);
+            Ok(())
+        }
+        other => Err(CallError::Invalid {
+            what: "bound variable",
+            reason: format!(
+                "a (name, value) pair needs a string name, found {}",
+                other.as_ref().map(Value::kind).unwrap_or("nothing")
             ),
         }),
     }
@@ -1431,6 +1449,10 @@ impl PartialEq for QueryResponse {
 #[cfg(test)]
 #[path = "client_query_tests.rs"]
 mod query_tests;
+
+#[cfg(test)]
+#[path = "client_bind_tests.rs"]
+mod bind_tests;
 
 // ---------------------------------------------------------------------------------------------
 // Live queries

@@ -246,8 +246,12 @@ const DECIMAL_MAX_SCALE: u64 = 28;
 /// assert!(err.to_string().contains("1e-30"), "{err}");
 /// ```
 pub fn check_sendable(what: &'static str, v: &Value) -> Result<(), CallError> {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
+    // The value in hand is kept out of the stack, which therefore stays unallocated for
+    // a scalar (the usual bound variable); the visiting order is that of a stack that
+    // started with `v`.
+    let mut stack = Vec::new();
+    let mut next = Some(v);
+    while let Some(v) = next {
         match v {
             Value::Decimal(d) if !decimal_is_exact_on_server(d.as_str()) => {
                 return Err(CallError::Invalid {
@@ -264,6 +268,7 @@ pub fn check_sendable(what: &'static str, v: &Value) -> Result<(), CallError> {
             }
             _ => push_children(v, &mut stack),
         }
+        next = stack.pop();
     }
     Ok(())
 }

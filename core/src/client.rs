@@ -836,10 +836,14 @@ pub fn version() -> Call<String> {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-/// `query`: run SurrealQL with bound variables.
-pub fn query(text: &str, vars: Object) -> Call<QueryResponse> {
+/// `query`: run SurrealQL with bound variables. An owned `String` is moved into the
+/// request, not copied.
+pub fn query(text: impl Into<String>, vars: Object) -> Call<QueryResponse> {
     Call::raw(
-        req(Method::Query, vec![Value::from(text), Value::Object(vars)]),
+        req(
+            Method::Query,
+            vec![Value::String(text.into()), Value::Object(vars)],
+        ),
         QueryResponse::from_payload,
     )
 }
@@ -1897,7 +1901,7 @@ pub fn execute(q: CompiledQuery) -> Result<Call<QueryResponse>, CallError> {
         })?;
     }
     // Raw variables were checked when they were encoded (`RawValue`'s constructors).
-    let mut call = query(&q.text, q.vars.into_iter().collect());
+    let mut call = query(q.text, q.vars);
     call.request.raw_vars = q.raw_vars;
     Ok(call)
 }

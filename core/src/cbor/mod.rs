@@ -184,6 +184,19 @@ pub(crate) fn map_ranges_with<'a>(
     decode::Decoder::new(bytes).text_keyed_map(pos, value)
 }
 
+/// [`map_ranges_with`] without collecting the entries: each is handed to `entry(key,
+/// range)` as it is read, and only the offset just past the map is answered. On
+/// `Ok(None)`, `entry` may have seen some entries already (the caller discards what it
+/// gathered).
+pub(crate) fn map_entries_with<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
+    entry: impl FnMut(&'a str, std::ops::Range<usize>),
+) -> Result<Option<usize>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map_each(pos, value, entry)
+}
+
 /// Decodes the item at `pos` as if it were nested `depth` levels deep (the depth cap
 /// counts from there), returning it and the offset just past it.
 pub(crate) fn decode_at(

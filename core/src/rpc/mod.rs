@@ -808,27 +808,30 @@ pub fn split_reply(bytes: &[u8]) -> Option<(u64, Payload)> {
 pub(crate) fn split_envelope(bytes: &[u8]) -> Option<(Option<u64>, Payload)> {
     // A final `result` runs to the end of the frame: stepping over it here would walk the
     // whole answer once more before it is read (see `split_reply`).
-    let (entries, end) = cbor::map_ranges_with(bytes, 0, |key, _, last| {
-        (last && key == "result").then_some(bytes.len())
-    })
+    // Only the entries read are kept, as they are met (no list of all of them): the last
+    // occurrence wins, as when the map is decoded into an object.
+    let (mut id, mut result, mut error) = (None, None, false);
+    let end = cbor::map_entries_with(
+        bytes,
+        0,
+        |key, _, last| (last && key == "result").then_some(bytes.len()),
+        |key, range| match key {
+            "id" => id = Some(range),
+            "result" => result = Some(range),
+            "error" => error = true,
+            _ => {}
+        },
+    )
     .ok()??;
-    if end != bytes.len() || entries.iter().any(|(k, _)| *k == "error") {
+    if end != bytes.len() || error {
         return None;
     }
-    // The last occurrence wins, as when the map is decoded into an object.
-    let field = |name: &str| {
-        entries
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, r)| bytes.get(r.clone()))
-    };
-    let id = match field("id").map(cbor::decode) {
+    let id = match id.and_then(|r| bytes.get(r)).map(cbor::decode) {
         None | Some(Ok(Value::None)) => None,
         Some(Ok(Value::Int(n))) => Some(u64::try_from(n).ok()?),
         Some(_) => return None,
     };
-    Some((id, Payload::from_cbor(field("result")?)))
+    Some((id, Payload::from_cbor(bytes.get(result?)?)))
 }
 
 fn decode_notification(r: &Object, session: Option<Uuid>) -> Result<Notification, RpcDecodeError> {

@@ -667,7 +667,7 @@ impl<'a> Query<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut call = client::query(&self.text, self.vars);
+        let mut call = client::query(self.text, self.vars);
         call.request_mut().method = method;
         if let Some(txn) = self.txn {
             call = call.in_transaction(txn);

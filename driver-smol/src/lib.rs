@@ -623,7 +623,7 @@ impl<'a> Query<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let (req, _) = client::query(&self.text, self.vars).into_parts();
+        let (req, _) = client::query(self.text, self.vars).into_parts();
         self.db.live_request(req).await
     }
 }
@@ -637,7 +637,7 @@ impl<'a> IntoFuture for Query<'a> {
             if let Some(e) = self.error {
                 return Err(e);
             }
-            let mut call = client::query(&self.text, self.vars);
+            let mut call = client::query(self.text, self.vars);
             if let Some(t) = self.txn {
                 call = call.in_transaction(t);
             }

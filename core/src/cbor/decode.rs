@@ -956,16 +956,30 @@ impl<'a> Decoder<'a> {
     /// has read it itself and it ends at `end` (at most the input's length), `None` that it
     /// is to be stepped over here.
     pub(super) fn text_keyed_map(
+        self,
+        pos: usize,
+        value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
+    ) -> Result<Option<super::MapRanges<'a>>> {
+        let mut out = Vec::new();
+        let end = self.text_keyed_map_each(pos, value, |key, range| out.push((key, range)))?;
+        Ok(end.map(|end| (out, end)))
+    }
+
+    /// [`text_keyed_map`](Self::text_keyed_map) handing each entry to `entry` as it is
+    /// read instead of collecting them, and answering only the offset past the map. When
+    /// the answer is `None` (a key that is not one definite text string), `entry` may
+    /// already have seen the entries before it.
+    pub(super) fn text_keyed_map_each(
         mut self,
         pos: usize,
         mut value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
-    ) -> Result<Option<super::MapRanges<'a>>> {
+        mut out: impl FnMut(&'a str, std::ops::Range<usize>),
+    ) -> Result<Option<usize>> {
         self.pos = pos;
         let h = self.head()?;
         if h.major != 5 {
             return Ok(None);
         }
-        let mut out = Vec::new();
         let mut entry = |d: &mut Self, last: bool| -> Result<bool> {
             let k = d.head()?;
             if k.major != 3 || k.arg.is_none() {
@@ -980,7 +994,7 @@ impl<'a> Decoder<'a> {
                 Some(end) if (start..=d.buf.len()).contains(&end) => d.pos = end,
                 _ => d.skip(1)?,
             }
-            out.push((key, start..d.pos));
+            out(key, start..d.pos);
             Ok(true)
         };
         match h.arg {
@@ -1000,6 +1014,6 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
-        Ok(Some((out, self.pos)))
+        Ok(Some(self.pos))
     }
 }

@@ -171,17 +171,39 @@ pub(crate) fn map_ranges(bytes: &[u8]) -> Result<Option<MapRanges<'_>>, DecodeEr
     decode::Decoder::new(bytes).text_keyed_map(0, |_, _, _| None)
 }
 
-/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`), where the
-/// caller may read values itself instead of having them stepped over: `value(key, start, last)` is asked about each value as it is reached
-/// (`last`: the final entry of a definite-length map) and answers `Some(end)` when it has
-/// read (or vouches for) the value up to `end`, `None` to have it skipped as usual. An
-/// `end` beyond the input or before `start` is ignored (the value is skipped).
-pub(crate) fn map_ranges_with<'a>(
+/// [`map_ranges`] for the map at `pos` (ranges and end are offsets into `bytes`), without
+/// collecting the entries: each is handed to `entry(key, range)` as it is read, and only
+/// the offset just past the map is answered. On `Ok(None)`, `entry` may have seen some
+/// entries already (the caller discards what it gathered).
+///
+/// The caller may read values itself instead of having them stepped over: `value(key,
+/// start, last)` is asked about each value as it is reached (`last`: the final entry of a
+/// definite-length map) and answers `Some(end)` when it has read (or vouches for) the
+/// value up to `end`, `None` to have it skipped as usual. An `end` beyond the input or
+/// before `start` is ignored (the value is skipped).
+pub(crate) fn map_entries_with<'a>(
     bytes: &'a [u8],
     pos: usize,
     value: impl FnMut(&'a str, usize, bool) -> Option<usize>,
-) -> Result<Option<MapRanges<'a>>, DecodeError> {
-    decode::Decoder::new(bytes).text_keyed_map(pos, value)
+    entry: impl FnMut(&'a str, std::ops::Range<usize>),
+) -> Result<Option<usize>, DecodeError> {
+    decode::Decoder::new(bytes).text_keyed_map_each(pos, value, entry)
+}
+
+/// The text of `item` when it is exactly one definite-length, valid UTF-8 text string,
+/// borrowed; `None` for anything else, including text [`decode`] would refuse or build
+/// from chunks (decode those to tell). Where it answers, `decode(item)` gives the same
+/// text as a [`Value::String`](crate::Value::String).
+pub(crate) fn definite_text(item: &[u8]) -> Option<&str> {
+    let mut d = decode::Decoder::new(item);
+    let h = d.head().ok()?;
+    if h.major != 3 || h.arg.is_none() {
+        return None;
+    }
+    match d.text_slice(h).ok()? {
+        std::borrow::Cow::Borrowed(s) if d.pos == item.len() => Some(s),
+        _ => None,
+    }
 }
 
 /// Decodes the item at `pos` as if it were nested `depth` levels deep (the depth cap

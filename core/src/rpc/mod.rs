@@ -1,6 +1,7 @@
 //! RPC framing: request envelopes, responses, live notifications, `query_stream` frames
 //! and `query` result rows, as pure encode/decode functions over CBOR (protocol.md §2, §3, §5).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -808,27 +809,30 @@ pub fn split_reply(bytes: &[u8]) -> Option<(u64, Payload)> {
 pub(crate) fn split_envelope(bytes: &[u8]) -> Option<(Option<u64>, Payload)> {
     // A final `result` runs to the end of the frame: stepping over it here would walk the
     // whole answer once more before it is read (see `split_reply`).
-    let (entries, end) = cbor::map_ranges_with(bytes, 0, |key, _, last| {
-        (last && key == "result").then_some(bytes.len())
-    })
+    // Only the entries read are kept, as they are met (no list of all of them): the last
+    // occurrence wins, as when the map is decoded into an object.
+    let (mut id, mut result, mut error) = (None, None, false);
+    let end = cbor::map_entries_with(
+        bytes,
+        0,
+        |key, _, last| (last && key == "result").then_some(bytes.len()),
+        |key, range| match key {
+            "id" => id = Some(range),
+            "result" => result = Some(range),
+            "error" => error = true,
+            _ => {}
+        },
+    )
     .ok()??;
-    if end != bytes.len() || entries.iter().any(|(k, _)| *k == "error") {
+    if end != bytes.len() || error {
         return None;
     }
-    // The last occurrence wins, as when the map is decoded into an object.
-    let field = |name: &str| {
-        entries
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, r)| bytes.get(r.clone()))
-    };
-    let id = match field("id").map(cbor::decode) {
+    let id = match id.and_then(|r| bytes.get(r)).map(cbor::decode) {
         None | Some(Ok(Value::None)) => None,
         Some(Ok(Value::Int(n))) => Some(u64::try_from(n).ok()?),
         Some(_) => return None,
     };
-    Some((id, Payload::from_cbor(field("result")?)))
+    Some((id, Payload::from_cbor(bytes.get(result?)?)))
 }
 
 fn decode_notification(r: &Object, session: Option<Uuid>) -> Result<Notification, RpcDecodeError> {
@@ -997,45 +1001,40 @@ pub(crate) fn split_query_results_reading(
             None => {}
         }
         let row = out.len();
-        let Some((entries, end)) = cbor::map_ranges_with(bytes, pos, |key, at, _| {
-            if row == want && key == "result" {
-                read(at)
-            } else {
-                None
-            }
-        })?
+        // The fields a row is read for, as they are met (no list of its entries): the last
+        // occurrence wins, as when the map is decoded into an object.
+        let mut fields = RowFields::default();
+        let Some(end) = cbor::map_entries_with(
+            bytes,
+            pos,
+            |key, at, _| {
+                if row == want && key == "result" {
+                    read(at)
+                } else {
+                    None
+                }
+            },
+            |key, range| fields.note(key, range),
+        )?
         else {
             return Ok(None);
         };
         pos = end;
-        // The last occurrence wins, as when the map is decoded into an object.
-        let field = |name: &str| {
-            entries
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == name)
-                .map(|(_, f)| f.clone())
-        };
-        let small = |name: &str| -> Result<Option<Value>, cbor::DecodeError> {
-            match field(name).and_then(|f| bytes.get(f)) {
-                Some(b) => cbor::decode(b).map(Some),
-                None => Ok(None),
-            }
-        };
-        let time = match small("time")? {
-            Some(Value::String(s)) => s,
-            _ => String::new(),
-        };
-        let kind = match small("type")? {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        };
-        let result = match small("status")? {
-            Some(Value::String(s)) if s == "OK" => Ok(field("result")),
-            Some(Value::String(s)) if s == "ERR" => Err(statement_error(
-                small("result")?.unwrap_or(Value::None),
-                small("kind")?.as_ref(),
-                small("details")?,
+        let small =
+            |f: &Option<std::ops::Range<usize>>| -> Result<Option<Value>, cbor::DecodeError> {
+                match f.clone().and_then(|f| bytes.get(f)) {
+                    Some(b) => cbor::decode(b).map(Some),
+                    None => Ok(None),
+                }
+            };
+        let time = text_field(bytes, &fields.time)?.map_or_else(String::new, Cow::into_owned);
+        let kind = text_field(bytes, &fields.kind)?.map(Cow::into_owned);
+        let result = match text_field(bytes, &fields.status)?.as_deref() {
+            Some("OK") => Ok(fields.result),
+            Some("ERR") => Err(statement_error(
+                small(&fields.result)?.unwrap_or(Value::None),
+                small(&fields.error_kind)?.as_ref(),
+                small(&fields.details)?,
             )),
             _ => return Ok(None),
         };
@@ -1045,6 +1044,52 @@ pub(crate) fn split_query_results_reading(
         return Ok(None);
     }
     Ok(Some(out))
+}
+
+/// Where a statement row's fields lie (the last occurrence of each key).
+#[derive(Default)]
+struct RowFields {
+    status: Option<std::ops::Range<usize>>,
+    time: Option<std::ops::Range<usize>>,
+    /// `type`.
+    kind: Option<std::ops::Range<usize>>,
+    result: Option<std::ops::Range<usize>>,
+    /// A failed statement's `kind`.
+    error_kind: Option<std::ops::Range<usize>>,
+    details: Option<std::ops::Range<usize>>,
+}
+
+impl RowFields {
+    fn note(&mut self, key: &str, range: std::ops::Range<usize>) {
+        let slot = match key {
+            "status" => &mut self.status,
+            "time" => &mut self.time,
+            "type" => &mut self.kind,
+            "result" => &mut self.result,
+            "kind" => &mut self.error_kind,
+            "details" => &mut self.details,
+            _ => return,
+        };
+        *slot = Some(range);
+    }
+}
+
+/// A row field's text (`None`: missing, or not text), borrowed from `bytes` when it is
+/// one definite text string; anything else is decoded, with decoding's errors.
+fn text_field<'b>(
+    bytes: &'b [u8],
+    field: &Option<std::ops::Range<usize>>,
+) -> Result<Option<Cow<'b, str>>, cbor::DecodeError> {
+    let Some(item) = field.clone().and_then(|f| bytes.get(f)) else {
+        return Ok(None);
+    };
+    if let Some(s) = cbor::definite_text(item) {
+        return Ok(Some(Cow::Borrowed(s)));
+    }
+    match cbor::decode(item)? {
+        Value::String(s) => Ok(Some(Cow::Owned(s))),
+        _ => Ok(None),
+    }
 }
 
 /// Fuzz entry: decoding arbitrary bytes must never panic.

@@ -932,3 +932,127 @@ fn raw_vars_always_travel_in_params_1() {
         assert_eq!(got, req.to_value(Some(1)));
     }
 }
+
+/// A `query` answer of one statement row with these entries (values as raw CBOR).
+fn one_row(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = vec![0x81];
+    cbor::Encoder::new(&mut b).map(entries.len());
+    for (k, v) in entries {
+        cbor::Encoder::new(&mut b).text(k);
+        b.extend_from_slice(v);
+    }
+    b
+}
+
+#[test]
+fn statement_rows_read_their_fields_as_the_decoder_does() {
+    let text = |t: &str| cbor::encode(&s(t));
+    let (ok, err, one, two) = (text("OK"), text("ERR"), [0x01], [0x02]);
+    let (ms, live) = (text("1ms"), text("live"));
+    let chunked_ok = [0x7f, 0x61, b'O', 0x61, b'K', 0xff];
+    let chunked_time = [0x7f, 0x61, b'1', 0x62, b'm', b's', 0xff];
+    let bad_utf8 = [0x62, 0xff, 0xfe];
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            one_row(&[
+                ("status", &ok),
+                ("time", &ms),
+                ("type", &live),
+                ("result", &one),
+            ]),
+            "plain",
+        ),
+        (
+            one_row(&[
+                ("status", &err),
+                ("time", &text("a")),
+                ("result", &one),
+                ("status", &ok),
+                ("time", &text("bb")),
+                ("result", &two),
+            ]),
+            "duplicates: the last wins",
+        ),
+        (
+            one_row(&[
+                ("status", &chunked_ok),
+                ("time", &chunked_time),
+                ("result", &one),
+            ]),
+            "chunked text",
+        ),
+        (
+            one_row(&[
+                ("status", &ok),
+                ("time", &[0x05]),
+                ("type", &[0xf6]),
+                ("result", &one),
+            ]),
+            "time and type not text",
+        ),
+        (
+            one_row(&[
+                ("status", &err),
+                ("time", &ms),
+                ("result", &text("boom")),
+                ("kind", &text("NotFound")),
+                ("details", &cbor::encode(&obj(vec![("a", Value::Int(1))]))),
+            ]),
+            "a failed statement",
+        ),
+        (one_row(&[("status", &ok)]), "no result: NONE"),
+        (one_row(&[("time", &ms), ("result", &one)]), "no status"),
+        (
+            one_row(&[("status", &[0x01]), ("result", &one)]),
+            "status not text",
+        ),
+        (one_row(&[("status", &text("MAYBE"))]), "unknown status"),
+        (
+            one_row(&[("status", &bad_utf8), ("result", &one)]),
+            "status not UTF-8",
+        ),
+        (
+            one_row(&[("status", &ok), ("time", &bad_utf8), ("result", &one)]),
+            "time not UTF-8",
+        ),
+        (
+            one_row(&[("status", &ok), ("type", &bad_utf8), ("result", &one)]),
+            "type not UTF-8",
+        ),
+    ];
+    for (b, what) in cases {
+        let reference = cbor::decode(&b).map(|v| parse_query_results(v).map_err(|e| e.message));
+        match split_query_results(&b) {
+            Ok(Some(rows)) => {
+                let Ok(Ok(want)) = reference else {
+                    panic!("{what}: located, but the value path refuses it: {reference:?}");
+                };
+                assert_eq!(rows.len(), want.len(), "{what}");
+                for (got, want) in rows.iter().zip(&want) {
+                    assert_eq!(got.time, want.time, "{what}");
+                    assert_eq!(got.kind, want.kind, "{what}");
+                    let got = got.result.clone().map(|r| match r {
+                        Some(r) => cbor::decode(&b[r]).expect("a value"),
+                        None => Value::None,
+                    });
+                    assert_eq!(got, want.result, "{what}");
+                }
+            }
+            // Left to the value path.
+            Ok(None) => assert!(
+                !matches!(reference, Ok(Ok(_))) || what == "chunked text",
+                "{what}: {reference:?}"
+            ),
+            Err(e) => assert!(reference.is_err(), "{what}: {e}"),
+        }
+    }
+    // Text in chunks is still read by the walk (decoded, not borrowed).
+    let b = one_row(&[
+        ("status", &chunked_ok),
+        ("time", &chunked_time),
+        ("result", &one),
+    ]);
+    let rows = split_query_results(&b).unwrap().expect("located");
+    assert_eq!(rows[0].time, "1ms");
+    assert!(matches!(rows[0].result, Ok(Some(_))));
+}

@@ -19,6 +19,7 @@ pub(crate) use display::{write_escaped, write_object, write_range};
 pub use display::{write_string_literal, write_value};
 #[doc(hidden)]
 pub use ser::magic;
+pub(crate) use ser::to_binding;
 pub use ser::{to_value, to_value_with, SerError, SerializeOptions};
 
 /// A JSON-like object with text keys, sorted as the server sorts them.

@@ -665,6 +665,192 @@ impl ser::SerializeStructVariant for VariantSer<MapSer> {
     }
 }
 
+/// [`to_value`] of a query binding, except that a two-element tuple (the
+/// `("name", value)` pair of `bind`) is handed over as its two values, `(Some(first),
+/// second)`, without the array of two being built. Anything else is `to_value`'s value,
+/// with `None`. Each element is serialized, and each error worded, exactly as `to_value`
+/// does inside the array.
+pub(crate) fn to_binding<T: Serialize + ?Sized>(v: &T) -> Result<(Option<Value>, Value), SerError> {
+    let mut first = None;
+    let second = v
+        .serialize(BindingSerializer {
+            ser: ValueSerializer {
+                opts: SerializeOptions::default(),
+                native: false,
+            },
+            first: &mut first,
+        })
+        .map_err(|e| SerError(e.to_string()))?;
+    Ok((first, second))
+}
+
+/// A [`ValueSerializer`] that serializes a top-level two-element tuple as its elements,
+/// storing the first in `first` and answering the second. Every other shape is
+/// `ValueSerializer`'s.
+struct BindingSerializer<'a> {
+    ser: ValueSerializer,
+    first: &'a mut Option<Value>,
+}
+
+/// The elements of a tuple announced with two: kept apart while there are at most two,
+/// gathered into an array (what `to_value` makes of it) once a third arrives.
+enum BindingTuple<'a> {
+    Pair {
+        ser: ValueSerializer,
+        first: &'a mut Option<Value>,
+        items: [Option<Value>; 2],
+    },
+    Seq(SeqSer),
+}
+
+impl ser::SerializeTuple for BindingTuple<'_> {
+    type Ok = Value;
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        match self {
+            BindingTuple::Pair { ser, items, .. } => {
+                if let Some(i) = items.iter().position(Option::is_none) {
+                    // Only a slot after the filled ones is ever free.
+                    items[i] = Some(v.serialize(*ser).map_err(|e| e.at(Segment::Index(i)))?);
+                    return Ok(());
+                }
+                let mut seq = SeqSer {
+                    ser: *ser,
+                    items: items.iter_mut().filter_map(Option::take).collect(),
+                };
+                seq.push(v)?;
+                *self = BindingTuple::Seq(seq);
+                Ok(())
+            }
+            BindingTuple::Seq(seq) => seq.push(v),
+        }
+    }
+    fn end(self) -> Result<Value, Error> {
+        match self {
+            BindingTuple::Pair {
+                first,
+                items: [Some(a), Some(b)],
+                ..
+            } => {
+                *first = Some(a);
+                Ok(b)
+            }
+            BindingTuple::Pair { items, .. } => {
+                Ok(Value::Array(items.into_iter().flatten().collect()))
+            }
+            BindingTuple::Seq(seq) => ser::SerializeTuple::end(seq),
+        }
+    }
+}
+
+macro_rules! binding_delegate {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> Result<Value, Error> {
+            self.ser.$f(v)
+        }
+    )*};
+}
+
+impl<'a> Serializer for BindingSerializer<'a> {
+    type Ok = Value;
+    type Error = Error;
+    type SerializeSeq = SeqSer;
+    type SerializeTuple = BindingTuple<'a>;
+    type SerializeTupleStruct = SeqSer;
+    type SerializeTupleVariant = VariantSer<SeqSer>;
+    type SerializeMap = MapSer;
+    type SerializeStruct = MapSer;
+    type SerializeStructVariant = VariantSer<MapSer>;
+
+    binding_delegate!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16,
+                      serialize_i32: i32, serialize_i64: i64, serialize_i128: i128,
+                      serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+                      serialize_u64: u64, serialize_u128: u128, serialize_f32: f32,
+                      serialize_f64: f64, serialize_char: char, serialize_str: &str,
+                      serialize_bytes: &[u8]);
+
+    fn is_human_readable(&self) -> bool {
+        self.ser.is_human_readable()
+    }
+    fn serialize_none(self) -> Result<Value, Error> {
+        self.ser.serialize_none()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Value, Error> {
+        self.ser.serialize_some(v)
+    }
+    fn serialize_unit(self) -> Result<Value, Error> {
+        self.ser.serialize_unit()
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<Value, Error> {
+        self.ser.serialize_unit_struct(name)
+    }
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<Value, Error> {
+        self.ser.serialize_unit_variant(name, index, variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<Value, Error> {
+        self.ser.serialize_newtype_struct(name, v)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<Value, Error> {
+        self.ser.serialize_newtype_variant(name, index, variant, v)
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer, Error> {
+        self.ser.serialize_seq(len)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<BindingTuple<'a>, Error> {
+        Ok(if len == 2 {
+            BindingTuple::Pair {
+                ser: self.ser,
+                first: self.first,
+                items: [None, None],
+            }
+        } else {
+            BindingTuple::Seq(self.ser.serialize_tuple(len)?)
+        })
+    }
+    fn serialize_tuple_struct(self, name: &'static str, len: usize) -> Result<SeqSer, Error> {
+        self.ser.serialize_tuple_struct(name, len)
+    }
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<VariantSer<SeqSer>, Error> {
+        self.ser.serialize_tuple_variant(name, index, variant, len)
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<MapSer, Error> {
+        self.ser.serialize_map(len)
+    }
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<MapSer, Error> {
+        self.ser.serialize_struct(name, len)
+    }
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<VariantSer<MapSer>, Error> {
+        self.ser.serialize_struct_variant(name, index, variant, len)
+    }
+}
+
 /// Serializes a map key to text: strings and chars as they are, integers and bools as
 /// their text, magic newtypes (uuids, record ids, …) as their text form.
 pub(crate) struct KeySerializer;

@@ -243,7 +243,10 @@ impl Surreal {
         let send = |req| async move {
             match &self.inner.transport {
                 Transport::Ws(w) => w.call(req).await,
-                Transport::Http(h) => Ok(h.call(req).await?),
+                // Boxed: an HTTP exchange's future (connect, TLS, request, response) is ~16
+                // KiB, and inline it would size every WebSocket call's future too (~0.4 KiB
+                // on its own), an allocation touched on every round trip.
+                Transport::Http(h) => Ok(Box::pin(h.call(req)).await?),
             }
         };
         self.inner.log.observe(req, send, log::payload).await

@@ -160,9 +160,20 @@ impl<T> Receiver<T> {
     }
 }
 
-/// The future of [`Receiver::recv`].
+/// The future of [`Receiver::recv`]. Dropping it unregisters its waker: a value sent
+/// afterwards wakes nobody (a caller that stopped waiting, e.g. to read the socket itself
+/// and deliver the value, would otherwise be woken for nothing, which costs an async
+/// executor a spurious turn of its reactor).
 #[must_use = "futures do nothing unless polled"]
 pub struct Recv<'a, T>(&'a Receiver<T>);
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        let waker = self.0 .0.lock().waker.take();
+        // Dropped without the lock held.
+        drop(waker);
+    }
+}
 
 impl<T> Future for Recv<'_, T> {
     type Output = Result<T, Closed>;
@@ -259,5 +270,37 @@ mod tests {
         });
         assert_eq!(futures_lite::future::block_on(rx.recv()), Err(Closed));
         closer.join().unwrap();
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_dropped_recv_future_is_not_woken_by_a_later_value() {
+        let count = Arc::new(Count(Default::default()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (tx, rx) = channel();
+        {
+            let mut recv = std::pin::pin!(rx.recv());
+            assert!(recv.as_mut().poll(&mut cx).is_pending());
+        }
+        assert!(tx.send(1));
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(rx.try_recv(), Ok(Some(1)));
+
+        // A pending one is woken.
+        let (tx, rx) = channel();
+        let mut recv = std::pin::pin!(rx.recv());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        assert!(tx.send(2));
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Ok(2)));
     }
 }

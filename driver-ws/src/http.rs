@@ -467,12 +467,19 @@ impl ResponseReader {
 /// away: the real head is written by [`request_bytes`].
 fn stand_in_call(method: &str) -> Result<Call<RecvResponse>> {
     let bad = |e: &dyn Display| Error::Protocol(format!("cannot set up the HTTP parser: {e}"));
-    let request = ureq_proto::http::Request::builder()
-        .method(method)
-        .uri("http://localhost/")
-        .header("content-length", "0")
-        .body(())
-        .map_err(|e| bad(&e))?;
+    use ureq_proto::http::{header, HeaderValue, Method, Uri};
+    // Built from constants where it can be (this runs for every HTTP call): no URI or
+    // header parsing.
+    let mut request = ureq_proto::http::Request::new(());
+    *request.method_mut() = match method {
+        "POST" => Method::POST,
+        "GET" => Method::GET,
+        other => Method::from_bytes(other.as_bytes()).map_err(|e| bad(&e))?,
+    };
+    *request.uri_mut() = Uri::from_static("http://localhost/");
+    request
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     let mut call = Call::new(request).map_err(|e| bad(&e))?.proceed();
     let mut sink = [0u8; 256];
     while !call.can_proceed() {

@@ -180,14 +180,6 @@ pub(crate) fn check_header(
     value: &str,
     secret: bool,
 ) -> Result<(), HttpRpcError> {
-    let (quoted, hint) = if secret {
-        (String::new(), "")
-    } else {
-        (
-            format!(" {value:?}"),
-            " (such names work over a WebSocket connection)",
-        )
-    };
     let bad = value
         .char_indices()
         .find(|(_, c)| !(c.is_ascii_graphic() || *c == ' '));
@@ -205,6 +197,15 @@ pub(crate) fn check_header(
         "starts or ends with a space, which HTTP would strip".to_owned()
     } else {
         return Ok(());
+    };
+    // Formatted only for a value that fails (this runs on every HTTP call).
+    let (quoted, hint) = if secret {
+        (String::new(), "")
+    } else {
+        (
+            format!(" {value:?}"),
+            " (such names work over a WebSocket connection)",
+        )
     };
     Err(HttpRpcError::InvalidHeader {
         name,

@@ -50,12 +50,12 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         }),
         answered: Condvar::new(),
     });
-    (Sender(slot.clone()), Receiver(slot))
+    (Sender(Some(slot.clone())), Receiver(slot))
 }
 
 /// The sending side. Dropping it without sending tells the receiver nothing will come
 /// ([`Closed`]).
-pub struct Sender<T>(Arc<Slot<T>>);
+pub struct Sender<T>(Option<Arc<Slot<T>>>);
 
 /// The receiving side. Dropping it drops a value that was sent and not taken.
 pub struct Receiver<T>(Arc<Slot<T>>);
@@ -66,29 +66,39 @@ pub struct Closed;
 
 impl<T> Sender<T> {
     /// Hands `value` over; `false` if the receiver is gone or closed (the value is dropped).
-    pub fn send(self, value: T) -> bool {
-        let mut st = self.0.lock();
-        if st.closed {
-            return false;
+    pub fn send(mut self, value: T) -> bool {
+        let mut value = Some(value);
+        if let Some(slot) = self.0.take() {
+            finish(&slot, &mut value);
         }
-        st.value = Some(value);
-        true
-        // Dropping `self` now marks it sent and wakes a waiting receiver.
+        value.is_none()
+    }
+}
+
+/// Marks the sender gone, storing `value` first unless the receiver is gone or closed; then
+/// wakes a waiting receiver (one turn of the lock for both).
+fn finish<T>(slot: &Slot<T>, value: &mut Option<T>) {
+    let mut st = slot.lock();
+    st.sent = true;
+    if !st.closed {
+        st.value = value.take();
+    }
+    let sleeping = st.sleeping;
+    let waker = st.waker.take();
+    drop(st);
+    if sleeping {
+        slot.answered.notify_one();
+    }
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut st = self.0.lock();
-        st.sent = true;
-        let sleeping = st.sleeping;
-        let waker = st.waker.take();
-        drop(st);
-        if sleeping {
-            self.0.answered.notify_one();
-        }
-        if let Some(waker) = waker {
-            waker.wake();
+        // Not sent: the receiver learns that nothing will come.
+        if let Some(slot) = self.0.take() {
+            finish(&slot, &mut None);
         }
     }
 }

@@ -861,9 +861,17 @@ pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), Cal
         // `check_sendable` of the array [k, v] walks `v` first.
         check_sendable(WHAT, &v)?;
         check_sendable(WHAT, &k)?;
-        return bind_pair(vars, Some(k), v);
+        return bind_pair(vars, k, v);
     }
     check_sendable(WHAT, &v)?;
+    // A pair that did not serialize as a tuple (a `Vec` or array of two, say).
+    let v = match v {
+        Value::Array(items) => match <[Value; 2]>::try_from(items) {
+            Ok([k, v]) => return bind_pair(vars, k, v),
+            Err(items) => Value::Array(items),
+        },
+        v => v,
+    };
     match v {
         Value::Object(o) => {
             for (k, v) in o {
@@ -871,10 +879,6 @@ pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), Cal
                 vars.insert(k, v);
             }
             Ok(())
-        }
-        Value::Array(mut pair) if pair.len() == 2 => {
-            let v = pair.pop().unwrap_or_default();
-            bind_pair(vars, pair.pop(), v)
         }
         other => Err(CallError::Invalid {
             what: WHAT,
@@ -887,9 +891,9 @@ pub fn bind_vars(vars: &mut Object, bindings: &impl Serialize) -> Result<(), Cal
 }
 
 /// Binds `$name` to `v` for a `(name, value)` pair.
-fn bind_pair(vars: &mut Object, name: Option<Value>, v: Value) -> Result<(), CallError> {
+fn bind_pair(vars: &mut Object, name: Value, v: Value) -> Result<(), CallError> {
     match name {
-        Some(Value::String(k)) => {
+        Value::String(k) => {
             check_var_name(&k)?;
             vars.insert(k, v);
             Ok(())
@@ -898,7 +902,7 @@ fn bind_pair(vars: &mut Object, name: Option<Value>, v: Value) -> Result<(), Cal
             what: "bound variable",
             reason: format!(
                 "a (name, value) pair needs a string name, found {}",
-                other.as_ref().map(Value::kind).unwrap_or("nothing")
+                other.kind()
             ),
         }),
     }

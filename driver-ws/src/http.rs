@@ -259,9 +259,9 @@ pub struct ResponseReader {
     phase: Phase,
     /// The request's method (for a head that needs ureq-proto's parser).
     method: ureq_proto::http::Method,
-    /// Tests: never take the plain-head path (to compare the two).
-    #[cfg(test)]
-    no_plain: bool,
+    /// Whether a plain head is read with [`plain_head`] (always, but for the test that
+    /// compares both paths).
+    plain_heads: bool,
     status: u16,
     close_delimited: bool,
     seen_any: bool,
@@ -278,8 +278,7 @@ impl ResponseReader {
         Ok(ResponseReader {
             phase: Phase::Head(None),
             method,
-            #[cfg(test)]
-            no_plain: false,
+            plain_heads: true,
             status: 0,
             close_delimited: false,
             seen_any: false,
@@ -319,14 +318,11 @@ impl ResponseReader {
                         self.phase = Phase::Head(None);
                         return Ok(Piece::NeedMore);
                     }
-                    #[cfg(test)]
-                    let plain = if self.no_plain {
-                        Plain::Other
-                    } else {
+                    let plain = if self.plain_heads {
                         plain_head(buf.filled(), &self.method)
+                    } else {
+                        Plain::Other
                     };
-                    #[cfg(not(test))]
-                    let plain = plain_head(buf.filled(), &self.method);
                     match plain {
                         Plain::Partial if buf.is_full() => {
                             return Err(bad(
@@ -888,15 +884,10 @@ fn read_bytes(bytes: &[u8]) -> Result<Response, ReadError> {
 }
 
 /// [`read_bytes`] in reads of at most `step` bytes, with or without the plain-head path.
-#[cfg_attr(not(test), allow(unused_variables))]
 fn read_bytes_with(bytes: &[u8], step: usize, plain: bool) -> Result<Response, ReadError> {
-    #[allow(unused_mut)]
     let mut collect =
         Collect::new("POST", MAX_BODY).map_err(|e| ReadError::Failed(bad(0, e.to_string())))?;
-    #[cfg(test)]
-    {
-        collect.reader.no_plain = !plain;
-    }
+    collect.reader.plain_heads = plain;
     let mut rest = bytes;
     let read = |out: &mut [u8]| {
         let n = out.len().min(rest.len()).min(step);

@@ -264,7 +264,7 @@ fn request_bytes(
         Body::Bytes(&head.body)
     };
     let path = format!("{prefix}{}", head.path);
-    client.encode(head.method, &path, &head.headers, body, true)
+    client.request_bytes(head.method, &path, &head.headers, body, true)
 }
 
 /// Writes `bytes` to the server, bounded by the request timeout.

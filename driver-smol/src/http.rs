@@ -145,7 +145,7 @@ impl HttpClient {
         // leave for later calls, before anything is sent.
         let http = lock(&self.session).encode_request(&req)?;
         let method = req.method.as_str();
-        let bytes = self.encode(
+        let bytes = self.request_bytes(
             http.method,
             &self.rpc_path,
             &http.headers,
@@ -167,7 +167,7 @@ impl HttpClient {
     /// The status of `GET path` on a fresh connection (used for `/health`), bounded like a
     /// request.
     async fn get_status(&self, path: &str) -> Result<u16> {
-        let bytes = self.encode("GET", path, &[], Body::None, true)?;
+        let bytes = self.request_bytes("GET", path, &[], Body::None, true)?;
         let collect = Collect::new("GET", 64 << 10)?;
         let (status, _body) = bounded(
             self.request_timeout,
@@ -179,7 +179,7 @@ impl HttpClient {
     }
 
     /// The bytes of a request to this server.
-    pub(crate) fn encode(
+    pub(crate) fn request_bytes(
         &self,
         method: &str,
         path: &str,
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn an_ipv6_host_header_is_bracketed() {
         let bytes = client("::1")
-            .encode("POST", "/rpc", &[], Body::Bytes(b"x"), false)
+            .request_bytes("POST", "/rpc", &[], Body::Bytes(b"x"), false)
             .expect("encode");
         let text = String::from_utf8(bytes).expect("ascii");
         assert!(text.contains("\r\nHost: [::1]:8000\r\n"), "{text}");

@@ -14,7 +14,8 @@
 //! Every number is the median of a few repetitions after a warm-up (a best-of would
 //! flatter whoever got lucky), and each repetition runs the floor and both drivers back to
 //! back, so a burst of load from elsewhere on a shared machine (the server runs on the same
-//! cores) hits all three alike.
+//! cores) hits all three alike. Their order rotates from one repetition to the next, so
+//! none always runs first or always follows the same one.
 //!
 //! Two workloads measure the model layer (`#[derive(Model)]`) on the same terms:
 //! `model_insert` is `BenchInsert::bulk_create` of 20,000 typed rows in batches of 500 into
@@ -834,9 +835,15 @@ fn async_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
     floor.round_trips(200)?; // warm-up
     smol.round_trips(200)?;
     let (mut f, mut s) = (Vec::new(), Vec::new());
-    for _ in 0..w.reps {
+    for rep in 0..w.reps {
+        // Alternating which goes first, as `rotation` does for the table.
+        if rep % 2 == 1 {
+            s.push(rate(smol.round_trips(w.round_trips)?));
+        }
         f.push(rate(floor.round_trips(w.round_trips)?));
-        s.push(rate(smol.round_trips(w.round_trips)?));
+        if rep % 2 == 0 {
+            s.push(rate(smol.round_trips(w.round_trips)?));
+        }
     }
     let (f, s) = (median(f), median(s));
     Ok(format!(
@@ -1516,9 +1523,18 @@ fn median(mut samples: Vec<f64>) -> f64 {
     }
 }
 
+/// The order of the contenders in repetition `rep`: rotated by one each time, so over the
+/// repetitions each runs first, second and third alike and none always follows the same
+/// one. (A fixed order can favour or penalise a contender by its place: the same thread
+/// runs all three, and what one leaves behind, such as the scheduler's view of that thread,
+/// may colour the next; `benches/README.md` has the comparison.)
+fn rotation(rep: usize) -> [usize; 3] {
+    [0, 1, 2].map(|k| (k + rep) % 3)
+}
+
 /// Measures every contender of `t`, interleaved: each repetition runs the floor and both
-/// drivers back to back, so a burst of load from elsewhere hits all three alike. Each rate
-/// is the median of the repetitions.
+/// drivers back to back (in the order [`rotation`] gives), so a burst of load from elsewhere
+/// hits all three alike. Each rate is the median of the repetitions.
 fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
     // samples[contender][workload]
     let mut samples: [[Vec<f64>; 7]; 3] = Default::default();
@@ -1534,49 +1550,36 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
     }
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
     let reps = |k: usize| if w.enabled[k] { w.reps } else { 0 };
-    for _ in 0..reps(0) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            samples[i][0].push(rate(c.round_trips(w.round_trips)?));
-        }
-    }
-    for _ in 0..reps(1) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            samples[i][1].push(rate(c.concurrent(w.per_caller)?));
-        }
-    }
-    for _ in 0..reps(2) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            admin.reset_table(&tables[i])?;
-            let r = rate(c.insert(&tables[i], &w.insert_rows)?);
-            // A failing statement must not pass for a fast one.
-            admin.expect_rows(&tables[i], w.insert_rows.len())?;
-            samples[i][2].push(r);
-        }
-    }
-    for _ in 0..reps(3) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            samples[i][3].push(rate(c.select(w.select_rows)?));
-        }
-    }
-    for _ in 0..reps(QUERY) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            samples[i][4].push(rate(c.query(w.query_rows)?));
-        }
-    }
-    // One table for every contender (the model's table is fixed at compile time), emptied
-    // before each and its row count checked after.
     let model_table = BenchInsert::META.table;
-    for _ in 0..reps(MODEL_INSERT) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            admin.reset_table(model_table)?;
-            let r = rate(c.model_insert(&w.model_rows)?);
-            admin.expect_rows(model_table, w.model_rows.len())?;
-            samples[i][MODEL_INSERT].push(r);
-        }
-    }
-    for _ in 0..reps(MODEL_ALL) {
-        for (i, c) in t.contenders.iter_mut().enumerate() {
-            samples[i][MODEL_ALL].push(rate(c.model_all(w.select_rows)?));
+    for k in 0..samples[0].len() {
+        for rep in 0..reps(k) {
+            for i in rotation(rep) {
+                let c = &mut t.contenders[i];
+                let r = match k {
+                    0 => rate(c.round_trips(w.round_trips)?),
+                    1 => rate(c.concurrent(w.per_caller)?),
+                    2 => {
+                        admin.reset_table(&tables[i])?;
+                        let r = rate(c.insert(&tables[i], &w.insert_rows)?);
+                        // A failing statement must not pass for a fast one.
+                        admin.expect_rows(&tables[i], w.insert_rows.len())?;
+                        r
+                    }
+                    3 => rate(c.select(w.select_rows)?),
+                    QUERY => rate(c.query(w.query_rows)?),
+                    MODEL_INSERT => {
+                        // One table for every contender (the model's table is fixed at
+                        // compile time), emptied before each and its row count checked after.
+                        admin.reset_table(model_table)?;
+                        let r = rate(c.model_insert(&w.model_rows)?);
+                        admin.expect_rows(model_table, w.model_rows.len())?;
+                        r
+                    }
+                    MODEL_ALL => rate(c.model_all(w.select_rows)?),
+                    _ => unreachable!("seven timed workloads"),
+                };
+                samples[i][k].push(r);
+            }
         }
     }
     for table in &tables {

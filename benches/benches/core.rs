@@ -1,6 +1,7 @@
 //! Pure-core benches: CBOR encode/decode of a 1k-row query result (bytes/s), the typed
-//! serde path against the `Value` path, a generic CBOR crate as a reference point, and
-//! identifier / record-key escaping.
+//! serde path against the `Value` path, a generic CBOR crate as a reference point,
+//! identifier / record-key escaping, and the connection machine's work per answer with
+//! many other requests in flight.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use surql::cbor;
@@ -117,5 +118,53 @@ fn escaping(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cbor_encode, cbor_decode, escaping);
+/// What a driver asks of the connection machine for one request while `n` others are in
+/// flight: send it, take its frame, hand over its answer, then the timer bookkeeping every
+/// driver loop does (`poll_timeout`, `handle_timeout`) and the events. Flat in `n` is the
+/// goal: a busy connection must not pay per answer for everything else it waits for.
+fn conn_in_flight(c: &mut Criterion) {
+    use std::time::{Duration, Instant};
+    use surql::conn::{Config, Connection};
+    use surql::rpc::Request;
+    use surql::{Object, Value};
+
+    let mut g = c.benchmark_group("conn_answer_with_n_in_flight");
+    for n in [1usize, 32, 1024] {
+        let now = Instant::now();
+        let mut conn = Connection::new(
+            Config {
+                request_timeout: Duration::from_secs(30),
+                ..Config::default()
+            },
+            now,
+        );
+        conn.handle_connected(now);
+        for _ in 0..n {
+            conn.send(Request::query("RETURN 1", Object::new()), now);
+        }
+        while conn.poll_transmit().is_some() {}
+        while conn.poll_event().is_some() {}
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let id = conn.send(Request::query("RETURN 1", Object::new()), now);
+                let frame = conn.poll_transmit().expect("the request's frame");
+                black_box(&frame);
+                let mut reply = Object::new();
+                reply.insert("id".into(), Value::Int(id.0 as i64));
+                reply.insert("result".into(), Value::Array(Vec::new()));
+                conn.handle_frame(&cbor::encode(&Value::Object(reply)), now);
+                black_box(conn.poll_timeout());
+                conn.handle_timeout(now);
+                let mut events = 0;
+                while conn.poll_event().is_some() {
+                    events += 1;
+                }
+                assert_eq!(events, 1, "one answer");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, cbor_encode, cbor_decode, escaping, conn_in_flight);
 criterion_main!(benches);

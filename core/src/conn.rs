@@ -57,8 +57,10 @@
 //!   [`Event::Disconnected`] is emitted (the driver drops the socket) and the connection
 //!   behaves as after [`Connection::handle_disconnect`]. `ping_interval` zero disables it.
 
+mod in_flight;
+
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -71,6 +73,8 @@ use crate::rpc::{
 };
 use crate::session::SessionState;
 use crate::value::{Uuid, Value};
+pub(crate) use in_flight::IdHasher;
+use in_flight::InFlightSet;
 
 /// Connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,8 +255,6 @@ enum Purpose {
 struct InFlight {
     request: Request,
     purpose: Purpose,
-    /// `None`: the timeout is too long to be represented, i.e. never.
-    deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -323,7 +325,9 @@ pub struct Connection {
     config: Config,
     state: State,
     next_id: u64,
-    in_flight: HashMap<u64, InFlight>,
+    /// With each one's deadline (`None`: the timeout is too long to be represented, i.e.
+    /// never).
+    in_flight: InFlightSet<InFlight>,
     queue: VecDeque<Queued>,
     barrier: Option<u64>,
     replay: VecDeque<(Request, Purpose)>,
@@ -369,7 +373,7 @@ impl Connection {
             config,
             state: State::Connecting,
             next_id: 0,
-            in_flight: HashMap::new(),
+            in_flight: InFlightSet::default(),
             queue: VecDeque::new(),
             barrier: None,
             replay: VecDeque::new(),
@@ -422,8 +426,8 @@ impl Connection {
     /// How many requests wait for an answer (in flight or held).
     pub fn pending_requests(&self) -> usize {
         self.in_flight
-            .values()
-            .filter(|f| {
+            .iter()
+            .filter(|(_, f)| {
                 matches!(
                     f.purpose,
                     Purpose::User | Purpose::Live(_) | Purpose::Stream
@@ -553,7 +557,7 @@ impl Connection {
         if let Some((id, payload)) = split_reply(bytes) {
             if self
                 .in_flight
-                .get(&id)
+                .get(id)
                 .is_some_and(|f| f.purpose == Purpose::User)
             {
                 self.on_response(id, Ok(payload), now);
@@ -564,7 +568,7 @@ impl Connection {
         let abandoned = &self.abandoned;
         let decoded = decode_incoming_with(bytes, |id| {
             in_flight
-                .get(&id)
+                .get(id)
                 .is_some_and(|f| f.purpose == Purpose::Stream)
                 || abandoned
                     .iter()
@@ -604,15 +608,8 @@ impl Connection {
             self.state = State::Connecting;
             self.events.push_back(Event::Reconnect);
         }
-        let mut expired: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        expired.sort_unstable();
-        for id in expired {
-            let Some(f) = self.in_flight.remove(&id) else {
+        for id in self.in_flight.due(now) {
+            let Some(f) = self.in_flight.remove(id) else {
                 continue;
             };
             if f.purpose == Purpose::Ping {
@@ -691,9 +688,7 @@ impl Connection {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        for f in self.in_flight.values() {
-            consider(f.deadline);
-        }
+        consider(self.in_flight.next_deadline());
         for q in &self.queue {
             consider(q.deadline);
         }
@@ -739,14 +734,8 @@ impl Connection {
     fn transmit(&mut self, id: u64, request: Request, purpose: Purpose, now: Instant) {
         self.transmits.push_back(request.encode(Some(id)));
         let deadline = deadline(now, self.config.request_timeout);
-        self.in_flight.insert(
-            id,
-            InFlight {
-                request,
-                purpose,
-                deadline,
-            },
-        );
+        self.in_flight
+            .insert(id, InFlight { request, purpose }, deadline);
     }
 
     /// Releases held requests in order, stopping after a session-changing one.
@@ -929,7 +918,7 @@ impl Connection {
     }
 
     fn on_response(&mut self, id: u64, result: Result<Payload, ServerError>, now: Instant) {
-        let Some(f) = self.in_flight.remove(&id) else {
+        let Some(f) = self.in_flight.remove(id) else {
             let result = result.map(|p| p.into_value().unwrap_or(Value::None));
             if let Some(pos) = self.abandoned.iter().position(|a| a.id == id) {
                 if let Some(a) = self.abandoned.remove(pos) {
@@ -1128,14 +1117,15 @@ impl Connection {
 
     fn on_stream_frame(&mut self, id: u64, frame: StreamFrame, now: Instant) {
         let end = frame.is_end();
-        if !self.in_flight.contains_key(&id) && self.on_late_stream_frame(id, end, now) {
+        if !self.in_flight.contains(id) && self.on_late_stream_frame(id, end, now) {
             return;
         }
         if end {
-            self.in_flight.remove(&id);
-        } else if let Some(f) = self.in_flight.get_mut(&id) {
+            self.in_flight.remove(id);
+        } else {
             // A stream is alive as long as frames keep coming.
-            f.deadline = deadline(now, self.config.request_timeout);
+            self.in_flight
+                .set_deadline(id, deadline(now, self.config.request_timeout));
         }
         self.events.push_back(Event::Stream {
             id: RequestId(id),
@@ -1172,11 +1162,11 @@ impl Connection {
                     Purpose::User | Purpose::Stream | Purpose::Live(_)
                 ) && !f.request.params.is_empty()
             })
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect();
         ids.sort_unstable();
         for id in ids {
-            let Some(f) = self.in_flight.remove(&id) else {
+            let Some(f) = self.in_flight.remove(id) else {
                 continue;
             };
             self.remember_abandoned(id, &f);
@@ -1281,12 +1271,11 @@ impl Connection {
         self.replay_failed.clear();
         self.live.mark_all_inactive();
         self.lost_txns.extend(self.open_txns.drain());
-        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = self.in_flight.ids();
         // Failing these must not release held requests onto the dead socket.
         self.state = State::WaitingToReconnect;
         for id in ids {
-            let Some(f) = self.in_flight.remove(&id) else {
+            let Some(f) = self.in_flight.remove(id) else {
                 continue;
             };
             match f.purpose {
@@ -1337,11 +1326,10 @@ impl Connection {
         self.replay_failed.clear();
         self.barrier = None;
         self.ping = None;
-        let mut ids: Vec<u64> = self.in_flight.keys().copied().collect();
-        ids.sort_unstable();
+        let ids = self.in_flight.ids();
         let mut failed: Vec<(u64, Method, Purpose)> = Vec::new();
         for id in ids {
-            if let Some(f) = self.in_flight.remove(&id) {
+            if let Some(f) = self.in_flight.remove(id) {
                 failed.push((id, f.request.method, f.purpose));
             }
         }

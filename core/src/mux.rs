@@ -29,10 +29,14 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::conn::{ConnError, Connection, Event, LiveEndReason, LiveHandle, RequestId};
+use crate::conn::{ConnError, Connection, Event, IdHasher, LiveEndReason, LiveHandle, RequestId};
+
+/// The mux's maps keyed by request ids (ids this client assigns; see [`IdHasher`]).
+type IdHash = BuildHasherDefault<IdHasher>;
 use crate::error::Error;
 use crate::options::Options;
 use crate::rpc::{parse_query_results, Method, Notification, Payload, Request, StreamFrame};
@@ -190,8 +194,8 @@ enum StreamSlot<S> {
 /// The routing layer around a [`Connection`]. See the module docs.
 pub struct Mux<O: Outbox> {
     conn: Connection,
-    pending: HashMap<RequestId, Waiter<O::Reply>>,
-    streams: HashMap<RequestId, StreamSlot<O::Stream>>,
+    pending: HashMap<RequestId, Waiter<O::Reply>, IdHash>,
+    streams: HashMap<RequestId, StreamSlot<O::Stream>, IdHash>,
     lives: HashMap<LiveHandle, O::Live>,
     actions: VecDeque<Action>,
     stream_buffer: usize,
@@ -220,8 +224,8 @@ impl<O: Outbox> Mux<O> {
     pub fn new(options: &Options, now: Instant) -> Self {
         Mux {
             conn: Connection::new(options.conn_config(), now),
-            pending: HashMap::new(),
-            streams: HashMap::new(),
+            pending: HashMap::default(),
+            streams: HashMap::default(),
             lives: HashMap::new(),
             actions: VecDeque::new(),
             stream_buffer: options.stream_buffer,

@@ -828,33 +828,47 @@ impl AsyncFloorWs {
 }
 
 /// The async reference line under the table: the sequential WebSocket row of the async
-/// driver against [`AsyncFloorWs`], interleaved, medians.
+/// driver against [`AsyncFloorWs`], with the blocking floor measured in the same slices, and
+/// a second blocking floor on its own connection as a control: the same client twice, so
+/// how far apart the two come out is this run's own noise, to read every ratio against.
 fn async_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
-    let mut floor = AsyncFloorWs::connect(addr)?;
+    let mut floor = FloorWs(RawWs::connect(addr)?);
+    let mut control = FloorWs(RawWs::connect(addr)?);
+    let mut async_floor = AsyncFloorWs::connect(addr)?;
     let mut smol = Smol::connect(ws_url)?;
     floor.round_trips(200)?; // warm-up
+    control.round_trips(200)?;
+    async_floor.round_trips(200)?;
     smol.round_trips(200)?;
-    let (mut f, mut s) = (Vec::new(), Vec::new());
+    let mut samples: [Vec<f64>; 4] = Default::default();
     for rep in 0..w.reps {
-        // Alternating which goes first, as `rotation` does for the table.
-        if rep % 2 == 1 {
-            s.push(rate(smol.round_trips(w.round_trips)?));
-        }
-        f.push(rate(floor.round_trips(w.round_trips)?));
-        if rep % 2 == 0 {
-            s.push(rate(smol.round_trips(w.round_trips)?));
+        let rates = sliced_round_trips::<4>(rep, w.round_trips, |i, n| match i {
+            0 => floor.round_trips(n),
+            1 => control.round_trips(n),
+            2 => async_floor.round_trips(n),
+            _ => smol.round_trips(n),
+        })?;
+        for (i, r) in rates.into_iter().enumerate() {
+            samples[i].push(r);
         }
     }
-    let (f, s) = (median(f), median(s));
+    let [f, c, a, s] = samples.map(median);
+    let pct = |x: f64, of: f64| 100.0 * x / of.max(f64::MIN_POSITIVE);
     Ok(format!(
-        "async reference, {} sequential `RETURN $x` over ws (calls/s, medians of {}): async floor \
-         (the same pre-encoded frames on an `async_io::Async<TcpStream>`) {}, surql-smol {} = {:.0}% \
-         of it.\n",
+        "async reference, {} sequential `RETURN $x` over ws (calls/s, medians of {}, in slices): \
+         floor {}; the same floor on a second connection (control) {} = {:.0}% of it; async \
+         floor (the same pre-encoded frames on an `async_io::Async<TcpStream>`) {} = {:.0}% of \
+         the floor; surql-smol {} = {:.0}% of the async floor, {:.0}% of the floor.\n",
         w.round_trips,
         w.reps,
         fmt_rate(f),
+        fmt_rate(c),
+        pct(c, f),
+        fmt_rate(a),
+        pct(a, f),
         fmt_rate(s),
-        100.0 * s / f.max(f64::MIN_POSITIVE)
+        pct(s, a),
+        pct(s, f),
     ))
 }
 
@@ -1528,13 +1542,40 @@ fn median(mut samples: Vec<f64>) -> f64 {
 /// one. (A fixed order can favour or penalise a contender by its place: the same thread
 /// runs all three, and what one leaves behind, such as the scheduler's view of that thread,
 /// may colour the next; `benches/README.md` has the comparison.)
-fn rotation(rep: usize) -> [usize; 3] {
-    [0, 1, 2].map(|k| (k + rep) % 3)
+fn rotation<const N: usize>(rep: usize) -> [usize; N] {
+    std::array::from_fn(|k| (k + rep) % N)
+}
+
+/// Slices per repetition of the sequential rows (see [`sliced_round_trips`]).
+const SLICES: usize = 10;
+
+/// One repetition of the sequential row for `N` contenders, taken in [`SLICES`] slices of
+/// `n / SLICES` calls each, the contenders interleaved slice by slice (order rotated per
+/// slice); returns each contender's calls/s over its slices. A repetition of 2,000 calls
+/// takes about half a second per contender, and this host's load changes on that scale:
+/// run whole, one contender could get a quiet half second and the next a busy one. In
+/// slices of ~50 ms all of them see the same conditions.
+fn sliced_round_trips<const N: usize>(
+    rep: usize,
+    n: usize,
+    mut run: impl FnMut(usize, usize) -> Run,
+) -> Res<[f64; N]> {
+    let per = (n / SLICES).max(1);
+    let mut total = [(0usize, Duration::ZERO); N];
+    for slice in 0..SLICES {
+        for i in rotation::<N>(rep * SLICES + slice) {
+            let (ops, took) = run(i, per)?;
+            total[i].0 += ops;
+            total[i].1 += took;
+        }
+    }
+    Ok(total.map(rate))
 }
 
 /// Measures every contender of `t`, interleaved: each repetition runs the floor and both
 /// drivers back to back (in the order [`rotation`] gives), so a burst of load from elsewhere
-/// hits all three alike. Each rate is the median of the repetitions.
+/// hits all three alike; the sequential row goes in slices ([`sliced_round_trips`]). Each
+/// rate is the median of the repetitions.
 fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
     // samples[contender][workload]
     let mut samples: [[Vec<f64>; 7]; 3] = Default::default();
@@ -1551,12 +1592,19 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
     let tables = CONTENDER_NAMES.map(|c| format!("ins_{}_{c}", t.name));
     let reps = |k: usize| if w.enabled[k] { w.reps } else { 0 };
     let model_table = BenchInsert::META.table;
-    for k in 0..samples[0].len() {
+    // The sequential row, interleaved in slices.
+    for rep in 0..reps(0) {
+        let rates =
+            sliced_round_trips::<3>(rep, w.round_trips, |i, n| t.contenders[i].round_trips(n))?;
+        for (i, r) in rates.into_iter().enumerate() {
+            samples[i][0].push(r);
+        }
+    }
+    for k in 1..samples[0].len() {
         for rep in 0..reps(k) {
-            for i in rotation(rep) {
+            for i in rotation::<3>(rep) {
                 let c = &mut t.contenders[i];
                 let r = match k {
-                    0 => rate(c.round_trips(w.round_trips)?),
                     1 => rate(c.concurrent(w.per_caller)?),
                     2 => {
                         admin.reset_table(&tables[i])?;
@@ -1576,7 +1624,7 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
                         r
                     }
                     MODEL_ALL => rate(c.model_all(w.select_rows)?),
-                    _ => unreachable!("seven timed workloads"),
+                    _ => unreachable!("six more timed workloads"),
                 };
                 samples[i][k].push(r);
             }

@@ -180,6 +180,23 @@ impl<'de> De<'de> {
         f(bridge::ValueDeserializer(v)).map_err(|e| Error::shape(e).at_offset(start))
     }
 
+    /// A definite length `n` read at `start`, as a `usize`.
+    fn len_at(&self, start: usize, n: u64) -> Result<usize> {
+        usize::try_from(n).map_err(|_| {
+            Error::malformed(DecodeError {
+                offset: start,
+                message: format!("length {n} does not fit in memory"),
+            })
+        })
+    }
+
+    /// The next item's head when it is definite and whole (major type, argument, end),
+    /// else `None`; consumes nothing. See [`Decoder::peek_definite`].
+    #[inline(always)]
+    fn peek_fast(&self) -> Option<(u8, u64, usize)> {
+        self.d.peek_definite()
+    }
+
     fn enter(&mut self, at: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -191,11 +208,17 @@ impl<'de> De<'de> {
         Ok(())
     }
 
-    /// Serves an array (definite or indefinite) whose head `h` was consumed.
-    fn seq<V: Visitor<'de>>(&mut self, h: Head, visitor: V) -> Result<V::Value> {
-        self.enter(h.start)?;
-        let len = match h.arg {
-            Some(n) => Some(self.d.len(h, n)?),
+    /// Serves an array (definite with `arg` items, or indefinite) whose head, at `start`,
+    /// was consumed.
+    fn seq<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        arg: Option<u64>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.enter(start)?;
+        let len = match arg {
+            Some(n) => Some(self.len_at(start, n)?),
             None => None,
         };
         let mut access = Seq {
@@ -220,13 +243,20 @@ impl<'de> De<'de> {
         }
     }
 
-    /// Serves a map whose head `h` was consumed; `skip_none` drops NONE entries (struct
-    /// fields: a NONE field is an absent one).
-    fn map<V: Visitor<'de>>(&mut self, h: Head, skip_none: bool, visitor: V) -> Result<V::Value> {
-        self.enter(h.start)?;
+    /// Serves a map (definite with `arg` entries, or indefinite) whose head, at `start`, was
+    /// consumed; `skip_none` drops NONE entries (struct fields: a NONE field is an absent
+    /// one).
+    fn map<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        arg: Option<u64>,
+        skip_none: bool,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.enter(start)?;
         let mut access = Map {
             de: self,
-            left: h.arg,
+            left: arg,
             key: Cow::Borrowed(""),
             skip_none,
         };
@@ -249,37 +279,36 @@ impl<'de> De<'de> {
     }
 
     /// Reads `tag8([text, int | text])` (definite lengths, key within i64) if that is what
-    /// comes next, leaving the cursor after it; `Ok(None)` (cursor moved) for any other
-    /// item, which the caller rewinds and decodes the general way. Only where the general
-    /// way could not hit the depth cap, so both agree on everything.
-    fn plain_record_id(&mut self) -> Result<Option<(Cow<'de, str>, PlainKey<'de>)>> {
+    /// comes next, leaving the cursor after it; `None` (cursor moved) for any other item,
+    /// which the caller rewinds and decodes the general way (reporting its errors). Only
+    /// where the general way could not hit the depth cap, so both agree on everything.
+    #[inline(always)]
+    fn plain_record_id(&mut self) -> Option<(&'de str, PlainKey<'de>)> {
         if self.depth + 3 > MAX_DEPTH {
-            return Ok(None);
+            return None;
         }
-        let t = self.d.head()?;
-        let a = self.d.head()?;
-        if t.major != 6 || t.arg != Some(tags::RECORD_ID) || a.major != 4 || a.arg != Some(2) {
-            return Ok(None);
-        }
-        let tb = self.d.head()?;
-        if tb.major != 3 || tb.arg.is_none() {
-            return Ok(None);
-        }
-        let table = self.d.text_slice(tb)?;
-        let k = self.d.head()?;
-        let key = match (k.major, k.arg) {
-            (0, Some(n)) => match i64::try_from(n) {
-                Ok(i) => PlainKey::Int(i),
-                Err(_) => return Ok(None),
-            },
-            (1, Some(n)) => match i64::try_from(n) {
-                Ok(i) => PlainKey::Int(-1 - i),
-                Err(_) => return Ok(None),
-            },
-            (3, Some(_)) => PlainKey::Text(self.d.text_slice(k)?),
-            _ => return Ok(None),
+        let (6, tags::RECORD_ID, end) = self.peek_fast()? else {
+            return None;
         };
-        Ok(Some((table, key)))
+        self.d.pos = end;
+        let (4, 2, end) = self.peek_fast()? else {
+            return None;
+        };
+        self.d.pos = end;
+        let table = self.d.definite_text()?;
+        let key = match self.peek_fast()? {
+            (0, n, end) => {
+                self.d.pos = end;
+                PlainKey::Int(i64::try_from(n).ok()?)
+            }
+            (1, n, end) => {
+                self.d.pos = end;
+                PlainKey::Int(-1 - i64::try_from(n).ok()?)
+            }
+            (3, _, _) => PlainKey::Text(self.d.definite_text()?),
+            _ => return None,
+        };
+        Some((table, key))
     }
 
     /// Whether a NONE (tag 6, whatever it wraps) is next, looking at one byte unless the
@@ -315,25 +344,24 @@ impl<'de> De<'de> {
 /// A plain record id key, as read in place.
 enum PlainKey<'de> {
     Int(i64),
-    Text(Cow<'de, str>),
+    Text(&'de str),
 }
 
 /// A record id's two parts handed to its visitor the way the `Value` deserializer hands
 /// them (`[table, key]`), straight from the input.
 struct RecordIdParts<'de> {
-    table: Option<Cow<'de, str>>,
+    table: Option<&'de str>,
     key: Option<PlainKey<'de>>,
 }
 
-fn text_seed<'de, T: DeserializeSeed<'de>>(seed: T, s: Cow<'de, str>) -> Result<T::Value> {
-    match s {
-        Cow::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
-        Cow::Owned(s) => seed.deserialize(s.into_deserializer()),
-    }
+#[inline]
+fn text_seed<'de, T: DeserializeSeed<'de>>(seed: T, s: &'de str) -> Result<T::Value> {
+    seed.deserialize(de::value::BorrowedStrDeserializer::new(s))
 }
 
 impl<'de> SeqAccess<'de> for &mut RecordIdParts<'de> {
     type Error = Error;
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if let Some(table) = self.table.take() {
             return text_seed(seed, table).map(Some);
@@ -410,6 +438,25 @@ impl<'de> Map<'_, 'de> {
     }
 }
 
+impl<'de> Map<'_, 'de> {
+    /// A key that is not one whole, valid, definite text string: read the careful way
+    /// (chunks) or refused with the decoder's error.
+    #[cold]
+    fn slow_key(&mut self) -> Result<Cow<'de, str>> {
+        let k = self.de.d.head()?;
+        if k.major != 3 {
+            return Err(Error::malformed(DecodeError {
+                offset: k.start,
+                message: format!(
+                    "map key must be a text string, found {}",
+                    super::decode::major_name(k.major)
+                ),
+            }));
+        }
+        Ok(self.de.d.text_slice(k)?)
+    }
+}
+
 impl<'de> MapAccess<'de> for Map<'_, 'de> {
     type Error = Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
@@ -417,17 +464,10 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
             if !self.next_entry_start()? {
                 return Ok(None);
             }
-            let k = self.de.d.head()?;
-            if k.major != 3 {
-                return Err(Error::malformed(DecodeError {
-                    offset: k.start,
-                    message: format!(
-                        "map key must be a text string, found {}",
-                        super::decode::major_name(k.major)
-                    ),
-                }));
-            }
-            let key = self.de.d.text_slice(k)?;
+            let key = match self.de.d.definite_text() {
+                Some(s) => Cow::Borrowed(s),
+                None => self.slow_key()?,
+            };
             if self.skip_none && self.de.none_is_next()? {
                 self.de.d.value(self.de.depth)?;
                 continue;
@@ -459,12 +499,12 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
 macro_rules! int_fast {
     ($($f:ident)*) => {$(
         fn $f<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            let h = self.peek_head()?;
-            if let (0 | 1, Some(n)) = (h.major, h.arg) {
+            if let Some((major @ (0 | 1), n, end)) = self.peek_fast() {
                 if let Ok(n) = i64::try_from(n) {
-                    self.d.pos = h.end;
-                    let i = if h.major == 0 { n } else { -1 - n };
-                    return visitor.visit_i64(i).map_err(|e: Error| e.at_offset(h.start));
+                    let start = self.d.pos;
+                    self.d.pos = end;
+                    let i = if major == 0 { n } else { -1 - n };
+                    return visitor.visit_i64(i).map_err(|e: Error| e.at_offset(start));
                 }
             }
             self.fallback(|v| v.$f(visitor))
@@ -491,11 +531,11 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
             }
             (4, _, _) => {
                 self.d.pos = h.end;
-                self.seq(h, visitor)
+                self.seq(h.start, h.arg, visitor)
             }
             (5, _, _) => {
                 self.d.pos = h.end;
-                self.map(h, false, visitor)
+                self.map(h.start, h.arg, false, visitor)
             }
             (6, _, Some(tags::NONE)) => {
                 self.d.value(self.depth)?;
@@ -552,6 +592,12 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let start = self.d.pos;
+        if let Some(s) = self.d.definite_text() {
+            return visitor
+                .visit_borrowed_str(s)
+                .map_err(|e: Error| e.at_offset(start));
+        }
         let h = self.peek_head()?;
         if h.major == 3 {
             self.d.pos = h.end;
@@ -638,7 +684,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
             // The usual record id (`id` of every row): text table, integer or text key.
             // Served in place; anything else (and any error) takes the `Value` route below.
             let start = self.d.pos;
-            if let Ok(Some((table, key))) = self.plain_record_id() {
+            if let Some((table, key)) = self.plain_record_id() {
                 let mut seq = RecordIdParts {
                     table: Some(table),
                     key: Some(key),
@@ -666,7 +712,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         if h.major == 4 {
             self.d.pos = h.end;
             return self
-                .seq(h, visitor)
+                .seq(h.start, h.arg, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
         }
         self.fallback(|v| v.deserialize_seq(visitor))
@@ -688,7 +734,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         if h.major == 5 {
             self.d.pos = h.end;
             return self
-                .map(h, false, visitor)
+                .map(h.start, h.arg, false, visitor)
                 .map_err(|e: Error| e.at_offset(h.start));
         }
         self.fallback(|v| v.deserialize_map(visitor))
@@ -700,16 +746,26 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
+        let start = self.d.pos;
+        if let Some((major @ (4 | 5), n, end)) = self.peek_fast() {
+            self.d.pos = end;
+            let r = if major == 5 {
+                self.map(start, Some(n), true, visitor)
+            } else {
+                self.seq(start, Some(n), visitor)
+            };
+            return r.map_err(|e: Error| e.at_offset(start));
+        }
         let h = self.peek_head()?;
         match h.major {
             5 => {
                 self.d.pos = h.end;
-                self.map(h, true, visitor)
+                self.map(h.start, h.arg, true, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
             4 => {
                 self.d.pos = h.end;
-                self.seq(h, visitor)
+                self.seq(h.start, h.arg, visitor)
                     .map_err(|e: Error| e.at_offset(h.start))
             }
             _ => self.fallback(|v| v.deserialize_struct(name, fields, visitor)),

@@ -764,6 +764,7 @@ trait FromNative: Sized {
     }
 }
 
+#[inline]
 fn need<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
     seq: &mut A,
     what: &str,
@@ -772,6 +773,7 @@ fn need<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
         .ok_or_else(|| de::Error::custom(format!("missing {what}")))
 }
 
+#[inline]
 fn no_more<'de, A: SeqAccess<'de>>(seq: &mut A, what: &str) -> Result<(), A::Error> {
     match seq.next_element::<de::IgnoredAny>()? {
         None => Ok(()),
@@ -824,12 +826,14 @@ struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = RecordIdKey;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RecordIdKey, D::Error> {
         key_from_value(Value::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 
 impl FromNative for RecordId {
+    #[inline]
     fn from_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<Self, A::Error> {
         let table: String = need(seq, "record id table")?;
         let key = seq

@@ -227,10 +227,17 @@ impl HttpClient {
                 if collect.step(&mut conn.buf)? {
                     return Ok(());
                 }
-                match fill(&mut conn.io, &mut conn.buf).await {
-                    Ok(0) => return collect.end_of_stream(),
-                    Ok(_) => {}
-                    Err(e) => return Err(collect.read_failed(e)),
+                // Straight into the body once its length is known (see `Collect::spare`).
+                let n = loop {
+                    match conn.io.read(collect.spare(&mut conn.buf)).await {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(collect.read_failed(e)),
+                        Ok(n) => break n,
+                    }
+                };
+                collect.commit(&mut conn.buf, n);
+                if n == 0 {
+                    return collect.end_of_stream();
                 }
             }
         };

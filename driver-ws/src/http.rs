@@ -549,6 +549,30 @@ impl ResponseReader {
         failure
     }
 
+    /// The bytes of a `Content-Length` body still to come when they can be read straight
+    /// into place: the head was read by the plain path and `buf` holds nothing unparsed.
+    fn direct_left(&self, buf: &RecvBuf) -> Option<u64> {
+        match self.phase {
+            Phase::Length { left, .. } if left > 0 && buf.is_empty() => Some(left),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of the body were read straight into place (at most [`direct_left`]'s).
+    ///
+    /// [`direct_left`]: ResponseReader::direct_left
+    fn direct_read(&mut self, n: usize) {
+        if let Phase::Length { left, reusable } = self.phase {
+            let n = (n as u64).min(left);
+            self.seen_any |= n > 0;
+            self.received = self.received.saturating_add(n);
+            self.phase = Phase::Length {
+                left: left - n,
+                reusable,
+            };
+        }
+    }
+
     /// The response is complete and the connection may carry another request (nothing
     /// unread is left in `buf`).
     pub fn reusable(&self, buf: &RecvBuf) -> bool {
@@ -679,12 +703,22 @@ pub struct Response {
     pub reusable: bool,
 }
 
+/// The smallest read straight into a body (see [`Collect::spare`]).
+const DIRECT_MIN: usize = 64 << 10;
+
 /// Reads a whole response into memory: [`step`](Self::step) after every read (and once
-/// before the first, for bytes already buffered), [`end_of_stream`](Self::end_of_stream)
-/// when a read returns 0, [`read_failed`](Self::read_failed) when one fails.
+/// before the first, for bytes already buffered), reading into [`spare`](Self::spare) and
+/// then [`commit`](Self::commit)ting; [`end_of_stream`](Self::end_of_stream) when a read
+/// returns 0, [`read_failed`](Self::read_failed) when one fails.
 pub struct Collect {
     reader: ResponseReader,
+    /// The body read so far is `body[..len]`; the rest is zeroed room, each byte zeroed
+    /// once, so a body trickling in one byte per read costs no more than a fast one.
     body: Vec<u8>,
+    len: usize,
+    /// The last [`spare`](Self::spare) was room in the body (read straight into place),
+    /// not the connection's buffer.
+    direct: bool,
 }
 
 impl Collect {
@@ -693,22 +727,64 @@ impl Collect {
         Ok(Collect {
             reader: ResponseReader::new(method, max_body)?,
             body: Vec::new(),
+            len: 0,
+            direct: false,
         })
+    }
+
+    /// Makes `body[len..len + n]` room to write into.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        let end = self.len + n;
+        if self.body.len() < end {
+            self.body.resize(end, 0);
+        }
+        &mut self.body[self.len..end]
+    }
+
+    /// Where the next read from the connection goes; then [`commit`](Self::commit) what it
+    /// read. Once the head announced a `Content-Length` and nothing is buffered, that is the
+    /// body itself: no copy, and reads as large as the window, which starts at 64 KiB and
+    /// grows with what has arrived (never past what is announced), so an announced length
+    /// costs nothing until it is sent. Otherwise it is the connection's buffer.
+    pub fn spare<'b>(&'b mut self, buf: &'b mut RecvBuf) -> &'b mut [u8] {
+        match self.reader.direct_left(buf) {
+            Some(left) => {
+                let window = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(self.len.max(DIRECT_MIN));
+                self.direct = true;
+                self.room(window)
+            }
+            None => {
+                self.direct = false;
+                buf.spare()
+            }
+        }
+    }
+
+    /// `n` bytes were read into the last [`spare`](Self::spare).
+    pub fn commit(&mut self, buf: &mut RecvBuf, n: usize) {
+        if std::mem::take(&mut self.direct) {
+            let n = n.min(self.body.len() - self.len);
+            self.len += n;
+            self.reader.direct_read(n);
+        } else {
+            buf.commit(n);
+        }
     }
 
     /// Parses the bytes in `buf`: `Ok(true)` once the response is complete.
     pub fn step(&mut self, buf: &mut RecvBuf) -> Result<bool, Failure> {
         loop {
-            let at = self.body.len();
-            // Decoding never grows the bytes: `buf`'s length is room enough. The body grows
-            // only as bytes arrive, so an announced length costs nothing until it is sent.
-            self.body.resize(at + buf.filled().len(), 0);
-            let piece = self.reader.advance(buf, &mut self.body[at..]);
-            let n = match piece {
-                Ok(Piece::Data(n)) => n,
-                _ => 0,
-            };
-            self.body.truncate(at + n);
+            // Decoding never grows the bytes: `buf`'s length is room enough.
+            let end = self.len + buf.filled().len();
+            if self.body.len() < end {
+                self.body.resize(end, 0);
+            }
+            let piece = self.reader.advance(buf, &mut self.body[self.len..end]);
+            if let Ok(Piece::Data(n)) = piece {
+                self.len += n;
+            }
             match piece? {
                 Piece::NeedMore => return Ok(false),
                 Piece::End => return Ok(true),
@@ -728,7 +804,8 @@ impl Collect {
     }
 
     /// The response, once [`step`](Self::step) said it is complete.
-    pub fn finish(self, buf: &RecvBuf) -> Response {
+    pub fn finish(mut self, buf: &RecvBuf) -> Response {
+        self.body.truncate(self.len);
         Response {
             status: self.reader.status(),
             reusable: self.reader.reusable(buf),
@@ -748,18 +825,18 @@ pub fn read_response(
             return Ok(collect.finish(buf));
         }
         let n = loop {
-            match read(buf.spare()) {
+            match read(collect.spare(buf)) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => return Err(ReadError::TimedOut),
                 Err(e) => return Err(collect.read_failed(e).into()),
                 Ok(n) => break n,
             }
         };
+        collect.commit(buf, n);
         if n == 0 {
             collect.end_of_stream()?;
             return Ok(collect.finish(buf));
         }
-        buf.commit(n);
     }
 }
 
@@ -999,6 +1076,88 @@ mod tests {
         let r = read_bytes(&reply).expect("ok");
         assert_eq!(r.body.len(), n);
         assert!(r.body.iter().enumerate().all(|(i, b)| *b == i as u8));
+    }
+
+    /// Reads `bytes` with reads of at most `step` bytes, counting them.
+    fn counted(bytes: &[u8], step: usize) -> (Result<Response, ReadError>, usize, usize) {
+        let collect = Collect::new("POST", MAX_BODY).expect("a reader");
+        let (mut rest, mut reads, mut widest) = (bytes, 0, 0);
+        let read = |out: &mut [u8]| {
+            reads += 1;
+            widest = widest.max(out.len());
+            let n = out.len().min(rest.len()).min(step);
+            out[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            Ok(n)
+        };
+        let r = read_response(read, &mut RecvBuf::default(), collect);
+        (r, reads, widest)
+    }
+
+    #[test]
+    fn a_length_body_is_read_straight_into_place_in_few_reads() {
+        let n = 1_400_000;
+        let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+        reply.extend((0..n).map(|i| (i % 251) as u8));
+        let (r, reads, widest) = counted(&reply, usize::MAX);
+        let r = r.expect("ok");
+        assert_eq!(r.body.len(), n);
+        assert!(r
+            .body
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == (i % 251) as u8));
+        assert!(r.reusable);
+        // One read for the head (and the body's first 16 KiB with it), then windows of
+        // 64 KiB growing with what arrived: 16 KiB reads would take 86.
+        assert!(reads <= 8, "{reads} reads");
+        assert!(
+            widest <= n,
+            "a read window past the announced length: {widest}"
+        );
+    }
+
+    #[test]
+    fn a_trickled_length_body_costs_no_more_room_than_it_fills() {
+        let n = 200_000;
+        let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+        reply.extend((0..n).map(|i| (i % 7) as u8));
+        let (r, reads, _) = counted(&reply, 1);
+        let r = r.expect("ok");
+        assert_eq!(r.body.len(), n);
+        assert!(r.body.iter().enumerate().all(|(i, b)| *b == (i % 7) as u8));
+        assert_eq!(reads, reply.len(), "one read per byte, none after the last");
+        // Room grows with what arrived, so a huge announced length that never comes is cheap.
+        let (r, _, widest) = counted(b"HTTP/1.1 200 OK\r\nContent-Length: 200000000\r\n\r\nab", 1);
+        assert!(message(r).contains("before the response body ended"));
+        assert!(
+            widest <= 64 << 10,
+            "a read window of {widest} bytes for 2 arrived"
+        );
+    }
+
+    #[test]
+    fn the_response_after_a_direct_body_is_read_from_the_buffer() {
+        // Two responses in one stream: the first's body read in place must stop at its
+        // length, leaving the second for the connection's buffer.
+        let mut stream = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        stream.extend(std::iter::repeat_n(b'x', 100_000));
+        stream.extend(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+        let mut rest = &stream[..];
+        let mut buf = RecvBuf::default();
+        let mut read = |out: &mut [u8]| {
+            let n = out.len().min(rest.len());
+            out[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            Ok(n)
+        };
+        let first = read_response(&mut read, &mut buf, Collect::new("POST", MAX_BODY).unwrap())
+            .expect("first");
+        assert_eq!((first.status, first.body.len()), (200, 100_000));
+        assert!(first.body.iter().all(|b| *b == b'x'));
+        let second = read_response(&mut read, &mut buf, Collect::new("POST", MAX_BODY).unwrap())
+            .expect("second");
+        assert_eq!((second.status, second.body), (201, b"ok".to_vec()));
     }
 
     #[test]

@@ -227,10 +227,11 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    pub(super) fn len(&self, h: Head, n: u64) -> Result<usize> {
+    /// The definite length `n` of the item whose head starts at `at`, as a `usize`.
+    pub(super) fn len(&self, at: usize, n: u64) -> Result<usize> {
         match usize::try_from(n) {
             Ok(n) => Ok(n),
-            Err(_) => self.err(h.start, format!("length {n} does not fit in memory")),
+            Err(_) => self.err(at, format!("length {n} does not fit in memory")),
         }
     }
 
@@ -238,7 +239,7 @@ impl<'a> Decoder<'a> {
     pub(super) fn string_body(&mut self, h: Head) -> Result<Vec<u8>> {
         match h.arg {
             Some(n) => {
-                let n = self.len(h, n)?;
+                let n = self.len(h.start, n)?;
                 Ok(self.take(n)?.to_vec())
             }
             None => {
@@ -247,7 +248,7 @@ impl<'a> Decoder<'a> {
                     let chunk = self.head()?;
                     match (chunk.major == h.major, chunk.arg) {
                         (true, Some(n)) => {
-                            let n = self.len(chunk, n)?;
+                            let n = self.len(chunk.start, n)?;
                             out.extend_from_slice(self.take(n)?);
                         }
                         _ => {
@@ -294,7 +295,7 @@ impl<'a> Decoder<'a> {
     fn text_slice_slow(&mut self, h: Head) -> Result<std::borrow::Cow<'a, str>> {
         let bytes = match h.arg {
             Some(n) => {
-                let n = self.len(h, n)?;
+                let n = self.len(h.start, n)?;
                 std::borrow::Cow::Borrowed(self.take(n)?)
             }
             None => std::borrow::Cow::Owned(self.string_body(h)?),
@@ -345,7 +346,7 @@ impl<'a> Decoder<'a> {
         }
         match h.arg {
             Some(n) => {
-                let n = self.len(h, n)?;
+                let n = self.len(h.start, n)?;
                 let mut out = Vec::with_capacity(n.min(self.remaining()).min(MAX_PREALLOC));
                 for _ in 0..n {
                     out.push(item(self)?);
@@ -919,7 +920,7 @@ impl<'a> Decoder<'a> {
         match h.major {
             2 | 3 => match h.arg {
                 Some(n) => {
-                    let n = self.len(h, n)?;
+                    let n = self.len(h.start, n)?;
                     self.take(n).map(drop)
                 }
                 // Chunk rules are the decoder's; reuse them rather than restate them.
@@ -929,7 +930,7 @@ impl<'a> Decoder<'a> {
                 let per = if h.major == 5 { 2 } else { 1 };
                 match h.arg {
                     Some(n) => {
-                        let n = self.len(h, n)?;
+                        let n = self.len(h.start, n)?;
                         for _ in 0..n {
                             for _ in 0..per {
                                 self.skip(depth + 1)?;
@@ -977,7 +978,7 @@ impl<'a> Decoder<'a> {
         };
         match h.arg {
             Some(n) => {
-                let n = self.len(h, n)?;
+                let n = self.len(h.start, n)?;
                 for _ in 0..n {
                     element(&mut self)?;
                 }
@@ -1042,7 +1043,7 @@ impl<'a> Decoder<'a> {
         };
         match h.arg {
             Some(n) => {
-                let n = self.len(h, n)?;
+                let n = self.len(h.start, n)?;
                 for i in 0..n {
                     if !entry(&mut self, i + 1 == n)? {
                         return Ok(None);

@@ -196,14 +196,8 @@ pub(crate) fn map_entries_with<'a>(
 /// text as a [`Value::String`](crate::Value::String).
 pub(crate) fn definite_text(item: &[u8]) -> Option<&str> {
     let mut d = decode::Decoder::new(item);
-    let h = d.head().ok()?;
-    if h.major != 3 || h.arg.is_none() {
-        return None;
-    }
-    match d.text_slice(h).ok()? {
-        std::borrow::Cow::Borrowed(s) if d.pos == item.len() => Some(s),
-        _ => None,
-    }
+    let s = d.definite_text()?;
+    (d.pos == item.len()).then_some(s)
 }
 
 /// Decodes the item at `pos` as if it were nested `depth` levels deep (the depth cap

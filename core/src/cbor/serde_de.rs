@@ -180,23 +180,6 @@ impl<'de> De<'de> {
         f(bridge::ValueDeserializer(v)).map_err(|e| Error::shape(e).at_offset(start))
     }
 
-    /// A definite length `n` read at `start`, as a `usize`.
-    fn len_at(&self, start: usize, n: u64) -> Result<usize> {
-        usize::try_from(n).map_err(|_| {
-            Error::malformed(DecodeError {
-                offset: start,
-                message: format!("length {n} does not fit in memory"),
-            })
-        })
-    }
-
-    /// The next item's head when it is definite and whole (major type, argument, end),
-    /// else `None`; consumes nothing. See [`Decoder::peek_definite`].
-    #[inline(always)]
-    fn peek_fast(&self) -> Option<(u8, u64, usize)> {
-        self.d.peek_definite()
-    }
-
     fn enter(&mut self, at: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -218,7 +201,7 @@ impl<'de> De<'de> {
     ) -> Result<V::Value> {
         self.enter(start)?;
         let len = match arg {
-            Some(n) => Some(self.len_at(start, n)?),
+            Some(n) => Some(self.d.len(start, n)?),
             None => None,
         };
         let mut access = Seq {
@@ -287,16 +270,16 @@ impl<'de> De<'de> {
         if self.depth + 3 > MAX_DEPTH {
             return None;
         }
-        let (6, tags::RECORD_ID, end) = self.peek_fast()? else {
+        let (6, tags::RECORD_ID, end) = self.d.peek_definite()? else {
             return None;
         };
         self.d.pos = end;
-        let (4, 2, end) = self.peek_fast()? else {
+        let (4, 2, end) = self.d.peek_definite()? else {
             return None;
         };
         self.d.pos = end;
         let table = self.d.definite_text()?;
-        let key = match self.peek_fast()? {
+        let key = match self.d.peek_definite()? {
             (0, n, end) => {
                 self.d.pos = end;
                 PlainKey::Int(i64::try_from(n).ok()?)
@@ -436,9 +419,7 @@ impl<'de> Map<'_, 'de> {
             }
         }
     }
-}
 
-impl<'de> Map<'_, 'de> {
     /// A key that is not one whole, valid, definite text string: read the careful way
     /// (chunks) or refused with the decoder's error.
     #[cold]
@@ -499,7 +480,7 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
 macro_rules! int_fast {
     ($($f:ident)*) => {$(
         fn $f<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            if let Some((major @ (0 | 1), n, end)) = self.peek_fast() {
+            if let Some((major @ (0 | 1), n, end)) = self.d.peek_definite() {
                 if let Ok(n) = i64::try_from(n) {
                     let start = self.d.pos;
                     self.d.pos = end;
@@ -621,7 +602,7 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         let h = self.peek_head()?;
         if let (2, Some(n)) = (h.major, h.arg) {
             self.d.pos = h.end;
-            let n = self.d.len(h, n)?;
+            let n = self.d.len(h.start, n)?;
             let b = self.d.take(n)?;
             return visitor
                 .visit_borrowed_bytes(b)
@@ -747,29 +728,26 @@ impl<'de> Deserializer<'de> for &mut De<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         let start = self.d.pos;
-        if let Some((major @ (4 | 5), n, end)) = self.peek_fast() {
-            self.d.pos = end;
-            let r = if major == 5 {
-                self.map(start, Some(n), true, visitor)
-            } else {
-                self.seq(start, Some(n), visitor)
-            };
-            return r.map_err(|e: Error| e.at_offset(start));
-        }
-        let h = self.peek_head()?;
-        match h.major {
+        // A definite head (every row) in registers; anything else the careful way.
+        let (major, arg, end) = match self.d.peek_definite() {
+            Some((major, n, end)) => (major, Some(n), end),
+            None => {
+                let h = self.peek_head()?;
+                (h.major, h.arg, h.end)
+            }
+        };
+        let r = match major {
             5 => {
-                self.d.pos = h.end;
-                self.map(h.start, h.arg, true, visitor)
-                    .map_err(|e: Error| e.at_offset(h.start))
+                self.d.pos = end;
+                self.map(start, arg, true, visitor)
             }
             4 => {
-                self.d.pos = h.end;
-                self.seq(h.start, h.arg, visitor)
-                    .map_err(|e: Error| e.at_offset(h.start))
+                self.d.pos = end;
+                self.seq(start, arg, visitor)
             }
-            _ => self.fallback(|v| v.deserialize_struct(name, fields, visitor)),
-        }
+            _ => return self.fallback(|v| v.deserialize_struct(name, fields, visitor)),
+        };
+        r.map_err(|e: Error| e.at_offset(start))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

@@ -228,13 +228,9 @@ impl HttpClient {
                     return Ok(());
                 }
                 // Straight into the body once its length is known (see `Collect::spare`).
-                let n = loop {
-                    match conn.io.read(collect.spare(&mut conn.buf)).await {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(collect.read_failed(e)),
-                        Ok(n) => break n,
-                    }
-                };
+                let n = read_some(&mut conn.io, collect.spare(&mut conn.buf))
+                    .await
+                    .map_err(|e| collect.read_failed(e))?;
                 collect.commit(&mut conn.buf, n);
                 if n == 0 {
                     return collect.end_of_stream();
@@ -308,14 +304,17 @@ pub(crate) async fn fill<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
     buf: &mut RecvBuf,
 ) -> io::Result<usize> {
+    let n = read_some(io, buf.spare()).await?;
+    buf.commit(n);
+    Ok(n)
+}
+
+/// One read into `out`, retried if interrupted; `Ok(0)` is the end of the stream.
+async fn read_some<R: AsyncRead + Unpin + ?Sized>(io: &mut R, out: &mut [u8]) -> io::Result<usize> {
     loop {
-        match io.read(buf.spare()).await {
+        match io.read(out).await {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(n) => {
-                buf.commit(n);
-                return Ok(n);
-            }
-            Err(e) => return Err(e),
+            r => return r,
         }
     }
 }

@@ -716,9 +716,15 @@ pub struct Collect {
     /// once, so a body trickling in one byte per read costs no more than a fast one.
     body: Vec<u8>,
     len: usize,
-    /// The last [`spare`](Self::spare) was room in the body (read straight into place),
-    /// not the connection's buffer.
-    direct: bool,
+}
+
+/// `body[len..len + n]`, zeroing only what the body has not held before.
+fn room(body: &mut Vec<u8>, len: usize, n: usize) -> &mut [u8] {
+    let end = len + n;
+    if body.len() < end {
+        body.resize(end, 0);
+    }
+    &mut body[len..end]
 }
 
 impl Collect {
@@ -728,17 +734,7 @@ impl Collect {
             reader: ResponseReader::new(method, max_body)?,
             body: Vec::new(),
             len: 0,
-            direct: false,
         })
-    }
-
-    /// Makes `body[len..len + n]` room to write into.
-    fn room(&mut self, n: usize) -> &mut [u8] {
-        let end = self.len + n;
-        if self.body.len() < end {
-            self.body.resize(end, 0);
-        }
-        &mut self.body[self.len..end]
     }
 
     /// Where the next read from the connection goes; then [`commit`](Self::commit) what it
@@ -752,19 +748,16 @@ impl Collect {
                 let window = usize::try_from(left)
                     .unwrap_or(usize::MAX)
                     .min(self.len.max(DIRECT_MIN));
-                self.direct = true;
-                self.room(window)
+                room(&mut self.body, self.len, window)
             }
-            None => {
-                self.direct = false;
-                buf.spare()
-            }
+            None => buf.spare(),
         }
     }
 
-    /// `n` bytes were read into the last [`spare`](Self::spare).
+    /// `n` bytes were read into the last [`spare`](Self::spare) (nothing else touched `buf`
+    /// or `self` since, so where they went is decided again the same way).
     pub fn commit(&mut self, buf: &mut RecvBuf, n: usize) {
-        if std::mem::take(&mut self.direct) {
+        if self.reader.direct_left(buf).is_some() {
             let n = n.min(self.body.len() - self.len);
             self.len += n;
             self.reader.direct_read(n);
@@ -777,11 +770,8 @@ impl Collect {
     pub fn step(&mut self, buf: &mut RecvBuf) -> Result<bool, Failure> {
         loop {
             // Decoding never grows the bytes: `buf`'s length is room enough.
-            let end = self.len + buf.filled().len();
-            if self.body.len() < end {
-                self.body.resize(end, 0);
-            }
-            let piece = self.reader.advance(buf, &mut self.body[self.len..end]);
+            let out = room(&mut self.body, self.len, buf.filled().len());
+            let piece = self.reader.advance(buf, out);
             if let Ok(Piece::Data(n)) = piece {
                 self.len += n;
             }

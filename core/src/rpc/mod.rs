@@ -827,10 +827,18 @@ pub(crate) fn split_envelope(bytes: &[u8]) -> Option<(Option<u64>, Payload)> {
     if end != bytes.len() || error {
         return None;
     }
-    let id = match id.and_then(|r| bytes.get(r)).map(cbor::decode) {
-        None | Some(Ok(Value::None)) => None,
-        Some(Ok(Value::Int(n))) => Some(u64::try_from(n).ok()?),
-        Some(_) => return None,
+    let id = match id.and_then(|r| bytes.get(r)) {
+        None => None,
+        // A plain unsigned integer (what every answer to a request carries) is read from
+        // its head; anything else is decoded, with the same outcome.
+        Some(item) => match cbor::head(item, 0) {
+            Ok((0, Some(n), end)) if end == item.len() && i64::try_from(n).is_ok() => Some(n),
+            _ => match cbor::decode(item) {
+                Ok(Value::None) => None,
+                Ok(Value::Int(n)) => Some(u64::try_from(n).ok()?),
+                _ => return None,
+            },
+        },
     };
     Some((id, Payload::from_cbor(bytes.get(result?)?)))
 }
@@ -1085,6 +1093,10 @@ fn text_field<'b>(
     };
     if let Some(s) = cbor::definite_text(item) {
         return Ok(Some(Cow::Borrowed(s)));
+    }
+    // NONE (tag 6 over null) or null: how the server sends an absent `type`; not text.
+    if matches!(item, [0xc6, 0xf6] | [0xf6]) {
+        return Ok(None);
     }
     match cbor::decode(item)? {
         Value::String(s) => Ok(Some(Cow::Owned(s))),

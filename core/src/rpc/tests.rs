@@ -1056,3 +1056,60 @@ fn statement_rows_read_their_fields_as_the_decoder_does() {
     assert_eq!(rows[0].time, "1ms");
     assert!(matches!(rows[0].result, Ok(Some(_))));
 }
+
+/// `split_envelope` reads a plain integer id from its head; every other id goes through
+/// `decode` as before. Both give what decoding the id gives, for every kind of id.
+#[test]
+fn envelope_ids_read_from_the_head_agree_with_decoding() {
+    let ids: &[&[u8]] = &[
+        &[0x00],
+        &[0x05],
+        &[0x17],
+        &[0x18, 0x18],
+        &[0x18, 0x05], // not minimal
+        &[0x19, 0x03, 0xe8],
+        &[0x1a, 0xff, 0xff, 0xff, 0xff],
+        &[0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // i64::MAX
+        &[0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0],                      // i64::MAX + 1
+        &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // u64::MAX
+        &[0x20],                                                 // -1
+        &[0xc6, 0xf6],                                           // NONE
+        &[0xf6],                                                 // null
+        &[0x61, b'x'],
+        &[0xf9, 0x3e, 0x00], // 1.5
+        &[0x1c],             // reserved additional information
+    ];
+    for id in ids {
+        let mut frame = vec![0xa2, 0x62, b'i', b'd'];
+        frame.extend_from_slice(id);
+        frame.extend_from_slice(&[0x66, b'r', b'e', b's', b'u', b'l', b't', 0x01]);
+        // The rule before the head read: decode the id, NONE is no id, an integer must be
+        // non-negative, anything else is not a reply.
+        let want = match crate::cbor::decode(id) {
+            Ok(Value::None) => Some(None),
+            Ok(Value::Int(n)) => u64::try_from(n).ok().map(Some),
+            _ => None,
+        };
+        let got = split_envelope(&frame).map(|(id, _)| id);
+        assert_eq!(got, want, "id bytes {id:02x?}");
+    }
+}
+
+/// A statement row's `type` sent as NONE or null reads as no type, like any non-text.
+#[test]
+fn statement_type_none_or_null_is_no_kind() {
+    for ty in [&[0xc6, 0xf6][..], &[0xf6], &[0x64, b'l', b'i', b'v', b'e']] {
+        let mut row = vec![0x81, 0xa4];
+        row.extend_from_slice(&[0x66, b'r', b'e', b's', b'u', b'l', b't', 0x01]);
+        row.extend_from_slice(&[0x66, b's', b't', b'a', b't', b'u', b's', 0x62, b'O', b'K']);
+        row.extend_from_slice(&[0x64, b't', b'i', b'm', b'e', 0x63, b'1', b'm', b's']);
+        row.extend_from_slice(&[0x64, b't', b'y', b'p', b'e']);
+        row.extend_from_slice(ty);
+        let rows = split_query_results(&row)
+            .expect("decodes")
+            .expect("a query answer");
+        let want = (ty.len() > 2).then(|| "live".to_owned());
+        assert_eq!(rows[0].kind, want, "type bytes {ty:02x?}");
+        assert_eq!(rows[0].time, "1ms");
+    }
+}

@@ -236,11 +236,14 @@ impl Surreal {
     }
 
     /// Sends one request, logged (see [`surql::log`]) and recorded.
-    async fn rpc(&self, mut req: Request) -> Result<surql::rpc::Payload> {
+    fn rpc(
+        &self,
+        mut req: Request,
+    ) -> impl Future<Output = Result<surql::rpc::Payload>> + Send + '_ {
         if req.session.is_none() {
             req.session = self.session;
         }
-        let send = |req| async move {
+        let send = move |req| async move {
             match &self.inner.transport {
                 Transport::Ws(w) => w.call(req).await,
                 // Boxed: an HTTP exchange's future (connect, TLS, request, response) is ~16
@@ -249,7 +252,17 @@ impl Surreal {
                 Transport::Http(h) => Ok(Box::pin(h.call(req)).await?),
             }
         };
-        self.inner.log.observe(req, send, log::payload).await
+        let log = &self.inner.log;
+        // Not an `async fn`, and the logged path boxed: every call's future holds the
+        // request once and the send once, which keeps a `query(..).await` (one allocation)
+        // within the allocator's per-thread cache.
+        async move {
+            if log.quiet() {
+                send(req).await
+            } else {
+                Box::pin(log.observe(req, send, log::payload)).await
+            }
+        }
     }
 
     /// Runs any operation of the core (a single [`surql::client::Call`] or a multi-step
@@ -261,12 +274,18 @@ impl Surreal {
         O::Op: Send,
     {
         let mut op = op.into_operation();
-        let mut answer = None;
+        // Only the next request lives from one step to the next: the future holds no step
+        // (nor an answer slot) across the wait, which keeps it small.
+        let mut request = match op.step(None) {
+            Step::Send(request) => request,
+            Step::Done(output) => return output,
+        };
         loop {
-            match op.step(answer.take()) {
-                Step::Send(request) => answer = Some(self.rpc(request).await),
+            let answer = self.rpc(request).await;
+            request = match op.step(Some(answer)) {
+                Step::Send(request) => request,
                 Step::Done(output) => return output,
-            }
+            };
         }
     }
 
@@ -636,16 +655,16 @@ impl<'a> IntoFuture for Query<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<QueryResponse>> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            if let Some(e) = self.error {
-                return Err(e);
-            }
-            let mut call = client::query(self.text, self.vars);
-            if let Some(t) = self.txn {
-                call = call.in_transaction(t);
-            }
-            self.db.perform(call).await
-        })
+        // The call is built here and `perform`'s future boxed as it is: wrapped in another
+        // async block it would also carry the builder and the call (~0.8 KiB in all).
+        if let Some(e) = self.error {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let mut call = client::query(self.text, self.vars);
+        if let Some(t) = self.txn {
+            call = call.in_transaction(t);
+        }
+        Box::pin(self.db.perform(call))
     }
 }
 

@@ -31,6 +31,17 @@ impl Logging {
         self.recorders.start()
     }
 
+    /// Whether a `tracing` subscriber wants the requests' spans and events.
+    fn traced() -> bool {
+        tracing::enabled!(target: "surql", Level::DEBUG)
+    }
+
+    /// Whether nobody listens: [`Logging::observe`] would only run the request. One atomic
+    /// load and `tracing`'s cached callsite check.
+    pub(crate) fn quiet(&self) -> bool {
+        !Self::traced() && !self.recorders.is_active()
+    }
+
     /// Runs `send(request)`, logged and recorded when anybody listens. When nobody does, it
     /// costs one atomic load and `tracing`'s cached callsite check: nothing is formatted and
     /// the clock is not read.
@@ -43,7 +54,7 @@ impl Logging {
     where
         F: Future<Output = Result<T>>,
     {
-        let traced = tracing::enabled!(target: "surql", Level::DEBUG);
+        let traced = Self::traced();
         if !traced && !self.recorders.is_active() {
             return send(request).await;
         }

@@ -1104,13 +1104,30 @@ fn text_field<'b>(
     }
 }
 
-/// Fuzz entry: decoding arbitrary bytes must never panic.
+/// Fuzz entry: decoding arbitrary bytes must never panic; and where the reply fast path
+/// ([`split_envelope`]) reads a reply that the full decoder also reads, both find the same
+/// id and the same result.
 #[doc(hidden)]
 pub fn fuzz_decode_incoming(data: &[u8]) {
     if let Ok(Incoming::Response { result: Ok(v), .. }) = decode_incoming(data) {
         let _ = parse_query_results(v);
     }
-    if let Some((_, p)) = split_envelope(data) {
+    if let Some((id, p)) = split_envelope(data) {
+        if let (Some(id), Ok(v)) = (id, p.to_value()) {
+            if let Ok(Incoming::Response {
+                id: full_id,
+                result: Ok(full),
+                ..
+            }) = decode_incoming_with(data, |_| false)
+            {
+                assert_eq!(full_id, Some(id), "the reply's id");
+                // Compared as bytes: NaN is not equal to itself.
+                assert!(
+                    cbor::encode(&full) == cbor::encode(&v),
+                    "the reply's result: {full:?} vs {v:?}"
+                );
+            }
+        }
         if let Some(b) = p.raw_bytes() {
             let _ = split_query_results(b);
         }

@@ -156,36 +156,15 @@ impl<'a> Decoder<'a> {
         let start = self.pos;
         // Fast path for the definite heads (all but break and reserved bytes) when the
         // whole head is present; everything else takes the careful path.
-        let rest = self.buf.get(start..).unwrap_or_default();
-        if let Some(&ib) = rest.first() {
-            let info = ib & 0x1f;
-            let fixed = match info {
-                0..=23 => Some((u64::from(info), 1)),
-                24 => rest.get(1).map(|&b| (u64::from(b), 2)),
-                25 => rest
-                    .get(1..3)
-                    .and_then(|b| <[u8; 2]>::try_from(b).ok())
-                    .map(|b| (u64::from(u16::from_be_bytes(b)), 3)),
-                26 => rest
-                    .get(1..5)
-                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                    .map(|b| (u64::from(u32::from_be_bytes(b)), 5)),
-                27 => rest
-                    .get(1..9)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(|b| (u64::from_be_bytes(b), 9)),
-                _ => None,
-            };
-            if let Some((arg, used)) = fixed {
-                self.pos = start + used;
-                return Ok(Head {
-                    major: ib >> 5,
-                    info,
-                    arg: Some(arg),
-                    start,
-                    end: self.pos,
-                });
-            }
+        if let Some((major, arg, end)) = self.peek_definite() {
+            self.pos = end;
+            return Ok(Head {
+                major,
+                info: self.buf[start] & 0x1f,
+                arg: Some(arg),
+                start,
+                end,
+            });
         }
         self.head_slow()
     }

@@ -953,7 +953,7 @@ impl Located {
         range
             .clone()
             .and_then(|r| self.bytes.get(r))
-            .unwrap_or(NONE_CBOR)
+            .unwrap_or(crate::cbor::NONE)
     }
 }
 
@@ -965,9 +965,6 @@ struct Statement {
     /// `result` or it was taken), or the statement's error.
     result: Result<Option<Range<usize>>, ServerError>,
 }
-
-/// NONE (tag 6 around null): what an absent or taken result reads as.
-const NONE_CBOR: &[u8] = &[0xc6, 0xf6];
 
 /// Selects what [`QueryResponse::take`] takes: a statement index, or `(index, "field")`.
 pub trait QueryIndex {
@@ -1359,7 +1356,7 @@ fn single_row(item: &[u8]) -> Option<&[u8]> {
         None => item.get(first) == Some(&0xff),
     };
     if empty {
-        return Some(NONE_CBOR);
+        return Some(crate::cbor::NONE);
     }
     if len.is_some_and(|n| n > 1) {
         return None;
@@ -1378,13 +1375,13 @@ fn pick_field(item: &[u8], field: &str, out: &mut Vec<u8>) -> Result<(), crate::
     if let Some((rows, _)) = crate::cbor::array_ranges(item)? {
         crate::cbor::Encoder::new(out).array(rows.len());
         for r in rows {
-            pick_field(item.get(r).unwrap_or(NONE_CBOR), field, out)?;
+            pick_field(item.get(r).unwrap_or(crate::cbor::NONE), field, out)?;
         }
         return Ok(());
     }
     let (major, _, _) = crate::cbor::head(item, 0)?;
     if major != 5 {
-        out.extend_from_slice(NONE_CBOR);
+        out.extend_from_slice(crate::cbor::NONE);
         return Ok(());
     }
     match crate::cbor::map_ranges(item)? {
@@ -1395,7 +1392,7 @@ fn pick_field(item: &[u8], field: &str, out: &mut Vec<u8>) -> Result<(), crate::
                 .rev()
                 .find(|(k, _)| *k == field)
                 .and_then(|(_, r)| item.get(r.clone()));
-            out.extend_from_slice(value.unwrap_or(NONE_CBOR));
+            out.extend_from_slice(value.unwrap_or(crate::cbor::NONE));
         }
         // A key sent in chunks (or not text, which the decoder refuses): decode this row.
         None => {

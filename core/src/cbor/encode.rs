@@ -122,7 +122,7 @@ impl<'a> Encoder<'a> {
 
     /// Writes NONE (tag 6 wrapping null: `c6 f6`).
     pub fn none(&mut self) -> &mut Self {
-        self.0.extend_from_slice(&[0xc6, 0xf6]);
+        self.0.extend_from_slice(super::NONE);
         self
     }
 

@@ -190,6 +190,9 @@ pub(crate) fn map_entries_with<'a>(
     decode::Decoder::new(bytes).text_keyed_map_each(pos, value, entry)
 }
 
+/// NONE as CBOR (tag 6 wrapping null): also what an absent or taken query result reads as.
+pub(crate) const NONE: &[u8] = &[0xc6, 0xf6];
+
 /// The text of `item` when it is exactly one definite-length, valid UTF-8 text string,
 /// borrowed; `None` for anything else, including text [`decode`] would refuse or build
 /// from chunks (decode those to tell). Where it answers, `decode(item)` gives the same

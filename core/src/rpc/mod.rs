@@ -1095,7 +1095,7 @@ fn text_field<'b>(
         return Ok(Some(Cow::Borrowed(s)));
     }
     // NONE (tag 6 over null) or null: how the server sends an absent `type`; not text.
-    if matches!(item, [0xc6, 0xf6] | [0xf6]) {
+    if item == cbor::NONE || item == [0xf6] {
         return Ok(None);
     }
     match cbor::decode(item)? {

@@ -54,10 +54,10 @@ impl Logging {
     where
         F: Future<Output = Result<T>>,
     {
-        let traced = Self::traced();
-        if !traced && !self.recorders.is_active() {
+        if self.quiet() {
             return send(request).await;
         }
+        let traced = Self::traced();
         let log = RequestLog::new(&request, self.values);
         let span = if traced {
             tracing::debug_span!(

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use crate::rpc::{
     parse_query_results, split_query_results_reading, Method, Payload, QueryResult, Request,
-    ServerError,
+    ServerError, TimeText,
 };
 use crate::value::{
     to_value, DeError, Object, RecordId, RecordIdKey, SerError, Table, Uuid, Value,
@@ -959,7 +959,7 @@ impl Located {
 
 #[derive(Clone)]
 struct Statement {
-    time: String,
+    time: TimeText,
     kind: Option<String>,
     /// Where the value lies in [`Located::bytes`] (`None`: NONE, because the row had no
     /// `result` or it was taken), or the statement's error.
@@ -1077,7 +1077,7 @@ impl QueryResponse {
             .iter()
             .map(|s| {
                 Ok(QueryResult {
-                    time: s.time.clone(),
+                    time: s.time.text(&located.bytes).into_owned(),
                     kind: s.kind.clone(),
                     result: match &s.result {
                         Ok(r) => Ok(crate::cbor::decode(located.slice(r))
@@ -1249,7 +1249,7 @@ impl Located {
         let statements = results
             .into_iter()
             .map(|r| Statement {
-                time: r.time,
+                time: TimeText::Owned(r.time),
                 kind: r.kind,
                 result: r.result.map(|v| {
                     let start = bytes.len();
@@ -1438,7 +1438,7 @@ impl PartialEq for QueryResponse {
                 .iter()
                 .zip(&theirs.statements)
                 .all(|(a, b)| {
-                    a.time == b.time
+                    a.time.text(&mine.bytes) == b.time.text(&theirs.bytes)
                         && a.kind == b.kind
                         && match (&a.result, &b.result) {
                             (Err(x), Err(y)) => x == y,

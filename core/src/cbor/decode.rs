@@ -1008,9 +1008,15 @@ impl<'a> Decoder<'a> {
             if k.major != 3 || k.arg.is_none() {
                 return Ok(false);
             }
-            let key = match d.text_slice(k)? {
-                std::borrow::Cow::Borrowed(s) => s,
-                std::borrow::Cow::Owned(_) => return Ok(false),
+            let key = match known_key(d.buf, d.pos, k.arg) {
+                Some(s) => {
+                    d.pos += s.len();
+                    s
+                }
+                None => match d.text_slice(k)? {
+                    std::borrow::Cow::Borrowed(s) => s,
+                    std::borrow::Cow::Owned(_) => return Ok(false),
+                },
             };
             let start = d.pos;
             match value(key, start, last) {
@@ -1039,4 +1045,24 @@ impl<'a> Decoder<'a> {
         }
         Ok(Some(self.pos))
     }
+}
+
+/// The key of an RPC answer or a statement row that starts at `pos` with length `len`, when
+/// it is one of the few the protocol uses: those are read without a UTF-8 pass (equal bytes
+/// are the same valid text). Anything else is `None` and read as any text is.
+#[inline(always)]
+fn known_key(buf: &[u8], pos: usize, len: Option<u64>) -> Option<&'static str> {
+    let len = usize::try_from(len?).ok()?;
+    let b = buf.get(pos..pos.checked_add(len)?)?;
+    Some(match b {
+        b"id" => "id",
+        b"result" => "result",
+        b"status" => "status",
+        b"time" => "time",
+        b"type" => "type",
+        b"error" => "error",
+        b"kind" => "kind",
+        b"details" => "details",
+        _ => return None,
+    })
 }

@@ -975,7 +975,46 @@ pub struct RawQueryResult {
 /// [`cbor::skip_item`], the located values are checked for structure only, so reading one
 /// can still fail.
 pub fn split_query_results(bytes: &[u8]) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
-    split_query_results_reading(bytes, usize::MAX, |_| None)
+    let rows = split_query_results_reading(bytes, usize::MAX, |_| None)?;
+    Ok(rows.map(|rows| {
+        rows.into_iter()
+            .map(|r| RawQueryResult {
+                time: r.time.text(bytes).into_owned(),
+                kind: r.kind,
+                result: r.result,
+            })
+            .collect()
+    }))
+}
+
+/// A statement row as [`split_query_results_reading`] finds it: a [`RawQueryResult`] whose
+/// `time` stays where it lies in the answer.
+pub(crate) struct LocatedRow {
+    pub(crate) time: TimeText,
+    pub(crate) kind: Option<String>,
+    pub(crate) result: Result<Option<std::ops::Range<usize>>, ServerError>,
+}
+
+/// A statement's `time`: where its text lies in the answer (the usual case, no copy made
+/// for a time nobody may ask for), or the text itself (decoded from another shape, or
+/// given as a value).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TimeText {
+    At(std::ops::Range<usize>),
+    Owned(String),
+}
+
+impl TimeText {
+    /// The text, given the answer's bytes the range points into.
+    pub(crate) fn text<'b>(&'b self, bytes: &'b [u8]) -> Cow<'b, str> {
+        match self {
+            TimeText::At(r) => bytes
+                .get(r.clone())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .map_or(Cow::Borrowed(""), Cow::Borrowed),
+            TimeText::Owned(s) => Cow::Borrowed(s),
+        }
+    }
 }
 
 /// [`split_query_results`] that lets the caller read statement `want`'s `result` value
@@ -988,7 +1027,7 @@ pub(crate) fn split_query_results_reading(
     bytes: &[u8],
     want: usize,
     mut read: impl FnMut(usize) -> Option<usize>,
-) -> Result<Option<Vec<RawQueryResult>>, cbor::DecodeError> {
+) -> Result<Option<Vec<LocatedRow>>, cbor::DecodeError> {
     let (major, len, mut pos) = cbor::head(bytes, 0)?;
     if major != 4 {
         return Ok(None);
@@ -1035,7 +1074,15 @@ pub(crate) fn split_query_results_reading(
                     None => Ok(None),
                 }
             };
-        let time = text_field(bytes, &fields.time)?.map_or_else(String::new, Cow::into_owned);
+        let time = match text_field(bytes, &fields.time)? {
+            // Borrowed text is a slice of `bytes`: its place, found from the pointers.
+            Some(Cow::Borrowed(t)) => {
+                let start = t.as_ptr() as usize - bytes.as_ptr() as usize;
+                TimeText::At(start..start + t.len())
+            }
+            Some(Cow::Owned(t)) => TimeText::Owned(t),
+            None => TimeText::Owned(String::new()),
+        };
         let kind = text_field(bytes, &fields.kind)?.map(Cow::into_owned);
         let result = match text_field(bytes, &fields.status)?.as_deref() {
             Some("OK") => Ok(fields.result),
@@ -1046,7 +1093,7 @@ pub(crate) fn split_query_results_reading(
             )),
             _ => return Ok(None),
         };
-        out.push(RawQueryResult { time, kind, result });
+        out.push(LocatedRow { time, kind, result });
     }
     if pos != bytes.len() {
         return Ok(None);

@@ -1057,6 +1057,40 @@ fn statement_rows_read_their_fields_as_the_decoder_does() {
     assert!(matches!(rows[0].result, Ok(Some(_))));
 }
 
+/// The protocol's own keys are recognised by their bytes (no UTF-8 pass); every other key
+/// is still checked: an invalid one is refused as decoding refuses it, and near misses of a
+/// known key are ordinary keys.
+#[test]
+fn known_keys_by_their_bytes_other_keys_still_checked() {
+    let text = |t: &str| cbor::encode(&s(t));
+    let (ok, ms, one) = (text("OK"), text("1ms"), [0x01]);
+    // A row with one more entry whose key is `key` (raw CBOR), and where its `result` lies.
+    let row = |key: &[u8]| {
+        let mut b = vec![0x81, 0xa4];
+        let mut at = 0;
+        for (k, v) in [("status", &ok[..]), ("time", &ms[..]), ("result", &one[..])] {
+            cbor::Encoder::new(&mut b).text(k);
+            at = b.len();
+            b.extend_from_slice(v);
+        }
+        b.extend_from_slice(key);
+        b.push(0x02);
+        (b, at..at + 1)
+    };
+    let (bad, _) = row(&[0x62, 0xff, 0xfe]);
+    assert!(cbor::decode(&bad).is_err());
+    assert!(
+        split_query_results(&bad).is_err(),
+        "an invalid key is refused"
+    );
+    for near in ["tim", "times", "Result", "statu", "ids"] {
+        let (b, result) = row(&text(near));
+        let rows = split_query_results(&b).unwrap().expect("located");
+        assert_eq!(rows[0].time, "1ms", "{near}");
+        assert_eq!(rows[0].result, Ok(Some(result)), "{near}");
+    }
+}
+
 /// `split_envelope` reads a plain integer id from its head; every other id goes through
 /// `decode` as before. Both give what decoding the id gives, for every kind of id.
 #[test]

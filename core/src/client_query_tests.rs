@@ -770,6 +770,17 @@ fn responses_compare_and_clone_by_meaning() {
     );
     let built = QueryResponse::new(parse_query_results(Value::Array(rows)).expect("valid"));
     assert_eq!(built, a);
+    // A statement's time, read where it lies in the answer, is its text.
+    assert_eq!(a.results().expect("readable")[0].time, "1.2ms");
+    let mut later = ok_row(Value::Int(1));
+    if let Value::Object(o) = &mut later {
+        o.insert("time".into(), Value::from("9ms"));
+    }
+    assert_ne!(
+        raw(vec![ok_row(Value::Int(1))]),
+        raw(vec![later]),
+        "the times differ"
+    );
     assert!(
         format!("{a:?}").contains("\"a\""),
         "Debug shows the values: {a:?}"

@@ -1075,10 +1075,15 @@ pub(crate) fn split_query_results_reading(
                 }
             };
         let time = match text_field(bytes, &fields.time)? {
-            // Borrowed text is a slice of `bytes`: its place, found from the pointers.
+            // Borrowed text is a slice of `bytes`: its place, found from the pointers (and
+            // checked, so a borrow from anywhere else is copied instead).
             Some(Cow::Borrowed(t)) => {
-                let start = t.as_ptr() as usize - bytes.as_ptr() as usize;
-                TimeText::At(start..start + t.len())
+                let start = (t.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+                let at = start..start.saturating_add(t.len());
+                match bytes.get(at.clone()) {
+                    Some(b) if b.as_ptr() == t.as_ptr() => TimeText::At(at),
+                    _ => TimeText::Owned(t.to_owned()),
+                }
             }
             Some(Cow::Owned(t)) => TimeText::Owned(t),
             None => TimeText::Owned(String::new()),

@@ -998,7 +998,7 @@ pub(crate) struct LocatedRow {
 /// A statement's `time`: where its text lies in the answer (the usual case, no copy made
 /// for a time nobody may ask for), or the text itself (decoded from another shape, or
 /// given as a value).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub(crate) enum TimeText {
     At(std::ops::Range<usize>),
     Owned(String),
@@ -1074,19 +1074,11 @@ pub(crate) fn split_query_results_reading(
                     None => Ok(None),
                 }
             };
-        let time = match text_field(bytes, &fields.time)? {
-            // Borrowed text is a slice of `bytes`: its place, found from the pointers (and
-            // checked, so a borrow from anywhere else is copied instead).
-            Some(Cow::Borrowed(t)) => {
-                let start = (t.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-                let at = start..start.saturating_add(t.len());
-                match bytes.get(at.clone()) {
-                    Some(b) if b.as_ptr() == t.as_ptr() => TimeText::At(at),
-                    _ => TimeText::Owned(t.to_owned()),
-                }
-            }
-            Some(Cow::Owned(t)) => TimeText::Owned(t),
-            None => TimeText::Owned(String::new()),
+        let time = match (&fields.time, text_field(bytes, &fields.time)?) {
+            // Borrowed, the field is one definite text string: its text ends the item.
+            (Some(item), Some(Cow::Borrowed(t))) => TimeText::At(item.end - t.len()..item.end),
+            (_, Some(t)) => TimeText::Owned(t.into_owned()),
+            (_, None) => TimeText::Owned(String::new()),
         };
         let kind = text_field(bytes, &fields.kind)?.map(Cow::into_owned);
         let result = match text_field(bytes, &fields.status)?.as_deref() {
@@ -1135,7 +1127,8 @@ impl RowFields {
 }
 
 /// A row field's text (`None`: missing, or not text), borrowed from `bytes` when it is
-/// one definite text string; anything else is decoded, with decoding's errors.
+/// one definite text string (the field's item then ends with that text); anything else is
+/// decoded, with decoding's errors.
 fn text_field<'b>(
     bytes: &'b [u8],
     field: &Option<std::ops::Range<usize>>,

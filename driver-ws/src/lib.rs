@@ -27,6 +27,7 @@
 // `surql::Error` is the one error of both drivers; its size is the core's decision.
 #![allow(clippy::result_large_err)]
 
+mod frame;
 pub mod http;
 mod lead;
 pub mod oneshot;
@@ -39,15 +40,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
+use frame::{Framed, Got, Transport};
 use polling::{Event as PollEvent, Events, PollMode, Poller};
 use surql::endpoint::Endpoint;
 use surql::mux::{Action, ConnectionEvent, Mux, Outbox};
 use surql::{Error, Options, TlsOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Connector, Message, WebSocket};
 
 use lead::LeadWaiter;
 
@@ -55,10 +54,9 @@ use lead::LeadWaiter;
 const SOCKET_KEY: usize = 1;
 /// The server accepts messages up to 128 MiB (protocol.md §1.1); accept as much back.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
-/// How much one read from the socket takes at most (see `open_socket`).
-const READ_CHUNK_BYTES: usize = 16 * 1024;
 
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+/// An upgraded WebSocket: our framing over TCP or TLS.
+type Ws = Framed<Transport>;
 
 /// A driver's sinks (answers, stream frames, live notifications), sendable to the IO thread.
 pub trait Sinks: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static {}
@@ -95,7 +93,7 @@ struct State<O: Outbox> {
     socket: Option<Socket>,
     /// Bumped whenever the socket is dropped or replaced: a leader of an older one stops.
     socket_gen: u64,
-    /// A write hit `WouldBlock`: tungstenite holds the rest; the IO thread flushes when
+    /// A write hit `WouldBlock`: the framing holds the rest; the IO thread flushes when
     /// the socket is writable.
     want_write: bool,
     /// Since when the writes are blocked: a peer that reads nothing for a request timeout
@@ -149,31 +147,28 @@ impl<O: Outbox> State<O> {
         // for a leader until nothing is awaited.
         let lost = loop {
             match socket.ws.read() {
-                Ok(Message::Binary(bytes)) => self.mux.handle_frame(&bytes, now),
-                // A CBOR connection never gets text; the core reports it as a protocol error.
-                Ok(Message::Text(text)) => self.mux.handle_frame(text.as_bytes(), now),
-                Ok(Message::Close(frame)) => {
-                    break Some(match frame {
-                        Some(f) => format!(
-                            "the server closed the connection (code {}: {})",
-                            f.code, f.reason
-                        ),
-                        None => "the server closed the connection".to_owned(),
-                    })
-                }
-                // Pings are answered by tungstenite on the next write or flush.
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => break None,
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::Interrupted => {}
-                Err(e) => break Some(format!("reading from the socket failed: {e}")),
+                // A CBOR connection never gets text: a text message is handed on as bytes,
+                // and the core reports it as a protocol error.
+                Ok(Got::Message(bytes)) => self.mux.handle_frame(bytes, now),
+                Ok(Got::Closed(why)) => break Some(why),
+                Ok(Got::WouldBlock) => break None,
+                Err(why) => break Some(why),
             }
             if leading && !self.mux.awaits_frames() {
-                // Bytes may be left in tungstenite's or rustls's buffers: whoever reads next
-                // must not wait for the poller to report them.
+                // Bytes may be left in the framing's or rustls's buffers: whoever reads
+                // next must not wait for the poller to report them.
                 socket.readable = true;
                 break None;
             }
         };
+        if lost.is_none() && socket.ws.has_output() {
+            // A ping's pong (rare): written now, or by the IO thread once writable.
+            match socket.ws.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == IoKind::WouldBlock => self.want_write = true,
+                Err(e) => return self.lose_socket(format!("writing to the socket failed: {e}")),
+            }
+        }
         if let Some(reason) = lost {
             self.lose_socket(reason);
         }
@@ -210,23 +205,16 @@ impl<O: Outbox> State<O> {
         let mut failure = None;
         while let Some(frame) = self.mux.poll_transmit() {
             wrote = true;
-            match socket.ws.write(Message::Binary(frame.into())) {
-                Ok(()) => {}
-                // tungstenite keeps the frame in its buffer; the flush below retries.
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {}
-                Err(e) => {
-                    failure = Some(format!("writing to the socket failed: {e}"));
-                    break;
-                }
-            }
+            // Queued in the framing's buffer; the flush below writes it (or keeps the rest).
+            socket.ws.send(&frame);
         }
-        if failure.is_none() && (wrote || self.want_write) {
+        if wrote || self.want_write {
             match socket.ws.flush() {
                 Ok(()) => {
                     self.want_write = false;
                     self.write_blocked_since = None;
                 }
-                Err(tungstenite::Error::Io(e)) if e.kind() == IoKind::WouldBlock => {
+                Err(e) if e.kind() == IoKind::WouldBlock => {
                     self.want_write = true;
                     let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
                     let limit = self.request_timeout;
@@ -763,13 +751,9 @@ pub fn tls_config(tls: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Error> 
     Ok(Arc::new(config))
 }
 
-/// The TCP stream under a WebSocket (`None` only for TLS backends this crate never builds).
-fn tcp_of(ws: &Ws) -> Option<&TcpStream> {
-    match ws.get_ref() {
-        MaybeTlsStream::Plain(s) => Some(s),
-        MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
-        _ => None,
-    }
+/// The TCP stream under a WebSocket.
+fn tcp_of(ws: &Ws) -> &TcpStream {
+    ws.get_ref().tcp()
 }
 
 /// Opens TCP (+TLS), performs the WebSocket upgrade offering only the `cbor` subprotocol,
@@ -817,28 +801,32 @@ fn open_socket(
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("cbor"));
-    let connector = match tls {
-        Some(config) => Connector::Rustls(config.clone()),
-        None => Connector::Plain,
-    };
-    // tungstenite zeroes `read_buffer_size` bytes before every read (128 KiB by default:
-    // ~8 % of a caller's CPU per loopback round trip, measured); 16 KiB costs a few more
-    // reads for a large reply, which the kernel hands over at that pace anyway.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_CHUNK_BYTES)
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_MESSAGE_BYTES));
     // Each read and write is bounded by the timeouts above; the cutoff bounds the whole
     // upgrade, which a peer dribbling bytes could otherwise stretch without end.
     let cutoff = Cutoff::arm(&tcp, timeout.saturating_sub(started.elapsed()))
         .map_err(|e| io("cannot bound the WebSocket upgrade", e))?;
-    let upgrade = tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector));
+    let transport = match tls {
+        Some(config) => {
+            // rustls takes an IPv6 address without the URL's brackets.
+            let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|e| fail(format!("`{host}` cannot be a TLS server name: {e}")))?;
+            let conn = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(|e| fail(format!("cannot start TLS: {e}")))?;
+            Transport::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+        }
+        None => Transport::Plain(tcp),
+    };
+    // tungstenite performs the upgrade (TLS first, through the transport); the framing
+    // after it is ours (`frame.rs`), and so are any bytes the server sent after the head.
+    let upgrade =
+        tungstenite::client::client_with_config(request, Framed::upgrading(transport), None);
     if cutoff.disarm() {
         return Err(fail(format!(
             "no WebSocket upgrade within the connect timeout of {timeout:?}"
         )));
     }
-    let (ws, response) = upgrade.map_err(|e| fail(handshake_failure(e, timeout)))?;
+    let (upgraded, response) = upgrade.map_err(|e| fail(handshake_failure(e, timeout)))?;
     let protocol = response
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -849,7 +837,9 @@ fn open_socket(
             protocol.map_or("none".to_owned(), |p| format!("`{p}`"))
         )));
     }
-    let tcp = tcp_of(&ws).ok_or_else(|| fail("unexpected TLS stream type".into()))?;
+    let mut ws = upgraded.into_inner();
+    ws.upgraded(MAX_MESSAGE_BYTES);
+    let tcp = tcp_of(&ws);
     tcp.set_read_timeout(None)
         .map_err(|e| io("cannot clear the read timeout", e))?;
     tcp.set_write_timeout(None)
@@ -940,7 +930,7 @@ struct Socket {
 
 impl Socket {
     fn register(ws: Ws, io_poller: &Arc<Poller>) -> Result<Socket, String> {
-        let tcp = tcp_of(&ws).ok_or("unexpected TLS stream type")?;
+        let tcp = tcp_of(&ws);
         let mode = if io_poller.supports_level() {
             PollMode::Level
         } else {
@@ -975,16 +965,15 @@ impl Socket {
         if self.mode == PollMode::Level && self.armed == (readable, writable) {
             return Ok(());
         }
-        if let Some(tcp) = tcp_of(&self.ws) {
-            if self.watches_hangup() {
-                rearm_with_hangup(&self.io_poller, tcp, readable, writable)?;
-            } else {
-                self.io_poller.modify_with_mode(
-                    tcp,
-                    PollEvent::new(SOCKET_KEY, readable, writable),
-                    self.mode,
-                )?;
-            }
+        let tcp = tcp_of(&self.ws);
+        if self.watches_hangup() {
+            rearm_with_hangup(&self.io_poller, tcp, readable, writable)?;
+        } else {
+            self.io_poller.modify_with_mode(
+                tcp,
+                PollEvent::new(SOCKET_KEY, readable, writable),
+                self.mode,
+            )?;
         }
         self.armed = (readable, writable);
         Ok(())
@@ -1024,10 +1013,8 @@ fn rearm_with_hangup(_: &Poller, _: &TcpStream, _: bool, _: bool) -> std::io::Re
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        if let Some(tcp) = tcp_of(&self.ws) {
-            // Fails only if the descriptor is not registered, which is the goal anyway.
-            let _ = self.io_poller.delete(tcp);
-        }
+        // Fails only if the descriptor is not registered, which is the goal anyway.
+        let _ = self.io_poller.delete(tcp_of(&self.ws));
     }
 }
 
@@ -1095,9 +1082,8 @@ impl<O: Sinks> Driver<O> {
                 if let Some(mut socket) = st.socket.take() {
                     // Best effort: a close frame that cannot be written now only costs
                     // the server a log line, and nobody is left to tell.
-                    if socket.ws.close(None).is_ok() {
-                        let _ = socket.ws.flush();
-                    }
+                    socket.ws.close();
+                    let _ = socket.ws.flush();
                 }
                 drop(st);
                 self.broadcast(turn.events);

@@ -287,7 +287,9 @@ pub mod tls {
     /// The client's private key (PKCS#8 PEM).
     pub const CLIENT_KEY: &[u8] = include_bytes!("../testdata/tls/client-key.pem");
 
-    pub(crate) fn server_config(client_auth: bool) -> rustls::ServerConfig {
+    /// The test server's TLS config (requiring a client certificate from the test CA when
+    /// `client_auth`).
+    pub fn server_config(client_auth: bool) -> rustls::ServerConfig {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_CERT)
             .collect::<Result<_, _>>()
             .expect("the test server certificate");

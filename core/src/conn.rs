@@ -281,6 +281,9 @@ struct Abandoned {
 
 /// How many abandoned ids are remembered so their late replies are reconciled.
 const MAX_ABANDONED: usize = 1024;
+/// At most this many answered requests wait for [`Connection::tidy`]; more are freed at
+/// once.
+const MAX_SPENT: usize = 64;
 
 /// `now + d`, or `None` ("never") when that instant cannot be represented: a
 /// `Duration::MAX` in [`Config`] means "no limit" and must not panic.
@@ -343,6 +346,9 @@ pub struct Connection {
     reconnect_at: Option<Instant>,
     backoff: Duration,
     jitter: u64,
+    /// Requests answered since the driver last called [`Connection::tidy`]: kept rather
+    /// than freed, so that freeing them does not stand between an answer and its caller.
+    spent: Vec<Request>,
     abandoned: VecDeque<Abandoned>,
     open_txns: HashSet<Uuid>,
     lost_txns: HashSet<Uuid>,
@@ -389,6 +395,7 @@ impl Connection {
             backoff,
             jitter,
             abandoned: VecDeque::new(),
+            spent: Vec::new(),
             open_txns: HashSet::new(),
             lost_txns: HashSet::new(),
             replay_failed: BTreeMap::new(),
@@ -704,6 +711,20 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// Frees what answered requests left behind. An answer is handed on without freeing
+    /// its request (its text and bound values): a driver calls this when freeing delays
+    /// nobody, e.g. after writing a request and before waiting for its answer. Without
+    /// it at most a few dozen are kept.
+    pub fn tidy(&mut self) {
+        self.spent.clear();
+    }
+
+    fn retire(&mut self, request: Request) {
+        if self.spent.len() < MAX_SPENT {
+            self.spent.push(request);
+        }
+    }
+
     // ---- internals -----------------------------------------------------------------
 
     fn alloc_id(&mut self) -> u64 {
@@ -943,6 +964,7 @@ impl Connection {
                 };
                 self.apply_session(&f.request, &v);
             }
+            self.retire(f.request);
             if self.barrier == Some(id) {
                 self.barrier = None;
             }

@@ -243,6 +243,12 @@ impl<O: Outbox> Mux<O> {
         &self.conn
     }
 
+    /// [`Connection::tidy`]: frees what answered requests left behind, when that delays
+    /// nobody (after writing, before waiting).
+    pub fn tidy(&mut self) {
+        self.conn.tidy();
+    }
+
     /// Whether the connection is closed for good and every caller was answered.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -29,6 +29,13 @@
 
 mod frame;
 pub mod http;
+
+/// The WebSocket framing's reader over `bytes` as if a server had sent them: for the fuzz
+/// target `ws_frames` (reached through `surql_smol::internal`); it panics only on a bug.
+#[doc(hidden)]
+pub fn fuzz_ws_frames(bytes: &[u8]) {
+    frame::fuzz_frames(bytes)
+}
 mod lead;
 pub mod oneshot;
 
@@ -81,6 +88,9 @@ struct Shared<O: Outbox> {
     listeners: Mutex<Vec<Listener>>,
     /// Feeds of callers that found others waiting (see [`WsConn::submit_or_queue`]).
     queue: mpsc::Sender<Feed<O>>,
+    /// How many feeds were queued and not run yet: who takes the lock looks at the
+    /// channel only when there are any.
+    queued_feeds: AtomicUsize,
     /// Callers between [`WsConn::submit_or_queue`] and taking their answer.
     in_flight: AtomicUsize,
     /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
@@ -120,11 +130,15 @@ impl<O: Outbox> State<O> {
         }
     }
 
-    /// Runs the feeds queued while others held the lock (in their order). The clock is read
-    /// only when there is one.
-    fn drain_queue(&mut self) {
+    /// Runs the feeds queued while others held the lock (in their order), if `pending`
+    /// says there are any. The clock is read only when there is one.
+    fn drain_queue(&mut self, pending: &AtomicUsize) {
+        if pending.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut now = None;
         while let Ok(feed) = self.queued.try_recv() {
+            pending.fetch_sub(1, Ordering::AcqRel);
             feed(&mut self.mux, *now.get_or_insert_with(Instant::now));
         }
     }
@@ -337,6 +351,7 @@ impl<O: Sinks> WsConn<O> {
         let (queue, queued) = mpsc::channel();
         let shared = Arc::new(Shared {
             queue,
+            queued_feeds: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             state: Mutex::new(State {
                 queued,
@@ -394,7 +409,7 @@ impl<O: Sinks> WsConn<O> {
     fn lock(&self) -> Result<MutexGuard<'_, State<O>>, Error> {
         // Poisoned: a thread panicked inside the mux, which may be inconsistent now.
         let mut st = self.shared.state.lock().map_err(|_| Error::Closed)?;
-        st.drain_queue();
+        st.drain_queue(&self.shared.queued_feeds);
         Ok(st)
     }
 
@@ -415,6 +430,9 @@ impl<O: Sinks> WsConn<O> {
             let ((), then) = self.submit(may_lead, feed)?;
             return Ok((then, ticket));
         }
+        // Counted before it is sent: whoever sees the count finds the feed in the channel,
+        // or is the IO thread woken below, which looks again.
+        self.shared.queued_feeds.fetch_add(1, Ordering::AcqRel);
         self.shared
             .queue
             .send(Box::new(feed))
@@ -465,6 +483,9 @@ impl<O: Sinks> WsConn<O> {
         // is fewer system calls than every caller writing its own.
         let (then, wake) = if lead {
             st.transmit();
+            // The request is out: what earlier answers left behind is freed while the
+            // server works, not between an answer and its caller.
+            st.mux.tidy();
             // A failed write dropped the socket (and the leadership): the IO thread acts.
             let then = match st.lead_socket(st.socket_gen) {
                 Some(socket) if st.leader => Then::Lead(LeadOn {
@@ -1043,7 +1064,7 @@ impl<O: Sinks> Driver<O> {
                 return; // poisoned: a caller panicked inside the mux
             };
             st.io_wakes_at = None;
-            st.drain_queue();
+            st.drain_queue(&self.shared.queued_feeds);
             if readable {
                 if let Some(socket) = st.socket.as_mut() {
                     socket.readable = true;
@@ -1095,6 +1116,8 @@ impl<O: Sinks> Driver<O> {
                 self.broadcast(turn.events);
                 continue;
             }
+            // About to sleep: free what answered requests left behind.
+            st.mux.tidy();
             let now = Instant::now();
             let write_deadline = st
                 .write_blocked_since

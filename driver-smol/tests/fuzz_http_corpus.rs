@@ -1,20 +1,14 @@
-//! Runs the checked-in seed corpus of the `http_response` fuzz target
-//! (`fuzz/corpus/http_response/`) through `surql_smol::internal::fuzz_http_response`, the
-//! same body the libFuzzer target calls, on stable, as a plain test.
+//! Runs the checked-in seed corpora of the driver-side fuzz targets (`http_response`,
+//! `ws_frames`: `fuzz/corpus/<target>/`) through the same bodies the libFuzzer targets call
+//! (`surql_smol::internal`), on stable, as plain tests.
 
 use std::path::PathBuf;
 
-#[test]
-fn http_response_corpus() {
-    let dir: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "fuzz",
-        "corpus",
-        "http_response",
-    ]
-    .iter()
-    .collect();
+/// The seeds of `target`'s corpus, in file-name order (at least ten).
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "fuzz", "corpus", target]
+        .iter()
+        .collect();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read corpus {}: {e}", dir.display()))
         .map(|entry| {
@@ -31,10 +25,25 @@ fn http_response_corpus() {
         dir.display(),
         files.len()
     );
-    for p in files {
-        let bytes =
-            std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    files
+        .iter()
+        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display())))
+        .collect()
+}
+
+#[test]
+fn http_response_corpus() {
+    for bytes in corpus("http_response") {
         // Any bytes must be read to a response or an error, never a panic.
         surql_smol::internal::fuzz_http_response(&bytes);
+    }
+}
+
+#[test]
+fn ws_frames_corpus() {
+    for bytes in corpus("ws_frames") {
+        // Any bytes must be read to messages and an end, the same however they are cut into
+        // reads, never a panic.
+        surql_smol::internal::fuzz_ws_frames(&bytes);
     }
 }

@@ -435,5 +435,57 @@ fn mask(data: &mut [u8], key: [u8; 4]) {
     }
 }
 
+/// Runs the framing over `bytes` as if the server had sent them after the upgrade: for
+/// fuzzing. It must never panic, whatever the bytes, and must read the same messages (and
+/// end the same way) however the bytes are cut into reads; it panics if not.
+pub fn fuzz_frames(bytes: &[u8]) {
+    let whole = outcomes(bytes, bytes.len().max(1));
+    // Small cuts only of small inputs: the fuzzer's time goes to shapes, not lengths.
+    for step in [1, 7] {
+        if bytes.len() <= 4096 {
+            assert_eq!(outcomes(bytes, step), whole, "reads of {step} bytes");
+        }
+    }
+}
+
+/// What the framing made of `bytes` handed out `step` at a time, with a `WouldBlock`
+/// between reads and the end of the stream after them.
+fn outcomes(bytes: &[u8], step: usize) -> Vec<Result<Vec<u8>, String>> {
+    struct Cut<'a> {
+        rest: &'a [u8],
+        step: usize,
+        blocked: bool,
+    }
+    impl Read for Cut<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.blocked = !self.blocked;
+            if !self.blocked {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            let n = self.rest.len().min(self.step).min(buf.len());
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+    let mut f = Framed::upgrading(Cut {
+        rest: bytes,
+        step,
+        blocked: false,
+    });
+    f.upgraded(1 << 20);
+    let mut seen = Vec::new();
+    loop {
+        match f.read() {
+            Ok(Got::Message(m)) => seen.push(Ok(m.to_vec())),
+            Ok(Got::WouldBlock) => {}
+            Ok(Got::Closed(why)) | Err(why) => {
+                seen.push(Err(why));
+                return seen;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -184,6 +184,10 @@ impl<O: Outbox> State<O> {
             }
         }
         if let Some(reason) = lost {
+            if socket.ws.has_output() {
+                // The answer to a close frame, best effort: the socket goes anyway.
+                let _ = socket.ws.flush();
+            }
             self.lose_socket(reason);
         }
     }

@@ -30,14 +30,18 @@ const READ_ROOM: usize = 16 * 1024;
 /// A buffer grown past this for one large message is given back once it is empty.
 const KEEP_AT_MOST: usize = 1024 * 1024;
 
-/// The bytes under the WebSocket: TCP, or rustls over TCP.
-pub(crate) enum Transport {
+/// A connection's byte stream: TCP, or rustls over TCP (under the WebSocket, and under the
+/// blocking driver's HTTP connections).
+pub enum Transport {
+    /// Plain TCP.
     Plain(TcpStream),
+    /// TLS over TCP.
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Transport {
-    pub(crate) fn tcp(&self) -> &TcpStream {
+    /// The TCP stream underneath.
+    pub fn tcp(&self) -> &TcpStream {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(s) => s.get_ref(),

@@ -47,7 +47,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use frame::{Framed, Got, Transport};
+pub use frame::Transport;
+use frame::{Framed, Got};
 use polling::{Event as PollEvent, Events, PollMode, Poller};
 use surql::endpoint::Endpoint;
 use surql::mux::{Action, ConnectionEvent, Mux, Outbox};
@@ -834,8 +835,12 @@ fn open_socket(
         Some(config) => {
             // rustls takes an IPv6 address without the URL's brackets.
             let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
-            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-                .map_err(|e| fail(format!("`{host}` cannot be a TLS server name: {e}")))?;
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                Error::InvalidUrl {
+                    url: url.clone(),
+                    reason: format!("`{host}` is not a valid TLS server name: {e}"),
+                }
+            })?;
             let conn = rustls::ClientConnection::new(config.clone(), name)
                 .map_err(|e| fail(format!("cannot start TLS: {e}")))?;
             Transport::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))

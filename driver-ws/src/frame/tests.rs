@@ -53,11 +53,16 @@ impl Write for Script {
 }
 
 fn framed(chunks: Vec<Vec<u8>>) -> Framed<Script> {
+    scripted(chunks.into_iter().map(Ok).collect(), 64 << 20)
+}
+
+/// An upgraded connection whose reads follow `reads`, messages limited to `max` bytes.
+fn scripted(reads: VecDeque<io::Result<Vec<u8>>>, max: usize) -> Framed<Script> {
     let mut f = Framed::upgrading(Script {
-        reads: chunks.into_iter().map(Ok).collect(),
+        reads,
         ..Script::default()
     });
-    f.upgraded(64 << 20);
+    f.upgraded(max);
     f
 }
 
@@ -135,14 +140,11 @@ fn a_frame_arriving_a_byte_at_a_time_is_read_once_complete() {
     let payload: Vec<u8> = (0..300u16).map(|i| i as u8).collect();
     let bytes = server_frame(0x82, &payload);
     // One byte per turn, the socket empty in between.
-    let mut f = Framed::upgrading(Script {
-        reads: bytes
-            .iter()
-            .flat_map(|b| [Ok(vec![*b]), Err(io::Error::from(ErrorKind::WouldBlock))])
-            .collect(),
-        ..Script::default()
-    });
-    f.upgraded(1 << 20);
+    let reads = bytes
+        .iter()
+        .flat_map(|b| [Ok(vec![*b]), Err(io::Error::from(ErrorKind::WouldBlock))])
+        .collect();
+    let mut f = scripted(reads, 1 << 20);
     for i in 0..bytes.len() - 1 {
         assert_eq!(f.read(), Ok(Got::WouldBlock), "after byte {i}");
     }
@@ -226,26 +228,16 @@ fn protocol_violations_end_the_connection_saying_which() {
 
 #[test]
 fn messages_over_the_limit_are_refused_before_they_are_read() {
-    let mut f = Framed::upgrading(Script {
-        reads: [vec![0x82, 127, 0xFF, 0, 0, 0, 0, 0, 0, 0]]
-            .into_iter()
-            .map(Ok)
-            .collect(),
-        ..Script::default()
-    });
-    f.upgraded(1000);
+    let mut f = scripted(
+        [Ok(vec![0x82, 127, 0xFF, 0, 0, 0, 0, 0, 0, 0])].into(),
+        1000,
+    );
     let why = failure(&mut f);
     assert!(why.contains("over the limit of 1000 bytes"), "{why}");
     assert!(f.buf.len() <= READ_ROOM, "nothing was allocated for it");
 
-    let mut f = Framed::upgrading(Script {
-        reads: [[server_frame(0x02, &[1; 600]), server_frame(0x80, &[2; 600])].concat()]
-            .into_iter()
-            .map(Ok)
-            .collect(),
-        ..Script::default()
-    });
-    f.upgraded(1000);
+    let fragments = [server_frame(0x02, &[1; 600]), server_frame(0x80, &[2; 600])].concat();
+    let mut f = scripted([Ok(fragments)].into(), 1000);
     let why = failure(&mut f);
     assert!(
         why.contains("message of 1200 bytes, over the limit"),
@@ -260,22 +252,17 @@ fn the_end_of_the_stream_and_read_errors_end_the_connection() {
         failure(&mut f),
         "the server closed the connection without a close frame"
     );
-    let mut f = Framed::upgrading(Script {
-        reads: [Err(io::Error::from(ErrorKind::ConnectionReset))].into(),
-        ..Script::default()
-    });
-    f.upgraded(1 << 20);
+    let mut f = scripted(
+        [Err(io::Error::from(ErrorKind::ConnectionReset))].into(),
+        1 << 20,
+    );
     assert!(failure(&mut f).starts_with("reading from the socket failed"));
     // Interrupted reads are retried.
-    let mut f = Framed::upgrading(Script {
-        reads: [
-            Err(io::Error::from(ErrorKind::Interrupted)),
-            Ok(server_frame(0x82, b"ok")),
-        ]
-        .into(),
-        ..Script::default()
-    });
-    f.upgraded(1 << 20);
+    let reads = [
+        Err(io::Error::from(ErrorKind::Interrupted)),
+        Ok(server_frame(0x82, b"ok")),
+    ];
+    let mut f = scripted(reads.into(), 1 << 20);
     assert_eq!(message(&mut f), b"ok");
 }
 

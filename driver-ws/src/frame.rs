@@ -177,7 +177,15 @@ impl<S: Write> Framed<S> {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // A peer that keeps reading a little while frames keep coming never lets
+                    // the buffer empty: what it took goes, once it is half the buffer.
+                    if self.written >= self.out.len() / 2 {
+                        self.out.drain(..self.written);
+                        self.written = 0;
+                    }
+                    return Err(e);
+                }
             }
         }
         self.written = 0;

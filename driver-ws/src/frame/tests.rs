@@ -316,6 +316,28 @@ fn a_blocked_write_keeps_the_rest_and_never_writes_a_byte_twice() {
 }
 
 #[test]
+fn a_slow_reader_that_never_empties_the_buffer_does_not_grow_it_without_end() {
+    let mut f = framed(vec![]);
+    let payload = [5u8; 1000];
+    let mut sent = 0;
+    for _ in 0..1000 {
+        // Each turn one more frame is queued and the peer takes a little less than a frame.
+        f.send(&payload);
+        sent += 1;
+        f.get_mut_script().write_room = Some(1000);
+        assert_eq!(f.flush().unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert!(f.out.len() < 64 * 1024, "{} bytes queued", f.out.len());
+    }
+    f.get_mut_script().write_room = None;
+    f.flush().unwrap();
+    let frames = client_frames(&f.get_ref().written);
+    assert_eq!(frames.len(), sent, "every frame exactly once");
+    assert!(frames
+        .iter()
+        .all(|(first, p)| *first == 0x82 && p[..] == payload[..]));
+}
+
+#[test]
 fn the_upgrade_reads_the_head_and_leaves_a_first_frame_to_the_framing() {
     let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
     let frame = server_frame(0x82, b"early");

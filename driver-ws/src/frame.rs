@@ -104,6 +104,8 @@ pub(crate) struct Framed<S> {
     /// Frames to write: `out[written..]` not written yet.
     out: Vec<u8>,
     written: usize,
+    /// Whether the last [`Framed::flush`] wrote anything.
+    moved: bool,
     max_message: usize,
 }
 
@@ -122,6 +124,7 @@ impl<S> Framed<S> {
             assembled: Vec::new(),
             out: Vec::new(),
             written: 0,
+            moved: false,
             max_message: usize::MAX,
         }
     }
@@ -134,6 +137,12 @@ impl<S> Framed<S> {
 
     pub(crate) fn get_ref(&self) -> &S {
         &self.io
+    }
+
+    /// Whether the last [`Framed::flush`] wrote anything (a peer that keeps reading, however
+    /// slowly, is not stuck).
+    pub(crate) fn moved(&self) -> bool {
+        self.moved
     }
 
     /// Whether frames wait to be written (see [`Framed::flush`]).
@@ -172,10 +181,14 @@ impl<S: Write> Framed<S> {
     /// Writes what is queued. `WouldBlock` (or any error) leaves the rest queued: it is
     /// written by the next flush, never twice.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.moved = false;
         while self.written < self.out.len() {
             match self.io.write(&self.out[self.written..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.moved = true;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     // A peer that keeps reading a little while frames keep coming never lets

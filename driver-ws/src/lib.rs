@@ -235,6 +235,10 @@ impl<O: Outbox> State<O> {
                 }
                 Err(e) if e.kind() == IoKind::WouldBlock => {
                     self.want_write = true;
+                    if socket.ws.moved() {
+                        // Still reading, however slowly: blocked from now, not from before.
+                        self.write_blocked_since = None;
+                    }
                     let since = *self.write_blocked_since.get_or_insert_with(Instant::now);
                     let limit = self.request_timeout;
                     if since.elapsed() >= limit {

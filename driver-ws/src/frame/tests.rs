@@ -296,6 +296,11 @@ fn a_blocked_write_keeps_the_rest_and_never_writes_a_byte_twice() {
     let err = f.flush().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
     assert!(f.has_output());
+    assert!(f.moved());
+    // A peer that takes nothing: stuck.
+    f.get_mut_script().write_room = Some(0);
+    assert_eq!(f.flush().unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert!(!f.moved());
     assert_eq!(f.get_ref().written.len(), 3);
     f.get_mut_script().write_room = Some(10);
     assert_eq!(f.flush().unwrap_err().kind(), ErrorKind::WouldBlock);
@@ -326,6 +331,7 @@ fn a_slow_reader_that_never_empties_the_buffer_does_not_grow_it_without_end() {
         sent += 1;
         f.get_mut_script().write_room = Some(1000);
         assert_eq!(f.flush().unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert!(f.moved(), "the peer took some: not stuck");
         assert!(f.out.len() < 64 * 1024, "{} bytes queued", f.out.len());
     }
     f.get_mut_script().write_room = None;

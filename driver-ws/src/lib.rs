@@ -29,13 +29,6 @@
 
 mod frame;
 pub mod http;
-
-/// The WebSocket framing's reader over `bytes` as if a server had sent them: for the fuzz
-/// target `ws_frames` (reached through `surql_smol::internal`); it panics only on a bug.
-#[doc(hidden)]
-pub fn fuzz_ws_frames(bytes: &[u8]) {
-    frame::fuzz_frames(bytes)
-}
 mod lead;
 pub mod oneshot;
 
@@ -65,6 +58,13 @@ const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
 /// An upgraded WebSocket: our framing over TCP or TLS.
 type Ws = Framed<Transport>;
+
+/// The WebSocket framing's reader over `bytes` as if a server had sent them: for the fuzz
+/// target `ws_frames` (reached through `surql_smol::internal`); it panics only on a bug.
+#[doc(hidden)]
+pub fn fuzz_ws_frames(bytes: &[u8]) {
+    frame::fuzz_frames(bytes)
+}
 
 /// A driver's sinks (answers, stream frames, live notifications), sendable to the IO thread.
 pub trait Sinks: Outbox<Reply: Send, Stream: Send, Live: Send> + Send + 'static {}
@@ -799,6 +799,23 @@ fn open_socket(
         url: url.clone(),
         reason,
     };
+    // The TLS session first: a name rustls refuses fails before anything is connected.
+    let tls_session = match tls {
+        Some(config) => {
+            // rustls takes an IPv6 address without the URL's brackets.
+            let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                Error::InvalidUrl {
+                    url: url.clone(),
+                    reason: format!("`{host}` is not a valid TLS server name: {e}"),
+                }
+            })?;
+            let session = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(|e| fail(format!("cannot start TLS: {e}")))?;
+            Some(session)
+        }
+        None => None,
+    };
     let addrs = (endpoint.host.as_str(), endpoint.port)
         .to_socket_addrs()
         .map_err(|e| fail(format!("cannot resolve `{}`: {e}", endpoint.host)))?;
@@ -835,20 +852,8 @@ fn open_socket(
     // upgrade, which a peer dribbling bytes could otherwise stretch without end.
     let cutoff = Cutoff::arm(&tcp, timeout.saturating_sub(started.elapsed()))
         .map_err(|e| io("cannot bound the WebSocket upgrade", e))?;
-    let transport = match tls {
-        Some(config) => {
-            // rustls takes an IPv6 address without the URL's brackets.
-            let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
-            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
-                Error::InvalidUrl {
-                    url: url.clone(),
-                    reason: format!("`{host}` is not a valid TLS server name: {e}"),
-                }
-            })?;
-            let conn = rustls::ClientConnection::new(config.clone(), name)
-                .map_err(|e| fail(format!("cannot start TLS: {e}")))?;
-            Transport::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
-        }
+    let transport = match tls_session {
+        Some(session) => Transport::Tls(Box::new(rustls::StreamOwned::new(session, tcp))),
         None => Transport::Plain(tcp),
     };
     // tungstenite performs the upgrade (TLS first, through the transport); the framing

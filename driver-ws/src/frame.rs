@@ -160,8 +160,10 @@ impl<S> Framed<S> {
         frame_into(&mut self.out, OP_CLOSE, &[]);
     }
 
-    /// Makes sure `buf` can hold `total` bytes from `start`, moving the unread bytes to the
-    /// front or growing the buffer (zero-filled once) as needed.
+    /// Makes room to read towards `total` bytes from `start`: moves the unread bytes to the
+    /// front, and grows the buffer (zero-filled once) as the bytes arrive, doubling, up to
+    /// `total`. A frame's header is only a claim: a server announcing 100 MiB and sending
+    /// ten bytes costs a buffer of twice what it sent, not 100 MiB.
     fn room_for(&mut self, total: usize) {
         if self.start == self.end {
             self.start = 0;
@@ -172,7 +174,8 @@ impl<S> Framed<S> {
             self.start = 0;
         }
         if self.buf.len() < total {
-            self.buf.resize(total, 0);
+            let grown = (self.buf.len() * 2).max(self.end + READ_ROOM);
+            self.buf.resize(grown.min(total), 0);
         }
     }
 }

@@ -246,6 +246,21 @@ fn messages_over_the_limit_are_refused_before_they_are_read() {
 }
 
 #[test]
+fn a_header_claiming_a_large_message_costs_only_what_arrives() {
+    // 64 MiB announced (under the limit), ten bytes sent.
+    let mut head = vec![0x82, 127];
+    head.extend_from_slice(&(64u64 << 20).to_be_bytes());
+    head.extend_from_slice(&[1; 10]);
+    let mut f = framed(vec![head]);
+    assert_eq!(f.read(), Ok(Got::WouldBlock));
+    assert!(
+        f.buf.len() <= 2 * READ_ROOM,
+        "{} bytes for 20 received",
+        f.buf.len()
+    );
+}
+
+#[test]
 fn the_end_of_the_stream_and_read_errors_end_the_connection() {
     let mut f = framed(vec![vec![]]);
     assert_eq!(

@@ -248,7 +248,7 @@ impl<S: Read> Framed<S> {
                 }
                 OP_BINARY | OP_TEXT => self.partial = Some(self.buf[payload].to_vec()),
                 OP_CONTINUATION => {
-                    let Some(partial) = self.partial.as_mut() else {
+                    let Some(mut partial) = self.partial.take() else {
                         return Err(violation("a continuation frame came outside a message"));
                     };
                     if partial.len() + payload.len() > self.max_message {
@@ -256,9 +256,10 @@ impl<S: Read> Framed<S> {
                     }
                     partial.extend_from_slice(&self.buf[payload]);
                     if frame.fin {
-                        self.assembled = self.partial.take().unwrap_or_default();
+                        self.assembled = partial;
                         return Ok(Got::Message(&self.assembled));
                     }
+                    self.partial = Some(partial);
                 }
                 OP_PING => frame_into(&mut self.out, OP_PONG, &self.buf[payload]),
                 OP_PONG => {}

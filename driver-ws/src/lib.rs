@@ -176,19 +176,20 @@ impl<O: Outbox> State<O> {
                 break None;
             }
         };
-        if lost.is_none() && socket.ws.has_output() {
-            // A ping's pong (rare): written now, or by the IO thread once writable.
+        if socket.ws.has_output() {
+            // A ping's pong, or the answer to a close frame (rare): written now, or by the
+            // IO thread once writable; a close's answer is best effort, the socket goes.
             match socket.ws.flush() {
-                Ok(()) => {}
-                Err(e) if e.kind() == IoKind::WouldBlock => self.want_write = true,
-                Err(e) => return self.lose_socket(format!("writing to the socket failed: {e}")),
+                Err(e) if lost.is_none() && e.kind() == IoKind::WouldBlock => {
+                    self.want_write = true
+                }
+                Err(e) if lost.is_none() => {
+                    return self.lose_socket(format!("writing to the socket failed: {e}"))
+                }
+                _ => {}
             }
         }
         if let Some(reason) = lost {
-            if socket.ws.has_output() {
-                // The answer to a close frame, best effort: the socket goes anyway.
-                let _ = socket.ws.flush();
-            }
             self.lose_socket(reason);
         }
     }

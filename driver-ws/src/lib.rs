@@ -11,7 +11,7 @@
 //! there, so a round trip costs no thread hand-off, as in a client that owns its socket.
 //! The IO thread watches the socket for data only while no caller leads and a frame is
 //! awaited (an answer, a stream frame, a live notification); otherwise (where the OS can:
-//! Linux's `EPOLLRDHUP`) only for the peer hanging up, so an idle connection still notices
+//! Linux's `POLLRDHUP`) only for the peer hanging up, so an idle connection still notices
 //! a server going away and reconnects before it is used again, and a connection used by
 //! one caller at a time never changes its interest. A leader stops reading once nothing is
 //! awaited; a frame nobody awaited is read (and reported) when the socket is read next.
@@ -29,8 +29,8 @@
 
 mod frame;
 pub mod http;
-mod lead;
 pub mod oneshot;
+mod wait;
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -42,17 +42,14 @@ use std::time::{Duration, Instant};
 
 pub use frame::Transport;
 use frame::{Framed, Got};
-use polling::{Event as PollEvent, Events, PollMode, Poller};
 use surql::endpoint::Endpoint;
 use surql::mux::{Action, ConnectionEvent, Mux, Outbox};
 use surql::{Error, Options, TlsOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 
-use lead::LeadWaiter;
+use wait::Waiter;
 
-/// The poller key of the connection's one socket.
-const SOCKET_KEY: usize = 1;
 /// The server accepts messages up to 128 MiB (protocol.md §1.1); accept as much back.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
@@ -81,10 +78,10 @@ pub type Listener = Box<dyn FnMut(&ConnectionEvent) -> bool + Send>;
 /// What the callers' threads and the IO thread share.
 struct Shared<O: Outbox> {
     state: Mutex<State<O>>,
-    /// The IO thread's poller (the socket, level-triggered, plus `notify` wake-ups).
-    io_poller: Arc<Poller>,
+    /// The IO thread's sleep (on the socket, plus `notify` wake-ups).
+    io_poller: Arc<Waiter>,
     /// The leading caller's wait (`None`: callers never lead on this platform).
-    lead: Option<Arc<LeadWaiter>>,
+    lead: Option<Arc<Waiter>>,
     /// Taken out while the IO thread runs them, so a hook may add a listener.
     listeners: Mutex<Vec<Listener>>,
     /// Feeds of callers that found others waiting (see [`WsConn::submit_or_queue`]).
@@ -114,7 +111,7 @@ struct State<O: Outbox> {
     /// A caller is reading the socket itself.
     leader: bool,
     /// The leader's wait (woken when its socket goes).
-    lead: Option<Arc<LeadWaiter>>,
+    lead: Option<Arc<Waiter>>,
     /// When the sleeping IO thread wakes on its own; `None` while it is awake (it looks at
     /// the mux's deadlines again before it sleeps).
     io_wakes_at: Option<Instant>,
@@ -202,7 +199,7 @@ impl<O: Outbox> State<O> {
             // The leader polls a socket that is gone: wake it to wait for its answer instead.
             // Fails only if the poller is broken; the leader's wait is bounded anyway.
             if let Some(lead) = &self.lead {
-                lead.notify();
+                let _ = lead.notify();
             }
         }
         self.leader = false;
@@ -259,7 +256,8 @@ impl<O: Outbox> State<O> {
     }
 
     /// Whether a caller that fed the mux must wake the sleeping IO thread: the mux has an
-    /// action for it, a write waits for writability, or a deadline comes before its wake-up.
+    /// action for it, a write waits for writability, a deadline comes before its wake-up, or
+    /// its sleep misses interest armed since (see [`Socket::interest_added`]).
     fn io_must_wake(&self) -> bool {
         let Some(wakes_at) = self.io_wakes_at else {
             return false; // awake: it looks at all of this before it sleeps
@@ -267,12 +265,9 @@ impl<O: Outbox> State<O> {
         self.mux.has_actions()
             || self.want_write
             || self.mux.poll_timeout().is_some_and(|t| t < wakes_at)
+            || self.socket.as_ref().is_some_and(Socket::interest_added)
     }
 
-    /// Sets the IO thread's socket interest: data when no caller leads and a frame is
-    /// awaited (where the peer's hang-up can be watched alone; else whenever no caller
-    /// leads), and writability while a write is blocked. A connection used by one caller
-    /// at a time (lead, answer, idle, lead) so never changes it.
     /// Ends a caller's leadership (if a caller leads): the IO thread watches the socket
     /// again as [`State::arm_io`] says. Returns whether the sleeping IO thread must be woken.
     fn end_lead(&mut self) -> bool {
@@ -286,6 +281,10 @@ impl<O: Outbox> State<O> {
         self.io_must_wake()
     }
 
+    /// Sets the IO thread's socket interest: data when no caller leads and a frame is
+    /// awaited (where the peer's hang-up can be watched alone; else whenever no caller
+    /// leads), and writability while a write is blocked. A connection used by one caller
+    /// at a time (lead, answer, idle, lead) so never changes it.
     fn arm_io(&mut self) -> std::io::Result<()> {
         let Some(socket) = self.socket.as_mut() else {
             return Ok(());
@@ -343,10 +342,10 @@ impl<O: Sinks> WsConn<O> {
             None
         };
         let ws = open_socket(&endpoint, tls.as_ref(), options.connect_timeout)?;
-        let io_poller = Poller::new()
+        let io_poller = Waiter::new()
             .map(Arc::new)
             .map_err(|e| Error::Io(format!("cannot create an OS poller: {e}")))?;
-        let lead = LeadWaiter::new().map(Arc::new);
+        let lead = Waiter::for_leader().map(Arc::new);
         let now = Instant::now();
         let mut mux = Mux::new(options, now);
         let socket = Socket::register(ws, &io_poller).map_err(|e| Error::Connect {
@@ -375,7 +374,7 @@ impl<O: Sinks> WsConn<O> {
                 lead: lead.clone(),
                 io_wakes_at: None,
             }),
-            can_lead: io_poller.supports_level() && lead.is_some(),
+            can_lead: io_poller.level() && lead.is_some(),
             io_poller,
             lead,
             listeners: Mutex::new(Vec::new()),
@@ -594,7 +593,10 @@ impl<O: Sinks> WsConn<O> {
                 return Ok(false); // the fallback wait reports the timeout
             }
             if lead
-                .wait(&socket, deadline.map(|d| d.saturating_duration_since(now)))
+                .wait(
+                    Some((&socket, true, false)),
+                    deadline.map(|d| d.saturating_duration_since(now)),
+                )
                 .is_err()
             {
                 return Ok(false);
@@ -955,106 +957,77 @@ where
 /// A WebSocket registered with the IO thread's poller; dropping it unregisters it first.
 struct Socket {
     ws: Ws,
-    /// A duplicate of the TCP descriptor, for a leader to wait on without the lock.
+    /// A duplicate of the TCP descriptor: for a leader to wait on without the lock, and for
+    /// the IO thread's sleep.
     lead_fd: Arc<TcpStream>,
-    io_poller: Arc<Poller>,
-    /// Level-triggered: interest stays armed, so it is changed only when it must.
-    /// (Oneshot, the fallback, must be re-armed before every wait; callers never lead then.)
-    mode: PollMode,
-    /// The IO thread's interest currently armed.
+    io_poller: Arc<Waiter>,
+    /// Interest stays armed (level-triggered), so it is changed only when it must.
+    /// (Oneshot, the `polling` fallback, is re-armed before every wait; callers never lead
+    /// then.)
+    level: bool,
+    /// The IO thread's interest (data, writability), as last set.
     armed: (bool, bool),
+    /// The interest the IO thread's sleep under way watches: where interest is given per
+    /// sleep, one that differs from `armed` takes a wake-up to apply.
+    watched: (bool, bool),
     /// Bytes may be waiting: the poller said so, or the socket is new (the handshake may
     /// have read past its end, into bytes the poller will never report again).
     readable: bool,
 }
 
 impl Socket {
-    fn register(ws: Ws, io_poller: &Arc<Poller>) -> Result<Socket, String> {
+    fn register(ws: Ws, io_poller: &Arc<Waiter>) -> Result<Socket, String> {
         let tcp = tcp_of(&ws);
-        let mode = if io_poller.supports_level() {
-            PollMode::Level
-        } else {
-            PollMode::Oneshot
-        };
         let lead_fd = Arc::new(
             tcp.try_clone()
                 .map_err(|e| format!("cannot duplicate the socket: {e}"))?,
         );
         // SAFETY: the socket is removed from the poller in `Drop for Socket`, which runs
         // before its `ws` field (and with it the file descriptor) is dropped.
-        unsafe { io_poller.add_with_mode(tcp, PollEvent::readable(SOCKET_KEY), mode) }
-            .map_err(|e| format!("cannot watch the socket: {e}"))?;
+        unsafe { io_poller.add(tcp) }.map_err(|e| format!("cannot watch the socket: {e}"))?;
         Ok(Socket {
             ws,
             lead_fd,
             io_poller: io_poller.clone(),
-            mode,
+            level: io_poller.level(),
             armed: (true, false),
+            watched: (true, false),
             readable: true,
         })
     }
 
     /// Whether the IO thread watches for the peer's hang-up even without data interest, so
-    /// an idle socket need not be watched for data (Linux's `EPOLLRDHUP`, level-triggered).
+    /// an idle socket need not be watched for data (Linux's `POLLRDHUP`).
     fn watches_hangup(&self) -> bool {
-        HANGUP_INTEREST && self.mode == PollMode::Level
+        self.io_poller.watches_hangup()
     }
 
-    /// Arms the IO thread's interest (a syscall only when it must change).
+    /// Whether the IO thread's sleep under way misses interest armed since it began (it
+    /// must be woken to watch it). Interest taken away needs no wake-up: a sleep that still
+    /// watches it at worst wakes once for nothing, and watches what is armed next time.
+    fn interest_added(&self) -> bool {
+        (self.armed.0 && !self.watched.0) || (self.armed.1 && !self.watched.1)
+    }
+
+    /// Arms the IO thread's interest (a syscall only where interest is registered, and only
+    /// when it must change).
     fn arm(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
-        if self.mode == PollMode::Level && self.armed == (readable, writable) {
+        if self.level && self.armed == (readable, writable) {
             return Ok(());
         }
-        let tcp = tcp_of(&self.ws);
-        if self.watches_hangup() {
-            rearm_with_hangup(&self.io_poller, tcp, readable, writable)?;
-        } else {
-            self.io_poller.modify_with_mode(
-                tcp,
-                PollEvent::new(SOCKET_KEY, readable, writable),
-                self.mode,
-            )?;
-        }
+        self.io_poller.set(tcp_of(&self.ws), readable, writable)?;
         self.armed = (readable, writable);
+        if !self.io_poller.interest_per_wait() {
+            // Registered interest reaches a sleep under way.
+            self.watched = self.armed;
+        }
         Ok(())
     }
 }
 
-/// Whether [`rearm_with_hangup`] exists here.
-const HANGUP_INTEREST: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-/// Sets the socket's interest in the IO thread's poller (an epoll instance on Linux) to
-/// `EPOLLRDHUP` plus data and writability as asked, level-triggered. The `polling` crate
-/// has no hang-up-only interest; its epoll reports such an event under the socket's key
-/// (neither readable nor writable), which the IO thread treats as "read now".
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn rearm_with_hangup(
-    poller: &Poller,
-    tcp: &TcpStream,
-    readable: bool,
-    writable: bool,
-) -> std::io::Result<()> {
-    use rustix::event::epoll::{self, EventData, EventFlags};
-    let mut flags = EventFlags::RDHUP;
-    if readable {
-        flags |= EventFlags::IN;
-    }
-    if writable {
-        flags |= EventFlags::OUT;
-    }
-    epoll::modify(poller, tcp, EventData::new_u64(SOCKET_KEY as u64), flags)?;
-    Ok(())
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn rearm_with_hangup(_: &Poller, _: &TcpStream, _: bool, _: bool) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
 impl Drop for Socket {
     fn drop(&mut self) {
-        // Fails only if the descriptor is not registered, which is the goal anyway.
-        let _ = self.io_poller.delete(tcp_of(&self.ws));
+        self.io_poller.delete(tcp_of(&self.ws));
     }
 }
 
@@ -1076,7 +1049,6 @@ struct Turn {
 
 impl<O: Sinks> Driver<O> {
     fn run(self) {
-        let mut events = Events::new();
         let mut readable = true;
         loop {
             let Ok(mut st) = self.shared.state.lock() else {
@@ -1109,7 +1081,8 @@ impl<O: Sinks> Driver<O> {
             if st.leader {
                 // The leader re-checks its socket and answer (its socket may be gone).
                 if let Some(lead) = &self.shared.lead {
-                    lead.notify();
+                    // Fails only if the eventfd is broken; the leader's wait is bounded.
+                    let _ = lead.notify();
                 }
             }
             if turn.open_socket {
@@ -1151,20 +1124,25 @@ impl<O: Sinks> Driver<O> {
             // Without any bound (`Duration::MAX` timeouts) it counts as waking now, so callers
             // wake it for anything.
             st.io_wakes_at = Some(deadline.unwrap_or(now));
-            let oneshot = st
-                .socket
-                .as_ref()
-                .is_some_and(|s| s.mode == PollMode::Oneshot);
+            let oneshot = st.socket.as_ref().is_some_and(|s| !s.level);
+            // The socket as it is watched in this sleep (a duplicate descriptor, so a caller
+            // that drops the socket meanwhile, and wakes this thread, closes nothing under it).
+            let watch = st.socket.as_mut().map(|s| {
+                s.watched = s.armed;
+                (s.lead_fd.clone(), s.armed)
+            });
             drop(st);
             self.broadcast(turn.events);
             let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
-            events.clear();
             readable = false;
-            match self.shared.io_poller.wait(&mut events, timeout) {
-                Ok(_) => {
+            let socket = watch
+                .as_ref()
+                .map(|(fd, (read, write))| (&**fd, *read, *write));
+            match self.shared.io_poller.wait(socket, timeout) {
+                Ok(reported) => {
                     // Data, a hang-up or an error: the read finds out which. (A peer's hang-up
                     // watched without data interest is neither readable nor writable here.)
-                    readable = events.iter().any(|e| e.key == SOCKET_KEY);
+                    readable = reported;
                     if oneshot {
                         // A delivered oneshot interest is disarmed.
                         if let Ok(mut st) = self.shared.state.lock() {

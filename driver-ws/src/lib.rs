@@ -34,7 +34,7 @@ mod wait;
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -87,8 +87,9 @@ struct Shared<O: Outbox> {
     /// Feeds of callers that found others waiting (see [`WsConn::submit_or_queue`]).
     queue: mpsc::Sender<Feed<O>>,
     /// How many feeds were queued and not run yet: who takes the lock looks at the
-    /// channel only when there are any.
-    queued_feeds: AtomicUsize,
+    /// channel only when there are any. A feed is counted after it is sent, so a feed run
+    /// before it is counted makes this -1 for a moment.
+    queued_feeds: AtomicIsize,
     /// Callers between [`WsConn::submit_or_queue`] and taking their answer.
     in_flight: AtomicUsize,
     /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
@@ -130,8 +131,8 @@ impl<O: Outbox> State<O> {
 
     /// Runs the feeds queued while others held the lock (in their order), if `pending`
     /// says there are any. The clock is read only when there is one.
-    fn drain_queue(&mut self, pending: &AtomicUsize) {
-        if pending.load(Ordering::Acquire) == 0 {
+    fn drain_queue(&mut self, pending: &AtomicIsize) {
+        if pending.load(Ordering::Acquire) <= 0 {
             return;
         }
         let mut now = None;
@@ -360,7 +361,7 @@ impl<O: Sinks> WsConn<O> {
         let (queue, queued) = mpsc::channel();
         let shared = Arc::new(Shared {
             queue,
-            queued_feeds: AtomicUsize::new(0),
+            queued_feeds: AtomicIsize::new(0),
             in_flight: AtomicUsize::new(0),
             state: Mutex::new(State {
                 queued,
@@ -439,14 +440,16 @@ impl<O: Sinks> WsConn<O> {
             let ((), then) = self.submit(may_lead, feed)?;
             return Ok((then, ticket));
         }
-        // Counted before it is sent: whoever sees the count finds the feed in the channel,
-        // or is the IO thread woken below, which looks again.
-        self.shared.queued_feeds.fetch_add(1, Ordering::AcqRel);
+        // Counted after it is sent: whoever sees the count finds the feed in the channel.
+        // SeqCst, then the wake-up's flag (also SeqCst): either the IO thread, about to
+        // sleep, sees the count, or this sees its flag clear and wakes it.
         self.shared
             .queue
             .send(Box::new(feed))
             .map_err(|_| Error::Closed)?;
-        // Whoever holds the lock now may be a caller: the IO thread makes sure it runs soon.
+        self.shared.queued_feeds.fetch_add(1, Ordering::SeqCst);
+        // Whoever holds the lock now may be a caller: the IO thread makes sure it runs soon
+        // (a write only if it sleeps: awake, it looks at the count before it sleeps).
         self.wake_io()?;
         Ok((Then::Wait, ticket))
     }
@@ -1121,6 +1124,9 @@ impl<O: Sinks> Driver<O> {
                 .into_iter()
                 .flatten()
                 .min();
+            // From here on a `notify` writes: callers that see `io_wakes_at` (under the lock)
+            // wake it.
+            self.shared.io_poller.will_sleep();
             // Without any bound (`Duration::MAX` timeouts) it counts as waking now, so callers
             // wake it for anything.
             st.io_wakes_at = Some(deadline.unwrap_or(now));
@@ -1138,7 +1144,15 @@ impl<O: Sinks> Driver<O> {
             let socket = watch
                 .as_ref()
                 .map(|(fd, (read, write))| (&**fd, *read, *write));
-            match self.shared.io_poller.wait(socket, timeout) {
+            // A feed queued while this thread was awake (its caller's `notify` wrote nothing):
+            // run it instead of sleeping.
+            let slept = if self.shared.queued_feeds.load(Ordering::SeqCst) > 0 {
+                self.shared.io_poller.stay_awake();
+                Ok(false)
+            } else {
+                self.shared.io_poller.sleep(socket, timeout)
+            };
+            match slept {
                 Ok(reported) => {
                     // Data, a hang-up or an error: the read finds out which. (A peer's hang-up
                     // watched without data interest is neither readable nor writable here.)

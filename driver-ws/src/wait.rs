@@ -28,8 +28,8 @@ mod imp {
 
     pub(crate) struct Waiter {
         wake: OwnedFd,
-        /// A wake-up is pending (written and not yet seen by a sleep): another `notify`
-        /// need not write again.
+        /// A wake-up is pending (written and not yet seen by a sleep), or the IO thread is
+        /// awake and looks at everything before it sleeps: a `notify` need not write.
         notified: AtomicBool,
     }
 
@@ -59,7 +59,8 @@ mod imp {
         }
 
         pub(crate) fn notify(&self) -> io::Result<()> {
-            if self.notified.swap(true, Ordering::AcqRel) {
+            // SeqCst: against `will_sleep` (see there).
+            if self.notified.swap(true, Ordering::SeqCst) {
                 return Ok(());
             }
             match rustix::io::write(&self.wake, &1u64.to_ne_bytes()) {
@@ -82,10 +83,19 @@ mod imp {
 
         pub(crate) fn delete(&self, _: &TcpStream) {}
 
+        pub(crate) fn will_sleep(&self) {
+            self.notified.store(false, Ordering::SeqCst);
+        }
+
+        pub(crate) fn stay_awake(&self) {
+            self.notified.store(true, Ordering::SeqCst);
+        }
+
         pub(crate) fn wait(
             &self,
             socket: Option<(&TcpStream, bool, bool)>,
             timeout: Option<Duration>,
+            awake_after: bool,
         ) -> io::Result<bool> {
             // A timeout too large for a timespec waits without one (the IO thread never
             // sleeps past a request timeout; a leader's wait is bounded by its caller).
@@ -117,13 +127,15 @@ mod imp {
                 // Nonblocking: resets the counter.
                 let _ = rustix::io::read(&self.wake, &mut counter);
             }
-            // Cleared after the counter is reset and before the caller looks at the shared
-            // state: a `notify` from now on writes again (and the next sleep returns at
-            // once); one before it found the flag set, skipped its write, and is covered by
-            // what the caller does next. (Cleared before the reset, a `notify` in between
-            // would set the flag and have its write reset with the old one: later notifies
-            // would skip their writes, and the sleep would miss them.)
-            self.notified.store(false, Ordering::Release);
+            // Set after the counter is reset and before the caller looks at the shared
+            // state. Cleared (a leader's wait): a `notify` from now on writes again (and
+            // the next sleep returns at once); one before it found the flag set, skipped its
+            // write, and is covered by what the caller does next. (Cleared before the reset,
+            // a `notify` in between would set the flag and have its write reset with the old
+            // one: later notifies would skip their writes, and the sleep would miss them.)
+            // Kept set (the IO thread, awake now): notifies skip their write until
+            // `will_sleep`.
+            self.notified.store(awake_after, Ordering::SeqCst);
             Ok(n == 2 && !fds[1].revents().is_empty())
         }
     }
@@ -176,6 +188,11 @@ mod imp {
             self.poller.notify()
         }
 
+        // `polling` keeps its own notified flag; every `notify` reaches it.
+        pub(crate) fn will_sleep(&self) {}
+
+        pub(crate) fn stay_awake(&self) {}
+
         fn mode(&self) -> PollMode {
             if self.level() {
                 PollMode::Level
@@ -205,6 +222,7 @@ mod imp {
             &self,
             _socket: Option<(&TcpStream, bool, bool)>,
             timeout: Option<Duration>,
+            _awake_after: bool,
         ) -> io::Result<bool> {
             let mut events = self
                 .events
@@ -255,9 +273,27 @@ impl Waiter {
         self.0.watches_hangup()
     }
 
-    /// Wakes the sleep under way, or the next one.
+    /// Wakes the sleep under way, or the next one. Writes nothing (where the waiter keeps
+    /// its own flag) while a wake-up is pending or the IO thread is awake (see
+    /// [`Waiter::sleep`]).
     pub(crate) fn notify(&self) -> io::Result<()> {
         self.0.notify()
+    }
+
+    /// The IO thread is about to sleep: from now on `notify` writes. Then, before it
+    /// sleeps, it looks once more at what a `notify` before this may have skipped writing
+    /// for (queued feeds); what a caller does under the connection's lock is ordered by the
+    /// lock, if this is called with the lock held. (SeqCst, against `notify`'s swap: either
+    /// the IO thread sees the caller's queued feed, or the caller sees the flag clear and
+    /// writes.)
+    pub(crate) fn will_sleep(&self) {
+        self.0.will_sleep()
+    }
+
+    /// After [`Waiter::will_sleep`], the IO thread does not sleep after all (it found work):
+    /// it is awake again, and notifies skip their write.
+    pub(crate) fn stay_awake(&self) {
+        self.0.stay_awake()
     }
 
     /// Starts watching `tcp` for data (where interest is registered: `polling`).
@@ -288,7 +324,19 @@ impl Waiter {
         socket: Option<(&TcpStream, bool, bool)>,
         timeout: Option<Duration>,
     ) -> io::Result<bool> {
-        self.0.wait(socket, timeout)
+        self.0.wait(socket, timeout, false)
+    }
+
+    /// The IO thread's sleep: as [`Waiter::wait`], after [`Waiter::will_sleep`]. Once it
+    /// returns the thread counts as awake: a `notify` writes nothing until the next
+    /// `will_sleep` (the thread looks at everything before it sleeps again), which saves
+    /// the callers who queue a request while it works a write each, and it the read.
+    pub(crate) fn sleep(
+        &self,
+        socket: Option<(&TcpStream, bool, bool)>,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        self.0.wait(socket, timeout, true)
     }
 }
 
@@ -339,6 +387,56 @@ mod tests {
         for p in producers {
             p.join().unwrap();
         }
+    }
+
+    /// The IO thread's protocol: notifies while it is awake write nothing, and none is lost:
+    /// it clears the flag (`will_sleep`), looks at the work once more, and only then
+    /// sleeps; every item a producer counts before its `notify` is seen without waiting for
+    /// the timeout.
+    #[test]
+    fn notifies_while_awake_are_skipped_and_never_lost() {
+        let waiter = Arc::new(Waiter::new().unwrap());
+        let produced = Arc::new(AtomicUsize::new(0));
+        const PRODUCERS: usize = 3;
+        const ITEMS: usize = 20_000;
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|_| {
+                let (waiter, produced) = (waiter.clone(), produced.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..ITEMS {
+                        produced.fetch_add(1, Ordering::SeqCst);
+                        waiter.notify().unwrap();
+                    }
+                })
+            })
+            .collect();
+        let total = PRODUCERS * ITEMS;
+        let mut seen = 0;
+        let mut sleeps = 0;
+        while seen < total {
+            seen = produced.load(Ordering::SeqCst);
+            if seen == total {
+                break;
+            }
+            waiter.will_sleep();
+            if produced.load(Ordering::SeqCst) > seen {
+                waiter.stay_awake();
+                continue;
+            }
+            let started = Instant::now();
+            sleeps += 1;
+            waiter.sleep(None, Some(Duration::from_secs(5))).unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(4)
+                    || produced.load(Ordering::SeqCst) == seen,
+                "a wake-up was lost: {} items produced, {seen} seen, and the sleep ran out",
+                produced.load(Ordering::SeqCst)
+            );
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        assert!(sleeps <= total, "{sleeps} sleeps for {total} items");
     }
 
     /// A socket's readiness ends the sleep, as asked: data with read interest, and the

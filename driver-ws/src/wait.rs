@@ -10,6 +10,11 @@
 //! concurrent callers the IO thread sleeps about once per two requests, and those calls
 //! were a third of the client's system calls.)
 //!
+//! A `notify` writes the eventfd only when no wake-up is pending and the IO thread is not
+//! awake: the IO thread keeps the flag set while it works ([`Waiter::sleep`]) and clears it
+//! before it sleeps ([`Waiter::will_sleep`]), then looks once more at what a skipped
+//! `notify` was for.
+//!
 //! Elsewhere the IO thread sleeps in the `polling` crate's poller, and callers never lead.
 
 use std::io;

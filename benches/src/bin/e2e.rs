@@ -27,6 +27,13 @@
 //! At start-up the floors' requests are checked equal to the ones the model operations
 //! build, so both sides do the same wire work.
 //!
+//! Two reference lines go under the table. The async one (with `rt`): the sequential
+//! WebSocket row of surql-smol against the same frames on an `async_io` socket, with an A/A
+//! control. The threads one (with `conc`): the WebSocket concurrency row's pipelined floor
+//! and surql-blocking measured again, interleaved with a floor of 32 threads on 32 bare
+//! sockets, so the blocking driver's 32 threads on one connection can be read against what
+//! 32 threads cost without a client library.
+//!
 //! The `mem` workload measures memory instead of speed: for each client and transport it
 //! spawns this binary again as a child (`--rss-child`) that reads [`MEM_ROWS`] rows through
 //! `query` into `Vec<QueryRow>` (the floor child only reads the reply frame) and reports its
@@ -826,6 +833,84 @@ impl AsyncFloorWs {
             Ok((n, elapsed))
         })
     }
+}
+
+/// The 32-socket floor of the concurrency row, a reference for the blocking driver: 32
+/// threads, each with its own bare WebSocket (upgraded, signed in), each doing its 250
+/// sequential round trips with pre-encoded frames. Each thread is woken by its own socket;
+/// nothing is handed from one thread to another. (The HTTP floor of that row is built the
+/// same way, one keep-alive connection per thread.)
+struct ThreadsFloorWs(Vec<RawWs>);
+
+impl ThreadsFloorWs {
+    fn connect(addr: &str) -> Res<ThreadsFloorWs> {
+        (0..CONCURRENCY)
+            .map(|_| RawWs::connect(addr))
+            .collect::<Res<Vec<_>>>()
+            .map(ThreadsFloorWs)
+    }
+
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let work: Vec<_> = self
+            .0
+            .iter_mut()
+            .enumerate()
+            .map(|(c, raw)| {
+                let frames = raw.frames(&round_trip_requests(c * per_caller, per_caller));
+                (raw, frames)
+            })
+            .collect();
+        run_threads(work, |(raw, frames)| {
+            let mut last = Bytes::new();
+            for f in &frames {
+                last = raw.call(f)?;
+            }
+            check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
+            Ok(frames.len())
+        })
+    }
+}
+
+/// The threads reference line under the table: the WebSocket concurrency row's pipelined
+/// floor and surql-blocking, measured again interleaved with [`ThreadsFloorWs`] (as many
+/// repetitions as the row), so the blocking driver's 32 threads can be read against what 32
+/// threads cost without a client library.
+fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
+    let mut floor = FloorWs(RawWs::connect(addr)?);
+    let mut threads = ThreadsFloorWs::connect(addr)?;
+    let mut blocking = Blocking::connect(ws_url)?;
+    let warm = 10;
+    floor.concurrent(warm)?;
+    threads.concurrent(warm)?;
+    blocking.concurrent(warm)?;
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for rep in 0..w.reps * 3 {
+        for i in rotation::<3>(rep) {
+            let r = rate(match i {
+                0 => floor.concurrent(w.per_caller)?,
+                1 => threads.concurrent(w.per_caller)?,
+                _ => blocking.concurrent(w.per_caller)?,
+            });
+            samples[i].push(r);
+        }
+    }
+    let [f, t, b] = samples.map(median);
+    let pct = |x: f64, of: f64| 100.0 * x / of.max(f64::MIN_POSITIVE);
+    Ok(format!(
+        "threads reference, {CONCURRENCY} concurrent callers × {} `RETURN $x` over ws (calls/s, \
+         medians of {}, interleaved): the pipelined floor {}; {CONCURRENCY} threads on \
+         {CONCURRENCY} bare sockets {} = {:.0}% of it; surql-blocking ({CONCURRENCY} threads, \
+         one connection) {} = {:.0}% of the pipelined floor, {:.0}% of the {CONCURRENCY}-socket \
+         floor.\n",
+        w.per_caller,
+        w.reps * 3,
+        fmt_rate(f),
+        fmt_rate(t),
+        pct(t, f),
+        fmt_rate(b),
+        pct(b, f),
+        pct(b, t),
+    ))
 }
 
 /// The async reference line under the table: the sequential WebSocket row of the async
@@ -1974,6 +2059,12 @@ fn run() -> Res<()> {
     } else {
         None
     };
+    let threads = if w.enabled[CONCURRENT] {
+        eprintln!("e2e: threads reference…");
+        Some(threads_reference(&addr, &ws_url, &w)?)
+    } else {
+        None
+    };
     let memory = if w.enabled[MEM] {
         eprintln!("e2e: memory children, {} rows each…", w.mem_rows);
         Some(memory_table(&addr, w.mem_rows)?)
@@ -2007,6 +2098,9 @@ fn run() -> Res<()> {
         );
     }
     if let Some(r) = reference {
+        println!("{r}");
+    }
+    if let Some(r) = threads {
         println!("{r}");
     }
     if let Some(m) = memory {

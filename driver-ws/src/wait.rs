@@ -453,21 +453,30 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
         let waiter = Waiter::new().unwrap();
-        let short = Some(Duration::from_millis(50));
+        // SAFETY: deleted below, before `client` is closed.
+        unsafe { waiter.add(&client) }.unwrap();
+        // Interest as the IO thread gives it: registered (`polling`) and per sleep (poll).
+        let wait = |read: bool, write: bool, timeout: Duration| {
+            waiter.set(&client, read, write).unwrap();
+            waiter
+                .wait(Some((&client, read, write)), Some(timeout))
+                .unwrap()
+        };
+        let (short, long) = (Duration::from_millis(50), Duration::from_secs(5));
         // Nothing to read: the sleep runs out, and says the socket was not reported.
-        assert!(!waiter.wait(Some((&client, true, false)), short).unwrap());
+        assert!(!wait(true, false, short));
         // Writable at once when asked.
-        assert!(waiter.wait(Some((&client, false, true)), short).unwrap());
+        assert!(wait(false, true, short));
         server.write_all(b"x").unwrap();
-        let long = Some(Duration::from_secs(5));
-        assert!(waiter.wait(Some((&client, true, false)), long).unwrap());
+        assert!(wait(true, false, long));
         if waiter.watches_hangup() {
             // Data alone does not wake a sleep without read interest.
-            assert!(!waiter.wait(Some((&client, false, false)), short).unwrap());
+            assert!(!wait(false, false, short));
             drop(server);
             let started = Instant::now();
-            assert!(waiter.wait(Some((&client, false, false)), long).unwrap());
+            assert!(wait(false, false, long));
             assert!(started.elapsed() < Duration::from_secs(4));
         }
+        waiter.delete(&client);
     }
 }

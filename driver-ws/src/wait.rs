@@ -352,59 +352,14 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    /// Notifies racing a sleeper are never lost: every item a producer counts before its
-    /// `notify` is seen by the sleeper without waiting for the timeout. (With the flag
-    /// cleared before the counter is reset, this lost wake-ups within a few thousand turns.)
-    #[test]
-    fn no_notify_is_lost() {
-        let waiter = Arc::new(Waiter::new().unwrap());
-        let produced = Arc::new(AtomicUsize::new(0));
-        const PRODUCERS: usize = 3;
-        const ITEMS: usize = 20_000;
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|_| {
-                let (waiter, produced) = (waiter.clone(), produced.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..ITEMS {
-                        produced.fetch_add(1, Ordering::AcqRel);
-                        waiter.notify().unwrap();
-                    }
-                })
-            })
-            .collect();
-        let mut seen = 0;
-        let total = PRODUCERS * ITEMS;
-        while seen < total {
-            let now = produced.load(Ordering::Acquire);
-            if now > seen {
-                seen = now;
-                continue;
-            }
-            let started = Instant::now();
-            waiter.wait(None, Some(Duration::from_secs(5))).unwrap();
-            assert!(
-                started.elapsed() < Duration::from_secs(4)
-                    || produced.load(Ordering::Acquire) == seen,
-                "a wake-up was lost: {} items produced, {seen} seen, and the sleep ran out",
-                produced.load(Ordering::Acquire)
-            );
-        }
-        for p in producers {
-            p.join().unwrap();
-        }
-    }
+    const PRODUCERS: usize = 3;
+    const ITEMS: usize = 20_000;
+    const TOTAL: usize = PRODUCERS * ITEMS;
 
-    /// The IO thread's protocol: notifies while it is awake write nothing, and none is lost:
-    /// it clears the flag (`will_sleep`), looks at the work once more, and only then
-    /// sleeps; every item a producer counts before its `notify` is seen without waiting for
-    /// the timeout.
-    #[test]
-    fn notifies_while_awake_are_skipped_and_never_lost() {
-        let waiter = Arc::new(Waiter::new().unwrap());
+    /// Three threads that each count an item and then `notify`, 20,000 times.
+    fn producers(waiter: &Arc<Waiter>) -> (Arc<AtomicUsize>, Vec<std::thread::JoinHandle<()>>) {
         let produced = Arc::new(AtomicUsize::new(0));
-        const PRODUCERS: usize = 3;
-        const ITEMS: usize = 20_000;
-        let producers: Vec<_> = (0..PRODUCERS)
+        let threads = (0..PRODUCERS)
             .map(|_| {
                 let (waiter, produced) = (waiter.clone(), produced.clone());
                 std::thread::spawn(move || {
@@ -415,12 +370,54 @@ mod tests {
                 })
             })
             .collect();
-        let total = PRODUCERS * ITEMS;
+        (produced, threads)
+    }
+
+    /// Sleeps (`sleep`, bounded at 5 s) and fails if the sleep ran out while items beyond
+    /// `seen` had been produced: their wake-up was lost.
+    fn sleep_checked(
+        sleep: impl FnOnce(Option<Duration>) -> io::Result<bool>,
+        produced: &AtomicUsize,
+        seen: usize,
+    ) {
+        let started = Instant::now();
+        sleep(Some(Duration::from_secs(5))).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(4) || produced.load(Ordering::SeqCst) == seen,
+            "a wake-up was lost: {} items produced, {seen} seen, and the sleep ran out",
+            produced.load(Ordering::SeqCst)
+        );
+    }
+
+    /// Notifies racing a sleeper are never lost: every item a producer counts before its
+    /// `notify` is seen by the sleeper without waiting for the timeout. (With the flag
+    /// cleared before the counter is reset, this lost wake-ups within a few thousand turns.)
+    #[test]
+    fn no_notify_is_lost() {
+        let waiter = Arc::new(Waiter::new().unwrap());
+        let (produced, threads) = producers(&waiter);
         let mut seen = 0;
-        let mut sleeps = 0;
-        while seen < total {
-            seen = produced.load(Ordering::SeqCst);
-            if seen == total {
+        while seen < TOTAL {
+            let now = produced.load(Ordering::SeqCst);
+            if now > seen {
+                seen = now;
+                continue;
+            }
+            sleep_checked(|t| waiter.wait(None, t), &produced, seen);
+        }
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    }
+
+    /// The IO thread's protocol: notifies while it is awake write nothing, and none is lost:
+    /// it clears the flag (`will_sleep`), looks at the work once more, and only then
+    /// sleeps. (Fails at once if `will_sleep` leaves the flag set.)
+    #[test]
+    fn notifies_while_awake_are_skipped_and_never_lost() {
+        let waiter = Arc::new(Waiter::new().unwrap());
+        let (produced, threads) = producers(&waiter);
+        loop {
+            let seen = produced.load(Ordering::SeqCst);
+            if seen == TOTAL {
                 break;
             }
             waiter.will_sleep();
@@ -428,20 +425,9 @@ mod tests {
                 waiter.stay_awake();
                 continue;
             }
-            let started = Instant::now();
-            sleeps += 1;
-            waiter.sleep(None, Some(Duration::from_secs(5))).unwrap();
-            assert!(
-                started.elapsed() < Duration::from_secs(4)
-                    || produced.load(Ordering::SeqCst) == seen,
-                "a wake-up was lost: {} items produced, {seen} seen, and the sleep ran out",
-                produced.load(Ordering::SeqCst)
-            );
+            sleep_checked(|t| waiter.sleep(None, t), &produced, seen);
         }
-        for p in producers {
-            p.join().unwrap();
-        }
-        assert!(sleeps <= total, "{sleeps} sleeps for {total} items");
+        threads.into_iter().for_each(|t| t.join().unwrap());
     }
 
     /// A socket's readiness ends the sleep, as asked: data with read interest, and the

@@ -964,10 +964,6 @@ struct Socket {
     /// the IO thread's sleep.
     lead_fd: Arc<TcpStream>,
     io_poller: Arc<Waiter>,
-    /// Interest stays armed (level-triggered), so it is changed only when it must.
-    /// (Oneshot, the `polling` fallback, is re-armed before every wait; callers never lead
-    /// then.)
-    level: bool,
     /// The IO thread's interest (data, writability), as last set.
     armed: (bool, bool),
     /// The interest the IO thread's sleep under way watches: where interest is given per
@@ -992,7 +988,6 @@ impl Socket {
             ws,
             lead_fd,
             io_poller: io_poller.clone(),
-            level: io_poller.level(),
             armed: (true, false),
             watched: (true, false),
             readable: true,
@@ -1015,7 +1010,10 @@ impl Socket {
     /// Arms the IO thread's interest (a syscall only where interest is registered, and only
     /// when it must change).
     fn arm(&mut self, readable: bool, writable: bool) -> std::io::Result<()> {
-        if self.level && self.armed == (readable, writable) {
+        // Level-triggered interest stays armed, so it is changed only when it must. (Oneshot,
+        // the `polling` fallback's where level is not supported, is re-armed before every
+        // wait; callers never lead then.)
+        if self.io_poller.level() && self.armed == (readable, writable) {
             return Ok(());
         }
         self.io_poller.set(tcp_of(&self.ws), readable, writable)?;
@@ -1130,7 +1128,6 @@ impl<O: Sinks> Driver<O> {
             // Without any bound (`Duration::MAX` timeouts) it counts as waking now, so callers
             // wake it for anything.
             st.io_wakes_at = Some(deadline.unwrap_or(now));
-            let oneshot = st.socket.as_ref().is_some_and(|s| !s.level);
             // The socket as it is watched in this sleep (a duplicate descriptor, so a caller
             // that drops the socket meanwhile, and wakes this thread, closes nothing under it).
             let watch = st.socket.as_mut().map(|s| {
@@ -1157,7 +1154,7 @@ impl<O: Sinks> Driver<O> {
                     // Data, a hang-up or an error: the read finds out which. (A peer's hang-up
                     // watched without data interest is neither readable nor writable here.)
                     readable = reported;
-                    if oneshot {
+                    if !self.shared.io_poller.level() {
                         // A delivered oneshot interest is disarmed.
                         if let Ok(mut st) = self.shared.state.lock() {
                             if let Some(socket) = st.socket.as_mut() {

@@ -27,6 +27,8 @@
 // `surql::Error` is the one error of both drivers; its size is the core's decision.
 #![allow(clippy::result_large_err)]
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod bell;
 mod frame;
 pub mod http;
 pub mod oneshot;
@@ -670,6 +672,8 @@ impl<O: Sinks> Leading<'_, O> {
     /// thread must act.
     pub fn step(&mut self) -> Result<Lead, Error> {
         let conn = self.conn;
+        // Other callers this step answers are woken together, after the lock is released.
+        let _answered = oneshot::batch();
         let mut st = conn.lock()?;
         if !st.leader || st.socket_gen != self.gen {
             // Ended by the connection (socket lost or replaced); not ours to end again.
@@ -1052,6 +1056,10 @@ impl<O: Sinks> Driver<O> {
     fn run(self) {
         let mut readable = true;
         loop {
+            // The callers this turn answers are woken together when it ends (before the
+            // sleep below): one wake-up call, and this thread is preempted once, not once
+            // per answer.
+            let answered = oneshot::batch();
             let Ok(mut st) = self.shared.state.lock() else {
                 return; // poisoned: a caller panicked inside the mux
             };
@@ -1088,6 +1096,7 @@ impl<O: Sinks> Driver<O> {
             }
             if turn.open_socket {
                 drop(st);
+                drop(answered);
                 self.broadcast(turn.events);
                 self.reconnect();
                 continue;
@@ -1100,12 +1109,14 @@ impl<O: Sinks> Driver<O> {
                     let _ = socket.ws.flush();
                 }
                 drop(st);
+                drop(answered);
                 self.broadcast(turn.events);
                 return;
             }
             if let Err(e) = st.arm_io() {
                 st.lose_socket(format!("cannot watch the socket: {e}"));
                 drop(st);
+                drop(answered);
                 self.broadcast(turn.events);
                 continue;
             }
@@ -1135,6 +1146,7 @@ impl<O: Sinks> Driver<O> {
                 (s.lead_fd.clone(), s.armed)
             });
             drop(st);
+            drop(answered);
             self.broadcast(turn.events);
             let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
             readable = false;

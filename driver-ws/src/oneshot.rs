@@ -3,21 +3,54 @@
 //! condition variable, an async caller registers its waker.
 //!
 //! One small allocation per request, and a wake-up only for a caller that sleeps (a leader
-//! finds its answer without one). A general channel of one slot (std's, `async-channel`)
+//! finds its answer without one). On Linux a blocking receiver sleeps on a futex shared
+//! with other threads ([`crate::bell`]), so that whoever reads the socket wakes all the
+//! callers it answered in one turn with one system call ([`batch`]); elsewhere on a
+//! condition variable of its own. A general channel of one slot (std's, `async-channel`)
 //! keeps several cache lines of bookkeeping (head, tail, waiter lists, listener entries),
 //! touched on both sides of every round trip; on a loopback round trip that is measurable.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use std::sync::Condvar;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 struct Slot<T> {
     state: Mutex<State<T>>,
     /// A blocking receiver sleeps on this.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     answered: Condvar,
 }
+
+/// Who a sender wakes: the sleeping thread's futex word and bit, or (elsewhere) the slot's
+/// condition variable.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+type Sleeper = crate::bell::Who;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+type Sleeper = ();
+
+/// Collects the wake-ups of blocking receivers that this thread's sends make until the
+/// returned guard drops, then makes them at once (on Linux one system call for up to 32
+/// receivers; elsewhere each wake-up is made at once and this does nothing). For a thread
+/// that answers several callers in one turn; it must drop before that thread sleeps.
+pub fn batch() -> Batch {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Batch(crate::bell::batch());
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Batch(())
+}
+
+/// See [`batch`].
+#[must_use = "the wake-ups are made when this drops"]
+pub struct Batch(
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[allow(dead_code)] // held for its drop
+    crate::bell::Batch,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))] (),
+);
 
 struct State<T> {
     value: Option<T>,
@@ -25,8 +58,8 @@ struct State<T> {
     sent: bool,
     /// The receiver is gone or closed: a value would reach nobody.
     closed: bool,
-    /// A blocking receiver sleeps on `answered`.
-    sleeping: bool,
+    /// A blocking receiver sleeps (and who wakes it).
+    sleeping: Option<Sleeper>,
     /// An async receiver's waker.
     waker: Option<Waker>,
 }
@@ -35,6 +68,42 @@ impl<T> Slot<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing runs user code while holding it; a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps (registered as sleeping) until woken, at most `left`; may return early.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn sleep<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<T>>,
+        left: Duration,
+    ) -> MutexGuard<'a, State<T>> {
+        let me = crate::bell::me();
+        st.sleeping = Some(me);
+        // Read under the lock, after registering: a sender that sees the registration
+        // rings after this (see `bell`).
+        let seen = crate::bell::count(me);
+        drop(st);
+        crate::bell::sleep(me, seen, left);
+        let mut st = self.lock();
+        st.sleeping = None;
+        st
+    }
+
+    /// Sleeps (registered as sleeping) until woken, at most `left`; may return early.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn sleep<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<T>>,
+        left: Duration,
+    ) -> MutexGuard<'a, State<T>> {
+        st.sleeping = Some(());
+        let mut st = self
+            .answered
+            .wait_timeout(st, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        st.sleeping = None;
+        st
     }
 }
 
@@ -45,9 +114,10 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
             value: None,
             sent: false,
             closed: false,
-            sleeping: false,
+            sleeping: None,
             waker: None,
         }),
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         answered: Condvar::new(),
     });
     (Sender(Some(slot.clone())), Receiver(slot))
@@ -86,7 +156,10 @@ fn finish<T>(slot: &Slot<T>, value: &mut Option<T>) {
     let sleeping = st.sleeping;
     let waker = st.waker.take();
     drop(st);
-    if sleeping {
+    if let Some(_who) = sleeping {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        crate::bell::ring(_who);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         slot.answered.notify_one();
     }
     if let Some(waker) = waker {
@@ -146,14 +219,7 @@ impl<T> Receiver<T> {
             if left.is_zero() {
                 return Ok(None);
             }
-            st.sleeping = true;
-            st = self
-                .0
-                .answered
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            st.sleeping = false;
+            st = self.0.sleep(st, left);
         }
     }
 
@@ -280,6 +346,58 @@ mod tests {
         });
         assert_eq!(futures_lite::future::block_on(rx.recv()), Err(Closed));
         closer.join().unwrap();
+    }
+
+    #[test]
+    fn a_batch_wakes_the_receivers_its_sends_answer_when_it_ends() {
+        // More receivers than one futex word has bits, so two words are rung.
+        const N: usize = 40;
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut senders = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..N {
+            let (tx, rx) = channel();
+            senders.push(tx);
+            let done = done.clone();
+            threads.push(thread::spawn(move || {
+                let got = rx.recv_timeout(Duration::from_secs(30));
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                assert_eq!(got, Ok(Some(i)));
+            }));
+        }
+        let sleeping = |tx: &Sender<usize>| tx.0.as_ref().unwrap().lock().sleeping.is_some();
+        let start = Instant::now();
+        while !senders.iter().all(sleeping) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "receivers never slept"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        let batch = batch();
+        for (i, tx) in senders.into_iter().enumerate() {
+            assert!(tx.send(i));
+        }
+        thread::sleep(Duration::from_millis(50));
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            // Linux: nobody is woken before the batch ends (elsewhere it does nothing).
+            assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), 0);
+        }
+        drop(batch);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), N);
+
+        // Outside a batch a send wakes its receiver at once.
+        let (tx, rx) = channel();
+        let receiver = thread::spawn(move || rx.recv_timeout(Duration::from_secs(30)));
+        while !sleeping(&tx) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(tx.send(8));
+        assert_eq!(receiver.join().unwrap(), Ok(Some(8)));
     }
 
     /// A waker that counts its wake-ups.

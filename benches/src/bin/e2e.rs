@@ -894,14 +894,15 @@ fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
             samples[i].push(r);
         }
     }
+    let paired = paired_ratio(&samples[2], &samples[0]);
     let [f, t, b] = samples.map(median);
     let pct = |x: f64, of: f64| 100.0 * x / of.max(f64::MIN_POSITIVE);
     Ok(format!(
         "threads reference, {CONCURRENCY} concurrent callers × {} `RETURN $x` over ws (calls/s, \
          medians of {}, interleaved): the pipelined floor {}; {CONCURRENCY} threads on \
          {CONCURRENCY} bare sockets {} = {:.0}% of it; surql-blocking ({CONCURRENCY} threads, \
-         one connection) {} = {:.0}% of the pipelined floor, {:.0}% of the {CONCURRENCY}-socket \
-         floor.\n",
+         one connection) {} = {:.0}% of the pipelined floor ({:.0}% paired, see above), {:.0}% \
+         of the {CONCURRENCY}-socket floor.\n",
         w.per_caller,
         w.reps * 3,
         fmt_rate(f),
@@ -909,6 +910,7 @@ fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
         pct(t, f),
         fmt_rate(b),
         pct(b, f),
+        paired * 100.0,
         pct(b, t),
     ))
 }
@@ -1662,7 +1664,7 @@ fn sliced_round_trips<const N: usize>(
 /// drivers back to back (in the order [`rotation`] gives), so a burst of load from elsewhere
 /// hits all three alike; the sequential row goes in slices ([`sliced_round_trips`]). Each
 /// rate is the median of the repetitions.
-fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
+fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<([Rates; 3], Paired)> {
     // samples[contender][workload]
     let mut samples: [[Vec<f64>; 7]; 3] = Default::default();
     for c in t.contenders.iter_mut() {
@@ -1727,7 +1729,9 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
         admin.reset_table(table)?;
     }
     admin.reset_table(model_table)?;
-    Ok(samples.map(
+    let paired =
+        [1, 2].map(|i| std::array::from_fn(|k| paired_ratio(&samples[i][k], &samples[0][k])));
+    let rates = samples.map(
         |[rt, conc, insert, select, query, model_insert, model_all]| Rates {
             round_trip: median(rt),
             concurrent: median(conc),
@@ -1737,7 +1741,66 @@ fn measure(t: &mut Transport, w: &Workload, admin: &Admin) -> Res<[Rates; 3]> {
             model_insert: median(model_insert),
             model_all: median(model_all),
         },
-    ))
+    );
+    Ok((rates, paired))
+}
+
+/// Per workload (in table order), smol's and blocking's paired ratio to the floor (see
+/// [`paired_ratio`]); NaN for a workload not run.
+type Paired = [[f64; 7]; 2];
+
+/// The median over the repetitions of `driver`'s rate over `floor`'s in the SAME repetition
+/// (NaN without samples). The table's ratio is of the two medians, which pairs nothing: a
+/// repetition on a busy second of this host counts against the floor in one sample and
+/// against a driver in another. Printed beside it to read a miss against.
+fn paired_ratio(driver: &[f64], floor: &[f64]) -> f64 {
+    if driver.is_empty() {
+        return f64::NAN;
+    }
+    median(
+        driver
+            .iter()
+            .zip(floor)
+            .map(|(d, f)| d / f.max(f64::MIN_POSITIVE))
+            .collect(),
+    )
+}
+
+/// The paired ratios' line under the table (see [`paired_ratio`]).
+fn paired_line(results: &[(&str, Paired)]) -> String {
+    const NAMES: [&str; 7] = [
+        "sequential",
+        "32 callers",
+        "insert",
+        "select",
+        "query + take",
+        "bulk_create",
+        "objects().all()",
+    ];
+    let per_transport: Vec<String> = results
+        .iter()
+        .map(|(transport, [smol, blocking])| {
+            let cells: Vec<String> = NAMES
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !smol[*k].is_nan())
+                .map(|(k, name)| {
+                    format!(
+                        "{name} {:.0} / {:.0}%",
+                        smol[k] * 100.0,
+                        blocking[k] * 100.0
+                    )
+                })
+                .collect();
+            format!("{transport}: {}", cells.join(", "))
+        })
+        .collect();
+    format!(
+        "paired ratios, smol / blocking (each repetition's driver rate over the floor's in the \
+         same repetition, median over the repetitions; the table gives the ratio of the \
+         medians): {}.\n",
+        per_transport.join("; ")
+    )
 }
 
 // --- memory: one child process per client --------------------------------------------------
@@ -2021,6 +2084,7 @@ fn run() -> Res<()> {
     }
 
     let mut results = Vec::new();
+    let mut paired = Vec::new();
     let transports = [
         Transport {
             name: "ws",
@@ -2045,13 +2109,14 @@ fn run() -> Res<()> {
             break;
         }
         let start = Instant::now();
-        let rates = measure(&mut t, &w, &admin)?;
+        let (rates, pairs) = measure(&mut t, &w, &admin)?;
         eprintln!(
             "e2e: {} measured in {:.1}s",
             t.name,
             start.elapsed().as_secs_f64()
         );
         results.push((t.name, rates));
+        paired.push((t.name, pairs));
     }
     let reference = if w.enabled[0] {
         eprintln!("e2e: async reference…");
@@ -2096,6 +2161,7 @@ fn run() -> Res<()> {
              (ws: tungstenite, 32 requests pipelined for the concurrency row; http: keep-alive \
              POST /rpc, one connection per concurrent caller). ✗ = below target.\n"
         );
+        println!("{}", paired_line(&paired));
     }
     if let Some(r) = reference {
         println!("{r}");

@@ -119,17 +119,19 @@ fn wake(word: usize, bits: NonZeroU32) {
     let _ = futex::wake_bitset(&BELLS[word], futex::Flags::PRIVATE, i32::MAX as u32, bits);
 }
 
-/// Collects this thread's rings until the returned guard drops, then makes them: one
-/// system call per futex word rung. Must end before the thread sleeps (or the sleepers it
-/// answered sleep until their deadline).
-pub(crate) fn batch() -> Batch {
+/// Collects the wake-ups of blocking receivers that this thread's sends make (its rings)
+/// until the returned guard drops, then makes them: one system call per futex word rung
+/// (up to 32 receivers each). For a thread that answers several callers in one turn; it
+/// must drop before that thread sleeps (or the callers it answered sleep until their
+/// deadline). Re-exported as `oneshot::batch`.
+pub fn batch() -> Batch {
     DEPTH.set(DEPTH.get() + 1);
     Batch(())
 }
 
 /// An open batch of rings (see [`batch`]); rings them when dropped.
-#[must_use = "the rings are made when this drops"]
-pub(crate) struct Batch(());
+#[must_use = "the wake-ups are made when this drops"]
+pub struct Batch(());
 
 impl Drop for Batch {
     fn drop(&mut self) {

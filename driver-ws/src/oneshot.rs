@@ -32,25 +32,22 @@ type Sleeper = crate::bell::Who;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 type Sleeper = ();
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use crate::bell::{batch, Batch};
+
 /// Collects the wake-ups of blocking receivers that this thread's sends make until the
-/// returned guard drops, then makes them at once (on Linux one system call for up to 32
-/// receivers; elsewhere each wake-up is made at once and this does nothing). For a thread
-/// that answers several callers in one turn; it must drop before that thread sleeps.
+/// returned guard drops (on Linux: then made with one system call per 32 receivers; here
+/// each is made at once and this does nothing). For a thread that answers several callers
+/// in one turn; it must drop before that thread sleeps.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn batch() -> Batch {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return Batch(crate::bell::batch());
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     Batch(())
 }
 
 /// See [`batch`].
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 #[must_use = "the wake-ups are made when this drops"]
-pub struct Batch(
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[allow(dead_code)] // held for its drop
-    crate::bell::Batch,
-    #[cfg(not(any(target_os = "linux", target_os = "android")))] (),
-);
+pub struct Batch(());
 
 struct State<T> {
     value: Option<T>,

@@ -74,19 +74,14 @@ pub(crate) fn count(who: Who) -> u32 {
 /// Sleeps while `who`'s word still counts `seen` rings, at most `left` (less if a signal or
 /// another thread's ring on the same word ends it: the caller looks and sleeps again).
 pub(crate) fn sleep(who: Who, seen: u32, left: Duration) {
-    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
+    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. At most an hour away
+    // (the caller looks again), so it always fits; were it not to, it is now.
+    let span = Timespec::try_from(left.min(Duration::from_secs(3600))).unwrap_or_default();
     let now = clock_gettime(ClockId::Monotonic);
-    let left = left.min(Duration::from_secs(3600));
-    let mut deadline = Timespec {
-        tv_sec: now.tv_sec + left.as_secs() as i64,
-        tv_nsec: now.tv_nsec + i64::from(left.subsec_nanos()),
-    };
-    if deadline.tv_nsec >= 1_000_000_000 {
-        deadline.tv_sec += 1;
-        deadline.tv_nsec -= 1_000_000_000;
-    }
+    let deadline = now.checked_add(span).unwrap_or(now);
     let flags = futex::Flags::PRIVATE;
-    if let Err(e) = futex::wait_bitset(&BELLS[who.word], flags, seen, Some(&deadline), who.bit) {
+    let slept = futex::wait_bitset(&BELLS[who.word], flags, seen, Some(&deadline), who.bit);
+    if let Err(e) = slept {
         // EAGAIN (rung meanwhile), ETIMEDOUT, EINTR: the caller looks again. Anything else
         // means futexes do not work here: do not spin.
         if ![

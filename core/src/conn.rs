@@ -430,6 +430,22 @@ impl Connection {
         self.sessions.get(&session)
     }
 
+    /// Starts this connection with a copy of another's default session (its token, ns/db
+    /// and variables): the first [`Connection::handle_connected`] then replays it before any
+    /// request goes out, exactly as a reconnect would. For a second connection of the same
+    /// client (see [`crate::lanes`]). Ignored once a socket was ever connected: a live
+    /// connection learns its session from its own calls.
+    pub fn seed_session(&mut self, state: SessionState) {
+        if self.ever_connected || self.state != State::Connecting {
+            return;
+        }
+        if state == SessionState::default() {
+            self.sessions.remove(&None);
+        } else {
+            self.sessions.insert(None, state);
+        }
+    }
+
     /// How many requests wait for an answer (in flight or held).
     pub fn pending_requests(&self) -> usize {
         self.in_flight

@@ -43,6 +43,7 @@ pub mod endpoint;
 pub mod error;
 pub mod escape;
 pub mod export;
+pub mod lanes;
 pub mod live;
 pub mod log;
 pub mod model;

@@ -40,6 +40,7 @@ type IdHash = BuildHasherDefault<IdHasher>;
 use crate::error::Error;
 use crate::options::Options;
 use crate::rpc::{parse_query_results, Method, Notification, Payload, Request, StreamFrame};
+use crate::session::SessionState;
 use crate::value::{Uuid, Value};
 
 /// What happened when an item was offered to a reader's buffer.
@@ -241,6 +242,12 @@ impl<O: Outbox> Mux<O> {
     /// The connection machine (read-only).
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// [`Connection::seed_session`]: before the first socket, start from a copy of another
+    /// connection's default session.
+    pub fn seed_session(&mut self, state: SessionState) {
+        self.conn.seed_session(state);
     }
 
     /// [`Connection::tidy`]: frees what answered requests left behind, when that delays

@@ -50,6 +50,13 @@ pub struct Options {
     /// Show bound values in request logs and recorders (off by default: only their names
     /// show). Secrets stay hidden either way: see [`crate::log`].
     pub log_values: bool,
+    /// The most WebSocket connections one client opens to carry concurrent callers (default
+    /// 4; 1 keeps every request on one connection). Extra connections are opened in the
+    /// background only while callers overlap, carry a copy of the session, and take only
+    /// requests that need nothing else of their connection: see [`crate::lanes`]. Live
+    /// queries, streams, RPC transactions, attached sessions and every session change stay
+    /// on the first connection. HTTP has no use for it.
+    pub ws_connections: usize,
 }
 
 impl Default for Options {
@@ -66,6 +73,7 @@ impl Default for Options {
             live_buffer: 1024,
             tls: TlsOptions::default(),
             log_values: false,
+            ws_connections: 4,
         }
     }
 }
@@ -124,6 +132,12 @@ impl Options {
     /// secrets. For debugging; logs are often kept longer and read by more people than data.
     pub fn log_values(mut self, on: bool) -> Self {
         self.log_values = on;
+        self
+    }
+
+    /// Sets [`Options::ws_connections`] (at least 1).
+    pub fn ws_connections(mut self, n: usize) -> Self {
+        self.ws_connections = n.max(1);
         self
     }
 

@@ -1425,3 +1425,46 @@ fn a_late_session_change_is_still_tracked_for_the_replay() {
         ("use", vec![Value::from("app"), Value::from("main")])
     );
 }
+
+#[test]
+fn a_seeded_session_is_replayed_before_the_first_request() {
+    let mut p = Peer::new(config());
+    let mut state = surql::session::SessionState {
+        token: Some("jwt-9".into()),
+        ns: Some("app".into()),
+        db: Some("main".into()),
+        ..Default::default()
+    };
+    state.vars.insert("x".into(), Value::Int(1));
+    p.conn.seed_session(state.clone());
+    let user = p.send(Request::query("RETURN $x", Object::new()));
+    p.conn.handle_connected(p.now);
+    assert_eq!(p.conn.state(), State::Replaying);
+    for (method, params) in [
+        ("authenticate", vec![Value::from("jwt-9")]),
+        ("use", vec![Value::from("app"), Value::from("main")]),
+        ("let", vec![Value::from("x"), Value::Int(1)]),
+    ] {
+        let s = p.one();
+        assert_eq!((s.method.as_str(), s.params.clone()), (method, params));
+        p.reply(s.id, Value::None);
+    }
+    assert_eq!(p.events(), vec![Event::Reconnected]);
+    let s = p.one();
+    assert_eq!(s.method, "query", "held until the session is restored");
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.events(), vec![ok(user, Value::Array(vec![]))]);
+    assert_eq!(p.conn.session_state(None), Some(&state));
+    // Once connected, a seed changes nothing.
+    p.conn.seed_session(Default::default());
+    assert_eq!(p.conn.session_state(None), Some(&state));
+}
+
+#[test]
+fn an_empty_seed_connects_without_a_replay() {
+    let mut p = Peer::new(config());
+    p.conn.seed_session(Default::default());
+    p.conn.handle_connected(p.now);
+    assert!(p.conn.is_connected());
+    assert!(p.sent().is_empty());
+}

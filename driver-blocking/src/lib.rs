@@ -6,7 +6,10 @@
 //! - `ws://` / `wss://`: one IO thread per connection owns the WebSocket and the core
 //!   `Connection` state machine. It sleeps in the OS poller (epoll/kqueue) and callers wake
 //!   it when they queue a request, so a request leaves immediately. Requests from many
-//!   threads are multiplexed on the one socket; lost connections are re-opened, the session
+//!   threads are multiplexed on the socket; when callers overlap, the client opens up to
+//!   [`Options::ws_connections`] connections in all (default 4) and spreads plain requests
+//!   over them, each carrying a copy of the session (live queries, streams, transactions and
+//!   session changes stay on the first). Lost connections are re-opened, the session
 //!   replayed and live queries re-subscribed by the core.
 //!   Lost connections are reported on [`Surreal::events`] / [`Surreal::on_reconnect`];
 //!   requests in flight fail with [`Error::Disconnected`] (they may or may not have run).
@@ -113,7 +116,8 @@ struct Inner {
 }
 
 /// A connection to SurrealDB: cheap to clone, safe to share between threads (clones share
-/// the connection; requests from many threads are multiplexed on one WebSocket).
+/// the connection; requests from many threads are multiplexed on one WebSocket, or on a few
+/// while callers overlap: see [`Options::ws_connections`]).
 ///
 /// A WebSocket connection closes, and its IO thread ends, when the last clone (and the
 /// last [`LiveStream`] / [`QueryStream`]) is dropped. That drop sends a close frame and
@@ -187,6 +191,15 @@ impl Surreal {
         if let Transport::Ws(ws) = &self.inner.transport {
             // A closed connection has no more events to report.
             let _ = ws.add_hook(Arc::new(hook));
+        }
+    }
+
+    /// How many WebSocket connections this client has open now: the first, plus the lanes
+    /// opened for concurrent callers ([`Options::ws_connections`]); 0 over HTTP.
+    pub fn websocket_connections(&self) -> usize {
+        match &self.inner.transport {
+            Transport::Ws(ws) => 1 + ws.lane_count(),
+            Transport::Http(_) => 0,
         }
     }
 

@@ -12,6 +12,7 @@ use surql::endpoint::Endpoint;
 use surql::mux::{EndSlot, ItemSink, LiveItem, Offer, Outbox, Reply, ReplySink};
 use surql::rpc::{Method, Payload, Request, StreamFrame};
 use surql::Options;
+use surql_ws::lanes::Lanes;
 use surql_ws::{oneshot, Then, WsConn};
 
 use crate::{ConnectionEvent, Error, ReconnectHook};
@@ -83,7 +84,9 @@ impl Outbox for Io {
 
 /// The callers' side of a WebSocket connection.
 pub(crate) struct WsTransport {
-    conn: WsConn<Io>,
+    /// The primary connection and the lanes concurrent callers spread over
+    /// ([`Options::ws_connections`]).
+    lanes: Lanes<Io>,
     pub(crate) stream_buffer: usize,
     pub(crate) live_buffer: usize,
 }
@@ -93,18 +96,28 @@ impl WsTransport {
     /// starts the IO thread.
     pub(crate) fn connect(endpoint: Endpoint, options: Options) -> Result<WsTransport, Error> {
         Ok(WsTransport {
-            conn: WsConn::connect(endpoint, &options, "surql-ws")?,
+            lanes: Lanes::connect(endpoint, &options, "surql-ws")?,
             stream_buffer: options.stream_buffer,
             live_buffer: options.live_buffer,
         })
     }
 
-    /// Waits for the answer in `rx`, reading the socket itself while it leads.
-    fn answer(&self, method: Method, then: Then, rx: &ReplyRx) -> Result<Reply, Error> {
+    /// The primary connection.
+    fn conn(&self) -> &WsConn<Io> {
+        self.lanes.primary()
+    }
+
+    /// How many lanes are open (the primary not counted).
+    pub(crate) fn lane_count(&self) -> usize {
+        self.lanes.lane_count()
+    }
+
+    /// Waits for the answer in `rx` on `conn`, reading the socket itself while it leads.
+    fn answer(conn: &WsConn<Io>, method: Method, then: Then, rx: &ReplyRx) -> Result<Reply, Error> {
         let started = Instant::now();
         if let Then::Lead(on) = then {
             let mut answer = None;
-            let answered = self.conn.lead_blocking(on, started, || {
+            let answered = conn.lead_blocking(on, started, || {
                 answer = rx.try_recv().unwrap_or(Some(Err(Error::Closed)));
                 answer.is_some()
             })?;
@@ -114,7 +127,7 @@ impl WsTransport {
             // Leadership ended before the answer (socket lost or replaced, the IO thread
             // must act): whoever reads now delivers it.
         }
-        let limit = self.conn.wait_limit();
+        let limit = conn.wait_limit();
         match rx.recv_timeout(limit.saturating_sub(started.elapsed())) {
             Ok(Some(result)) => result,
             // The IO thread dropped the answer's sender: it has ended.
@@ -126,15 +139,15 @@ impl WsTransport {
         }
     }
 
-    /// Sends `request` and waits for its answer.
+    /// Sends `request` and waits for its answer, on the connection [`Lanes::pick`] gives.
     pub(crate) fn call(&self, request: Request) -> Result<Payload, Error> {
-        self.conn.refuse_on_io_thread()?;
+        self.conn().refuse_on_io_thread()?;
         let method = request.method;
         let (reply, rx) = reply_slot();
-        let (then, _waiting) = self
-            .conn
-            .submit_or_queue(true, move |mux, now| mux.call(request, reply, now))?;
-        match self.answer(method, then, &rx)? {
+        let conn = self.lanes.pick(&request);
+        let (then, _waiting) =
+            conn.submit_or_queue(true, move |mux, now| mux.call(request, reply, now))?;
+        match Self::answer(&conn, method, then, &rx)? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
                 "`{method}` was answered as a live subscription"
@@ -148,14 +161,14 @@ impl WsTransport {
         &self,
         request: Request,
     ) -> Result<(LiveHandle, surql::Uuid, BoundedRx<LiveItem>), Error> {
-        self.conn.refuse_on_io_thread()?;
+        self.conn().refuse_on_io_thread()?;
         let method = request.method;
         let (reply, rx) = reply_slot();
         let (sink, items) = bounded(self.live_buffer);
         let ((), then) = self
-            .conn
+            .conn()
             .submit(false, |mux, now| mux.live(request, reply, sink, now))?;
-        match self.answer(method, then, &rx)? {
+        match Self::answer(self.conn(), method, then, &rx)? {
             Reply::Live { handle, id } => Ok((handle, id, items)),
             Reply::Payload(_) => Err(Error::Protocol(format!(
                 "`{method}` for a live query was answered without a live id"
@@ -170,10 +183,10 @@ impl WsTransport {
         &self,
         request: Request,
     ) -> Result<(RequestId, BoundedRx<StreamFrame>), Error> {
-        self.conn.refuse_on_io_thread()?;
+        self.conn().refuse_on_io_thread()?;
         let (sink, frames) = bounded(self.stream_buffer);
         let (id, _) = self
-            .conn
+            .conn()
             .submit(false, |mux, now| mux.stream(request, sink, now))?;
         Ok((id, frames))
     }
@@ -182,7 +195,7 @@ impl WsTransport {
     pub(crate) fn unsubscribe(&self, handle: LiveHandle) {
         // Closed: the subscription died with the socket; nothing to kill.
         let _ = self
-            .conn
+            .conn()
             .submit(false, |mux, now| mux.unsubscribe(handle, now));
     }
 
@@ -190,7 +203,7 @@ impl WsTransport {
     pub(crate) fn cancel_stream(&self, id: RequestId) {
         // Closed: the stream died with the socket.
         let _ = self
-            .conn
+            .conn()
             .submit(false, |mux, now| mux.cancel_stream(id, now));
     }
 
@@ -198,14 +211,14 @@ impl WsTransport {
     pub(crate) fn listen(&self) -> Result<Receiver<ConnectionEvent>, Error> {
         let (sink, events) = mpsc::channel();
         // A listener whose receiver is gone is forgotten.
-        self.conn
+        self.conn()
             .add_listener(Box::new(move |event| sink.send(event.clone()).is_ok()))?;
         Ok(events)
     }
 
     /// Registers a hook run on the IO thread for every connection event.
     pub(crate) fn add_hook(&self, hook: ReconnectHook) -> Result<(), Error> {
-        self.conn.add_listener(Box::new(move |event| {
+        self.conn().add_listener(Box::new(move |event| {
             hook(event);
             true
         }))
@@ -216,18 +229,18 @@ impl WsTransport {
         &self,
         session: Option<surql::Uuid>,
     ) -> Result<surql::session::SessionState, Error> {
-        self.conn.session_state(session)
+        self.conn().session_state(session)
     }
 
     /// Closes the connection now: everything waiting fails with `Error::Closed`.
     pub(crate) fn close(&self) {
-        self.conn.close();
+        self.lanes.close();
     }
 }
 
 impl Drop for WsTransport {
     fn drop(&mut self) {
         // A blocking client waits until the close frame is written and the thread is gone.
-        self.conn.close_and_join();
+        self.lanes.close_and_join();
     }
 }

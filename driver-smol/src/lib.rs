@@ -1,7 +1,8 @@
 //! # surql-smol — an async SurrealDB client on smol / async-io
 //!
-//! A thin IO layer around the sans-IO [`surql`] core: one driver task per WebSocket
-//! connection (many concurrent callers multiplexed by request id), or stateless HTTP
+//! A thin IO layer around the sans-IO [`surql`] core: one IO thread per WebSocket
+//! connection (many concurrent callers multiplexed by request id; while they overlap, up to
+//! [`Options::ws_connections`] connections share them), or stateless HTTP
 //! `POST /rpc`. It needs no particular executor: it runs under smol, under tokio, or under
 //! `futures_lite::future::block_on`.
 //!
@@ -177,6 +178,15 @@ impl Surreal {
     /// `true` for a WebSocket connection, `false` for HTTP.
     pub fn is_websocket(&self) -> bool {
         matches!(self.inner.transport, Transport::Ws(_))
+    }
+
+    /// How many WebSocket connections this client has open now: the first, plus the lanes
+    /// opened for concurrent callers ([`Options::ws_connections`]); 0 over HTTP.
+    pub fn websocket_connections(&self) -> usize {
+        match &self.inner.transport {
+            Transport::Ws(ws) => 1 + ws.lane_count(),
+            _ => 0,
+        }
     }
 
     /// Registers a hook called on connection life-cycle events (disconnect, reconnect, live

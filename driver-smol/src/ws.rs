@@ -23,6 +23,7 @@ use surql::endpoint::Endpoint;
 use surql::mux::{ConnectionEvent, EndSlot, ItemSink, LiveItem, Offer, Outbox, Reply, ReplySink};
 use surql::rpc::{Payload, Request, StreamFrame};
 use surql::{Error, Options, Result};
+use surql_ws::lanes::Lanes;
 use surql_ws::{oneshot, Lead, LeadOn, Then, WsConn};
 
 /// A hook for connection events.
@@ -145,6 +146,10 @@ impl Handle {
 pub(crate) struct WsClient {
     /// The RPC URL (for an HTTP request to the same server: export / import).
     pub(crate) url: String,
+    /// The primary connection and the lanes concurrent callers spread over
+    /// ([`Options::ws_connections`]).
+    lanes: Lanes<Sinks>,
+    /// The primary, for streams and guards.
     conn: Handle,
     /// The reactor's view of the current socket, for leaders (made once per socket).
     lead_io: Mutex<Option<(u64, Arc<Async<TcpStream>>)>>,
@@ -156,11 +161,12 @@ impl WsClient {
     pub(crate) async fn connect(endpoint: Endpoint, options: Options) -> Result<WsClient> {
         let url = endpoint.rpc_url();
         let (stream_buffer, live_buffer) = (options.stream_buffer, options.live_buffer);
-        let conn =
-            blocking::unblock(move || WsConn::connect(endpoint, &options, "surql-smol-ws")).await?;
+        let lanes =
+            blocking::unblock(move || Lanes::connect(endpoint, &options, "surql-smol-ws")).await?;
         Ok(WsClient {
             url,
-            conn: Handle(Arc::new(conn)),
+            conn: Handle(lanes.primary_shared().clone()),
+            lanes,
             lead_io: Mutex::new(None),
             stream_buffer,
             live_buffer,
@@ -241,13 +247,22 @@ impl WsClient {
             .submit(false, |mux, now| mux.call(req, reply, now));
     }
 
+    /// How many lanes are open (the primary not counted).
+    pub(crate) fn lane_count(&self) -> usize {
+        self.lanes.lane_count()
+    }
+
+    /// Sends `req` and waits for its answer, on the connection [`Lanes::pick`] gives. Only
+    /// a caller on the primary may lead (the reactor's source is made for its socket); one
+    /// on a lane waits for the lane's IO thread.
     pub(crate) async fn call(&self, req: Request) -> Result<Payload> {
         self.conn().refuse_on_io_thread()?;
         let method = req.method;
         let (reply, rx) = reply_slot();
-        let (then, _waiting) = self
-            .conn()
-            .submit_or_queue(true, move |mux, now| mux.call(req, reply, now))?;
+        let conn = self.lanes.pick(&req);
+        let on_primary = std::ptr::eq::<WsConn<Sinks>>(&*conn, self.conn());
+        let (then, _waiting) =
+            conn.submit_or_queue(on_primary, move |mux, now| mux.call(req, reply, now))?;
         match self.answer(then, &rx).await? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
@@ -316,7 +331,7 @@ impl WsClient {
     }
 
     pub(crate) fn close(&self) {
-        self.conn().close();
+        self.lanes.close();
     }
 }
 

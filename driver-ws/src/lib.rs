@@ -31,6 +31,7 @@
 mod bell;
 mod frame;
 pub mod http;
+pub mod lanes;
 pub mod oneshot;
 mod wait;
 
@@ -46,6 +47,7 @@ pub use frame::Transport;
 use frame::{Framed, Got};
 use surql::endpoint::Endpoint;
 use surql::mux::{Action, ConnectionEvent, Mux, Outbox};
+use surql::session::SessionState;
 use surql::{Error, Options, TlsOptions};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
@@ -339,6 +341,20 @@ impl<O: Sinks> WsConn<O> {
         options: &Options,
         thread_name: &str,
     ) -> Result<WsConn<O>, Error> {
+        Self::connect_seeded(endpoint, options, thread_name, None, None)
+    }
+
+    /// [`WsConn::connect`] for a connection that starts from a copy of another's default
+    /// session (`seed`): it is replayed before any request goes out (a lane, see
+    /// [`lanes`]). `listener` hears every event from the first (it is registered before
+    /// the IO thread starts).
+    pub fn connect_seeded(
+        endpoint: Endpoint,
+        options: &Options,
+        thread_name: &str,
+        seed: Option<SessionState>,
+        listener: Option<Listener>,
+    ) -> Result<WsConn<O>, Error> {
         let tls = if endpoint.scheme.is_tls() {
             Some(tls_config(&options.tls)?)
         } else {
@@ -355,6 +371,9 @@ impl<O: Sinks> WsConn<O> {
             url: endpoint.rpc_url(),
             reason: e,
         })?;
+        if let Some(seed) = seed {
+            mux.seed_session(seed);
+        }
         mux.handle_connected(now);
         let wait_limit = options
             .request_timeout
@@ -380,7 +399,7 @@ impl<O: Sinks> WsConn<O> {
             can_lead: io_poller.level() && lead.is_some(),
             io_poller,
             lead,
-            listeners: Mutex::new(Vec::new()),
+            listeners: Mutex::new(listener.into_iter().collect()),
         });
         let driver = Driver {
             shared: shared.clone(),
@@ -404,6 +423,11 @@ impl<O: Sinks> WsConn<O> {
     /// connect timeout: the core answers every request by its own deadline before that).
     pub fn wait_limit(&self) -> Duration {
         self.wait_limit
+    }
+
+    /// How many callers are between [`WsConn::submit_or_queue`] and taking their answer.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
     }
 
     /// Refuses a call that would wait from the IO thread (only a listener runs there;

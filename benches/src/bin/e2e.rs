@@ -901,13 +901,15 @@ fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
         "threads reference, {CONCURRENCY} concurrent callers × {} `RETURN $x` over ws (calls/s, \
          medians of {}, interleaved): the pipelined floor {}; {CONCURRENCY} threads on \
          {CONCURRENCY} bare sockets {} = {:.0}% of it; surql-blocking ({CONCURRENCY} threads, \
-         one connection) {} = {:.0}% of the pipelined floor ({:.0}% paired, see above), {:.0}% \
-         of the {CONCURRENCY}-socket floor.\n",
+         one client with {} WebSocket connections open at the end, `Options::ws_connections`) {} \
+         = {:.0}% of the pipelined floor ({:.0}% paired, see above), {:.0}% of the \
+         {CONCURRENCY}-socket floor.\n",
         w.per_caller,
         w.reps * 3,
         fmt_rate(f),
         fmt_rate(t),
         pct(t, f),
+        blocking.0.websocket_connections(),
         fmt_rate(b),
         pct(b, f),
         paired * 100.0,

@@ -835,6 +835,60 @@ impl AsyncFloorWs {
     }
 }
 
+/// Sends `frames` on `raw` keeping `depth` of them in flight (one more written as each reply
+/// is read); the last reply.
+fn pipelined(raw: &mut RawWs, frames: &[Bytes], depth: usize) -> Res<Bytes> {
+    let mut sent = 0;
+    while sent < frames.len().min(depth) {
+        raw.write(&frames[sent])?;
+        sent += 1;
+    }
+    raw.flush()?;
+    let mut last = Bytes::new();
+    for _ in 0..frames.len() {
+        last = raw.recv()?;
+        if let Some(f) = frames.get(sent) {
+            raw.write(f)?;
+            raw.flush()?;
+            sent += 1;
+        }
+    }
+    Ok(last)
+}
+
+/// The shape of surql's lanes without a client library, a reference for both drivers: as
+/// many bare WebSockets as `Options::ws_connections` allows (4 by default), one thread each,
+/// each keeping its share of the 32 callers' requests pipelined (8 in flight).
+struct LanesFloorWs(Vec<RawWs>);
+
+impl LanesFloorWs {
+    fn connect(addr: &str) -> Res<LanesFloorWs> {
+        (0..surql::Options::default().ws_connections)
+            .map(|_| RawWs::connect(addr))
+            .collect::<Res<Vec<_>>>()
+            .map(LanesFloorWs)
+    }
+
+    fn concurrent(&mut self, per_caller: usize) -> Run {
+        let sockets = self.0.len();
+        let per_socket = CONCURRENCY * per_caller / sockets;
+        let work: Vec<_> = self
+            .0
+            .iter_mut()
+            .enumerate()
+            .map(|(c, raw)| {
+                let frames = raw.frames(&round_trip_requests(c * per_socket, per_socket));
+                (raw, frames)
+            })
+            .collect();
+        run_threads(work, |(raw, frames)| {
+            let last = pipelined(raw, &frames, CONCURRENCY / sockets)?;
+            check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
+            Ok(frames.len())
+        })
+    }
+}
+
 /// The 32-socket floor of the concurrency row, a reference for the blocking driver: 32
 /// threads, each with its own bare WebSocket (upgraded, signed in), each doing its 250
 /// sequential round trips with pre-encoded frames. Each thread is woken by its own socket;
@@ -878,24 +932,29 @@ impl ThreadsFloorWs {
 fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
     let mut floor = FloorWs(RawWs::connect(addr)?);
     let mut threads = ThreadsFloorWs::connect(addr)?;
+    let mut lanes = LanesFloorWs::connect(addr)?;
     let mut blocking = Blocking::connect(ws_url)?;
     let warm = 10;
     floor.concurrent(warm)?;
     threads.concurrent(warm)?;
+    lanes.concurrent(warm)?;
     blocking.concurrent(warm)?;
-    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut samples: [Vec<f64>; 4] = Default::default();
     for rep in 0..w.reps * 3 {
-        for i in rotation::<3>(rep) {
+        for i in rotation::<4>(rep) {
             let r = rate(match i {
                 0 => floor.concurrent(w.per_caller)?,
                 1 => threads.concurrent(w.per_caller)?,
+                2 => lanes.concurrent(w.per_caller)?,
                 _ => blocking.concurrent(w.per_caller)?,
             });
             samples[i].push(r);
         }
     }
-    let paired = paired_ratio(&samples[2], &samples[0]);
-    let [f, t, b] = samples.map(median);
+    let paired = paired_ratio(&samples[3], &samples[0]);
+    let paired_lanes = paired_ratio(&samples[3], &samples[2]);
+    let sockets = lanes.0.len();
+    let [f, t, l, b] = samples.map(median);
     let pct = |x: f64, of: f64| 100.0 * x / of.max(f64::MIN_POSITIVE);
     Ok(format!(
         "threads reference, {CONCURRENCY} concurrent callers × {} `RETURN $x` over ws (calls/s, \
@@ -903,7 +962,9 @@ fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
          {CONCURRENCY} bare sockets {} = {:.0}% of it; surql-blocking ({CONCURRENCY} threads, \
          one client with {} WebSocket connections open at the end, `Options::ws_connections`) {} \
          = {:.0}% of the pipelined floor ({:.0}% paired, see above), {:.0}% of the \
-         {CONCURRENCY}-socket floor.\n",
+         {CONCURRENCY}-socket floor; {sockets} bare sockets with {} requests pipelined on each \
+         (the lanes' shape without a client library) {} = {:.0}% of the pipelined floor, and \
+         surql-blocking {:.0}% of it ({:.0}% paired).\n",
         w.per_caller,
         w.reps * 3,
         fmt_rate(f),
@@ -914,6 +975,11 @@ fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
         pct(b, f),
         paired * 100.0,
         pct(b, t),
+        CONCURRENCY / sockets,
+        fmt_rate(l),
+        pct(l, f),
+        pct(b, l),
+        paired_lanes * 100.0,
     ))
 }
 
@@ -991,21 +1057,7 @@ impl Contender for FloorWs {
         let raw = &mut self.0;
         let frames = raw.frames(&round_trip_requests(0, CONCURRENCY * per_caller));
         let start = Instant::now();
-        let mut sent = 0;
-        while sent < frames.len().min(CONCURRENCY) {
-            raw.write(&frames[sent])?;
-            sent += 1;
-        }
-        raw.flush()?;
-        let mut last = Bytes::new();
-        for _ in 0..frames.len() {
-            last = raw.recv()?;
-            if let Some(f) = frames.get(sent) {
-                raw.write(f)?;
-                raw.flush()?;
-                sent += 1;
-            }
-        }
+        let last = pipelined(raw, &frames, CONCURRENCY)?;
         let elapsed = start.elapsed();
         check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
         Ok((frames.len(), elapsed))

@@ -944,3 +944,97 @@ case!(answers_in_reverse_order_reach_their_own_callers, {
     assert_eq!(server.count("query"), 2, "{:?}", server.log());
     w!(db.ping()).expect("the connection goes on");
 });
+
+/// `rounds` rounds of `callers` threads each calling `ping` on `db` at once; every outcome.
+fn pings_at_once(db: &drv::Surreal, callers: usize, rounds: usize) -> Vec<drv::Result<()>> {
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..callers)
+                .map(|_| {
+                    let db = db.clone();
+                    scope.spawn(move || futures_lite::future::block_on(async { w!(db.ping()) }))
+                })
+                .collect();
+            out.extend(threads.into_iter().map(|t| t.join().expect("caller thread")));
+        });
+    }
+    out
+}
+
+case!(a_lane_that_never_opens_delays_no_caller_and_sends_nothing_twice, {
+    // The first connection behaves; every later one (a lane) is accepted and never
+    // upgraded.
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    let server = FakeServer::start(move |stream, ctx| {
+        if ctx.conn == 0 {
+            well_behaved(stream, ctx);
+        } else {
+            seen.fetch_add(1, Ordering::SeqCst);
+            ctx.hold(stream);
+        }
+    });
+    let connect_timeout = Duration::from_millis(300);
+    let db = connect(&server, options().connect_timeout(connect_timeout)).await;
+    let started = Instant::now();
+    let outcomes = pings_at_once(&db, 8, 20);
+    let took = started.elapsed();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert!(attempts.load(Ordering::SeqCst) >= 1, "no lane was tried");
+    // A caller never waits for a lane being opened (160 calls each waiting for the connect
+    // timeout would take 48 s).
+    assert!(took < Duration::from_secs(5), "160 pings took {took:?}");
+    assert_eq!(db.websocket_connections(), 1);
+    assert_eq!(requests(&server, "ping", 0).len(), 160, "{:?}", server.log());
+    assert_eq!(server.count("ping"), 160, "a ping sent twice or lost");
+    // Closing does not wait for the lane still being opened.
+    let closing = Instant::now();
+    drop(db);
+    assert!(closing.elapsed() < Duration::from_secs(1), "{:?}", closing.elapsed());
+});
+
+case!(a_lane_whose_session_replay_fails_never_takes_a_request, {
+    // Sign-in gives a token; a lane's replay of it (`authenticate`) is refused, so the lane
+    // must not join: every request stays on the first connection.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let lane = ctx.conn > 0;
+        peer.serve(move |peer, req| match req.method.as_str() {
+            "signin" => {
+                peer.reply(req.id, Value::from("jwt-1"));
+                true
+            }
+            "authenticate" if lane => {
+                let error = object(&[
+                    ("code", Value::Int(-32002)),
+                    ("kind", Value::from("NotAllowed")),
+                    ("message", Value::from("There was a problem with authentication")),
+                ]);
+                peer.send_value(&object(&[
+                    ("id", req.id.map_or(Value::None, Value::Int)),
+                    ("error", error),
+                ]));
+                true
+            }
+            _ => false,
+        });
+    });
+    let db = connect(&server, options()).await;
+    w!(db.signin(&drv::Credentials::root("root", "root"))).expect("signin");
+    let outcomes = pings_at_once(&db, 8, 20);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert!(
+        server.wait_until(Duration::from_secs(5), |log| log
+            .iter()
+            .any(|r| r.method == "authenticate" && r.conn > 0)),
+        "no lane replayed the session: {:?}",
+        server.log()
+    );
+    assert_eq!(db.websocket_connections(), 1);
+    let pings: Vec<_> = server.log().into_iter().filter(|r| r.method == "ping").collect();
+    assert_eq!(pings.len(), 160, "a ping sent twice or lost");
+    assert!(pings.iter().all(|r| r.conn == 0), "a lane took a request: {pings:?}");
+});

@@ -199,6 +199,12 @@ impl LanePolicy {
         go
     }
 
+    /// A lane begun by [`LanePolicy::begin_open`] was not tried after all (the session was
+    /// changing): no pause follows.
+    pub fn abandon(&mut self) {
+        self.opening = false;
+    }
+
     /// A lane begun by [`LanePolicy::begin_open`] opened (`ok`) or failed to; a failure
     /// pauses further attempts (1 s, doubling up to a minute), a success ends the pause.
     pub fn opened(&mut self, ok: bool, now: Instant) {
@@ -355,5 +361,8 @@ mod tests {
         }
         p.opened(true, t);
         assert!(p.wants_lane(2, 1, t), "a success ends the pause");
+        assert!(p.begin_open(2, 1, t));
+        p.abandon();
+        assert!(p.begin_open(2, 1, t), "an abandoned attempt is no failure");
     }
 }

@@ -2,7 +2,8 @@
 //! one lock, an IO thread on an OS poller, callers that read their own answers when the
 //! connection is otherwise idle) with std channels as the callers' side. A blocking caller
 //! that leads waits for its socket with one `poll(2)`; one that cannot lead waits on its
-//! answer channel, bounded.
+//! answer channel, bounded. While callers overlap, [`Lanes`] spreads plain calls over up to
+//! `Options::ws_connections` connections.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Instant;

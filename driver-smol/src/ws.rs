@@ -8,7 +8,9 @@
 //! that cannot lead awaits its answer channel. Nothing here blocks a caller's executor: the
 //! connect (blocking TCP, TLS and upgrade, bounded by the connect timeout) runs on the
 //! `blocking` thread pool, and the IO thread is a plain thread, so the client works the same
-//! from smol, from tokio, or from any other runtime.
+//! from smol, from tokio, or from any other runtime. While callers overlap, [`Lanes`] spreads
+//! plain calls over up to `Options::ws_connections` connections (a lane is opened on a plain
+//! thread too); a caller on a lane waits for that lane's IO thread.
 
 use std::net::TcpStream;
 use std::pin::Pin;

@@ -198,7 +198,8 @@ impl<O: Sinks> Lanes<O> {
         }
         let seed = match self.primary.session_state(None) {
             Ok(seed) if self.shared.session_changes.load(Ordering::SeqCst) == 0 => seed,
-            _ => return self.shared.opened(None, generation),
+            // The session is changing (or the client closed): not now.
+            _ => return self.shared.abandon(),
         };
         let shared = self.shared.clone();
         let spawned = thread::Builder::new()
@@ -300,6 +301,12 @@ impl<O: Sinks> Shared<O> {
         let conn = self.set.write().ok()?.opening.take()?;
         let conn = Arc::try_unwrap(conn).ok()?;
         ready.then_some(conn)
+    }
+
+    fn abandon(&self) {
+        if let Ok(mut set) = self.set.write() {
+            set.policy.abandon();
+        }
     }
 
     /// A lane opened (`Some`) or failed to: it joins if the session is still the one it

@@ -31,8 +31,9 @@
 //! WebSocket row of surql-smol against the same frames on an `async_io` socket, with an A/A
 //! control. The threads one (with `conc`): the WebSocket concurrency row's pipelined floor
 //! and surql-blocking measured again, interleaved with a floor of 32 threads on 32 bare
-//! sockets, so the blocking driver's 32 threads on one connection can be read against what
-//! 32 threads cost without a client library.
+//! sockets and one of the lanes' shape (4 bare sockets, 8 requests pipelined on each), so
+//! the blocking driver's 32 threads on one client can be read against what 32 threads, and
+//! its own connections, cost without a client library.
 //!
 //! The `mem` workload measures memory instead of speed: for each client and transport it
 //! spawns this binary again as a child (`--rss-child`) that reads [`MEM_ROWS`] rows through
@@ -856,17 +857,21 @@ fn pipelined(raw: &mut RawWs, frames: &[Bytes], depth: usize) -> Res<Bytes> {
     Ok(last)
 }
 
-/// The shape of surql's lanes without a client library, a reference for both drivers: as
-/// many bare WebSockets as `Options::ws_connections` allows (4 by default), one thread each,
-/// each keeping its share of the 32 callers' requests pipelined (8 in flight).
-struct LanesFloorWs(Vec<RawWs>);
+/// Bare WebSockets sharing the concurrency row's 32 callers, one thread each, each keeping
+/// its share of the requests pipelined (32 / sockets in flight), with pre-encoded frames.
+/// Two references for the blocking driver: 32 sockets (each thread its own upgraded,
+/// signed-in socket doing sequential round trips: nothing is handed from one thread to
+/// another; the HTTP floor of that row is built the same way), and the lanes' shape without
+/// a client library (as many sockets as `Options::ws_connections` allows, 4 by default, 8
+/// requests in flight on each).
+struct SocketsFloorWs(Vec<RawWs>);
 
-impl LanesFloorWs {
-    fn connect(addr: &str) -> Res<LanesFloorWs> {
-        (0..surql::Options::default().ws_connections)
+impl SocketsFloorWs {
+    fn connect(addr: &str, sockets: usize) -> Res<SocketsFloorWs> {
+        (0..sockets)
             .map(|_| RawWs::connect(addr))
             .collect::<Res<Vec<_>>>()
-            .map(LanesFloorWs)
+            .map(SocketsFloorWs)
     }
 
     fn concurrent(&mut self, per_caller: usize) -> Run {
@@ -889,50 +894,14 @@ impl LanesFloorWs {
     }
 }
 
-/// The 32-socket floor of the concurrency row, a reference for the blocking driver: 32
-/// threads, each with its own bare WebSocket (upgraded, signed in), each doing its 250
-/// sequential round trips with pre-encoded frames. Each thread is woken by its own socket;
-/// nothing is handed from one thread to another. (The HTTP floor of that row is built the
-/// same way, one keep-alive connection per thread.)
-struct ThreadsFloorWs(Vec<RawWs>);
-
-impl ThreadsFloorWs {
-    fn connect(addr: &str) -> Res<ThreadsFloorWs> {
-        (0..CONCURRENCY)
-            .map(|_| RawWs::connect(addr))
-            .collect::<Res<Vec<_>>>()
-            .map(ThreadsFloorWs)
-    }
-
-    fn concurrent(&mut self, per_caller: usize) -> Run {
-        let work: Vec<_> = self
-            .0
-            .iter_mut()
-            .enumerate()
-            .map(|(c, raw)| {
-                let frames = raw.frames(&round_trip_requests(c * per_caller, per_caller));
-                (raw, frames)
-            })
-            .collect();
-        run_threads(work, |(raw, frames)| {
-            let mut last = Bytes::new();
-            for f in &frames {
-                last = raw.call(f)?;
-            }
-            check_query_reply(decoded_result(&last, "RETURN $x")?, "RETURN $x")?;
-            Ok(frames.len())
-        })
-    }
-}
-
 /// The threads reference line under the table: the WebSocket concurrency row's pipelined
-/// floor and surql-blocking, measured again interleaved with [`ThreadsFloorWs`] (as many
+/// floor and surql-blocking, measured again interleaved with two [`SocketsFloorWs`] (as many
 /// repetitions as the row), so the blocking driver's 32 threads can be read against what 32
 /// threads cost without a client library.
 fn threads_reference(addr: &str, ws_url: &str, w: &Workload) -> Res<String> {
     let mut floor = FloorWs(RawWs::connect(addr)?);
-    let mut threads = ThreadsFloorWs::connect(addr)?;
-    let mut lanes = LanesFloorWs::connect(addr)?;
+    let mut threads = SocketsFloorWs::connect(addr, CONCURRENCY)?;
+    let mut lanes = SocketsFloorWs::connect(addr, surql::Options::default().ws_connections)?;
     let mut blocking = Blocking::connect(ws_url)?;
     let warm = 10;
     floor.concurrent(warm)?;

@@ -63,6 +63,8 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::live::{live_id_from_result, LiveRegistry, Route};
@@ -354,6 +356,9 @@ pub struct Connection {
     lost_txns: HashSet<Uuid>,
     /// During a replay: the sessions whose restoration failed, with the first failure.
     replay_failed: BTreeMap<Option<Uuid>, (Method, ConnError)>,
+    /// Bumped whenever the default session's state may have changed: see
+    /// [`Connection::session_version`].
+    session_version: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Connection {
@@ -399,6 +404,7 @@ impl Connection {
             open_txns: HashSet::new(),
             lost_txns: HashSet::new(),
             replay_failed: BTreeMap::new(),
+            session_version: Arc::default(),
         }
     }
 
@@ -443,6 +449,28 @@ impl Connection {
             self.sessions.remove(&None);
         } else {
             self.sessions.insert(None, state);
+        }
+        self.session_changed(None);
+    }
+
+    /// A number bumped whenever the default session's state may have changed: a session
+    /// change applied (its answer, late ones included), a token forgotten after a failed
+    /// re-authentication, a seed. Another connection started from a copy of this session
+    /// (see [`crate::lanes`]) is current while the number is the one it copied. Bumped before
+    /// the answer that changed it is delivered.
+    pub fn session_version(&self) -> u64 {
+        self.session_version.load(Ordering::SeqCst)
+    }
+
+    /// [`Connection::session_version`], readable from another thread without whatever lock
+    /// guards this connection (it is only ever bumped).
+    pub fn session_version_handle(&self) -> Arc<AtomicU64> {
+        self.session_version.clone()
+    }
+
+    fn session_changed(&self, session: Option<Uuid>) {
+        if session.is_none() {
+            self.session_version.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -846,6 +874,7 @@ impl Connection {
                 s.token = None;
                 s.refresh = None;
             }
+            self.session_changed(session);
         }
         if method == Method::Attach {
             // Every later step of this session would fail with "session not found".
@@ -1249,6 +1278,7 @@ impl Connection {
             return;
         }
         self.sessions.entry(key).or_default().apply(req, result);
+        self.session_changed(key);
     }
 
     fn plan_replay(&mut self) -> VecDeque<(Request, Purpose)> {

@@ -26,6 +26,8 @@ pub struct ConnectionConfig {
     /// Connection options.
     pub options: Options,
     /// Clients opened for this name (requests are spread over them in turn; at least 1).
+    /// Over WebSocket each client may itself open up to [`Options::ws_connections`]
+    /// connections while its callers overlap.
     pub pool_size: usize,
 }
 

@@ -55,7 +55,10 @@ pub struct Options {
     /// background only while callers overlap, carry a copy of the session, and take only
     /// requests that need nothing else of their connection: see [`crate::lanes`]. Live
     /// queries, streams, RPC transactions, attached sessions and every session change stay
-    /// on the first connection. HTTP has no use for it.
+    /// on the first connection; a session change retires the others (an application that
+    /// changes its session on every request is better served by 1). They stay open once
+    /// callers stop overlapping, until a session change or the client closes. HTTP has no
+    /// use for it.
     pub ws_connections: usize,
 }
 

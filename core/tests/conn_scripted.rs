@@ -1468,3 +1468,50 @@ fn an_empty_seed_connects_without_a_replay() {
     assert!(p.conn.is_connected());
     assert!(p.sent().is_empty());
 }
+
+#[test]
+fn the_session_version_moves_with_every_change_of_the_default_session() {
+    let mut p = Peer::connected();
+    let v0 = p.conn.session_version();
+    // A plain request changes nothing.
+    p.send(Request::query("RETURN 1", Object::new()));
+    let s = p.one();
+    p.reply(s.id, Value::Array(vec![]));
+    assert_eq!(p.conn.session_version(), v0);
+    // An answered session change: bumped before its answer is handed out.
+    let handle = p.conn.session_version_handle();
+    p.send(Request::let_var("x", Value::Int(1)));
+    let s = p.one();
+    p.reply(s.id, Value::Null);
+    let v1 = handle.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(v1 > v0);
+    // A change whose caller gave up (timed out) still counts when its answer lands late.
+    p.send(Request::use_ns_db("app", "main"));
+    let s = p.one();
+    p.advance(Duration::from_secs(10));
+    let _ = p.events();
+    assert_eq!(p.conn.session_version(), v1, "not applied yet");
+    p.reply(s.id, Value::None);
+    let v2 = p.conn.session_version();
+    assert!(v2 > v1, "a late session change moves the version");
+    // A change of an attached session does not move the default session's version.
+    let mut attached = Request::let_var("y", Value::Int(2));
+    attached.session = Some(uuid(4));
+    p.send(attached);
+    let s = p.one();
+    p.reply(s.id, Value::Null);
+    assert_eq!(p.conn.session_version(), v2);
+}
+
+#[test]
+fn a_refused_re_authentication_moves_the_session_version() {
+    let (mut p, _) = session_then_disconnect();
+    let before = p.conn.session_version();
+    p.advance(Duration::from_secs(1));
+    let _ = p.events();
+    p.conn.handle_connected(p.now);
+    let s = p.one();
+    assert_eq!(s.method, "authenticate");
+    p.reply_err(s.id, "token expired");
+    assert!(p.conn.session_version() > before, "the token is forgotten");
+}

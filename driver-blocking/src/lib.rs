@@ -120,9 +120,11 @@ struct Inner {
 /// while callers overlap: see [`Options::ws_connections`]).
 ///
 /// A WebSocket connection closes, and its IO thread ends, when the last clone (and the
-/// last [`LiveStream`] / [`QueryStream`]) is dropped. That drop sends a close frame and
-/// joins the IO thread, so no thread outlives the connection; it can take up to the
-/// connect timeout if a reconnect attempt is under way at that moment.
+/// last [`LiveStream`] / [`QueryStream`]) is dropped. That drop sends a close frame on
+/// each connection and joins their IO threads, so no IO thread outlives the client; it can
+/// take up to the connect timeout if a reconnect attempt is under way at that moment. A lane
+/// still being opened at that moment is not waited for: its thread closes it and ends by
+/// itself within the connect timeout.
 #[derive(Clone)]
 pub struct Surreal {
     inner: Arc<Inner>,

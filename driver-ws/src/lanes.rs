@@ -3,17 +3,26 @@
 //!
 //! Callers ask [`Lanes::pick`] where a request goes. While the primary has nobody waiting,
 //! it is the primary, at the cost of one atomic load. When callers overlap, a request that
-//! may go anywhere takes the least loaded connection, and a lane is opened on a background
-//! thread (the caller that asked does not wait for it): TCP, TLS, upgrade, then the replay of
-//! a copy of the primary's default session. A lane joins only once its replay succeeded and
-//! if the session did not change meanwhile. A session change retires every lane before it is
-//! sent: a retired lane takes no new request, answers the ones it has and closes when its
-//! last caller lets go of it. A lane's own events (a reconnect, a replay) are its own; the
-//! client's events are the primary's.
+//! may go anywhere takes the least loaded usable connection, and a lane is opened on a
+//! background thread (the caller that asked does not wait for it): TCP, TLS, upgrade, then
+//! the replay of a copy of the primary's default session, read together with the session's
+//! version (`Connection::session_version`).
+//!
+//! A lane is usable while its socket lives (lanes do not reconnect: one that loses its socket
+//! or fails a replay is dropped, and a fresh one may be opened later from a fresh copy) and
+//! while the primary's session version is the one it copied. The version moves with every
+//! change of the primary's session, before the answer that made it is handed out, and also
+//! when a change lands after its caller gave up, or a failed re-authentication makes the
+//! primary forget its token: so a call that starts after a session change returned never
+//! runs on a lane with the older session. A lane that is no longer usable takes no new
+//! request; it answers those it has and closes when its last caller lets go of it. A
+//! session-changing request also retires every lane before it is sent, and no lane is used
+//! or joins until it is answered. A lane's own events are its own; the client's events are
+//! the primary's.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, RwLock, Weak};
 use std::thread;
 use std::time::Instant;
 
@@ -21,7 +30,6 @@ use surql::endpoint::Endpoint;
 use surql::lanes::{changes_session, least_loaded, route, LanePolicy, Route};
 use surql::mux::ConnectionEvent;
 use surql::rpc::Request;
-use surql::session::SessionState;
 use surql::{Error, Options};
 
 use crate::{Sinks, WsConn};
@@ -42,50 +50,78 @@ struct Shared<O: Sinks> {
     /// Session changes sent on the primary and not answered yet: meanwhile every request
     /// goes to the primary and no lane joins.
     session_changes: AtomicUsize,
-    /// Bumped when a session change starts and when it ends: a lane whose copy of the
-    /// session is older does not join.
-    generation: AtomicU64,
+    /// The primary's session version, read without its lock.
+    primary_version: Arc<AtomicU64>,
     endpoint: Endpoint,
+    /// The client's options, without reconnecting (a lane that loses its socket is dropped).
     options: Options,
     thread_name: String,
 }
 
 struct Set<O: Sinks> {
-    lanes: Vec<Arc<WsConn<O>>>,
+    lanes: Vec<Arc<Lane<O>>>,
+    /// Lanes taken out of `lanes` that callers may still hold: closed with the client.
+    retired: Vec<Weak<Lane<O>>>,
     /// The lane being opened, so that closing the client closes it too.
-    opening: Option<Arc<WsConn<O>>>,
+    opening: Option<Arc<Lane<O>>>,
     policy: LanePolicy,
     closed: bool,
 }
 
+impl<O: Sinks> Set<O> {
+    /// Takes the lanes `retire` selects out of the set (remembered as retired); returns
+    /// them, to be dropped outside the lock.
+    fn retire(&mut self, retire: impl Fn(&Lane<O>) -> bool) -> Vec<Arc<Lane<O>>> {
+        self.retired.retain(|w| w.strong_count() > 0);
+        let (gone, kept) = std::mem::take(&mut self.lanes)
+            .into_iter()
+            .partition::<Vec<_>, _>(|l| retire(l));
+        self.lanes = kept;
+        self.retired.extend(gone.iter().map(Arc::downgrade));
+        gone
+    }
+}
+
+/// One lane: its connection, the session version it copied, and whether it died.
+pub struct Lane<O: Sinks> {
+    conn: WsConn<O>,
+    version: u64,
+    dead: Arc<AtomicBool>,
+}
+
+impl<O: Sinks> Lane<O> {
+    fn usable(&self, primary_version: u64) -> bool {
+        self.version == primary_version && !self.dead.load(Ordering::SeqCst)
+    }
+}
+
 /// The connection a request goes to (see [`Lanes::pick`]); derefs to it.
-pub enum Lane<'a, O: Sinks> {
+pub enum Picked<'a, O: Sinks> {
     /// The primary.
     Primary(&'a WsConn<O>),
     /// A lane, held until the answer is taken.
-    Extra(Arc<WsConn<O>>),
-    /// The primary, for a session change: lanes are retired until it is dropped.
+    Lane(Arc<Lane<O>>),
+    /// The primary, for a session change: no lane is used until it is dropped.
     Session(&'a WsConn<O>, SessionChange<'a, O>),
 }
 
-impl<O: Sinks> Deref for Lane<'_, O> {
+impl<O: Sinks> Deref for Picked<'_, O> {
     type Target = WsConn<O>;
 
     fn deref(&self) -> &WsConn<O> {
         match self {
-            Lane::Primary(c) | Lane::Session(c, _) => c,
-            Lane::Extra(c) => c,
+            Picked::Primary(c) | Picked::Session(c, _) => c,
+            Picked::Lane(l) => &l.conn,
         }
     }
 }
 
-/// A session change in progress; dropping it (once the answer is taken) lets lanes open
-/// again, from the session as it now is.
+/// A session change in progress; dropping it (once the answer is taken) lets lanes be used
+/// and opened again, from the session as it now is.
 pub struct SessionChange<'a, O: Sinks>(&'a Shared<O>);
 
 impl<O: Sinks> Drop for SessionChange<'_, O> {
     fn drop(&mut self) {
-        self.0.generation.fetch_add(1, Ordering::SeqCst);
         self.0.session_changes.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -100,21 +136,22 @@ impl<O: Sinks> Lanes<O> {
         let primary = Arc::new(WsConn::connect(endpoint.clone(), options, thread_name)?);
         let max = options.ws_connections.max(1);
         Ok(Lanes {
-            primary,
-            max,
             shared: Arc::new(Shared {
                 set: RwLock::new(Set {
                     lanes: Vec::new(),
+                    retired: Vec::new(),
                     opening: None,
                     policy: LanePolicy::new(max),
                     closed: false,
                 }),
                 session_changes: AtomicUsize::new(0),
-                generation: AtomicU64::new(0),
+                primary_version: primary.shared.session_version.clone(),
                 endpoint,
-                options: options.clone(),
+                options: options.clone().reconnect(false),
                 thread_name: format!("{thread_name}-lane"),
             }),
+            primary,
+            max,
         })
     }
 
@@ -128,33 +165,40 @@ impl<O: Sinks> Lanes<O> {
         &self.primary
     }
 
-    /// How many lanes are open now (the primary not counted).
+    /// How many usable lanes are open now (the primary not counted).
     pub fn lane_count(&self) -> usize {
-        self.shared.set.read().map_or(0, |s| s.lanes.len())
+        let version = self.primary.session_version();
+        self.shared
+            .set
+            .read()
+            .map_or(0, |s| s.lanes.iter().filter(|l| l.usable(version)).count())
     }
 
     /// Where `req` goes: see the module docs. Hold the result until the answer is taken.
-    pub fn pick(&self, req: &Request) -> Lane<'_, O> {
+    pub fn pick(&self, req: &Request) -> Picked<'_, O> {
         if self.max == 1 {
-            return Lane::Primary(&self.primary);
+            return Picked::Primary(&self.primary);
         }
         if changes_session(req.method) {
-            return Lane::Session(&self.primary, self.begin_session_change());
+            return Picked::Session(&self.primary, self.begin_session_change());
         }
         let primary_load = self.primary.in_flight();
         if primary_load == 0
             || self.shared.session_changes.load(Ordering::SeqCst) > 0
             || route(req) != Route::Any
         {
-            return Lane::Primary(&self.primary);
+            return Picked::Primary(&self.primary);
         }
+        let version = self.primary.session_version();
         let Ok(set) = self.shared.set.read() else {
-            return Lane::Primary(&self.primary);
+            return Picked::Primary(&self.primary);
         };
-        let loads = std::iter::once(primary_load).chain(set.lanes.iter().map(|l| l.in_flight()));
-        let (index, load) = least_loaded(loads);
-        let open = set.lanes.len() + 1;
-        let lane = index.checked_sub(1).map(|i| set.lanes[i].clone());
+        let usable = || set.lanes.iter().filter(|l| l.usable(version));
+        let (index, load) =
+            least_loaded(std::iter::once(primary_load).chain(usable().map(|l| l.conn.in_flight())));
+        let lane = index.checked_sub(1).and_then(|i| usable().nth(i).cloned());
+        let open = 1 + usable().count();
+        let stale = open < 1 + set.lanes.len();
         // The clock is read only while a lane could still be opened.
         let wants = load > 0
             && open < self.max
@@ -162,54 +206,54 @@ impl<O: Sinks> Lanes<O> {
             && !set.policy.is_opening()
             && set.policy.wants_lane(open, load, Instant::now());
         drop(set);
+        if stale {
+            self.retire(|l| !l.usable(version));
+        }
         if wants {
             self.open_lane();
         }
         match lane {
-            Some(lane) => Lane::Extra(lane),
-            None => Lane::Primary(&self.primary),
+            Some(lane) => Picked::Lane(lane),
+            None => Picked::Primary(&self.primary),
         }
+    }
+
+    /// Takes the lanes `which` selects out of use.
+    fn retire(&self, which: impl Fn(&Lane<O>) -> bool) {
+        let gone = match self.shared.set.write() {
+            Ok(mut set) => set.retire(which),
+            Err(_) => Vec::new(),
+        };
+        // Each closes once its last caller lets go of it (`WsConn`'s drop), outside the lock.
+        drop(gone);
     }
 
     fn begin_session_change(&self) -> SessionChange<'_, O> {
         self.shared.session_changes.fetch_add(1, Ordering::SeqCst);
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        let retired = match self.shared.set.write() {
-            Ok(mut set) => std::mem::take(&mut set.lanes),
-            Err(_) => Vec::new(),
-        };
-        // Each closes once its last caller lets go of it (`WsConn`'s drop).
-        drop(retired);
+        self.retire(|_| true);
         SessionChange(&self.shared)
     }
 
     /// Starts opening a lane on a background thread, if the policy still wants one.
     fn open_lane(&self) {
-        let generation = self.shared.generation.load(Ordering::SeqCst);
         {
             let Ok(mut set) = self.shared.set.write() else {
                 return;
             };
-            let open = set.lanes.len() + 1;
+            let open = 1 + set.lanes.len();
             // Checked again under the write lock: only one caller starts it.
             if set.closed || !set.policy.begin_open(open, 1, Instant::now()) {
                 return;
             }
         }
-        let seed = match self.primary.session_state(None) {
-            Ok(seed) if self.shared.session_changes.load(Ordering::SeqCst) == 0 => seed,
-            // The session is changing (or the client closed): not now.
-            _ => return self.shared.abandon(),
-        };
         let shared = self.shared.clone();
+        // Weak: an opener must not keep a dropped client's primary open.
+        let primary = Arc::downgrade(&self.primary);
         let spawned = thread::Builder::new()
             .name(self.shared.thread_name.clone())
-            .spawn(move || {
-                let lane = shared.connect_lane(seed);
-                shared.opened(lane, generation);
-            });
+            .spawn(move || shared.open_lane(primary));
         if spawned.is_err() {
-            self.shared.opened(None, generation);
+            self.shared.opened(None);
         }
     }
 
@@ -219,31 +263,35 @@ impl<O: Sinks> Lanes<O> {
         self.close_lanes();
     }
 
-    fn close_lanes(&self) {
-        let (lanes, opening) = match self.shared.set.write() {
+    /// Closes every lane (open, retired, being opened); returns the open ones.
+    fn close_lanes(&self) -> Vec<Arc<Lane<O>>> {
+        let (lanes, others) = match self.shared.set.write() {
             Ok(mut set) => {
                 set.closed = true;
-                (std::mem::take(&mut set.lanes), set.opening.take())
+                let lanes = std::mem::take(&mut set.lanes);
+                let mut others: Vec<_> =
+                    set.retired.drain(..).filter_map(|w| w.upgrade()).collect();
+                others.extend(set.opening.take());
+                (lanes, others)
             }
-            Err(_) => (Vec::new(), None),
+            Err(_) => (Vec::new(), Vec::new()),
         };
-        for lane in lanes.iter().chain(&opening) {
-            lane.close();
+        for lane in lanes.iter().chain(&others) {
+            lane.conn.close();
         }
+        lanes
     }
 
-    /// [`Lanes::close`], then waits for each IO thread that nobody else holds to end (for
-    /// a blocking client: the close frames have then been written).
+    /// [`Lanes::close`], then waits for the IO thread of each connection nobody else holds
+    /// to end (for a blocking client: the close frames have then been written). A lane still
+    /// being opened is closed and not waited for: its thread ends by itself within the
+    /// connect timeout.
     pub fn close_and_join(&mut self) {
-        let lanes = match self.shared.set.write() {
-            Ok(mut set) => std::mem::take(&mut set.lanes),
-            Err(_) => Vec::new(),
-        };
-        self.close();
-        for lane in lanes {
-            // A lane still held elsewhere was closed above and ends by itself.
-            if let Ok(mut conn) = Arc::try_unwrap(lane) {
-                conn.close_and_join();
+        self.primary.close();
+        for lane in self.close_lanes() {
+            // A lane still held elsewhere was closed and ends by itself.
+            if let Ok(mut lane) = Arc::try_unwrap(lane) {
+                lane.conn.close_and_join();
             }
         }
         if let Some(primary) = Arc::get_mut(&mut self.primary) {
@@ -260,22 +308,50 @@ impl<O: Sinks> Drop for Lanes<O> {
 }
 
 impl<O: Sinks> Shared<O> {
+    /// The opener thread: copies the primary's session (with its version), opens a lane
+    /// from it and offers it to the set.
+    fn open_lane(&self, primary: Weak<WsConn<O>>) {
+        let copied = primary.upgrade().map(|p| p.session_state_versioned(None));
+        match copied {
+            Some(Ok((seed, version))) if self.session_changes.load(Ordering::SeqCst) == 0 => {
+                let lane = self.connect_lane(seed, version);
+                self.opened(lane);
+            }
+            // The session is changing, or the client is gone: not now.
+            _ => {
+                if let Ok(mut set) = self.set.write() {
+                    set.policy.abandon();
+                }
+            }
+        }
+    }
+
     /// Opens a lane from `seed` and waits until its replay is over; `None` if either
     /// failed (or the client closed meanwhile).
-    fn connect_lane(&self, seed: SessionState) -> Option<WsConn<O>> {
+    fn connect_lane(&self, seed: surql::session::SessionState, version: u64) -> Option<Lane<O>> {
         let (ready_tx, ready) = mpsc::channel();
+        let mut ready_tx = Some(ready_tx);
         let replays = !seed.replay_requests().is_empty();
+        let dead = Arc::new(AtomicBool::new(false));
+        let died = dead.clone();
+        // Kept for the lane's whole life: its first outcome tells the opener; a lost socket,
+        // a failed replay or a close makes it unusable.
         let listener = Box::new(move |event: &ConnectionEvent| {
-            let outcome = match event {
+            let ok = match event {
                 ConnectionEvent::Reconnected => true,
                 ConnectionEvent::ReplayFailed { .. }
                 | ConnectionEvent::Disconnected(_)
                 | ConnectionEvent::Closed => false,
                 _ => return true,
             };
-            // The opener may have given up waiting.
-            let _ = ready_tx.send(outcome);
-            false
+            if !ok {
+                died.store(true, Ordering::SeqCst);
+            }
+            if let Some(tx) = ready_tx.take() {
+                // The opener may have given up waiting.
+                let _ = tx.send(ok);
+            }
+            ok
         });
         let conn = WsConn::connect_seeded(
             self.endpoint.clone(),
@@ -285,41 +361,39 @@ impl<O: Sinks> Shared<O> {
             Some(listener),
         )
         .ok()?;
-        let conn = Arc::new(conn);
+        let lane = Arc::new(Lane {
+            conn,
+            version,
+            dead,
+        });
         {
             let mut set = self.set.write().ok()?;
             if set.closed {
                 return None;
             }
-            set.opening = Some(conn.clone());
+            set.opening = Some(lane.clone());
         }
         // Bounded: the replay's requests time out by the request timeout, and a close of
         // the client closes this connection too (a `Closed` event).
-        let ready = !replays || ready.recv_timeout(conn.wait_limit()).unwrap_or(false);
-        drop(conn);
+        let ready = !replays || ready.recv_timeout(lane.conn.wait_limit()).unwrap_or(false);
+        drop(lane);
         // Taken back from the set (`None`: the client closed it meanwhile).
-        let conn = self.set.write().ok()?.opening.take()?;
-        let conn = Arc::try_unwrap(conn).ok()?;
-        ready.then_some(conn)
+        let lane = self.set.write().ok()?.opening.take()?;
+        let lane = Arc::try_unwrap(lane).ok()?;
+        (ready && !lane.dead.load(Ordering::SeqCst)).then_some(lane)
     }
 
-    fn abandon(&self) {
-        if let Ok(mut set) = self.set.write() {
-            set.policy.abandon();
-        }
-    }
-
-    /// A lane opened (`Some`) or failed to: it joins if the session is still the one it
-    /// copied and the client is open; the policy learns the outcome either way.
-    fn opened(&self, lane: Option<WsConn<O>>, generation: u64) {
+    /// A lane opened (`Some`) or failed to: it joins if it copied the session as it still
+    /// is and the client is open; the policy learns the outcome either way.
+    fn opened(&self, lane: Option<Lane<O>>) {
         let Ok(mut set) = self.set.write() else {
             return;
         };
         set.policy.opened(lane.is_some(), Instant::now());
-        let current = self.generation.load(Ordering::SeqCst) == generation
-            && self.session_changes.load(Ordering::SeqCst) == 0;
+        let version = self.primary_version.load(Ordering::SeqCst);
+        let current = self.session_changes.load(Ordering::SeqCst) == 0;
         let stale = match lane {
-            Some(lane) if current && !set.closed => {
+            Some(lane) if current && !set.closed && lane.usable(version) => {
                 set.lanes.push(Arc::new(lane));
                 None
             }

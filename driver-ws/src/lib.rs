@@ -37,7 +37,7 @@ mod wait;
 
 use std::io::ErrorKind as IoKind;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -98,6 +98,12 @@ struct Shared<O: Outbox> {
     in_flight: AtomicUsize,
     /// Whether callers may lead (needs level-triggered polling; else the IO thread reads).
     can_lead: bool,
+    /// The default session's version (`Connection::session_version`), readable without the
+    /// lock.
+    session_version: Arc<AtomicU64>,
+    /// The IO thread has ended: nobody runs queued feeds any more, so a caller that queues
+    /// one runs the queue itself (see [`WsConn::submit_or_queue`]).
+    io_done: AtomicBool,
 }
 
 /// The connection: the mux and the socket, touched only under [`Shared::state`].
@@ -380,6 +386,7 @@ impl<O: Sinks> WsConn<O> {
             .saturating_mul(2)
             .saturating_add(options.connect_timeout);
         let (queue, queued) = mpsc::channel();
+        let session_version = mux.connection().session_version_handle();
         let shared = Arc::new(Shared {
             queue,
             queued_feeds: AtomicIsize::new(0),
@@ -397,6 +404,8 @@ impl<O: Sinks> WsConn<O> {
                 io_wakes_at: None,
             }),
             can_lead: io_poller.level() && lead.is_some(),
+            session_version,
+            io_done: AtomicBool::new(false),
             io_poller,
             lead,
             listeners: Mutex::new(listener.into_iter().collect()),
@@ -423,6 +432,27 @@ impl<O: Sinks> WsConn<O> {
     /// connect timeout: the core answers every request by its own deadline before that).
     pub fn wait_limit(&self) -> Duration {
         self.wait_limit
+    }
+
+    /// The default session's version (`Connection::session_version`), without the lock.
+    pub fn session_version(&self) -> u64 {
+        self.shared.session_version.load(Ordering::SeqCst)
+    }
+
+    /// A copy of `session`'s state and the default session's version, read together.
+    pub fn session_state_versioned(
+        &self,
+        session: Option<surql::Uuid>,
+    ) -> Result<(SessionState, u64), Error> {
+        let st = self.lock()?;
+        // A session the connection never saw has the default (empty) state.
+        let state = st
+            .mux
+            .connection()
+            .session_state(session)
+            .cloned()
+            .unwrap_or_default();
+        Ok((state, st.mux.connection().session_version()))
     }
 
     /// How many callers are between [`WsConn::submit_or_queue`] and taking their answer.
@@ -474,6 +504,14 @@ impl<O: Sinks> WsConn<O> {
             .send(Box::new(feed))
             .map_err(|_| Error::Closed)?;
         self.shared.queued_feeds.fetch_add(1, Ordering::SeqCst);
+        // The IO thread has ended (the connection is closed): nobody else may ever run the
+        // queue, so run it here (the closed mux answers at once). The fences pair with the
+        // IO thread's at its end: either it drains this feed, or this sees it gone.
+        fence(Ordering::SeqCst);
+        if self.shared.io_done.load(Ordering::SeqCst) {
+            drop(self.lock()?);
+            return Ok((Then::Wait, ticket));
+        }
         // Whoever holds the lock now may be a caller: the IO thread makes sure it runs soon
         // (a write only if it sleeps: awake, it looks at the count before it sleeps).
         self.wake_io()?;
@@ -566,14 +604,8 @@ impl<O: Sinks> WsConn<O> {
         &self,
         session: Option<surql::Uuid>,
     ) -> Result<surql::session::SessionState, Error> {
-        let st = self.lock()?;
-        // A session the connection never saw has the default (empty) state.
-        Ok(st
-            .mux
-            .connection()
-            .session_state(session)
-            .cloned()
-            .unwrap_or_default())
+        self.session_state_versioned(session)
+            .map(|(state, _)| state)
     }
 
     /// Closes the connection now: everything waiting fails with `Error::Closed`.
@@ -1132,6 +1164,11 @@ impl<O: Sinks> Driver<O> {
                     socket.ws.close();
                     let _ = socket.ws.flush();
                 }
+                // From here on a caller that queues a feed runs the queue itself; feeds
+                // queued before are run now (the closed mux answers them at once).
+                self.shared.io_done.store(true, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                st.drain_queue(&self.shared.queued_feeds);
                 drop(st);
                 drop(answered);
                 self.broadcast(turn.events);

@@ -1038,3 +1038,190 @@ case!(a_lane_whose_session_replay_fails_never_takes_a_request, {
     assert_eq!(pings.len(), 160, "a ping sent twice or lost");
     assert!(pings.iter().all(|r| r.conn == 0), "a lane took a request: {pings:?}");
 });
+
+case!(callers_of_a_closed_client_fail_at_once_even_while_others_wait, {
+    // After the IO thread has ended, callers that find others waiting queue their request
+    // for a thread that no longer exists: each must still be answered `Closed` at once.
+    let server = FakeServer::start(well_behaved);
+    let db = connect(&server, options()).await;
+    w!(db.ping()).expect("a ping before closing");
+    db.close();
+    let started = Instant::now();
+    let outcomes = pings_at_once(&db, 8, 10);
+    let took = started.elapsed();
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Err(e) if e.is_closed()),
+            "expected Closed: {outcome:?}"
+        );
+    }
+    assert!(took < Duration::from_secs(1), "80 calls on a closed client took {took:?}");
+    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
+});
+
+case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
+    // The first connection behaves; each lane answers three queries, then hangs up.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        if ctx.conn == 0 {
+            peer.serve(|peer, req| {
+                if req.method != "query" {
+                    return false;
+                }
+                peer.reply(req.id, query_result(sql_of(req)));
+                true
+            });
+            return;
+        }
+        let mut answered = 0;
+        while let Some(req) = peer.next_request() {
+            if req.method != "query" {
+                peer.answer(&req);
+                continue;
+            }
+            peer.reply(req.id, query_result(sql_of(&req)));
+            answered += 1;
+            if answered == 3 {
+                return; // dropping the peer closes the TCP connection
+            }
+        }
+    });
+    let db = connect(&server, options()).await;
+    let mut failures = 0;
+    let started = Instant::now();
+    for round in 0..30 {
+        let outcomes: Vec<(String, drv::Result<String>)> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|i| {
+                    let db = db.clone();
+                    let sql = format!("RETURN 'r{round}-c{i}'");
+                    scope.spawn(move || {
+                        let got = futures_lite::future::block_on(async {
+                            let mut res = w!(db.query(sql.as_str()))?;
+                            res.take::<String>(0).map_err(drv::Error::from)
+                        });
+                        (sql, got)
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("caller thread")).collect()
+        });
+        for (sql, got) in outcomes {
+            match got {
+                Ok(echoed) => assert_eq!(echoed, sql, "a caller got another caller's answer"),
+                // In flight on a lane when it hung up: it may or may not have run.
+                Err(e) if e.is_disconnected() || e.is_closed() => failures += 1,
+                Err(e) => panic!("{sql}: {e:?}"),
+            }
+        }
+    }
+    let took = started.elapsed();
+    // Nobody waited for a request timeout (2 s) on a dead lane.
+    assert!(took < Duration::from_secs(10), "240 queries took {took:?}");
+    let queries: Vec<_> = server.log().into_iter().filter(|r| r.method == "query").collect();
+    let mut texts: Vec<_> = queries.iter().map(|r| format!("{:?}", r.params.first())).collect();
+    let received = texts.len();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), received, "a query was sent twice");
+    assert!(queries.iter().any(|r| r.conn > 0), "no lane took a query");
+    assert!(failures < 240 / 4, "{failures} of 240 failed");
+    assert!(db.websocket_connections() <= drv::Options::default().ws_connections);
+    // The client goes on.
+    let mut res = w!(db.query("RETURN 'after'")).expect("a query after the lanes died");
+    assert_eq!(res.take::<String>(0).expect("echo"), "RETURN 'after'");
+});
+
+/// `callers` threads each sending `RETURN '<tag>-<i>'` at once; every echo must be its own.
+fn queries_at_once(db: &drv::Surreal, callers: usize, tag: &str) {
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..callers)
+            .map(|i| {
+                let db = db.clone();
+                let sql = format!("RETURN '{tag}-{i}'");
+                scope.spawn(move || {
+                    let got = futures_lite::future::block_on(async {
+                        let mut res = w!(db.query(sql.as_str()))?;
+                        res.take::<String>(0).map_err(drv::Error::from)
+                    });
+                    assert_eq!(got.expect("a query"), sql);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("caller thread");
+        }
+    });
+}
+
+case!(a_session_change_that_lands_after_its_caller_gave_up_retires_older_lanes, {
+    // The first connection holds its answer to `let v = 2` until a query says "release":
+    // the caller times out, the server then applies it late.
+    let server = FakeServer::start(|stream, ctx| {
+        let Some(mut peer) = ctx.upgrade(stream) else {
+            return;
+        };
+        let first = ctx.conn == 0;
+        let mut held: Option<Req> = None;
+        peer.serve(move |peer, req| match req.method.as_str() {
+            "let" if first && req.params.get(1) == Some(&Value::Int(2)) => {
+                held = Some(req.clone());
+                true
+            }
+            "query" => {
+                let sql = sql_of(req);
+                if sql.as_str().is_some_and(|s| s.contains("release")) {
+                    if let Some(late) = held.take() {
+                        peer.reply(late.id, Value::None);
+                    }
+                }
+                peer.reply(req.id, query_result(sql));
+                true
+            }
+            _ => false,
+        });
+    });
+    let db = connect(&server, options()).await;
+    w!(db.set("v", 1)).expect("let v = 1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut round = 0;
+    while db.websocket_connections() < 2 {
+        assert!(Instant::now() < deadline, "no lane opened");
+        queries_at_once(&db, 8, &format!("warm{round}"));
+        round += 1;
+    }
+    let err = w!(db.set("v", 2)).expect_err("the held `let` times out");
+    assert!(err.is_timeout(), "{err:?}");
+    // Lanes opened now copy `v = 1` (the primary has not heard of `v = 2` yet).
+    for r in 0..5 {
+        queries_at_once(&db, 8, &format!("gap{r}"));
+    }
+    let mut res = w!(db.query("RETURN 'release'")).expect("release");
+    assert_eq!(res.take::<String>(0).expect("echo"), "RETURN 'release'");
+    // From here on the session has `v = 2`: no query may run on a lane that replayed `v = 1`.
+    for r in 0..10 {
+        queries_at_once(&db, 8, &format!("after{r}"));
+    }
+    let log = server.log();
+    let replayed_v2 = |conn: usize| {
+        log.iter().any(|r| {
+            r.conn == conn && r.method == "let" && r.params.get(1) == Some(&Value::Int(2))
+        })
+    };
+    let after: Vec<_> = log
+        .iter()
+        .filter(|r| {
+            r.method == "query" && sql_of(r).as_str().is_some_and(|s| s.contains("'after"))
+        })
+        .collect();
+    assert_eq!(after.len(), 80, "a query lost or sent twice");
+    for q in after {
+        assert!(
+            q.conn == 0 || replayed_v2(q.conn),
+            "a query after the late `let v = 2` ran on lane {} with `v = 1`",
+            q.conn
+        );
+    }
+});

@@ -216,12 +216,22 @@ impl LanePolicy {
             self.failures = 0;
             self.retry_at = None;
         } else {
-            let pause = FIRST_PAUSE
-                .saturating_mul(1u32 << self.failures.min(6))
-                .min(MAX_PAUSE);
-            self.failures = self.failures.saturating_add(1);
-            self.retry_at = now.checked_add(pause);
+            self.pause(now);
         }
+    }
+
+    /// An open lane died (its socket lost, a replay refused): counted as a failure, so a
+    /// server or proxy that drops extra connections is not redialled in a loop.
+    pub fn died(&mut self, now: Instant) {
+        self.pause(now);
+    }
+
+    fn pause(&mut self, now: Instant) {
+        let pause = FIRST_PAUSE
+            .saturating_mul(1u32 << self.failures.min(6))
+            .min(MAX_PAUSE);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = now.checked_add(pause);
     }
 }
 
@@ -372,5 +382,9 @@ mod tests {
         assert!(p.begin_open(2, 1, t));
         p.abandon();
         assert!(p.begin_open(2, 1, t), "an abandoned attempt is no failure");
+        p.opened(true, t);
+        p.died(t);
+        assert!(!p.wants_lane(2, 1, t), "a lane that died pauses the next");
+        assert!(p.wants_lane(2, 1, t + FIRST_PAUSE));
     }
 }

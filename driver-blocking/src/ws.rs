@@ -148,7 +148,11 @@ impl WsTransport {
         let conn = self.lanes.pick(&request);
         let (then, _waiting) =
             conn.submit_or_queue(true, move |mux, now| mux.call(request, reply, now))?;
-        match Self::answer(&conn, method, then, &rx)? {
+        let answer = Self::answer(&conn, method, then, &rx);
+        if matches!(answer, Ok(_) | Err(Error::Server(_))) {
+            conn.settled();
+        }
+        match answer? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
                 "`{method}` was answered as a live subscription"

@@ -265,7 +265,11 @@ impl WsClient {
         let on_primary = std::ptr::eq::<WsConn<Sinks>>(&*conn, self.conn());
         let (then, _waiting) =
             conn.submit_or_queue(on_primary, move |mux, now| mux.call(req, reply, now))?;
-        match self.answer(then, &rx).await? {
+        let answer = self.answer(then, &rx).await;
+        if matches!(answer, Ok(_) | Err(Error::Server(_))) {
+            conn.settled();
+        }
+        match answer? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(
                 "`{method}` was answered as a live subscription"
@@ -334,6 +338,11 @@ impl WsClient {
 
     pub(crate) fn close(&self) {
         self.lanes.close();
+        // The reactor's duplicate of the socket would keep the TCP connection open after
+        // the IO thread let go of it.
+        if let Ok(mut cache) = self.lead_io.lock() {
+            *cache = None;
+        }
     }
 }
 

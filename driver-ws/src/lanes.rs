@@ -24,7 +24,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, RwLock, Weak};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use surql::endpoint::Endpoint;
 use surql::lanes::{changes_session, least_loaded, route, LanePolicy, Route};
@@ -52,6 +52,10 @@ struct Shared<O: Sinks> {
     session_changes: AtomicUsize,
     /// The primary's session version, read without its lock.
     primary_version: Arc<AtomicU64>,
+    /// [`NOT_UNSETTLED`], or the primary's session version when a session change ended
+    /// without an answer (its caller timed out or gave up): the server may still apply it,
+    /// so no lane is used or joins until the version moves.
+    unsettled_at: AtomicU64,
     endpoint: Endpoint,
     /// The client's options, without reconnecting (a lane that loses its socket is dropped).
     options: Options,
@@ -91,7 +95,7 @@ pub struct Lane<O: Sinks> {
 
 impl<O: Sinks> Lane<O> {
     fn usable(&self, primary_version: u64) -> bool {
-        self.version == primary_version && !self.dead.load(Ordering::SeqCst)
+        self.version == primary_version && !self.dead.load(Ordering::SeqCst) && !self.conn.is_done()
     }
 }
 
@@ -116,13 +120,39 @@ impl<O: Sinks> Deref for Picked<'_, O> {
     }
 }
 
+/// The longest an opener waits for a lane's replay, whatever the options say (with
+/// `Duration::MAX` timeouts it would otherwise wait for ever for a silent server).
+const OPEN_WAIT_CAP: Duration = Duration::from_secs(60);
+
+/// No session change is unsettled (see `Shared::unsettled_at`).
+const NOT_UNSETTLED: u64 = u64::MAX;
+
 /// A session change in progress; dropping it (once the answer is taken) lets lanes be used
-/// and opened again, from the session as it now is.
-pub struct SessionChange<'a, O: Sinks>(&'a Shared<O>);
+/// and opened again, from the session as it now is. Unless [`Picked::settled`] was called
+/// (the server answered, either way), the change counts as unsettled: lanes stay unused
+/// until the primary's session version moves.
+pub struct SessionChange<'a, O: Sinks> {
+    shared: &'a Shared<O>,
+    settled: AtomicBool,
+}
 
 impl<O: Sinks> Drop for SessionChange<'_, O> {
     fn drop(&mut self) {
-        self.0.session_changes.fetch_sub(1, Ordering::SeqCst);
+        if !self.settled.load(Ordering::SeqCst) {
+            let version = self.shared.primary_version.load(Ordering::SeqCst);
+            self.shared.unsettled_at.store(version, Ordering::SeqCst);
+        }
+        self.shared.session_changes.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<O: Sinks> Picked<'_, O> {
+    /// The server answered this request (a result or a server error): for a session change,
+    /// its outcome is known. Not called for a timeout, a lost connection or a dropped future.
+    pub fn settled(&self) {
+        if let Picked::Session(_, change) = self {
+            change.settled.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -146,6 +176,7 @@ impl<O: Sinks> Lanes<O> {
                 }),
                 session_changes: AtomicUsize::new(0),
                 primary_version: primary.shared.session_version.clone(),
+                unsettled_at: AtomicU64::new(NOT_UNSETTLED),
                 endpoint,
                 options: options.clone().reconnect(false),
                 thread_name: format!("{thread_name}-lane"),
@@ -185,6 +216,7 @@ impl<O: Sinks> Lanes<O> {
         let primary_load = self.primary.in_flight();
         if primary_load == 0
             || self.shared.session_changes.load(Ordering::SeqCst) > 0
+            || self.shared.unsettled()
             || route(req) != Route::Any
         {
             return Picked::Primary(&self.primary);
@@ -207,7 +239,7 @@ impl<O: Sinks> Lanes<O> {
             && set.policy.wants_lane(open, load, Instant::now());
         drop(set);
         if stale {
-            self.retire(|l| !l.usable(version));
+            self.retire_stale();
         }
         if wants {
             self.open_lane();
@@ -228,10 +260,26 @@ impl<O: Sinks> Lanes<O> {
         drop(gone);
     }
 
+    /// Takes the lanes that are no longer usable out of use (the version is read under the
+    /// lock: a lane that joined since the caller looked is current).
+    fn retire_stale(&self) {
+        let gone = match self.shared.set.write() {
+            Ok(mut set) => {
+                let version = self.shared.primary_version.load(Ordering::SeqCst);
+                set.retire(|l| !l.usable(version))
+            }
+            Err(_) => Vec::new(),
+        };
+        drop(gone);
+    }
+
     fn begin_session_change(&self) -> SessionChange<'_, O> {
         self.shared.session_changes.fetch_add(1, Ordering::SeqCst);
         self.retire(|_| true);
-        SessionChange(&self.shared)
+        SessionChange {
+            shared: &self.shared,
+            settled: AtomicBool::new(false),
+        }
     }
 
     /// Starts opening a lane on a background thread, if the policy still wants one.
@@ -251,7 +299,7 @@ impl<O: Sinks> Lanes<O> {
         let primary = Arc::downgrade(&self.primary);
         let spawned = thread::Builder::new()
             .name(self.shared.thread_name.clone())
-            .spawn(move || shared.open_lane(primary));
+            .spawn(move || Shared::open_lane(&shared, primary));
         if spawned.is_err() {
             self.shared.opened(None);
         }
@@ -308,13 +356,36 @@ impl<O: Sinks> Drop for Lanes<O> {
 }
 
 impl<O: Sinks> Shared<O> {
+    /// Whether a session change ended without an answer and the primary's session version
+    /// has not moved since (then it is cleared).
+    fn unsettled(&self) -> bool {
+        let at = self.unsettled_at.load(Ordering::SeqCst);
+        if at == NOT_UNSETTLED {
+            return false;
+        }
+        if self.primary_version.load(Ordering::SeqCst) == at {
+            return true;
+        }
+        // Moved: the late answer landed, or another change was answered since. Lanes copy
+        // (and are checked against) the version from here on.
+        let _ = self.unsettled_at.compare_exchange(
+            at,
+            NOT_UNSETTLED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        false
+    }
+
     /// The opener thread: copies the primary's session (with its version), opens a lane
     /// from it and offers it to the set.
-    fn open_lane(&self, primary: Weak<WsConn<O>>) {
+    fn open_lane(self: &Arc<Self>, primary: Weak<WsConn<O>>) {
         let copied = primary.upgrade().map(|p| p.session_state_versioned(None));
         match copied {
-            Some(Ok((seed, version))) if self.session_changes.load(Ordering::SeqCst) == 0 => {
-                let lane = self.connect_lane(seed, version);
+            Some(Ok((seed, version)))
+                if self.session_changes.load(Ordering::SeqCst) == 0 && !self.unsettled() =>
+            {
+                let lane = self.connect_lane(seed, version, Arc::downgrade(self));
                 self.opened(lane);
             }
             // The session is changing, or the client is gone: not now.
@@ -328,14 +399,20 @@ impl<O: Sinks> Shared<O> {
 
     /// Opens a lane from `seed` and waits until its replay is over; `None` if either
     /// failed (or the client closed meanwhile).
-    fn connect_lane(&self, seed: surql::session::SessionState, version: u64) -> Option<Lane<O>> {
+    fn connect_lane(
+        &self,
+        seed: surql::session::SessionState,
+        version: u64,
+        me: Weak<Shared<O>>,
+    ) -> Option<Lane<O>> {
         let (ready_tx, ready) = mpsc::channel();
         let mut ready_tx = Some(ready_tx);
         let replays = !seed.replay_requests().is_empty();
         let dead = Arc::new(AtomicBool::new(false));
         let died = dead.clone();
         // Kept for the lane's whole life: its first outcome tells the opener; a lost socket,
-        // a failed replay or a close makes it unusable.
+        // a failed replay or a close makes it unusable, and a lane that dies after it opened
+        // pauses the next attempt (a close is the client's own doing and does not).
         let listener = Box::new(move |event: &ConnectionEvent| {
             let ok = match event {
                 ConnectionEvent::Reconnected => true,
@@ -347,9 +424,17 @@ impl<O: Sinks> Shared<O> {
             if !ok {
                 died.store(true, Ordering::SeqCst);
             }
-            if let Some(tx) = ready_tx.take() {
+            match ready_tx.take() {
                 // The opener may have given up waiting.
-                let _ = tx.send(ok);
+                Some(tx) => drop(tx.send(ok)),
+                None if !matches!(event, ConnectionEvent::Closed) => {
+                    if let Some(shared) = me.upgrade() {
+                        if let Ok(mut set) = shared.set.write() {
+                            set.policy.died(Instant::now());
+                        }
+                    }
+                }
+                None => {}
             }
             ok
         });
@@ -375,7 +460,10 @@ impl<O: Sinks> Shared<O> {
         }
         // Bounded: the replay's requests time out by the request timeout, and a close of
         // the client closes this connection too (a `Closed` event).
-        let ready = !replays || ready.recv_timeout(lane.conn.wait_limit()).unwrap_or(false);
+        let ready = !replays
+            || ready
+                .recv_timeout(lane.conn.wait_limit().min(OPEN_WAIT_CAP))
+                .unwrap_or(false);
         drop(lane);
         // Taken back from the set (`None`: the client closed it meanwhile).
         let lane = self.set.write().ok()?.opening.take()?;
@@ -391,7 +479,7 @@ impl<O: Sinks> Shared<O> {
         };
         set.policy.opened(lane.is_some(), Instant::now());
         let version = self.primary_version.load(Ordering::SeqCst);
-        let current = self.session_changes.load(Ordering::SeqCst) == 0;
+        let current = self.session_changes.load(Ordering::SeqCst) == 0 && !self.unsettled();
         let stale = match lane {
             Some(lane) if current && !set.closed && lane.usable(version) => {
                 set.lanes.push(Arc::new(lane));

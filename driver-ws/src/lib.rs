@@ -434,6 +434,12 @@ impl<O: Sinks> WsConn<O> {
         self.wait_limit
     }
 
+    /// Whether the IO thread has ended (the connection is closed for good, or its thread
+    /// panicked): nothing sent here will be answered except by `Error::Closed`.
+    pub fn is_done(&self) -> bool {
+        self.shared.io_done.load(Ordering::SeqCst)
+    }
+
     /// The default session's version (`Connection::session_version`), without the lock.
     pub fn session_version(&self) -> u64 {
         self.shared.session_version.load(Ordering::SeqCst)
@@ -1108,8 +1114,20 @@ struct Turn {
     finished: bool,
 }
 
+/// Sets [`Shared::io_done`] when the IO thread ends, however it ends.
+struct IoDone<O: Outbox>(Arc<Shared<O>>);
+
+impl<O: Outbox> Drop for IoDone<O> {
+    fn drop(&mut self) {
+        self.0.io_done.store(true, Ordering::SeqCst);
+    }
+}
+
 impl<O: Sinks> Driver<O> {
     fn run(self) {
+        // However this thread ends (a panic included), callers learn that nobody runs the
+        // queue any more.
+        let _done = IoDone(self.shared.clone());
         let mut readable = true;
         loop {
             // The callers this turn answers are woken together when it ends (before the

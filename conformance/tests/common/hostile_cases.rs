@@ -1046,6 +1046,8 @@ case!(callers_of_a_closed_client_fail_at_once_even_while_others_wait, {
     let db = connect(&server, options()).await;
     w!(db.ping()).expect("a ping before closing");
     db.close();
+    // At once: the IO thread is ending while the first callers queue (its last turn must
+    // run what they queued), then gone for the later ones (they must run it themselves).
     let started = Instant::now();
     let outcomes = pings_at_once(&db, 8, 10);
     let took = started.elapsed();
@@ -1118,8 +1120,8 @@ case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
         }
     }
     let took = started.elapsed();
-    // Nobody waited for a request timeout (2 s) on a dead lane.
-    assert!(took < Duration::from_secs(10), "240 queries took {took:?}");
+    // Nobody waited for a request timeout (2 s) on a dead lane (30 rounds, generously).
+    assert!(took < Duration::from_secs(30), "240 queries took {took:?}");
     let queries: Vec<_> = server.log().into_iter().filter(|r| r.method == "query").collect();
     let mut texts: Vec<_> = queries.iter().map(|r| format!("{:?}", r.params.first())).collect();
     let received = texts.len();
@@ -1127,7 +1129,8 @@ case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
     texts.dedup();
     assert_eq!(texts.len(), received, "a query was sent twice");
     assert!(queries.iter().any(|r| r.conn > 0), "no lane took a query");
-    assert!(failures < 240 / 4, "{failures} of 240 failed");
+    // Only calls in flight on a lane as it hung up fail (a lane that died pauses the next).
+    assert!(failures < 240 / 2, "{failures} of 240 failed");
     assert!(db.websocket_connections() <= drv::Options::default().ws_connections);
     // The client goes on.
     let mut res = w!(db.query("RETURN 'after'")).expect("a query after the lanes died");
@@ -1194,32 +1197,48 @@ case!(a_session_change_that_lands_after_its_caller_gave_up_retires_older_lanes, 
     }
     let err = w!(db.set("v", 2)).expect_err("the held `let` times out");
     assert!(err.is_timeout(), "{err:?}");
-    // Lanes opened now copy `v = 1` (the primary has not heard of `v = 2` yet).
+    // Its outcome is unknown (the server may still apply it): no lane is used or opened.
     for r in 0..5 {
         queries_at_once(&db, 8, &format!("gap{r}"));
     }
     let mut res = w!(db.query("RETURN 'release'")).expect("release");
     assert_eq!(res.take::<String>(0).expect("echo"), "RETURN 'release'");
-    // From here on the session has `v = 2`: no query may run on a lane that replayed `v = 1`.
-    for r in 0..10 {
-        queries_at_once(&db, 8, &format!("after{r}"));
-    }
-    let log = server.log();
-    let replayed_v2 = |conn: usize| {
+    // From here on the session has `v = 2`: lanes reopen from it, and no query may run on
+    // a lane that replayed `v = 1`.
+    let replayed_v2 = |log: &[Req], conn: usize| {
         log.iter().any(|r| {
             r.conn == conn && r.method == "let" && r.params.get(1) == Some(&Value::Int(2))
         })
     };
-    let after: Vec<_> = log
-        .iter()
-        .filter(|r| {
-            r.method == "query" && sql_of(r).as_str().is_some_and(|s| s.contains("'after"))
-        })
-        .collect();
-    assert_eq!(after.len(), 80, "a query lost or sent twice");
+    let is_query = |r: &Req, tag: &str| {
+        r.method == "query" && sql_of(r).as_str().is_some_and(|s| s.contains(tag))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rounds = 0;
+    loop {
+        queries_at_once(&db, 8, &format!("after{rounds}"));
+        rounds += 1;
+        let log = server.log();
+        let on_v2_lane = log
+            .iter()
+            .any(|r| is_query(r, "'after") && r.conn > 0 && replayed_v2(&log, r.conn));
+        if on_v2_lane {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no lane reopened from `v = 2`");
+    }
+    let log = server.log();
+    let gap: Vec<_> = log.iter().filter(|r| is_query(r, "'gap")).collect();
+    assert_eq!(gap.len(), 40, "a query lost or sent twice");
+    assert!(
+        gap.iter().all(|q| q.conn == 0),
+        "a query ran on a lane while the `let` was unsettled"
+    );
+    let after: Vec<_> = log.iter().filter(|r| is_query(r, "'after")).collect();
+    assert_eq!(after.len(), 8 * rounds, "a query lost or sent twice");
     for q in after {
         assert!(
-            q.conn == 0 || replayed_v2(q.conn),
+            q.conn == 0 || replayed_v2(&log, q.conn),
             "a query after the late `let v = 2` ran on lane {} with `v = 1`",
             q.conn
         );

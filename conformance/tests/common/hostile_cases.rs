@@ -1094,23 +1094,7 @@ case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
     let mut failures = 0;
     let started = Instant::now();
     for round in 0..30 {
-        let outcomes: Vec<(String, drv::Result<String>)> = std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..8)
-                .map(|i| {
-                    let db = db.clone();
-                    let sql = format!("RETURN 'r{round}-c{i}'");
-                    scope.spawn(move || {
-                        let got = futures_lite::future::block_on(async {
-                            let mut res = w!(db.query(sql.as_str()))?;
-                            res.take::<String>(0).map_err(drv::Error::from)
-                        });
-                        (sql, got)
-                    })
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().expect("caller thread")).collect()
-        });
-        for (sql, got) in outcomes {
+        for (sql, got) in echoes_at_once(&db, 8, &format!("r{round}")) {
             match got {
                 Ok(echoed) => assert_eq!(echoed, sql, "a caller got another caller's answer"),
                 // In flight on a lane when it hung up: it may or may not have run.
@@ -1137,8 +1121,13 @@ case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
     assert_eq!(res.take::<String>(0).expect("echo"), "RETURN 'after'");
 });
 
-/// `callers` threads each sending `RETURN '<tag>-<i>'` at once; every echo must be its own.
-fn queries_at_once(db: &drv::Surreal, callers: usize, tag: &str) {
+/// `callers` threads each sending `RETURN '<tag>-<i>'` at once (a fake server echoes the
+/// text); each one's text and outcome.
+fn echoes_at_once(
+    db: &drv::Surreal,
+    callers: usize,
+    tag: &str,
+) -> Vec<(String, drv::Result<String>)> {
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..callers)
             .map(|i| {
@@ -1149,14 +1138,19 @@ fn queries_at_once(db: &drv::Surreal, callers: usize, tag: &str) {
                         let mut res = w!(db.query(sql.as_str()))?;
                         res.take::<String>(0).map_err(drv::Error::from)
                     });
-                    assert_eq!(got.expect("a query"), sql);
+                    (sql, got)
                 })
             })
             .collect();
-        for t in threads {
-            t.join().expect("caller thread");
-        }
-    });
+        threads.into_iter().map(|t| t.join().expect("caller thread")).collect()
+    })
+}
+
+/// [`echoes_at_once`], every echo its own.
+fn queries_at_once(db: &drv::Surreal, callers: usize, tag: &str) {
+    for (sql, got) in echoes_at_once(db, callers, tag) {
+        assert_eq!(got.expect("a query"), sql);
+    }
 }
 
 case!(a_session_change_that_lands_after_its_caller_gave_up_retires_older_lanes, {

@@ -157,13 +157,23 @@ pub struct LanePolicy {
 /// The least loaded of connections with `loads` callers waiting (the first is the primary):
 /// its index and load, the earliest on a tie; `(0, 0)` for no connection.
 pub fn least_loaded(loads: impl IntoIterator<Item = usize>) -> (usize, usize) {
-    let mut best: Option<(usize, usize)> = None;
-    for (i, load) in loads.into_iter().enumerate() {
-        if best.is_none_or(|(_, b)| load < b) {
-            best = Some((i, load));
+    least_loaded_by(loads, |&l| l).map_or((0, 0), |(i, _, l)| (i, l))
+}
+
+/// [`least_loaded`] over any connections, `load` telling each one's callers waiting: its
+/// index, itself and its load (`None` for no connection). One pass.
+pub fn least_loaded_by<T>(
+    items: impl IntoIterator<Item = T>,
+    load: impl Fn(&T) -> usize,
+) -> Option<(usize, T, usize)> {
+    let mut best: Option<(usize, T, usize)> = None;
+    for (i, item) in items.into_iter().enumerate() {
+        let l = load(&item);
+        if best.as_ref().is_none_or(|(_, _, b)| l < *b) {
+            best = Some((i, item, l));
         }
     }
-    best.unwrap_or((0, 0))
+    best
 }
 
 impl LanePolicy {

@@ -149,9 +149,7 @@ impl WsTransport {
         let (then, _waiting) =
             conn.submit_or_queue(true, move |mux, now| mux.call(request, reply, now))?;
         let answer = Self::answer(&conn, method, then, &rx);
-        if matches!(answer, Ok(_) | Err(Error::Server(_))) {
-            conn.settled();
-        }
+        conn.settle(&answer);
         match answer? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(

@@ -266,9 +266,7 @@ impl WsClient {
         let (then, _waiting) =
             conn.submit_or_queue(on_primary, move |mux, now| mux.call(req, reply, now))?;
         let answer = self.answer(then, &rx).await;
-        if matches!(answer, Ok(_) | Err(Error::Server(_))) {
-            conn.settled();
-        }
+        conn.settle(&answer);
         match answer? {
             Reply::Payload(p) => Ok(p),
             Reply::Live { .. } => Err(Error::Protocol(format!(

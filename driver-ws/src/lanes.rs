@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use surql::endpoint::Endpoint;
-use surql::lanes::{changes_session, least_loaded, route, LanePolicy, Route};
+use surql::lanes::{changes_session, least_loaded_by, route, LanePolicy, Route};
 use surql::mux::ConnectionEvent;
 use surql::rpc::Request;
 use surql::{Error, Options};
@@ -128,7 +128,7 @@ const OPEN_WAIT_CAP: Duration = Duration::from_secs(60);
 const NOT_UNSETTLED: u64 = u64::MAX;
 
 /// A session change in progress; dropping it (once the answer is taken) lets lanes be used
-/// and opened again, from the session as it now is. Unless [`Picked::settled`] was called
+/// and opened again, from the session as it now is. Unless [`Picked::settle`] saw an answer
 /// (the server answered, either way), the change counts as unsettled: lanes stay unused
 /// until the primary's session version moves.
 pub struct SessionChange<'a, O: Sinks> {
@@ -147,10 +147,11 @@ impl<O: Sinks> Drop for SessionChange<'_, O> {
 }
 
 impl<O: Sinks> Picked<'_, O> {
-    /// The server answered this request (a result or a server error): for a session change,
-    /// its outcome is known. Not called for a timeout, a lost connection or a dropped future.
-    pub fn settled(&self) {
-        if let Picked::Session(_, change) = self {
+    /// Takes note of the request's outcome: when the server answered (a result or a server
+    /// error), a session change's outcome is known. A timeout, a lost connection or a
+    /// dropped future leaves it unsettled.
+    pub fn settle<T>(&self, outcome: &Result<T, Error>) {
+        if let (Picked::Session(_, change), Ok(_) | Err(Error::Server(_))) = (self, outcome) {
             change.settled.store(true, Ordering::SeqCst);
         }
     }
@@ -225,11 +226,20 @@ impl<O: Sinks> Lanes<O> {
         let Ok(set) = self.shared.set.read() else {
             return Picked::Primary(&self.primary);
         };
-        let usable = || set.lanes.iter().filter(|l| l.usable(version));
-        let (index, load) =
-            least_loaded(std::iter::once(primary_load).chain(usable().map(|l| l.conn.in_flight())));
-        let lane = index.checked_sub(1).and_then(|i| usable().nth(i).cloned());
-        let open = 1 + usable().count();
+        // One pass: the primary (`None`) and each usable lane, counted as they go by.
+        let mut open = 1;
+        let candidates = std::iter::once(None).chain(
+            set.lanes
+                .iter()
+                .filter(|l| l.usable(version))
+                .inspect(|_| open += 1)
+                .map(Some),
+        );
+        let (_, lane, load) = least_loaded_by(candidates, |c| {
+            c.map_or(primary_load, |l| l.conn.in_flight())
+        })
+        .unwrap_or((0, None, primary_load));
+        let lane = lane.cloned();
         let stale = open < 1 + set.lanes.len();
         // The clock is read only while a lane could still be opened.
         let wants = load > 0
@@ -239,7 +249,7 @@ impl<O: Sinks> Lanes<O> {
             && set.policy.wants_lane(open, load, Instant::now());
         drop(set);
         if stale {
-            self.retire_stale();
+            self.retire(|l, version| !l.usable(version));
         }
         if wants {
             self.open_lane();
@@ -250,32 +260,23 @@ impl<O: Sinks> Lanes<O> {
         }
     }
 
-    /// Takes the lanes `which` selects out of use.
-    fn retire(&self, which: impl Fn(&Lane<O>) -> bool) {
+    /// Takes the lanes `which` selects out of use; `which` is given the primary's session
+    /// version read under the lock (a lane that joined since the caller looked is current).
+    fn retire(&self, which: impl Fn(&Lane<O>, u64) -> bool) {
         let gone = match self.shared.set.write() {
-            Ok(mut set) => set.retire(which),
+            Ok(mut set) => {
+                let version = self.shared.primary_version.load(Ordering::SeqCst);
+                set.retire(|l| which(l, version))
+            }
             Err(_) => Vec::new(),
         };
         // Each closes once its last caller lets go of it (`WsConn`'s drop), outside the lock.
         drop(gone);
     }
 
-    /// Takes the lanes that are no longer usable out of use (the version is read under the
-    /// lock: a lane that joined since the caller looked is current).
-    fn retire_stale(&self) {
-        let gone = match self.shared.set.write() {
-            Ok(mut set) => {
-                let version = self.shared.primary_version.load(Ordering::SeqCst);
-                set.retire(|l| !l.usable(version))
-            }
-            Err(_) => Vec::new(),
-        };
-        drop(gone);
-    }
-
     fn begin_session_change(&self) -> SessionChange<'_, O> {
         self.shared.session_changes.fetch_add(1, Ordering::SeqCst);
-        self.retire(|_| true);
+        self.retire(|_, _| true);
         SessionChange {
             shared: &self.shared,
             settled: AtomicBool::new(false),

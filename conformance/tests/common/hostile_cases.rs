@@ -737,7 +737,7 @@ case!(every_duration_at_max_connects_answers_and_closes, {
     assert_eq!(server.count("ping"), 1, "{:?}", server.log());
 });
 
-case!(a_request_right_after_close_fails_closed_at_once, {
+case!(requests_right_after_close_fail_closed_at_once_even_while_others_wait, {
     let server = FakeServer::start(well_behaved);
     let db = connect(&server, options()).await;
     w!(db.ping()).expect("a request before the close");
@@ -749,6 +749,19 @@ case!(a_request_right_after_close_fails_closed_at_once, {
     let took = started.elapsed();
     assert!(e.is_closed(), "expected Error::Closed, got {e:?}");
     assert!(took < Duration::from_secs(1), "the refusal took {took:?}");
+    // Then many at once: the IO thread is ending while the first callers that find others
+    // waiting queue their request (its last turn must run what they queued), then gone for
+    // the later ones (they must run the queue themselves).
+    let started = Instant::now();
+    let outcomes = pings_at_once(&db, 8, 10);
+    let took = started.elapsed();
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Err(e) if e.is_closed()),
+            "expected Closed: {outcome:?}"
+        );
+    }
+    assert!(took < Duration::from_secs(1), "80 calls on a closed client took {took:?}");
     assert_eq!(server.count("ping"), 1, "{:?}", server.log());
 });
 
@@ -1037,28 +1050,6 @@ case!(a_lane_whose_session_replay_fails_never_takes_a_request, {
     let pings: Vec<_> = server.log().into_iter().filter(|r| r.method == "ping").collect();
     assert_eq!(pings.len(), 160, "a ping sent twice or lost");
     assert!(pings.iter().all(|r| r.conn == 0), "a lane took a request: {pings:?}");
-});
-
-case!(callers_of_a_closed_client_fail_at_once_even_while_others_wait, {
-    // After the IO thread has ended, callers that find others waiting queue their request
-    // for a thread that no longer exists: each must still be answered `Closed` at once.
-    let server = FakeServer::start(well_behaved);
-    let db = connect(&server, options()).await;
-    w!(db.ping()).expect("a ping before closing");
-    db.close();
-    // At once: the IO thread is ending while the first callers queue (its last turn must
-    // run what they queued), then gone for the later ones (they must run it themselves).
-    let started = Instant::now();
-    let outcomes = pings_at_once(&db, 8, 10);
-    let took = started.elapsed();
-    for outcome in &outcomes {
-        assert!(
-            matches!(outcome, Err(e) if e.is_closed()),
-            "expected Closed: {outcome:?}"
-        );
-    }
-    assert!(took < Duration::from_secs(1), "80 calls on a closed client took {took:?}");
-    assert_eq!(server.count("ping"), 1, "{:?}", server.log());
 });
 
 case!(a_lane_that_hangs_up_is_dropped_and_nothing_is_sent_twice, {
